@@ -1,0 +1,280 @@
+"""The ``aelab`` command: argument parsing over the Python API, nothing more.
+
+Every user error ends as one line on stderr (``aelab: error: ...``) and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import AelabError
+
+EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _command(sub, name: str, help: str, examples: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help, description=help, formatter_class=_Formatter,
+                          epilog="examples:\n" + examples)
+
+
+def _data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--data", required=required, metavar="SPEC",
+                   help="digits, mnist, fashion-mnist, a folder (IDX files or images in label sub-folders), "
+                        "or a .npy, .npz, .csv or IDX file")
+    g.add_argument("--data-dir", metavar="DIR", help="folder holding the IDX files of mnist / fashion-mnist")
+    g.add_argument("--test-size", type=float, default=0.2, help="hold-out share for data without its own split")
+    g.add_argument("--split-seed", type=int, default=0, help="seed of that hold-out")
+    g.add_argument("--label-column", metavar="NAME", help="label column of a CSV table (name or index)")
+    g.add_argument("--image-size", metavar="HxW", help="resize every image of an image folder to this size")
+
+
+def _load_data(args):
+    from . import datasets
+
+    return datasets.load(args.data, args.data_dir, test_size=args.test_size, seed=args.split_seed,
+                         label_column=args.label_column, image_size=datasets.parse_image_size(args.image_size))
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(s) for s in text.replace(",", "-").split("-") if s.strip())
+        if any(s < 1 for s in sizes):
+            raise ValueError
+        return sizes
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of positive sizes like 1000-500-250") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aelab", formatter_class=_Formatter,
+        description="Auto-encoders beside PCA: train, encode, reconstruct, evaluate.",
+        epilog="examples:\n  aelab demo\n  aelab train --data mnist --data-dir ../shared/data/mnist --out mnist-ae\n"
+               "  aelab evaluate mnist-ae --data mnist --data-dir ../shared/data/mnist\n\n"
+               "Run 'aelab COMMAND --help' for a command's options.")
+    parser.add_argument("--version", action="version", version=f"aelab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = _command(sub, "demo", "Train a deep auto-encoder and PCA on the built-in digits and write a report.",
+                 "  aelab demo\n  aelab demo --out my-report\n")
+    p.add_argument("--out", metavar="DIR", help="report folder (default: aelab-demo, or aelab-demo-N if that exists)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=cmd_demo)
+
+    p = _command(sub, "train", "Train an auto-encoder (or PCA) on your data and save it as a model folder.",
+                 "  aelab train --data digits --out digits-ae --n-components 2 --hidden 256-128-64\n"
+                 "  aelab train --data mnist --data-dir ../shared/data/mnist --out mnist-ae\n"
+                 "  aelab train --data table.csv --label-column species --out table-ae --loss mse\n"
+                 "  aelab train --data mnist --out mnist-ae --resume   # continue an interrupted run\n")
+    _data_args(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
+    m = p.add_argument_group("model")
+    m.add_argument("--model", choices=("autoencoder", "pca"), default="autoencoder")
+    m.add_argument("--n-components", type=int, default=30, help="code size")
+    m.add_argument("--hidden", type=_hidden, default=(1000, 500, 250), metavar="SIZES",
+                   help="encoder hidden sizes, e.g. 1000-500-250 (the decoder mirrors them)")
+    m.add_argument("--activation", default="gelu", choices=("relu", "gelu", "elu", "silu", "tanh", "sigmoid", "leaky_relu"))
+    m.add_argument("--normalization", default="batch", choices=("batch", "layer", "none"))
+    m.add_argument("--output-activation", default="auto", choices=("auto", "sigmoid", "linear"))
+    m.add_argument("--loss", default="auto", choices=("auto", "bce", "mse"),
+                   help="reconstruction loss; auto is bce for data in [0, 1], mse otherwise")
+    m.add_argument("--scaling", default="auto", choices=("auto", "none", "standard"))
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=int, default=100)
+    t.add_argument("--batch-size", type=int, default=256)
+    t.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (AdamW)")
+    t.add_argument("--lr-schedule", default="onecycle", choices=("onecycle", "cosine", "constant"))
+    t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--validation-fraction", type=float, default=0.1)
+    t.add_argument("--patience", type=int, default=20, help="early-stopping patience in epochs (0: never stop early)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    t.add_argument("--resume", action="store_true", help="continue from the checkpoint of an interrupted run")
+    t.add_argument("--overwrite", action="store_true", help="replace --out if it already holds a model")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = _command(sub, "encode", "Write the codes of your data, one row per sample, as a .npy file.",
+                 "  aelab encode digits-ae --data digits --out codes.npy\n"
+                 "  aelab encode mnist-ae --data mnist --data-dir ../shared/data/mnist --split test --out test-codes.npy\n")
+    p.add_argument("model", metavar="DIR", help="model folder")
+    _data_args(p)
+    p.add_argument("--out", required=True, metavar="FILE.npy")
+    p.add_argument("--split", choices=("all", "train", "test"), default="all", help="all is train followed by test")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_encode)
+
+    p = _command(sub, "reconstruct", "Draw test samples and their reconstructions.",
+                 "  aelab reconstruct digits-ae --data digits --out reconstructions.png\n")
+    p.add_argument("model", metavar="DIR", help="model folder")
+    _data_args(p)
+    p.add_argument("--out", required=True, metavar="FILE.png")
+    p.add_argument("-n", type=int, default=10, help="number of samples")
+    p.add_argument("--split", choices=("train", "test"), default="test")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_reconstruct)
+
+    p = _command(sub, "evaluate", "Reconstruction error of a model beside PCA with the same code size, with figures.",
+                 "  aelab evaluate mnist-ae --data mnist --data-dir ../shared/data/mnist\n"
+                 "  aelab evaluate digits-ae --data digits --out digits-eval\n")
+    p.add_argument("model", metavar="DIR", help="model folder")
+    _data_args(p)
+    p.add_argument("--out", metavar="DIR", help="folder for figures and metrics (default: DIR-evaluation[-N])")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+def cmd_demo(args) -> None:
+    from .demo import run_demo
+    from .storage import check_output, fresh_path
+
+    out = check_output(args.out, args.overwrite) if args.out else fresh_path("aelab-demo")
+    path = run_demo(out, seed=args.seed, overwrite=args.overwrite, progress=True,
+                    log=lambda s: print(s, flush=True))
+    print(f"\nreport: {path.resolve()}")
+
+
+def cmd_train(args) -> None:
+    from .models import PCA, AutoEncoder
+    from .report import pca_twin
+    from .storage import check_output
+
+    out = check_output(args.out, args.overwrite)
+    ds = _load_data(args)
+    print(f"data: {ds!r}", flush=True)
+    if args.model == "pca":
+        model = PCA(n_components=args.n_components).fit(ds.train.X, image_shape=ds.image_shape)
+    else:
+        model = AutoEncoder(
+            n_components=args.n_components, hidden_layer_sizes=args.hidden, activation=args.activation,
+            normalization=args.normalization, output_activation=args.output_activation, loss=args.loss,
+            scaling=args.scaling, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+            lr_schedule=args.lr_schedule, weight_decay=args.weight_decay,
+            validation_fraction=args.validation_fraction, patience=args.patience or None,
+            random_state=args.seed, device=args.device, verbose=not args.quiet)
+        checkpoint = checkpoint_path(out)
+        try:
+            model.fit(ds.train.X, image_shape=ds.image_shape, checkpoint_dir=checkpoint, resume=args.resume)
+        except KeyboardInterrupt:
+            print(f"\ninterrupted; the last finished epoch is saved in {checkpoint}: run the same command "
+                  "with --resume to continue", file=sys.stderr)
+            raise
+    model.save(out, overwrite=args.overwrite)
+    if args.model != "pca":
+        shutil.rmtree(checkpoint_path(out), ignore_errors=True)
+        stop = " (stopped early)" if model.stopped_early_ else ""
+        print(f"trained {model.n_epochs_} epochs{stop} in {model.training_seconds_:.0f} s; "
+              f"best validation epoch: {model.best_epoch_}")
+    error = model.reconstruction_error(ds.test.X)
+    line = f"test reconstruction error: {error:.4f} per sample"
+    if args.model != "pca":
+        line += f" (PCA-{model.n_components}: {pca_twin(model, ds).reconstruction_error(ds.test.X):.4f})"
+    print(line)
+    print(f"model saved in {out}")
+
+
+def checkpoint_path(out) -> Path:
+    """Where ``aelab train --out DIR`` keeps the checkpoint of an unfinished run: ``DIR.checkpoint``."""
+    out = Path(out)
+    return out.with_name(out.name + ".checkpoint")
+
+
+def _model_and_data(args):
+    from . import load
+
+    model = load(args.model)
+    ds = _load_data(args)
+    if ds.n_features != model.n_features_in_:
+        from .errors import DataError
+
+        shape = f" ({'x'.join(map(str, ds.image_shape))} images)" if ds.image_shape else ""
+        raise DataError(f"{args.data} has {ds.n_features} features per sample{shape} but the model in {args.model} "
+                        f"was trained on {model.n_features_in_}{model._shape_hint()}; use data like its training data")
+    if ds.image_shape is None:
+        ds.image_shape = model.image_shape_
+    return model, ds
+
+
+def cmd_encode(args) -> None:
+    import numpy as np
+
+    from .storage import atomic_path, check_output
+
+    check_output(args.out, args.overwrite)
+    model, ds = _model_and_data(args)
+    codes = model.transform(ds.split(args.split).X)
+    with atomic_path(args.out, args.overwrite) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, codes)
+    print(f"wrote {codes.shape[0]} codes of size {codes.shape[1]} to {args.out}")
+
+
+def cmd_reconstruct(args) -> None:
+    from . import plots
+    from .storage import check_output
+
+    check_output(args.out, args.overwrite)
+    model, ds = _model_and_data(args)
+    X = ds.split(args.split).X[: max(1, args.n)]
+    fig = plots.reconstruction_figure(X, {Path(args.model).name: model.reconstruct(X)}, ds.image_shape)
+    plots.save_figure(fig, args.out, args.overwrite)
+    print(f"wrote {args.out}")
+
+
+def cmd_evaluate(args) -> None:
+    from . import report
+    from .storage import atomic_path, check_output, fresh_path, save_json
+
+    out = check_output(args.out, args.overwrite) if args.out else fresh_path(str(Path(args.model)) + "-evaluation")
+    model, ds = _model_and_data(args)
+    name = Path(args.model).name
+    models = {name: model}
+    if type(model).__name__ != "PCA":
+        models[f"pca-{model.n_components}"] = report.pca_twin(model, ds)
+    metrics = {n: report.model_metrics(m, ds) for n, m in models.items()}
+    table = report.comparison_table(metrics)
+    print(f"data: {ds!r}\n\n{table}\n")
+    with atomic_path(out, args.overwrite) as tmp:
+        tmp.mkdir()
+        figures = report.write_figures(tmp, models, ds)
+        save_json(tmp / "metrics.json", {"data": ds.name, "models": metrics})
+        sentences = report.account(metrics, [(name, f"pca-{model.n_components}")]) if len(models) > 1 else []
+        report.write_html(tmp / "report.html", f"aelab evaluate: {name} on {ds.name}", sentences, table, figures)
+    for s in sentences:
+        print(s)
+    print(f"figures and report in {out}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except AelabError as exc:
+        print(f"aelab: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("aelab: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"aelab: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""The in-memory data set every loader returns, and the checks every array passes once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from ..errors import DataError
+
+
+@dataclass
+class Split:
+    """One part of a data set: samples ``X`` (float32, one row each), labels ``y`` or None, and
+    ``ids`` naming each sample in its source (file paths, or row numbers in the file)."""
+
+    X: np.ndarray
+    y: np.ndarray | None = None
+    ids: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+
+@dataclass
+class Dataset:
+    """A data set with its ``train`` and ``test`` splits.
+
+    ``image_shape`` is ``(height, width)`` for grey images, ``(height, width, channels)`` for
+    colour images, and None for plain feature vectors; each row of ``X`` is an image flattened in
+    that order. ``classes`` names the labels when they came from names (folder names, CSV text).
+    """
+
+    name: str
+    train: Split
+    test: Split
+    image_shape: tuple[int, ...] | None = None
+    classes: list[str] | None = None
+    info: dict = field(default_factory=dict)
+
+    @property
+    def n_features(self) -> int:
+        return self.train.X.shape[1]
+
+    def split(self, which: str) -> Split:
+        """``"train"``, ``"test"`` or ``"all"`` (train followed by test)."""
+        if which in ("train", "test"):
+            return getattr(self, which)
+        if which == "all":
+            def both(a, b):
+                return None if a is None or b is None else np.concatenate([a, b])
+
+            return Split(np.concatenate([self.train.X, self.test.X]),
+                         both(self.train.y, self.test.y), both(self.train.ids, self.test.ids))
+        raise ValueError(f"split must be 'train', 'test' or 'all', not {which!r}")
+
+    def __repr__(self) -> str:
+        shape = "x".join(map(str, self.image_shape)) if self.image_shape else f"{self.n_features} features"
+        labels = "labelled" if self.train.y is not None else "unlabelled"
+        return f"Dataset({self.name!r}: {len(self.train)} train, {len(self.test)} test, {shape}, {labels})"
+
+
+def as_samples(X, what: str = "data") -> np.ndarray:
+    """Check an array of samples at the boundary and return it as 2-D float32.
+
+    Raises a one-line :class:`DataError` for empty data, non-numeric values, NaN or infinity.
+    """
+    try:
+        X = np.asarray(X)
+    except Exception as exc:  # ragged lists and the like
+        raise DataError(f"{what} cannot be read as an array ({exc})") from None
+    if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        raise DataError(f"{what} must be numeric, got values of type {X.dtype}")
+    if X.ndim == 1:
+        raise DataError(
+            f"{what} is 1-D with shape {X.shape}; pass one sample per row "
+            "(reshape(-1, 1) for a single feature, reshape(1, -1) for a single sample)"
+        )
+    if X.ndim > 2:
+        X = X.reshape(len(X), -1)
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise DataError(f"{what} is empty (shape {X.shape}); give at least one sample with one feature")
+    X = X.astype(np.float32, copy=False)
+    if not np.isfinite(X).all():
+        bad = np.argwhere(~np.isfinite(X))[0]
+        raise DataError(
+            f"{what} contains NaN or infinite values (first at row {bad[0]}, column {bad[1]}); "
+            "remove or impute them first"
+        )
+    return X
+
+
+def scale_images(X: np.ndarray) -> np.ndarray:
+    """Integer pixels to [0, 1]; float pixels are taken as they are."""
+    if np.issubdtype(X.dtype, np.integer):
+        top = 255.0 if X.max(initial=0) <= 255 else float(np.iinfo(X.dtype).max)
+        return (X.astype(np.float32) / top)
+    return X.astype(np.float32, copy=False)
+
+
+def hold_out(name: str, X: np.ndarray, y: np.ndarray | None, test_size: float, seed: int,
+             ids: np.ndarray | None = None, **kw) -> Dataset:
+    """Make a seeded train/test split for data that has no split of its own.
+
+    Each sample keeps its id (by default its row number in the source) so it can be traced back.
+    """
+    if len(X) < 2:
+        raise DataError(f"{name} has {len(X)} sample; at least 2 are needed to hold out a test set")
+    if not 0 < test_size < 1:
+        raise DataError(f"test_size must be between 0 and 1, not {test_size}")
+    stratify = None
+    if y is not None:
+        _, counts = np.unique(y, return_counts=True)
+        n_test = int(np.ceil(test_size * len(y)))
+        if counts.min() >= 2 and len(counts) <= n_test <= len(y) - len(counts):
+            stratify = y
+    idx_train, idx_test = train_test_split(
+        np.arange(len(X)), test_size=test_size, random_state=seed, stratify=stratify
+    )
+    ids = np.arange(len(X)) if ids is None else np.asarray(ids)
+
+    def part(idx):
+        return Split(X[idx], None if y is None else y[idx], ids[idx])
+
+    info = dict(kw.pop("info", {}), split=f"seeded hold-out: test_size={test_size}, seed={seed}")
+    return Dataset(name, part(idx_train), part(idx_test), info=info, **kw)

@@ -1,0 +1,129 @@
+"""Folders of images: one sub-folder per label (or none, for unlabelled images).
+
+Grey images stay one channel; if any image has colour, all become RGB. Every image must have the
+same size unless ``image_size`` asks for them to be resized. A folder with ``train/`` and ``test/``
+sub-folders is taken as its own split.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import DataError
+from .base import Dataset, Split, as_samples, hold_out
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".pbm", ".pnm", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+_GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def _collect(folder: Path) -> tuple[list[Path], list[str] | None]:
+    """Image files, and their labels (sub-folder names) when the folder has sub-folders."""
+    subdirs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+    top = sorted(f for f in folder.iterdir() if f.is_file() and is_image_file(f))
+    if not subdirs:
+        return top, None
+    if top:
+        raise DataError(
+            f"{folder} has images both at its top level ({top[0].name}) and in sub-folders; put every "
+            "image in a sub-folder named after its label, or all of them at the top level"
+        )
+    files, labels = [], []
+    for d in subdirs:
+        for f in sorted(p for p in d.rglob("*") if p.is_file() and is_image_file(p)):
+            files.append(f)
+            labels.append(d.name)
+    return files, labels
+
+
+def _open(path: Path) -> Image.Image:
+    try:
+        img = Image.open(path)
+        img.load()
+        return img
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise DataError(f"{path} cannot be read as an image ({exc.__class__.__name__}); remove or replace it") from None
+
+
+def _pixels(img: Image.Image, colour: bool, size: tuple[int, int] | None) -> np.ndarray:
+    if colour:
+        img = img.convert("RGB")
+    elif img.mode.startswith("I") or img.mode == "F":
+        arr = np.asarray(img, dtype=np.float32)
+        top = 65535.0 if img.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        img = Image.fromarray(np.clip(arr / top * 255.0, 0, 255).astype(np.uint8))
+    else:
+        img = img.convert("L")
+    if size is not None and img.size != (size[1], size[0]):
+        img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+    return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def read_images(files: list[Path], image_size: tuple[int, int] | None = None,
+                colour: bool | None = None) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Read image files into rows of float32 in [0, 1], and return them with the image shape."""
+    if not files:
+        raise DataError("no images to read")
+    headers = []
+    for f in files:
+        try:
+            with Image.open(f) as img:
+                headers.append((img.mode, img.size))
+        except (UnidentifiedImageError, OSError) as exc:
+            raise DataError(f"{f} cannot be read as an image ({exc.__class__.__name__}); remove or replace it") from None
+    if colour is None:
+        colour = any(mode not in _GREY_MODES for mode, _ in headers)
+    if image_size is None:
+        sizes = {size for _, size in headers}
+        if len(sizes) > 1:
+            first = headers[0][1]
+            other = next(i for i, (_, s) in enumerate(headers) if s != first)
+            raise DataError(
+                f"images differ in size ({first[0]}x{first[1]} in {files[0].name}, "
+                f"{headers[other][1][0]}x{headers[other][1][1]} in {files[other].name}); "
+                "pass --image-size HxW to resize them all to one size"
+            )
+        w, h = headers[0][1]
+        image_size = (h, w)
+    X = np.stack([_pixels(_open(f), colour, image_size) for f in files])
+    shape = tuple(X.shape[1:])
+    return as_samples(X.reshape(len(X), -1), "images"), shape
+
+
+def load_image_folder(folder: Path, test_size: float, seed: int,
+                      image_size: tuple[int, int] | None = None) -> Dataset:
+    parts = {p: folder / p for p in ("train", "test")}
+    if all(d.is_dir() for d in parts.values()):
+        found = {p: _collect(d) for p, d in parts.items()}
+        for p, (files, _) in found.items():
+            if not files:
+                raise DataError(f"{parts[p]} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        all_files = found["train"][0] + found["test"][0]
+        X, shape = read_images(all_files, image_size)
+        n_train = len(found["train"][0])
+        labelled = found["train"][1] is not None and found["test"][1] is not None
+        classes = sorted(set(found["train"][1]) | set(found["test"][1])) if labelled else None
+        y = np.array([classes.index(c) for c in found["train"][1] + found["test"][1]]) if labelled else None
+        ids = np.array([str(f) for f in all_files])
+        return Dataset(folder.name, Split(X[:n_train], None if y is None else y[:n_train], ids[:n_train]),
+                       Split(X[n_train:], None if y is None else y[n_train:], ids[n_train:]),
+                       image_shape=shape, classes=classes, info={"split": "the folder's own train/ and test/"})
+    files, labels = _collect(folder)
+    if not files:
+        raise DataError(
+            f"{folder} holds no images or data files; expected image files ({', '.join(sorted(IMAGE_SUFFIXES))}) "
+            "in sub-folders named after their labels, or the four MNIST IDX files"
+        )
+    X, shape = read_images(files, image_size)
+    classes = y = None
+    if labels is not None:
+        classes = sorted(set(labels))
+        y = np.array([classes.index(c) for c in labels])
+    return hold_out(folder.name, X, y, test_size, seed, ids=np.array([str(f) for f in files]),
+                    image_shape=shape, classes=classes)

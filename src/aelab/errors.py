@@ -1,0 +1,21 @@
+"""Errors a user can act on.
+
+Anything raised as an :class:`AelabError` is shown by the CLI as one line, ``aelab: error: ...``,
+with a non-zero exit status. The message says what was wrong and what to do about it.
+"""
+
+
+class AelabError(Exception):
+    """A problem with the user's input or environment, explained in one line."""
+
+
+class DataError(AelabError, ValueError):
+    """The data cannot be read or is not fit for the requested operation."""
+
+
+class ModelError(AelabError, ValueError):
+    """A saved model is missing, damaged, or does not fit the data given to it."""
+
+
+class OutputExistsError(AelabError, FileExistsError):
+    """Writing would replace an existing result."""

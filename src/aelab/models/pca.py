@@ -1,0 +1,84 @@
+"""PCA, the linear baseline: a thin layer over scikit-learn's PCA with aelab's interface.
+
+PCA is the one-hidden-layer linear auto-encoder, so every auto-encoder result is reported beside
+PCA with the same code size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA as _SkPCA
+
+from ..errors import DataError
+from .base import CodeModel
+
+_ARRAYS = ("components_", "mean_", "explained_variance_", "explained_variance_ratio_", "singular_values_")
+
+
+class PCA(CodeModel):
+    """Principal component analysis with ``n_components`` codes.
+
+    Parameters
+    ----------
+    n_components : code size.
+    whiten : scale codes to unit variance.
+    svd_solver, random_state : passed to :class:`sklearn.decomposition.PCA`.
+
+    Examples
+    --------
+    >>> from aelab import PCA, datasets
+    >>> ds = datasets.load("digits")
+    >>> pca = PCA(n_components=2).fit(ds.train.X)
+    >>> pca.transform(ds.test.X).shape
+    (360, 2)
+    """
+
+    def __init__(self, n_components=2, whiten=False, svd_solver="auto", random_state=None):
+        self.n_components = n_components
+        self.whiten = whiten
+        self.svd_solver = svd_solver
+        self.random_state = random_state
+
+    def fit(self, X, y=None, *, image_shape=None):
+        """Fit on ``X`` (samples in rows). Returns self."""
+        self._set_image_shape(X, image_shape)
+        X = self._check_X(X, fitting=True)
+        limit = min(X.shape)
+        if not 1 <= int(self.n_components) <= limit:
+            raise DataError(
+                f"PCA n_components={self.n_components} must be between 1 and {limit} "
+                f"(the smaller of {X.shape[0]} samples and {X.shape[1]} features)"
+            )
+        self.pca_ = _SkPCA(n_components=int(self.n_components), whiten=self.whiten,
+                           svd_solver=self.svd_solver, random_state=self.random_state).fit(X)
+        self._expose()
+        return self
+
+    def _expose(self):
+        for name in _ARRAYS + ("noise_variance_",):
+            setattr(self, name, getattr(self.pca_, name))
+
+    def transform(self, X) -> np.ndarray:
+        """Codes of ``X``: its coordinates on the principal components."""
+        return self.pca_.transform(self._check_X(X)).astype(np.float32)
+
+    def inverse_transform(self, Z) -> np.ndarray:
+        """Reconstructions from codes."""
+        return self.pca_.inverse_transform(self._check_codes(Z)).astype(np.float32)
+
+    def _saved_state(self):
+        fitted = {"noise_variance_": float(self.pca_.noise_variance_), "n_samples_": int(self.pca_.n_samples_)}
+        return fitted, {name: torch.from_numpy(np.asarray(getattr(self.pca_, name))) for name in _ARRAYS}
+
+    def _restore_state(self, fitted, tensors):
+        pca = _SkPCA(n_components=int(self.n_components), whiten=self.whiten,
+                     svd_solver=self.svd_solver, random_state=self.random_state)
+        for name in _ARRAYS:
+            setattr(pca, name, tensors[name].numpy())
+        pca.n_components_ = pca.components_.shape[0]
+        pca.n_features_in_ = self.n_features_in_
+        pca.n_samples_ = fitted["n_samples_"]
+        pca.noise_variance_ = fitted["noise_variance_"]
+        self.pca_ = pca
+        self._expose()

@@ -1,0 +1,110 @@
+"""Figures: reconstructions, 2-D code maps and training curves, each model beside PCA.
+
+Figures are drawn on matplotlib ``Figure`` objects (no pyplot state, no display needed) and
+written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .storage import atomic_path
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    with atomic_path(path, overwrite) as tmp:
+        fig.savefig(tmp, dpi=fig.dpi, bbox_inches="tight", format=Path(path).suffix.lstrip(".") or "png")
+    return Path(path)
+
+
+def as_image(row: np.ndarray, image_shape: tuple[int, ...] | None) -> np.ndarray:
+    """One sample as something ``imshow`` can draw: its image, or a strip for plain vectors."""
+    if image_shape is None:
+        return row.reshape(1, -1)
+    return np.clip(row.reshape(image_shape), 0.0, 1.0) if len(image_shape) == 3 else row.reshape(image_shape)
+
+
+def _show(ax, row, image_shape, vmin=None, vmax=None):
+    img = as_image(row, image_shape)
+    if img.ndim == 2:
+        ax.imshow(img, cmap="gray" if image_shape else "viridis", vmin=vmin, vmax=vmax,
+                  aspect="equal" if image_shape else "auto", interpolation="nearest")
+    else:
+        ax.imshow(img, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def reconstruction_figure(originals: np.ndarray, reconstructions: dict[str, np.ndarray],
+                          image_shape: tuple[int, ...] | None, title: str | None = None) -> Figure:
+    """Originals on the top row, one row of reconstructions per model under them."""
+    rows = {"original": originals, **reconstructions}
+    n = len(originals)
+    fig = Figure(figsize=(max(1.0 * n, 4), 1.1 * len(rows) + (0.4 if title else 0)), dpi=100)
+    axes = fig.subplots(len(rows), n, squeeze=False)
+    lo, hi = (0.0, 1.0) if originals.min() >= 0 and originals.max() <= 1 else (originals.min(), originals.max())
+    for r, (name, data) in enumerate(rows.items()):
+        for c in range(n):
+            _show(axes[r, c], data[c], image_shape, lo, hi)
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def code_map(codes: dict[str, np.ndarray], labels: np.ndarray | None = None,
+             classes: list[str] | None = None, title: str | None = None) -> Figure:
+    """2-D codes side by side, one panel per model, points coloured by label."""
+    fig = Figure(figsize=(5.0 * len(codes), 4.6), dpi=100)
+    axes = fig.subplots(1, len(codes), squeeze=False)[0]
+    for ax, (name, Z) in zip(axes, codes.items()):
+        if Z.shape[1] != 2:
+            raise ValueError(f"a code map needs 2-D codes; {name} has {Z.shape[1]}")
+        if labels is None:
+            ax.scatter(Z[:, 0], Z[:, 1], s=4, alpha=0.6)
+        else:
+            values = np.unique(labels)
+            cmap = "tab10" if len(values) <= 10 else "tab20"
+            for i, v in enumerate(values):
+                pick = labels == v
+                name_v = classes[int(v)] if classes is not None and np.issubdtype(type(v), np.integer) else str(v)
+                ax.scatter(Z[pick, 0], Z[pick, 1], s=5, alpha=0.7, label=name_v,
+                           color=_palette(cmap, i, len(values)))
+            ax.legend(markerscale=3, fontsize=7, loc="best", frameon=True, ncol=1 if len(values) <= 10 else 2)
+        ax.set_title(name)
+        ax.set_xlabel("code 1")
+        ax.set_ylabel("code 2")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _palette(cmap_name: str, i: int, n: int):
+    from matplotlib import colormaps
+
+    cmap = colormaps[cmap_name]
+    return cmap(i % cmap.N) if n <= cmap.N else cmap(i / max(n - 1, 1))
+
+
+def training_curves(histories: dict[str, list[dict]], title: str | None = None) -> Figure:
+    """Training and validation loss per epoch, one line pair per model."""
+    fig = Figure(figsize=(6.4, 4.2), dpi=100)
+    ax = fig.subplots()
+    for i, (name, history) in enumerate(histories.items()):
+        epochs = [h["epoch"] for h in history]
+        color = f"C{i}"
+        ax.plot(epochs, [h["loss"] for h in history], color=color, label=f"{name} train")
+        if history and "val_loss" in history[0]:
+            ax.plot(epochs, [h["val_loss"] for h in history], color=color, linestyle="--", label=f"{name} validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss per sample")
+    ax.set_yscale("log")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig

@@ -1,0 +1,143 @@
+"""Writing results so that nothing is lost: atomic files and folders, and safe tensor state.
+
+A result only appears under its final name once it is complete, so an interrupted run leaves the
+previous result (or nothing) in place, never a half-written one. State that mixes tensors and plain
+values (optimizer and scheduler state, RNG state) is stored as safetensors plus JSON, never pickle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from .errors import ModelError, OutputExistsError
+
+
+def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Fail early, before any work, if ``path`` exists and may not be replaced."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise OutputExistsError(
+            f"{path} already exists; choose another output path or pass --overwrite to replace it"
+        )
+    return path
+
+
+def fresh_path(base: str | os.PathLike) -> Path:
+    """``base``, or ``base-2``, ``base-3``... whichever does not exist yet, so nothing is overwritten."""
+    path, n = Path(base), 1
+    while path.exists():
+        n += 1
+        path = path.with_name(f"{Path(base).name}-{n}")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling path; move it to ``path`` only if the block succeeds.
+
+    Works for files and folders alike: the block creates whatever it likes at the yielded path.
+    An existing ``path`` is replaced only when ``overwrite`` is true, and only after the new
+    result is complete.
+    """
+    path = check_output(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = tmp_dir / path.name
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise RuntimeError(f"nothing was written for {path}")
+        _fsync_tree(tmp)
+        if tmp.is_dir() and path.exists():
+            # a folder cannot be swapped in one step: move the old one aside, then the new one in
+            check_output(path, overwrite)
+            os.replace(path, tmp_dir / (path.name + ".old"))
+        os.replace(tmp, path)  # for a file this replaces any old one atomically
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def _fsync_tree(path: Path) -> None:
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    for f in files:
+        with open(f, "rb") as fh:
+            os.fsync(fh.fileno())
+
+
+def save_json(path: Path, obj: Any) -> None:
+    """JSON with NumPy scalars and arrays written as plain numbers and lists."""
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_numpy_to_json) + "\n")
+
+
+def _numpy_to_json(obj: Any) -> Any:
+    if isinstance(obj, (np.generic, np.ndarray)):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} cannot be written as JSON")
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ModelError(f"{path} is missing; is {Path(path).parent} a folder written by aelab?") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path} is not valid JSON ({exc}); the file is damaged") from None
+
+
+# --- nested state (dicts of tensors and plain values) as safetensors + JSON -----------------------
+
+def save_state(state: Any, folder: Path, name: str) -> None:
+    """Store a nested structure of tensors and plain values as ``name.safetensors`` + ``name.json``."""
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = _encode(state, tensors)
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()},
+              str(folder / f"{name}.safetensors"))
+    save_json(folder / f"{name}.json", skeleton)
+
+
+def load_state(folder: Path, name: str) -> Any:
+    """Inverse of :func:`save_state`."""
+    try:
+        tensors = load_file(str(folder / f"{name}.safetensors"))
+    except FileNotFoundError:
+        raise ModelError(f"{folder / (name + '.safetensors')} is missing") from None
+    except Exception as exc:  # safetensors raises its own error types for damaged files
+        raise ModelError(f"{folder / (name + '.safetensors')} cannot be read ({exc})") from None
+    return _decode(read_json(folder / f"{name}.json"), tensors)
+
+
+def _encode(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, torch.Tensor):
+        key = str(len(tensors))
+        tensors[key] = obj
+        return {"$tensor": key}
+    if isinstance(obj, dict):
+        return {"$dict": [[k, _encode(v, tensors)] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        return {"$tuple" if isinstance(obj, tuple) else "$list": [_encode(v, tensors) for v in obj]}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store a {type(obj).__name__} in a state file")
+
+
+def _decode(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, dict):
+        if "$tensor" in obj:
+            return tensors[obj["$tensor"]]
+        if "$dict" in obj:
+            return {k: _decode(v, tensors) for k, v in obj["$dict"]}
+        if "$list" in obj:
+            return [_decode(v, tensors) for v in obj["$list"]]
+        if "$tuple" in obj:
+            return tuple(_decode(v, tensors) for v in obj["$tuple"])
+    return obj

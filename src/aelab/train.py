@@ -1,0 +1,238 @@
+"""The training loop: plain PyTorch, top to bottom, with checkpoints that make runs resumable.
+
+Batches are slices of one in-memory tensor, taken through a seeded permutation each epoch (no
+per-sample Python). After every epoch the whole training state (weights, optimizer, schedule,
+random generator, early-stopping record) is written atomically, so a run killed at any moment
+resumes from its last epoch and ends exactly where an uninterrupted run with the same seed ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .errors import AelabError, ModelError
+from .storage import atomic_path, load_state, read_json, save_state, save_json
+
+SCHEDULES = ("onecycle", "cosine", "constant")
+CHECKPOINT_FILE = "checkpoint.json"
+
+#: ``batch_loss(module, batch) -> (loss, {term name: value})``: the objective of one batch.
+BatchLoss = Callable[[nn.Module, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
+
+class TrainingError(AelabError, RuntimeError):
+    """Training cannot go on (the loss diverged, a checkpoint does not fit this run)."""
+
+
+@dataclass
+class TrainConfig:
+    """How to train; every field is an argument of the estimator and an option of ``aelab train``."""
+
+    epochs: int = 100
+    batch_size: int = 256
+    learning_rate: float = 3e-3
+    lr_schedule: str = "onecycle"
+    weight_decay: float = 0.0
+    validation_fraction: float = 0.1
+    patience: int | None = 20
+    seed: int = 0
+    device: str = "cpu"
+
+    def check(self) -> None:
+        if int(self.epochs) < 1:
+            raise AelabError(f"epochs must be at least 1, not {self.epochs}")
+        if int(self.batch_size) < 1:
+            raise AelabError(f"batch_size must be at least 1, not {self.batch_size}")
+        if not self.learning_rate > 0:
+            raise AelabError(f"learning_rate must be positive, not {self.learning_rate}")
+        if self.lr_schedule not in SCHEDULES:
+            raise AelabError(f"lr_schedule must be one of {', '.join(SCHEDULES)}, not {self.lr_schedule!r}")
+        if not 0 <= self.validation_fraction < 1:
+            raise AelabError(f"validation_fraction must be in [0, 1), not {self.validation_fraction}")
+
+
+@dataclass
+class TrainResult:
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+    resumed_from: int | None = None
+
+    @property
+    def seconds(self) -> float:
+        return float(sum(h["seconds"] for h in self.history))
+
+
+def fit_module(module: nn.Module, X: np.ndarray, batch_loss: BatchLoss, config: TrainConfig, *,
+               checkpoint_dir: str | Path | None = None, resume: bool = False,
+               fingerprint: dict | None = None, progress: bool = True) -> TrainResult:
+    """Train ``module`` on the rows of ``X`` to minimise ``batch_loss``.
+
+    A ``validation_fraction`` of the rows (chosen by the seed) is held out: its loss is reported
+    every epoch, drives early stopping after ``patience`` epochs without improvement, and picks the
+    weights kept at the end. With ``checkpoint_dir`` the state is saved after every epoch, and
+    ``resume`` continues from it; ``fingerprint`` (the settings that define the run) must match.
+    """
+    config.check()
+    device = torch.device(config.device)
+    module.to(device)
+    data = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(device)
+    split = torch.Generator().manual_seed(config.seed)
+    order = torch.randperm(len(data), generator=split).to(device)
+    n_val = int(round(config.validation_fraction * len(data))) if len(data) > 1 else 0
+    val, train = data[order[:n_val]], data[order[n_val:]]
+    batch = min(int(config.batch_size), len(train))
+    per_epoch = max(1, len(train) // batch)  # the remainder is dropped: BatchNorm needs full batches
+
+    optimizer = torch.optim.AdamW(module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    scheduler = _schedule(optimizer, config, per_epoch * int(config.epochs))
+    shuffle = torch.Generator().manual_seed(config.seed + 1)
+    state = {"epoch": 0, "history": [], "best_val": math.inf, "best_epoch": None, "bad_epochs": 0}
+    best_weights: dict[str, torch.Tensor] | None = None
+    result = TrainResult()
+
+    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    run_id = dict(fingerprint or {}, train=asdict(config), n_samples=len(data), n_features=data.shape[1])
+    run_id.pop("device", None)
+    run_id["train"].pop("device", None)
+    if has_checkpoint(checkpoint_dir):
+        if not resume:
+            raise TrainingError(
+                f"{checkpoint_dir} holds the checkpoint of an unfinished run; pass --resume to continue it, "
+                "or delete that folder to start over"
+            )
+        saved = load_checkpoint(checkpoint_dir, run_id)
+        module.load_state_dict(saved["module"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        shuffle.set_state(saved["shuffle"])
+        best_weights = saved["best_weights"]
+        state = saved["state"]
+        result.stopped_early = state.pop("stopped_early", False)
+        result.resumed_from = state["epoch"]
+
+    total = int(config.epochs)
+    bar = tqdm(total=total * per_epoch * batch, initial=state["epoch"] * per_epoch * batch, unit="samples",
+               unit_scale=True, dynamic_ncols=True, disable=None if progress else True, leave=False)
+    with contextlib.closing(bar):
+        while state["epoch"] < total and not result.stopped_early:
+            epoch = state["epoch"] + 1
+            bar.set_description(f"epoch {epoch}/{total}")
+            module.train()
+            started = time.perf_counter()
+            sums: dict[str, torch.Tensor] = {}
+            perm = torch.randperm(len(train), generator=shuffle).to(device)
+            for b in range(per_epoch):
+                xb = train[perm[b * batch:(b + 1) * batch]]
+                loss, terms = batch_loss(module, xb)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                for name, value in {"loss": loss, **terms}.items():
+                    sums[name] = sums.get(name, 0.0) + value.detach()
+                bar.update(batch)
+            seconds = time.perf_counter() - started
+            record = {"epoch": epoch, **{k: float(v) / per_epoch for k, v in sums.items()}}
+            if not math.isfinite(record["loss"]):
+                raise TrainingError(
+                    f"the training loss became {record['loss']} in epoch {epoch}; lower the learning rate "
+                    f"(now {config.learning_rate}) and train again"
+                )
+            if n_val:
+                record["val_loss"] = evaluate_loss(module, val, batch_loss)
+            record.update(seconds=seconds, samples_per_s=per_epoch * batch / seconds,
+                          lr=float(scheduler.get_last_lr()[0]))
+            state["history"].append(record)
+            state["epoch"] = epoch
+            if n_val and record["val_loss"] < state["best_val"]:
+                state.update(best_val=record["val_loss"], best_epoch=epoch, bad_epochs=0)
+                best_weights = {k: v.detach().clone() for k, v in module.state_dict().items()}
+            elif n_val:
+                state["bad_epochs"] += 1
+            if config.patience and n_val and state["bad_epochs"] >= config.patience:
+                result.stopped_early = True
+            bar.set_postfix(loss=f"{record['loss']:.4g}", val_loss=f"{record.get('val_loss', math.nan):.4g}",
+                            refresh=False)
+            if checkpoint_dir is not None:
+                save_checkpoint(checkpoint_dir, run_id, module, optimizer, scheduler, shuffle, best_weights,
+                                dict(state, stopped_early=result.stopped_early))
+
+    if best_weights is not None:
+        module.load_state_dict(best_weights)
+    module.eval()
+    result.history = state["history"]
+    result.best_epoch = state["best_epoch"]
+    return result
+
+
+def evaluate_loss(module: nn.Module, X: torch.Tensor, batch_loss: BatchLoss, chunk: int = 4096) -> float:
+    """Mean loss over ``X`` in evaluation mode (no gradient, BatchNorm on running statistics)."""
+    module.eval()
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(X), chunk):
+            xb = X[start:start + chunk]
+            total += float(batch_loss(module, xb)[0]) * len(xb)
+    module.train()
+    return total / len(X)
+
+
+def _schedule(optimizer, config: TrainConfig, steps: int):
+    if config.lr_schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=max(steps, 2))
+    if config.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(steps, 1))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+
+
+# --- checkpoints ---------------------------------------------------------------------------------
+
+def save_checkpoint(folder: Path, run_id: dict, module, optimizer, scheduler, shuffle, best_weights, state) -> None:
+    """Write the complete training state of this epoch, then point ``checkpoint.json`` at it.
+
+    The pointer is replaced atomically after the state files are whole, so a run killed at any
+    moment leaves a checkpoint that is either the previous epoch's or this one's.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    tag = f"epoch-{state['epoch']:05d}"
+    save_state({"module": module.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "shuffle": shuffle.get_state(),
+                "best_weights": best_weights}, folder, tag)
+    with atomic_path(folder / CHECKPOINT_FILE, overwrite=True) as tmp:
+        save_json(tmp, {"run": run_id, "state": state, "files": tag})
+    for old in folder.glob("epoch-*"):
+        if not old.name.startswith(tag + "."):
+            old.unlink(missing_ok=True)
+
+
+def load_checkpoint(folder: Path, run_id: dict) -> dict:
+    meta = read_json(folder / CHECKPOINT_FILE)
+    if _plain(meta.get("run")) != _plain(run_id):
+        raise ModelError(
+            f"the checkpoint in {folder} was made by a run with other settings or data; resume with the same "
+            "command and data, or delete that folder to start over"
+        )
+    saved = load_state(folder, meta["files"])
+    saved["state"] = meta["state"]
+    return saved
+
+
+def has_checkpoint(folder: Path | None) -> bool:
+    return folder is not None and (folder / CHECKPOINT_FILE).exists()
+
+
+def _plain(obj):
+    """Normalise tuples to lists so that settings compare equal after a trip through JSON."""
+    return json.loads(json.dumps(obj))

@@ -1,0 +1,50 @@
+"""Shared fixtures. Real data sets live in ../shared/data; tests that need them skip without them."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+MNIST_DIR = SHARED_DATA / "mnist"
+
+requires_mnist = pytest.mark.skipif(not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists(),
+                                    reason="../shared/data/mnist is absent")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small models run fastest, and deterministically, on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:
+    """Write ``array`` (uint8) in the IDX format."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", d) for d in array.shape)
+    raw = header + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(raw) if compress else raw)
+    return path
+
+
+@pytest.fixture
+def idx_folder(tmp_path) -> Path:
+    """A small MNIST-like folder: 40 train and 10 test 6x5 images with labels."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    write_idx(folder / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (40, 6, 5)), compress=True)
+    write_idx(folder / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, 40), compress=True)
+    write_idx(folder / "t10k-images-idx3-ubyte", rng.integers(0, 256, (10, 6, 5)))
+    write_idx(folder / "t10k-labels-idx1-ubyte", rng.integers(0, 10, 10))
+    return folder
+
+
+FAST_AE = dict(hidden_layer_sizes=(32, 16), epochs=8, batch_size=32, random_state=0)

@@ -1,0 +1,101 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import aelab
+from aelab.cli import main
+from conftest import write_idx
+
+FAST = ["--n-components", "2", "--hidden", "32-16", "--epochs", "5", "--batch-size", "32", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "digits-ae"
+    assert main(["train", "--data", "digits", "--out", str(out), *FAST]) == 0
+    return out
+
+
+def test_train_writes_a_loadable_model_and_reports_beside_pca(trained, capsys):
+    model = aelab.load(trained)
+    assert model.n_components == 2 and model.hidden_layer_sizes == (32, 16) and model.image_shape_ == (8, 8)
+    assert not trained.with_name("digits-ae.checkpoint").exists()
+
+
+def test_train_refuses_to_overwrite_a_finished_model(trained, capsys):
+    before = (trained / "model.safetensors").read_bytes()
+    assert main(["train", "--data", "digits", "--out", str(trained), *FAST]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert (trained / "model.safetensors").read_bytes() == before
+
+
+def test_encode_writes_codes_for_every_sample(trained, tmp_path, capsys):
+    out = tmp_path / "codes.npy"
+    assert main(["encode", str(trained), "--data", "digits", "--out", str(out)]) == 0
+    codes = np.load(out)
+    ds = aelab.datasets.load("digits")
+    np.testing.assert_allclose(codes, aelab.load(trained).transform(ds.split("all").X), rtol=1e-5)
+    assert main(["encode", str(trained), "--data", "digits", "--out", str(out)]) == 1  # no overwrite
+
+
+def test_reconstruct_and_evaluate_write_figures(trained, tmp_path, capsys):
+    fig = tmp_path / "rec.png"
+    assert main(["reconstruct", str(trained), "--data", "digits", "--out", str(fig), "-n", "6"]) == 0
+    assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["evaluate", str(trained), "--data", "digits", "--out", str(tmp_path / "ev")]) == 0
+    out = capsys.readouterr().out
+    assert "digits-ae" in out and "pca-2" in out
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())["models"]
+    ds = aelab.datasets.load("digits")
+    assert metrics["pca-2"]["test_error"] == pytest.approx(
+        aelab.PCA(2).fit(ds.train.X).reconstruction_error(ds.test.X), rel=1e-5)
+    assert {"reconstructions.png", "code_map.png", "training_curve.png", "report.html"} <= {
+        p.name for p in (tmp_path / "ev").iterdir()}
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "aelab.cli", *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("setup, args, message", [
+    (None, ["train", "--data", "no/such/file.npy", "--out", "m"], "no data at 'no/such/file.npy'"),
+    ("truncated", ["train", "--data", "{tmp}/x-idx3-ubyte", "--out", "m"], "truncated"),
+    ("nan", ["train", "--data", "{tmp}/nan.npy", "--out", "m"], "NaN or infinite"),
+    (None, ["encode", "{model}", "--data", "{tmp}/wide.npy", "--out", "c.npy"], "has 10 features per sample but the model"),
+    (None, ["evaluate", "{tmp}/not-a-model", "--data", "digits"], "no model at"),
+])
+def test_bad_input_gets_one_line_and_a_non_zero_status(tmp_path, trained, setup, args, message):
+    write_idx(tmp_path / "x-idx3-ubyte", np.zeros((4, 3, 3)))
+    (tmp_path / "x-idx3-ubyte").write_bytes((tmp_path / "x-idx3-ubyte").read_bytes()[:-5])
+    np.save(tmp_path / "nan.npy", np.array([[0.1, np.nan]] * 5))
+    np.save(tmp_path / "wide.npy", np.zeros((5, 10), np.float32))
+    args = [a.format(tmp=tmp_path, model=trained) for a in args]
+    result = _run(*args)
+    assert result.returncode == 1
+    assert result.stderr.startswith("aelab: error: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_every_command_has_help_with_examples():
+    for command in ("demo", "train", "encode", "reconstruct", "evaluate"):
+        with pytest.raises(SystemExit) as exit_:
+            main([command, "--help"])
+        assert exit_.value.code == 0
+
+
+def test_demo_writes_the_report(tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(["demo", "--out", str(out)]) == 0
+    files = {p.name for p in out.iterdir()}
+    assert {"report.html", "metrics.json", "reconstructions.png", "code_map.png", "training_curve.png", "models"} <= files
+    metrics = json.loads((out / "metrics.json").read_text())["models"]
+    assert set(metrics) == {"autoencoder-2", "pca-2", "autoencoder-16", "pca-16"}
+    # the deep auto-encoder keeps more of each digit than PCA with the same code size
+    assert metrics["autoencoder-2"]["test_error"] < metrics["pca-2"]["test_error"]
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 3 and "PCA" in html
+    assert f"report: {(out / 'report.html').resolve()}" in capsys.readouterr().out
+    assert aelab.load(out / "models" / "autoencoder-2").n_components == 2

@@ -1,0 +1,109 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from aelab import AutoEncoder, datasets
+from aelab.errors import ModelError
+from aelab.storage import atomic_path, load_state, save_state
+from aelab.train import TrainConfig, TrainingError, fit_module
+from conftest import FAST_AE
+
+
+def test_early_stopping_stops_and_keeps_the_best_epoch():
+    X = np.random.default_rng(0).random((200, 20)).astype(np.float32)  # noise: validation loss soon rises
+    ae = AutoEncoder(n_components=15, hidden_layer_sizes=(256,), epochs=300, batch_size=16, learning_rate=1e-2,
+                     lr_schedule="constant", patience=5, random_state=0).fit(X)
+    assert ae.stopped_early_ and ae.n_epochs_ < 300
+    assert ae.n_epochs_ == ae.best_epoch_ + 5
+    best = min(h["val_loss"] for h in ae.history_)
+    assert ae.history_[ae.best_epoch_ - 1]["val_loss"] == best
+
+
+def test_diverging_loss_is_reported_as_a_training_error():
+    module = torch.nn.Linear(4, 4)
+    X = np.ones((32, 4), np.float32)
+
+    def exploding(m, xb):
+        return m(xb).sum() * float("inf"), {}
+
+    with pytest.raises(TrainingError, match="lower the learning rate"):
+        fit_module(module, X, exploding, TrainConfig(epochs=2, batch_size=8), progress=False)
+
+
+def test_state_files_round_trip_without_pickle(tmp_path):
+    opt = torch.optim.Adam(torch.nn.Linear(3, 2).parameters())
+    state = {"a": torch.arange(4.0), "nested": {0: [1, 2.5, None], "t": (torch.ones(2), "x")}, "opt": opt.state_dict()}
+    save_state(state, tmp_path, "s")
+    back = load_state(tmp_path, "s")
+    assert torch.equal(back["a"], state["a"]) and back["nested"][0] == [1, 2.5, None]
+    assert torch.equal(back["nested"]["t"][0], torch.ones(2)) and back["nested"]["t"][1] == "x"
+    assert back["opt"]["param_groups"][0]["betas"] == (0.9, 0.999)
+
+
+def test_atomic_path_keeps_the_old_result_when_writing_fails(tmp_path):
+    target = tmp_path / "result.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target, overwrite=True) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert target.read_text() == "old" and sorted(os.listdir(tmp_path)) == ["result.txt"]
+    with atomic_path(target, overwrite=True) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new" and sorted(os.listdir(tmp_path)) == ["result.txt"]
+
+
+def _train_cmd(out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "aelab.cli", "train", "--data", "digits", "--out", str(out), "--n-components", "2",
+            "--hidden", "48-24", "--epochs", "25", "--batch-size", "8", "--seed", "3", "--quiet", *extra]
+
+
+def _weights(folder: Path) -> dict:
+    return load_file(str(folder / "model.safetensors"))
+
+
+def test_resume_after_sigkill_reaches_the_uninterrupted_result(tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    subprocess.run(_train_cmd(tmp_path / "whole"), check=True, env=env, capture_output=True)
+
+    out = tmp_path / "killed"
+    pointer = tmp_path / "killed.checkpoint" / "checkpoint.json"
+    proc = subprocess.Popen(_train_cmd(out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if pointer.exists() and '"epoch": 3,' in pointer.read_text():
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, "training finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()  # no half-written model
+
+    refused = subprocess.run(_train_cmd(out), env=env, capture_output=True, text=True)
+    assert refused.returncode == 1 and "--resume" in refused.stderr
+
+    resumed = subprocess.run(_train_cmd(out, "--resume"), env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert not pointer.parent.exists()  # the checkpoint is cleared once the model is saved
+    whole, again = _weights(tmp_path / "whole"), _weights(out)
+    assert whole.keys() == again.keys()
+    for key in whole:
+        assert torch.equal(whole[key], again[key]), key
+
+
+def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path):
+    ds = datasets.load("digits")
+    ckpt = tmp_path / "ckpt"
+    AutoEncoder(n_components=2, **dict(FAST_AE, epochs=2)).fit(ds.train.X, checkpoint_dir=ckpt)
+    with pytest.raises(ModelError, match="other settings"):
+        AutoEncoder(n_components=3, **dict(FAST_AE, epochs=2)).fit(ds.train.X, checkpoint_dir=ckpt, resume=True)
+    with pytest.raises(TrainingError, match="pass --resume"):
+        AutoEncoder(n_components=2, **dict(FAST_AE, epochs=2)).fit(ds.train.X, checkpoint_dir=ckpt)
