@@ -12,12 +12,23 @@ from pathlib import Path
 
 from . import __version__
 from .errors import AelabError
+from .models import AutoEncoder
+from .models.mlp import ACTIVATIONS, NORMALIZATIONS
+from .train import SCHEDULES
 
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Examples kept as written; every option's default shown."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if action.option_strings and "%(default)" not in text and not (
+                default is None or default is False or default is argparse.SUPPRESS):
+            text += " (default: %(default)s)"
+        return text
 
 
 def _command(sub, name: str, help: str, examples: str) -> argparse.ArgumentParser:
@@ -44,6 +55,11 @@ def _load_data(args):
                          label_column=args.label_column, image_size=datasets.parse_image_size(args.image_size))
 
 
+def _model_and_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="DIR", help="model folder")
+    _data_args(p)
+
+
 def _hidden(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(s) for s in text.replace(",", "-").split("-") if s.strip())
@@ -67,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "demo", "Train a deep auto-encoder and PCA on the built-in digits and write a report.",
                  "  aelab demo\n  aelab demo --out my-report\n")
     p.add_argument("--out", metavar="DIR", help="report folder (default: aelab-demo, or aelab-demo-N if that exists)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the data split and the models")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_demo)
 
@@ -78,26 +94,33 @@ def build_parser() -> argparse.ArgumentParser:
                  "  aelab train --data mnist --out mnist-ae --resume   # continue an interrupted run\n")
     _data_args(p)
     p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
+    d = AutoEncoder().get_params()  # one source of truth for the recipe's defaults
     m = p.add_argument_group("model")
-    m.add_argument("--model", choices=("autoencoder", "pca"), default="autoencoder")
-    m.add_argument("--n-components", type=int, default=30, help="code size")
-    m.add_argument("--hidden", type=_hidden, default=(1000, 500, 250), metavar="SIZES",
+    m.add_argument("--model", choices=("autoencoder", "pca"), default="autoencoder", help="what to train")
+    m.add_argument("--n-components", type=int, default=d["n_components"], help="code size")
+    m.add_argument("--hidden", type=_hidden, default="-".join(map(str, d["hidden_layer_sizes"])), metavar="SIZES",
                    help="encoder hidden sizes, e.g. 1000-500-250 (the decoder mirrors them)")
-    m.add_argument("--activation", default="gelu", choices=("relu", "gelu", "elu", "silu", "tanh", "sigmoid", "leaky_relu"))
-    m.add_argument("--normalization", default="batch", choices=("batch", "layer", "none"))
-    m.add_argument("--output-activation", default="auto", choices=("auto", "sigmoid", "linear"))
-    m.add_argument("--loss", default="auto", choices=("auto", "bce", "mse"),
+    m.add_argument("--activation", default=d["activation"], choices=sorted(ACTIVATIONS),
+                   help="hidden-layer activation")
+    m.add_argument("--normalization", default=d["normalization"], choices=sorted(NORMALIZATIONS),
+                   help="normalization after each hidden linear layer")
+    m.add_argument("--output-activation", default=d["output_activation"], choices=("auto", "sigmoid", "linear"),
+                   help="auto: sigmoid for data in [0, 1], linear otherwise")
+    m.add_argument("--loss", default=d["loss"], choices=("auto", "bce", "mse"),
                    help="reconstruction loss; auto is bce for data in [0, 1], mse otherwise")
-    m.add_argument("--scaling", default="auto", choices=("auto", "none", "standard"))
+    m.add_argument("--scaling", default=d["scaling"], choices=("auto", "none", "standard"),
+                   help="input scaling; auto: none for data in [0, 1], standard otherwise")
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=100)
-    t.add_argument("--batch-size", type=int, default=256)
-    t.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (AdamW)")
-    t.add_argument("--lr-schedule", default="onecycle", choices=("onecycle", "cosine", "constant"))
-    t.add_argument("--weight-decay", type=float, default=0.0)
-    t.add_argument("--validation-fraction", type=float, default=0.1)
-    t.add_argument("--patience", type=int, default=20, help="early-stopping patience in epochs (0: never stop early)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--epochs", type=int, default=d["epochs"], help="passes over the training data")
+    t.add_argument("--batch-size", type=int, default=d["batch_size"], help="samples per step")
+    t.add_argument("--lr", type=float, default=d["learning_rate"], help="peak learning rate (AdamW)")
+    t.add_argument("--lr-schedule", default=d["lr_schedule"], choices=SCHEDULES, help="learning-rate schedule")
+    t.add_argument("--weight-decay", type=float, default=d["weight_decay"], help="AdamW weight decay")
+    t.add_argument("--validation-fraction", type=float, default=d["validation_fraction"],
+                   help="share of the training data held out for validation and early stopping")
+    t.add_argument("--patience", type=int, default=d["patience"],
+                   help="early-stopping patience in epochs (0: never stop early)")
+    t.add_argument("--seed", type=int, default=0, help="seed for initialisation, validation split and shuffling")
     t.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     t.add_argument("--resume", action="store_true", help="continue from the checkpoint of an interrupted run")
     t.add_argument("--overwrite", action="store_true", help="replace --out if it already holds a model")
@@ -107,8 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "encode", "Write the codes of your data, one row per sample, as a .npy file.",
                  "  aelab encode digits-ae --data digits --out codes.npy\n"
                  "  aelab encode mnist-ae --data mnist --data-dir ../shared/data/mnist --split test --out test-codes.npy\n")
-    p.add_argument("model", metavar="DIR", help="model folder")
-    _data_args(p)
+    _model_and_data_args(p)
     p.add_argument("--out", required=True, metavar="FILE.npy")
     p.add_argument("--split", choices=("all", "train", "test"), default="all", help="all is train followed by test")
     p.add_argument("--overwrite", action="store_true")
@@ -116,8 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "reconstruct", "Draw test samples and their reconstructions.",
                  "  aelab reconstruct digits-ae --data digits --out reconstructions.png\n")
-    p.add_argument("model", metavar="DIR", help="model folder")
-    _data_args(p)
+    _model_and_data_args(p)
     p.add_argument("--out", required=True, metavar="FILE.png")
     p.add_argument("-n", type=int, default=10, help="number of samples")
     p.add_argument("--split", choices=("train", "test"), default="test")
@@ -127,8 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "evaluate", "Reconstruction error of a model beside PCA with the same code size, with figures.",
                  "  aelab evaluate mnist-ae --data mnist --data-dir ../shared/data/mnist\n"
                  "  aelab evaluate digits-ae --data digits --out digits-eval\n")
-    p.add_argument("model", metavar="DIR", help="model folder")
-    _data_args(p)
+    _model_and_data_args(p)
     p.add_argument("--out", metavar="DIR", help="folder for figures and metrics (default: DIR-evaluation[-N])")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_evaluate)
@@ -148,7 +168,7 @@ def cmd_demo(args) -> None:
 
 
 def cmd_train(args) -> None:
-    from .models import PCA, AutoEncoder
+    from .models import PCA
     from .report import pca_twin
     from .storage import check_output
 

@@ -101,8 +101,7 @@ def training_curves(histories: dict[str, list[dict]], title: str | None = None) 
         if history and "val_loss" in history[0]:
             ax.plot(epochs, [h["val_loss"] for h in history], color=color, linestyle="--", label=f"{name} validation")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss per sample")
-    ax.set_yscale("log")
+    ax.set_ylabel("training objective per sample")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     if title:

@@ -99,7 +99,7 @@ def load_csv(path: Path, test_size: float, seed: int, label_column: str | int | 
     """A table of numbers, with an optional header and an optional label column.
 
     The label column is ``label_column`` (a header name or a 0-based index) or, when not given, a
-    column whose header is one of label, labels, target, class, y.
+    column whose header is one of label, labels, target, class, y, or else the only text column.
     """
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
@@ -119,7 +119,7 @@ def load_csv(path: Path, test_size: float, seed: int, label_column: str | int | 
             line = i + 1 + (header is not None)
             raise DataError(f"{path}, line {line}: {len(r)} values where the table has {width} columns")
 
-    label_idx = _label_index(label_column, header, width, path)
+    label_idx = _label_index(label_column, header, width, path, rows)
     y = None
     if label_idx is not None:
         labels = [r[label_idx].strip() for r in rows]
@@ -149,13 +149,15 @@ def load_csv(path: Path, test_size: float, seed: int, label_column: str | int | 
     return hold_out(path.name, X, y, test_size, seed, classes=classes)
 
 
-def _label_index(label_column, header, width, path) -> int | None:
+def _label_index(label_column, header, width, path, rows) -> int | None:
     if label_column is None:
         if header:
             for i, name in enumerate(header):
                 if name.lower() in _LABEL_NAMES:
                     return i
-        return None
+        # a single column of names (no value a number) can only be the label
+        text = [j for j in range(width) if not any(_is_number(r[j]) for r in rows)]
+        return text[0] if len(text) == 1 else None
     if isinstance(label_column, str) and not label_column.lstrip("-").isdigit():
         if not header or label_column not in header:
             raise DataError(f"{path} has no column named {label_column!r}; columns: {header or 'no header'}")
