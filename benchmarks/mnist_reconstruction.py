@@ -29,6 +29,8 @@ def main() -> None:
     p.add_argument("--data-dir", default=str(DEFAULT_DATA))
     p.add_argument("--epochs", type=int, default=AutoEncoder().epochs)
     p.add_argument("--batch-size", type=int, default=AutoEncoder().batch_size)
+    p.add_argument("--lr", type=float, default=AutoEncoder().learning_rate)
+    p.add_argument("--weight-decay", type=float, default=AutoEncoder().weight_decay)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save", metavar="DIR", help="also save the trained model here")
     args = p.parse_args()
@@ -42,7 +44,8 @@ def main() -> None:
 
     rss_before = peak_rss_mib()
     ae = AutoEncoder(n_components=30, hidden_layer_sizes=(1000, 500, 250), epochs=args.epochs,
-                     batch_size=args.batch_size, validation_fraction=0.0, random_state=args.seed, verbose=True)
+                     batch_size=args.batch_size, learning_rate=args.lr, weight_decay=args.weight_decay,
+                     validation_fraction=0.0, random_state=args.seed, verbose=True)
     params = ae.get_params()
     print("recipe: " + ", ".join(f"{k}={params[k]}" for k in (
         "activation", "normalization", "loss", "output_activation", "learning_rate", "lr_schedule",

@@ -99,3 +99,40 @@ def test_demo_writes_the_report(tmp_path, capsys):
     assert html.count("data:image/png;base64,") == 3 and "PCA" in html
     assert f"report: {(out / 'report.html').resolve()}" in capsys.readouterr().out
     assert aelab.load(out / "models" / "autoencoder-2").n_components == 2
+
+
+def test_progress_bar_stays_quiet_when_output_is_not_a_terminal(tmp_path, capsys):
+    args = ["train", "--data", "digits", "--out", str(tmp_path / "m"), *FAST[:-1]]  # no --quiet
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "test reconstruction error" in captured.out and "PCA-2" in captured.out
+
+
+def test_progress_bar_shows_epoch_losses_and_speed_on_a_terminal(tmp_path):
+    import os
+    import pty
+
+    args = [sys.executable, "-m", "aelab.cli", "train", "--data", "digits", "--out", str(tmp_path / "m"),
+            *FAST[:-1], "--epochs", "20", "--batch-size", "8"]
+    pid, fd = pty.fork()
+    if pid == 0:  # child: stdout and stderr are a 120-column terminal
+        import fcntl
+        import struct
+        import termios
+
+        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+        os.execv(sys.executable, args)
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    _, status = os.waitpid(pid, 0)
+    text = b"".join(chunks).decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "epoch 20/20" in text and "samples/s" in text and "val_loss=" in text

@@ -217,12 +217,7 @@ def _model_and_data(args):
 
     model = load(args.model)
     ds = _load_data(args)
-    if ds.n_features != model.n_features_in_:
-        from .errors import DataError
-
-        shape = f" ({'x'.join(map(str, ds.image_shape))} images)" if ds.image_shape else ""
-        raise DataError(f"{args.data} has {ds.n_features} features per sample{shape} but the model in {args.model} "
-                        f"was trained on {model.n_features_in_}{model._shape_hint()}; use data like its training data")
+    model.check_n_features(ds.n_features, f"--data {args.data}")
     if ds.image_shape is None:
         ds.image_shape = model.image_shape_
     return model, ds

@@ -95,7 +95,8 @@ def fit_module(module: nn.Module, X: np.ndarray, batch_loss: BatchLoss, config: 
     batch = min(int(config.batch_size), len(train))
     per_epoch = max(1, len(train) // batch)  # the remainder is dropped: BatchNorm needs full batches
 
-    optimizer = torch.optim.AdamW(module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay,
+                                  fused=True)
     scheduler = _schedule(optimizer, config, per_epoch * int(config.epochs))
     shuffle = torch.Generator().manual_seed(config.seed + 1)
     state = {"epoch": 0, "history": [], "best_val": math.inf, "best_epoch": None, "bad_epochs": 0}
@@ -104,8 +105,7 @@ def fit_module(module: nn.Module, X: np.ndarray, batch_loss: BatchLoss, config: 
 
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     run_id = dict(fingerprint or {}, train=asdict(config), n_samples=len(data), n_features=data.shape[1])
-    run_id.pop("device", None)
-    run_id["train"].pop("device", None)
+    run_id["train"].pop("device")  # a run may resume on another device
     if has_checkpoint(checkpoint_dir):
         if not resume:
             raise TrainingError(
@@ -124,7 +124,7 @@ def fit_module(module: nn.Module, X: np.ndarray, batch_loss: BatchLoss, config: 
 
     total = int(config.epochs)
     bar = tqdm(total=total * per_epoch * batch, initial=state["epoch"] * per_epoch * batch, unit="samples",
-               unit_scale=True, dynamic_ncols=True, disable=None if progress else True, leave=False)
+               unit_scale=True, dynamic_ncols=True, disable=None if progress else True)
     with contextlib.closing(bar):
         while state["epoch"] < total and not result.stopped_early:
             epoch = state["epoch"] + 1

@@ -66,13 +66,17 @@ class CodeModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         if fitting:
             self.n_features_in_ = X.shape[1]
         else:
-            check_is_fitted(self)
-            if X.shape[1] != self.n_features_in_:
-                raise DataError(
-                    f"{what} has {X.shape[1]} features per sample but the model was trained on "
-                    f"{self.n_features_in_}{self._shape_hint()}; use data like the training data"
-                )
+            self.check_n_features(X.shape[1], what)
         return X
+
+    def check_n_features(self, n_features: int, what: str = "X") -> None:
+        """Raise a one-line DataError unless data of ``n_features`` fits this fitted model."""
+        check_is_fitted(self)
+        if n_features != self.n_features_in_:
+            raise DataError(
+                f"{what} has {n_features} features per sample but the model was trained on "
+                f"{self.n_features_in_}{self._shape_hint()}; use data like the training data"
+            )
 
     def _check_codes(self, Z) -> np.ndarray:
         check_is_fitted(self)
