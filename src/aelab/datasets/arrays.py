@@ -133,7 +133,7 @@ def load_csv(path: Path, test_size: float, seed: int, label_column: str | int | 
         X = np.array([[float(c) for c in r] for r in rows], dtype=np.float32)
     except ValueError:
         for i, r in enumerate(rows):
-            for j, c in enumerate(r):
+            for c in r:
                 if not _is_number(c):
                     line = i + 1 + (header is not None)
                     raise DataError(
