@@ -136,3 +136,22 @@ def test_progress_bar_shows_epoch_losses_and_speed_on_a_terminal(tmp_path):
     text = b"".join(chunks).decode(errors="replace")
     assert os.waitstatus_to_exitcode(status) == 0, text
     assert "epoch 20/20" in text and "samples/s" in text and "val_loss=" in text
+
+
+def test_table_data_round_trip_through_the_cli(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(120, 2))
+    X = Z @ rng.normal(size=(2, 5)) * 10 + 100  # rank-2 table far from [0, 1]
+    rows = ["a,b,c,d,e,kind"] + [",".join(f"{v:.4f}" for v in x) + f",{'yes' if z[0] > 0 else 'no'}"
+                                 for x, z in zip(X, Z)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    model = tmp_path / "m"
+    assert main(["train", "--data", str(tmp_path / "t.csv"), "--out", str(model), "--n-components", "2",
+                 "--hidden", "16", "--epochs", "40", "--batch-size", "16", "--quiet"]) == 0
+    ae = aelab.load(model)
+    assert ae.output_activation_ == "linear" and ae.loss_ == "mse" and ae.image_shape_ is None
+    assert main(["reconstruct", str(model), "--data", str(tmp_path / "t.csv"), "--out", str(tmp_path / "r.png")]) == 0
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["evaluate", str(model), "--data", str(tmp_path / "t.csv"), "--out", str(tmp_path / "ev")]) == 0
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())["models"]
+    assert metrics["m"]["knn_accuracy"] > 0.7  # the text labels came through as classes

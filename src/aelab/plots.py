@@ -21,20 +21,23 @@ def save_figure(fig: Figure, path: str | os.PathLike, overwrite: bool = False) -
     return Path(path)
 
 
-def as_image(row: np.ndarray, image_shape: tuple[int, ...] | None) -> np.ndarray:
-    """One sample as something ``imshow`` can draw: its image, or a strip for plain vectors."""
-    if image_shape is None:
-        return row.reshape(1, -1)
+def as_image(row: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
+    """One flattened sample as something ``imshow`` can draw (colour clipped to [0, 1])."""
     return np.clip(row.reshape(image_shape), 0.0, 1.0) if len(image_shape) == 3 else row.reshape(image_shape)
 
 
 def _show(ax, row, image_shape, vmin=None, vmax=None):
-    img = as_image(row, image_shape)
-    if img.ndim == 2:
-        ax.imshow(img, cmap="gray" if image_shape else "viridis", vmin=vmin, vmax=vmax,
-                  aspect="equal" if image_shape else "auto", interpolation="nearest")
+    """Draw one sample: an image, or for plain feature vectors a line of values per feature."""
+    if image_shape is None:
+        ax.plot(np.arange(len(row)), row, marker="o" if len(row) <= 32 else None, markersize=3, linewidth=1)
+        pad = 0.05 * (vmax - vmin) if vmin is not None and vmax is not None and vmax > vmin else 0.0
+        ax.set_ylim(None if vmin is None else vmin - pad, None if vmax is None else vmax + pad)
     else:
-        ax.imshow(img, interpolation="nearest")
+        img = as_image(row, image_shape)
+        if img.ndim == 2:
+            ax.imshow(img, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
+        else:
+            ax.imshow(img, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -46,7 +49,8 @@ def reconstruction_figure(originals: np.ndarray, reconstructions: dict[str, np.n
     n = len(originals)
     fig = Figure(figsize=(max(1.0 * n, 4), 1.1 * len(rows) + (0.4 if title else 0)), dpi=100)
     axes = fig.subplots(len(rows), n, squeeze=False)
-    lo, hi = (0.0, 1.0) if originals.min() >= 0 and originals.max() <= 1 else (originals.min(), originals.max())
+    everything = np.concatenate([originals, *reconstructions.values()])
+    lo, hi = (0.0, 1.0) if everything.min() >= 0 and everything.max() <= 1 else (everything.min(), everything.max())
     for r, (name, data) in enumerate(rows.items()):
         for c in range(n):
             _show(axes[r, c], data[c], image_shape, lo, hi)
