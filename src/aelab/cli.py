@@ -13,7 +13,7 @@ from pathlib import Path
 from . import __version__
 from .errors import AelabError
 from .models import AutoEncoder
-from .models.mlp import ACTIVATIONS, NORMALIZATIONS
+from .models.mlp import ACTIVATIONS, LOSS_CHOICES, NORMALIZATIONS, OUTPUT_ACTIVATIONS, SCALINGS
 from .train import SCHEDULES
 
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
@@ -104,11 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hidden-layer activation")
     m.add_argument("--normalization", default=d["normalization"], choices=sorted(NORMALIZATIONS),
                    help="normalization after each hidden linear layer")
-    m.add_argument("--output-activation", default=d["output_activation"], choices=("auto", "sigmoid", "linear"),
+    m.add_argument("--output-activation", default=d["output_activation"], choices=OUTPUT_ACTIVATIONS,
                    help="auto: sigmoid for data in [0, 1], linear otherwise")
-    m.add_argument("--loss", default=d["loss"], choices=("auto", "bce", "mse"),
+    m.add_argument("--loss", default=d["loss"], choices=LOSS_CHOICES,
                    help="reconstruction loss; auto is bce for data in [0, 1], mse otherwise")
-    m.add_argument("--scaling", default=d["scaling"], choices=("auto", "none", "standard"),
+    m.add_argument("--scaling", default=d["scaling"], choices=SCALINGS,
                    help="input scaling; auto: none for data in [0, 1], standard otherwise")
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=int, default=d["epochs"], help="passes over the training data")

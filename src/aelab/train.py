@@ -37,7 +37,10 @@ class TrainingError(AelabError, RuntimeError):
 
 @dataclass
 class TrainConfig:
-    """How to train; every field is an argument of the estimator and an option of ``aelab train``."""
+    """How to train; every field is an argument of the estimator and an option of ``aelab train``.
+
+    These defaults are the default recipe: ``AutoEncoder`` and the CLI take theirs from here.
+    """
 
     epochs: int = 100
     batch_size: int = 256

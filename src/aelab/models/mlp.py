@@ -21,6 +21,9 @@ from .base import CodeModel
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU, "silu": nn.SiLU, "tanh": nn.Tanh,
                "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU}
 NORMALIZATIONS = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm, "none": None}
+OUTPUT_ACTIVATIONS = ("auto", "sigmoid", "linear")
+LOSS_CHOICES = ("auto", *LOSSES)
+SCALINGS = ("auto", "none", "standard")
 
 
 def mlp(sizes, activation: str, normalization: str) -> nn.Sequential:
@@ -78,9 +81,11 @@ class AutoEncoder(CodeModel):
     """
 
     def __init__(self, n_components=30, hidden_layer_sizes=(1000, 500, 250), activation="gelu",
-                 normalization="batch", output_activation="auto", loss="auto", scaling="auto", epochs=100,
-                 batch_size=256, learning_rate=3e-3, lr_schedule="onecycle", weight_decay=0.1,
-                 validation_fraction=0.1, patience=20, random_state=None, device=None, verbose=False):
+                 normalization="batch", output_activation="auto", loss="auto", scaling="auto",
+                 epochs=TrainConfig.epochs, batch_size=TrainConfig.batch_size,
+                 learning_rate=TrainConfig.learning_rate, lr_schedule=TrainConfig.lr_schedule,
+                 weight_decay=TrainConfig.weight_decay, validation_fraction=TrainConfig.validation_fraction,
+                 patience=TrainConfig.patience, random_state=None, device=None, verbose=False):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -144,9 +149,9 @@ class AutoEncoder(CodeModel):
             raise DataError(f"hidden layer sizes must be positive, not {tuple(self.hidden_layer_sizes)}")
         for name, value, allowed in (("activation", self.activation, ACTIVATIONS),
                                      ("normalization", self.normalization, NORMALIZATIONS),
-                                     ("output_activation", self.output_activation, ("auto", "sigmoid", "linear")),
-                                     ("loss", self.loss, ("auto", *LOSSES)),
-                                     ("scaling", self.scaling, ("auto", "none", "standard"))):
+                                     ("output_activation", self.output_activation, OUTPUT_ACTIVATIONS),
+                                     ("loss", self.loss, LOSS_CHOICES),
+                                     ("scaling", self.scaling, SCALINGS)):
             if value not in allowed:
                 raise DataError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
 
