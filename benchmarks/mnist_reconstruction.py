@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import aelab
-from aelab import AutoEncoder, PCA, datasets
+from aelab import PCA, AutoEncoder, datasets
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 

@@ -4,10 +4,10 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import write_idx
 
 import aelab
 from aelab.cli import main
-from conftest import write_idx
 
 FAST = ["--n-components", "2", "--hidden", "32-16", "--epochs", "5", "--batch-size", "32", "--quiet"]
 

@@ -2,12 +2,12 @@ import gzip
 
 import numpy as np
 import pytest
+from conftest import MNIST_DIR, requires_mnist, write_idx
 from PIL import Image
 
 from aelab import datasets
 from aelab.datasets import named
 from aelab.errors import DataError
-from conftest import MNIST_DIR, requires_mnist, write_idx
 
 
 def test_digits_is_built_in_scaled_and_split():

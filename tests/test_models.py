@@ -3,15 +3,15 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import FAST_AE, MNIST_DIR, requires_mnist
 from sklearn.base import clone
 from sklearn.decomposition import PCA as SkPCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 import aelab
-from aelab import AutoEncoder, PCA, datasets
+from aelab import PCA, AutoEncoder, datasets
 from aelab.errors import DataError, ModelError
-from conftest import FAST_AE, MNIST_DIR, requires_mnist
 
 
 @pytest.fixture(scope="module")

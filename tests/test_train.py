@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import FAST_AE
 from safetensors.torch import load_file
 
 from aelab import AutoEncoder, datasets
 from aelab.errors import ModelError
 from aelab.storage import atomic_path, load_state, save_state
 from aelab.train import TrainConfig, TrainingError, fit_module
-from conftest import FAST_AE
 
 
 def test_early_stopping_stops_and_keeps_the_best_epoch():
@@ -31,8 +31,8 @@ def test_diverging_loss_is_reported_as_a_training_error():
     module = torch.nn.Linear(4, 4)
     X = np.ones((32, 4), np.float32)
 
-    def exploding(m, xb):
-        return m(xb).sum() * float("inf"), {}
+    def exploding(m, batch, epoch):
+        return m(batch[0]).sum() * float("inf"), {}
 
     with pytest.raises(TrainingError, match="lower the learning rate"):
         fit_module(module, X, exploding, TrainConfig(epochs=2, batch_size=8), progress=False)

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from . import __version__
 from .errors import AelabError
-from .models import AutoEncoder
+from .models import AutoEncoder, Classifier, ConvAutoEncoder
+from .models.conv import UNPOOLING, UPSAMPLING
 from .models.mlp import ACTIVATIONS, LOSS_CHOICES, NORMALIZATIONS, OUTPUT_ACTIVATIONS, SCALINGS
-from .train import SCHEDULES
+from .train import PRECISIONS, SCHEDULES
 
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 
@@ -70,6 +71,33 @@ def _hidden(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a list of positive sizes like 1000-500-250") from None
 
 
+def _training_args(t, d: dict) -> None:
+    """The training options, with the defaults ``d`` of the estimator they feed."""
+    t.add_argument("--epochs", type=int, default=d["epochs"], help="passes over the training data")
+    t.add_argument("--batch-size", type=int, default=d["batch_size"], help="samples per step")
+    t.add_argument("--lr", type=float, default=d["learning_rate"], help="peak learning rate (AdamW)")
+    t.add_argument("--lr-schedule", default=d["lr_schedule"], choices=SCHEDULES, help="learning-rate schedule")
+    t.add_argument("--weight-decay", type=float, default=d["weight_decay"], help="AdamW weight decay")
+    t.add_argument("--validation-fraction", type=float, default=d["validation_fraction"],
+                   help="share of the training data held out for validation and early stopping")
+    t.add_argument("--patience", type=int, default=d["patience"],
+                   help="early-stopping patience in epochs (0: never stop early)")
+    t.add_argument("--precision", choices=PRECISIONS, default=d["precision"],
+                   help="bfloat16: mixed-precision training (faster on CPUs with bf16 units)")
+    t.add_argument("--seed", type=int, default=0, help="seed for initialisation, validation split and shuffling")
+    t.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    t.add_argument("--resume", action="store_true", help="continue from the checkpoint of an interrupted run")
+    t.add_argument("--overwrite", action="store_true", help="replace --out if it already holds a model")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _training_kwargs(args) -> dict:
+    return dict(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, lr_schedule=args.lr_schedule,
+                weight_decay=args.weight_decay, validation_fraction=args.validation_fraction,
+                patience=args.patience or None, precision=args.precision, random_state=args.seed,
+                device=args.device, verbose=not args.quiet)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aelab", formatter_class=_Formatter,
@@ -91,40 +119,60 @@ def build_parser() -> argparse.ArgumentParser:
                  "  aelab train --data digits --out digits-ae --n-components 2 --hidden 256-128-64\n"
                  "  aelab train --data mnist --data-dir ../shared/data/mnist --out mnist-ae\n"
                  "  aelab train --data table.csv --label-column species --out table-ae --loss mse\n"
-                 "  aelab train --data mnist --out mnist-ae --resume   # continue an interrupted run\n")
+                 "  aelab train --data mnist --out mnist-ae --resume   # continue an interrupted run\n"
+                 "  aelab train --data mnist --out mnist-cae --model conv --unpooling nearest --epochs 10\n"
+                 "  aelab train --data mnist --out mnist-dae --denoise gaussian:0.3 --sparse l1:1e-4\n"
+                 "  aelab train --data mnist --out mnist-vae --n-components 2 --vae --beta 1 --beta-warmup 10\n"
+                 "  aelab train --data mnist --out mnist-greedy --pretrain greedy\n")
     _data_args(p)
     p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
     d = AutoEncoder().get_params()  # one source of truth for the recipe's defaults
+    dc = ConvAutoEncoder().get_params()
     m = p.add_argument_group("model")
-    m.add_argument("--model", choices=("autoencoder", "pca"), default="autoencoder", help="what to train")
-    m.add_argument("--n-components", type=int, default=d["n_components"], help="code size")
+    m.add_argument("--model", choices=("autoencoder", "conv", "pca"), default="autoencoder",
+                   help="what to train: an MLP auto-encoder, a convolutional one, or PCA")
+    m.add_argument("--n-components", type=int, default=None,
+                   help=f"code size (default: {d['n_components']}; for conv, the pooled feature maps unless given)")
     m.add_argument("--hidden", type=_hidden, default="-".join(map(str, d["hidden_layer_sizes"])), metavar="SIZES",
                    help="encoder hidden sizes, e.g. 1000-500-250 (the decoder mirrors them)")
-    m.add_argument("--activation", default=d["activation"], choices=sorted(ACTIVATIONS),
-                   help="hidden-layer activation")
-    m.add_argument("--normalization", default=d["normalization"], choices=sorted(NORMALIZATIONS),
-                   help="normalization after each hidden linear layer")
+    m.add_argument("--activation", default=None, choices=sorted(ACTIVATIONS),
+                   help=f"hidden-layer activation (default: {d['activation']}; conv: {dc['activation']})")
+    m.add_argument("--normalization", default=None, choices=sorted(NORMALIZATIONS),
+                   help=f"normalization after each hidden layer (default: {d['normalization']}; "
+                        f"conv: {dc['normalization']})")
+    c = p.add_argument_group("convolutional model (--model conv)")
+    c.add_argument("--channels", type=_hidden, default="-".join(map(str, dc["channels"])), metavar="SIZES",
+                   help="channels of each convolution + pooling stage")
+    c.add_argument("--kernel-size", type=int, default=dc["kernel_size"], help="convolution kernel size (odd)")
+    c.add_argument("--pool-size", type=int, default=dc["pool_size"], help="max-pooling block size")
+    c.add_argument("--unpooling", choices=UNPOOLING, default=dc["unpooling"],
+                   help="max: back where the maximum was, zeros elsewhere; nearest: copy to the whole block")
+    c.add_argument("--upsampling", choices=UPSAMPLING, default=dc["upsampling"],
+                   help="decoder layer after each unpooling: transposed convolution or convolution")
+    r = p.add_argument_group("regularization (terms combine)")
+    r.add_argument("--denoise", metavar="KIND:LEVEL",
+                   help="denoising: gaussian:SIGMA, mask:FRACTION or salt_pepper:FRACTION input noise")
+    r.add_argument("--sparse", metavar="SPEC", help="sparse code: l1:WEIGHT or kl:WEIGHT[:RATE]")
+    r.add_argument("--contractive", type=float, default=0.0, metavar="WEIGHT",
+                   help="contractive: weight of the encoder Jacobian's squared Frobenius norm")
+    r.add_argument("--code-l2", type=float, default=0.0, metavar="WEIGHT",
+                   help="weight of the code's squared norm (codes near zero, for generation)")
+    r.add_argument("--decoder-weight-decay", type=float, metavar="WD",
+                   help="weight decay of the decoder alone (default: --weight-decay)")
+    r.add_argument("--vae", action="store_true", help="variational auto-encoder (Gaussian encoder, KL term)")
+    r.add_argument("--beta", type=float, default=1.0, help="weight of the variational KL term")
+    r.add_argument("--beta-warmup", type=int, default=0, metavar="EPOCHS",
+                   help="raise beta linearly from 0 over this many epochs")
+    r.add_argument("--pretrain", choices=("greedy",), help="greedy layer-wise pre-training before fine-tuning")
+    r.add_argument("--pretrain-epochs", type=int, default=d["pretrain_epochs"],
+                   help="epochs of each pre-trained layer")
     m.add_argument("--output-activation", default=d["output_activation"], choices=OUTPUT_ACTIVATIONS,
                    help="auto: sigmoid for data in [0, 1], linear otherwise")
     m.add_argument("--loss", default=d["loss"], choices=LOSS_CHOICES,
                    help="reconstruction loss; auto is bce for data in [0, 1], mse otherwise")
     m.add_argument("--scaling", default=d["scaling"], choices=SCALINGS,
                    help="input scaling; auto: none for data in [0, 1], standard otherwise")
-    t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=d["epochs"], help="passes over the training data")
-    t.add_argument("--batch-size", type=int, default=d["batch_size"], help="samples per step")
-    t.add_argument("--lr", type=float, default=d["learning_rate"], help="peak learning rate (AdamW)")
-    t.add_argument("--lr-schedule", default=d["lr_schedule"], choices=SCHEDULES, help="learning-rate schedule")
-    t.add_argument("--weight-decay", type=float, default=d["weight_decay"], help="AdamW weight decay")
-    t.add_argument("--validation-fraction", type=float, default=d["validation_fraction"],
-                   help="share of the training data held out for validation and early stopping")
-    t.add_argument("--patience", type=int, default=d["patience"],
-                   help="early-stopping patience in epochs (0: never stop early)")
-    t.add_argument("--seed", type=int, default=0, help="seed for initialisation, validation split and shuffling")
-    t.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    t.add_argument("--resume", action="store_true", help="continue from the checkpoint of an interrupted run")
-    t.add_argument("--overwrite", action="store_true", help="replace --out if it already holds a model")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    _training_args(p.add_argument_group("training"), d)
     p.set_defaults(func=cmd_train)
 
     p = _command(sub, "encode", "Write the codes of your data, one row per sample, as a .npy file.",
@@ -142,8 +190,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE.png")
     p.add_argument("-n", type=int, default=10, help="number of samples")
     p.add_argument("--split", choices=("train", "test"), default="test")
+    p.add_argument("--noise", metavar="KIND:LEVEL",
+                   help="corrupt the inputs first and show clean, noisy and reconstructed side by side: "
+                        "gaussian:SIGMA, mask:FRACTION or salt_pepper:FRACTION (default: a denoising "
+                        "model's own noise; 'none' for clean inputs)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_reconstruct)
+
+    p = _command(sub, "classify", "Train a classifier whose hidden layers come from an auto-encoder, and test it.",
+                 "  aelab classify --data mnist --n-labels 1000 --pretrain greedy --out clf-greedy\n"
+                 "  aelab classify --data mnist --n-labels 1000 --init mnist-ae --out clf-encoder\n"
+                 "  aelab classify --data mnist --hidden 500-500-2000 --out clf-random\n")
+    _data_args(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="model folder to write (with confusion-matrix.png)")
+    dk = Classifier().get_params()
+    m = p.add_argument_group("model")
+    m.add_argument("--init", metavar="DIR", help="a trained auto-encoder whose encoder gives the hidden layers")
+    m.add_argument("--pretrain", choices=("greedy",), help="greedy layer-wise pre-training of the hidden layers "
+                   "on all training inputs, labelled or not")
+    m.add_argument("--pretrain-epochs", type=int, default=dk["pretrain_epochs"], help="epochs of each layer")
+    m.add_argument("--hidden", type=_hidden, default="-".join(map(str, dk["hidden_layer_sizes"])), metavar="SIZES",
+                   help="hidden sizes (ignored with --init)")
+    m.add_argument("--activation", default=dk["activation"], choices=sorted(ACTIVATIONS))
+    m.add_argument("--normalization", default=dk["normalization"], choices=sorted(NORMALIZATIONS))
+    m.add_argument("--n-labels", type=int, metavar="N",
+                   help="keep the labels of only N training samples (stratified by --seed); the rest are "
+                        "unlabelled inputs for --pretrain")
+    _training_args(p.add_argument_group("training"), dk)
+    p.set_defaults(func=cmd_classify)
 
     p = _command(sub, "evaluate", "Reconstruction error of a model beside PCA with the same code size, with figures.",
                  "  aelab evaluate mnist-ae --data mnist --data-dir ../shared/data/mnist\n"
@@ -176,15 +251,22 @@ def cmd_train(args) -> None:
     ds = _load_data(args)
     print(f"data: {ds!r}", flush=True)
     if args.model == "pca":
-        model = PCA(n_components=args.n_components).fit(ds.train.X, image_shape=ds.image_shape)
+        model = PCA(n_components=args.n_components or 30).fit(ds.train.X, image_shape=ds.image_shape)
     else:
-        model = AutoEncoder(
-            n_components=args.n_components, hidden_layer_sizes=args.hidden, activation=args.activation,
-            normalization=args.normalization, output_activation=args.output_activation, loss=args.loss,
-            scaling=args.scaling, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-            lr_schedule=args.lr_schedule, weight_decay=args.weight_decay,
-            validation_fraction=args.validation_fraction, patience=args.patience or None,
-            random_state=args.seed, device=args.device, verbose=not args.quiet)
+        terms = dict(output_activation=args.output_activation, loss=args.loss, scaling=args.scaling,
+                     denoise=args.denoise, sparse=args.sparse, contractive=args.contractive, code_l2=args.code_l2,
+                     decoder_weight_decay=args.decoder_weight_decay, variational=args.vae, beta=args.beta,
+                     beta_warmup=args.beta_warmup, **_training_kwargs(args))
+        arch = {k: getattr(args, k) for k in ("activation", "normalization") if getattr(args, k) is not None}
+        if args.model == "conv":
+            if args.pretrain:
+                raise AelabError("--pretrain greedy is for MLP auto-encoders (--model autoencoder)")
+            model = ConvAutoEncoder(n_components=args.n_components or None, channels=args.channels,
+                                    kernel_size=args.kernel_size, pool_size=args.pool_size, unpooling=args.unpooling,
+                                    upsampling=args.upsampling, **arch, **terms)
+        else:
+            model = AutoEncoder(n_components=args.n_components or 30, hidden_layer_sizes=args.hidden,
+                                pretrain=args.pretrain, pretrain_epochs=args.pretrain_epochs, **arch, **terms)
         checkpoint = checkpoint_path(out)
         try:
             model.fit(ds.train.X, image_shape=ds.image_shape, checkpoint_dir=checkpoint, resume=args.resume)
@@ -198,12 +280,24 @@ def cmd_train(args) -> None:
         stop = " (stopped early)" if model.stopped_early_ else ""
         print(f"trained {model.n_epochs_} epochs{stop} in {model.training_seconds_:.0f} s; "
               f"best validation epoch: {model.best_epoch_}")
+        print(_terms_line(model.history_[-1]))
     error = model.reconstruction_error(ds.test.X)
     line = f"test reconstruction error: {error:.4f} per sample"
     if args.model != "pca":
-        line += f" (PCA-{model.n_components}: {pca_twin(model, ds).reconstruction_error(ds.test.X):.4f})"
+        line += f" (PCA-{model.code_size}: {pca_twin(model, ds).reconstruction_error(ds.test.X):.4f})"
     print(line)
     print(f"model saved in {out}")
+
+
+def _terms_line(record: dict) -> str:
+    """The last epoch's loss split into its terms: ``loss 80.1 = reconstruction 79.9 + sparse 0.2``."""
+    terms = [k for k in record if k not in ("epoch", "loss", "val_loss", "seconds", "samples_per_s", "lr")]
+    line = f"last epoch: training loss {record['loss']:.4g}"
+    if terms:
+        line += " (" + ", ".join(f"{k} {record[k]:.4g}" for k in terms) + ")"
+    if "val_loss" in record:
+        line += f"; validation loss {record['val_loss']:.4g}"
+    return line
 
 
 def checkpoint_path(out) -> Path:
@@ -244,9 +338,73 @@ def cmd_reconstruct(args) -> None:
     check_output(args.out, args.overwrite)
     model, ds = _model_and_data(args)
     X = ds.split(args.split).X[: max(1, args.n)]
-    fig = plots.reconstruction_figure(X, {Path(args.model).name: model.reconstruct(X)}, ds.image_shape)
+    noise = args.noise if args.noise is not None else getattr(model, "denoise", None)
+    name = Path(args.model).name
+    if noise in (None, "", "none"):
+        rows = {name: model.reconstruct(X)}
+    else:
+        if not hasattr(model, "denoise_reconstruct"):
+            raise AelabError(f"--noise needs an auto-encoder; {args.model} holds a {type(model).__name__}")
+        noisy, recon = model.denoise_reconstruct(X, noise, seed=args.seed)
+        rows = {f"noisy ({noise})": noisy, name: recon}
+        print(f"squared error per sample against the clean inputs: noisy input "
+              f"{_sq(noisy, X):.4f}, reconstruction {_sq(recon, X):.4f}")
+    fig = plots.reconstruction_figure(X, rows, ds.image_shape)
     plots.save_figure(fig, args.out, args.overwrite)
     print(f"wrote {args.out}")
+
+
+def _sq(A, B) -> float:
+    import numpy as np
+
+    return float(np.mean(np.sum((A - B) ** 2, axis=1, dtype=np.float64)))
+
+
+def cmd_classify(args) -> None:
+    from . import plots
+    from .storage import check_output
+
+    out = check_output(args.out, args.overwrite)
+    ds = _load_data(args)
+    if ds.train.y is None or ds.test.y is None:
+        raise AelabError(f"--data {args.data} has no labels; classify needs labelled training and test samples")
+    X, y, unlabelled = ds.train.X, ds.train.y, None
+    if args.n_labels is not None:
+        X, y, unlabelled = _keep_labels(X, y, args.n_labels, args.seed)
+    print(f"data: {ds!r}; {len(X)} labelled training samples"
+          + (f", {len(unlabelled)} unlabelled" if unlabelled is not None else ""), flush=True)
+    model = Classifier(hidden_layer_sizes=args.hidden, activation=args.activation, normalization=args.normalization,
+                       init=args.init, pretrain=args.pretrain, pretrain_epochs=args.pretrain_epochs,
+                       **_training_kwargs(args))
+    checkpoint = checkpoint_path(out)
+    model.fit(X, y, X_unlabelled=unlabelled if args.pretrain else None, checkpoint_dir=checkpoint,
+              resume=args.resume)
+    model.save(out, overwrite=args.overwrite)
+    import shutil as _shutil
+
+    _shutil.rmtree(checkpoint, ignore_errors=True)
+    predicted = model.predict(ds.test.X)
+    accuracy = float((predicted == ds.test.y).mean())
+    start = f"the encoder of {args.init}" if args.init else "greedy pre-training" if args.pretrain else "random weights"
+    fig = plots.confusion_matrix_figure(ds.test.y, predicted, ds.classes,
+                                        title=f"{ds.name}: test accuracy {accuracy:.4f} ({start})")
+    plots.save_figure(fig, out / "confusion-matrix.png", overwrite=True)
+    print(f"trained {model.n_epochs_} epochs in {model.training_seconds_:.0f} s, hidden layers from {start}")
+    print(f"test accuracy: {accuracy:.4f} (error {100 * (1 - accuracy):.2f}%) on {len(predicted)} samples")
+    print(f"model and confusion-matrix.png saved in {out}")
+
+
+def _keep_labels(X, y, n_labels: int, seed: int):
+    """``n_labels`` labelled samples, stratified by class, and the other inputs without labels."""
+    from sklearn.model_selection import train_test_split
+
+    if not 0 < n_labels < len(X):
+        raise AelabError(f"--n-labels must be between 1 and {len(X) - 1}, not {n_labels}")
+    try:
+        keep, rest = train_test_split(range(len(X)), train_size=n_labels, stratify=y, random_state=seed)
+    except ValueError:  # fewer labels than classes: a plain random draw
+        keep, rest = train_test_split(range(len(X)), train_size=n_labels, random_state=seed)
+    return X[keep], y[keep], X[rest]
 
 
 def cmd_evaluate(args) -> None:
@@ -258,7 +416,7 @@ def cmd_evaluate(args) -> None:
     name = Path(args.model).name
     models = {name: model}
     if type(model).__name__ != "PCA":
-        models[f"pca-{model.n_components}"] = report.pca_twin(model, ds)
+        models[f"pca-{model.code_size}"] = report.pca_twin(model, ds)
     metrics = {n: report.model_metrics(m, ds) for n, m in models.items()}
     table = report.comparison_table(metrics)
     print(f"data: {ds!r}\n\n{table}\n")
@@ -266,7 +424,7 @@ def cmd_evaluate(args) -> None:
         tmp.mkdir()
         figures = report.write_figures(tmp, models, ds)
         save_json(tmp / "metrics.json", {"data": ds.name, "models": metrics})
-        sentences = report.account(metrics, [(name, f"pca-{model.n_components}")]) if len(models) > 1 else []
+        sentences = report.account(metrics, [(name, f"pca-{model.code_size}")]) if len(models) > 1 else []
         report.write_html(tmp / "report.html", f"aelab evaluate: {name} on {ds.name}", sentences, table, figures)
     for s in sentences:
         print(s)

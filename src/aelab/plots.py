@@ -49,8 +49,8 @@ def reconstruction_figure(originals: np.ndarray, reconstructions: dict[str, np.n
     n = len(originals)
     fig = Figure(figsize=(max(1.0 * n, 4), 1.1 * len(rows) + (0.4 if title else 0)), dpi=100)
     axes = fig.subplots(len(rows), n, squeeze=False)
-    everything = np.concatenate([originals, *reconstructions.values()])
-    lo, hi = (0.0, 1.0) if everything.min() >= 0 and everything.max() <= 1 else (everything.min(), everything.max())
+    # the originals set the grey scale; noisy inputs and reconstructions outside it are clipped
+    lo, hi = (0.0, 1.0) if originals.min() >= 0 and originals.max() <= 1 else (originals.min(), originals.max())
     for r, (name, data) in enumerate(rows.items()):
         for c in range(n):
             _show(axes[r, c], data[c], image_shape, lo, hi)
@@ -110,4 +110,32 @@ def training_curves(histories: dict[str, list[dict]], title: str | None = None) 
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
+    return fig
+
+
+def confusion_matrix_figure(y_true: np.ndarray, y_pred: np.ndarray, classes: list | None = None,
+                            title: str | None = None) -> Figure:
+    """Counts of true class (rows) against predicted class (columns), with the counts written in."""
+    from sklearn.metrics import confusion_matrix
+
+    labels = np.unique(np.concatenate([y_true, y_pred]))
+    counts = confusion_matrix(y_true, y_pred, labels=labels)
+    names = [str(classes[int(v)]) if classes is not None and np.issubdtype(labels.dtype, np.integer)
+             and 0 <= int(v) < len(classes) else str(v) for v in labels]
+    size = max(4.0, 0.45 * len(labels) + 2)
+    fig = Figure(figsize=(size + 1, size), dpi=100)
+    ax = fig.subplots()
+    im = ax.imshow(counts, cmap="Blues")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    ax.set_xticks(range(len(names)), names, rotation=90 if len(names) > 10 else 0)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if len(labels) <= 20:
+        for i in range(len(labels)):
+            for j in range(len(labels)):
+                ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if counts[i, j] > counts.max() / 2 else "black")
+    accuracy = np.trace(counts) / max(counts.sum(), 1)
+    ax.set_title(title or f"accuracy {accuracy:.4f}")
     return fig

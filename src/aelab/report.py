@@ -17,13 +17,13 @@ from .models import PCA, CodeModel
 
 def pca_twin(model: CodeModel, ds: Dataset) -> PCA:
     """PCA with the model's code size, fitted on the same training data."""
-    return PCA(n_components=model.n_components).fit(ds.train.X, image_shape=ds.image_shape)
+    return PCA(n_components=model.code_size).fit(ds.train.X, image_shape=ds.image_shape)
 
 
 def model_metrics(model: CodeModel, ds: Dataset) -> dict:
     """Reconstruction error on train and test; for labelled data, 5-NN accuracy of test codes."""
     out = {
-        "n_components": int(model.n_components),
+        "n_components": int(model.code_size),
         "train_error": model.reconstruction_error(ds.train.X),
         "test_error": model.reconstruction_error(ds.test.X),
     }
@@ -67,7 +67,7 @@ def write_figures(folder: Path, models: dict[str, CodeModel], ds: Dataset, n_exa
     figures["reconstructions"] = plots.save_figure(
         plots.reconstruction_figure(X, recon, ds.image_shape, title=f"{ds.name}: test samples and reconstructions"),
         folder / "reconstructions.png")
-    maps = {name: m.transform(ds.test.X) for name, m in models.items() if m.n_components == 2}
+    maps = {name: m.transform(ds.test.X) for name, m in models.items() if m.code_size == 2}
     if maps:
         figures["code_map"] = plots.save_figure(
             plots.code_map(maps, ds.test.y, ds.classes, title=f"{ds.name}: 2-D codes of the test samples"),

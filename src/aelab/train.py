@@ -22,13 +22,16 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .errors import AelabError, ModelError
-from .storage import atomic_path, load_state, read_json, save_state, save_json
+from .storage import atomic_path, load_state, read_json, save_json, save_state
 
 SCHEDULES = ("onecycle", "cosine", "constant")
 CHECKPOINT_FILE = "checkpoint.json"
 
-#: ``batch_loss(module, batch) -> (loss, {term name: value})``: the objective of one batch.
-BatchLoss = Callable[[nn.Module, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+#: ``batch_loss(module, batch, epoch) -> (loss, {term name: value})``: the objective of one batch.
+#: ``batch`` holds the batch's rows of X (and of y, when there are targets); ``epoch`` counts the
+#: epochs done so far, with fractions (for warm-ups), and is ``inf`` for validation.
+BatchLoss = Callable[[nn.Module, tuple[torch.Tensor, ...], float], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+PRECISIONS = ("float32", "bfloat16")
 
 
 class TrainingError(AelabError, RuntimeError):
@@ -49,6 +52,7 @@ class TrainConfig:
     weight_decay: float = 0.1
     validation_fraction: float = 0.1
     patience: int | None = 20
+    precision: str = "float32"
     seed: int = 0
     device: str = "cpu"
 
@@ -63,6 +67,8 @@ class TrainConfig:
             raise AelabError(f"lr_schedule must be one of {', '.join(SCHEDULES)}, not {self.lr_schedule!r}")
         if not 0 <= self.validation_fraction < 1:
             raise AelabError(f"validation_fraction must be in [0, 1), not {self.validation_fraction}")
+        if self.precision not in PRECISIONS:
+            raise AelabError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
 
 
 @dataclass
@@ -78,28 +84,47 @@ class TrainResult:
 
 
 def fit_module(module: nn.Module, X: np.ndarray, batch_loss: BatchLoss, config: TrainConfig, *,
+               y: np.ndarray | None = None, param_groups: list[dict] | None = None,
                checkpoint_dir: str | Path | None = None, resume: bool = False,
                fingerprint: dict | None = None, progress: bool = True) -> TrainResult:
-    """Train ``module`` on the rows of ``X`` to minimise ``batch_loss``.
+    """Train ``module`` on the rows of ``X`` (and targets ``y``, if given) to minimise ``batch_loss``.
 
     A ``validation_fraction`` of the rows (chosen by the seed) is held out: its loss is reported
     every epoch, drives early stopping after ``patience`` epochs without improvement, and picks the
-    weights kept at the end. With ``checkpoint_dir`` the state is saved after every epoch, and
-    ``resume`` continues from it; ``fingerprint`` (the settings that define the run) must match.
+    weights kept at the end. ``param_groups`` (optimizer groups) may give parts of the module their
+    own weight decay. With ``checkpoint_dir`` the state is saved after every epoch, and ``resume``
+    continues from it; ``fingerprint`` (the settings that define the run) must match.
+
+    Random draws inside ``batch_loss`` (input noise, variational samples) come from torch's global
+    generator, seeded here and saved in every checkpoint; the caller's generator is left untouched.
     """
     config.check()
     device = torch.device(config.device)
-    module.to(device)
-    data = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(device)
-    split = torch.Generator().manual_seed(config.seed)
-    order = torch.randperm(len(data), generator=split).to(device)
-    n_val = int(round(config.validation_fraction * len(data))) if len(data) > 1 else 0
-    val, train = data[order[:n_val]], data[order[n_val:]]
-    batch = min(int(config.batch_size), len(train))
-    per_epoch = max(1, len(train) // batch)  # the remainder is dropped: BatchNorm needs full batches
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed + 2)
+        return _fit(module, X, y, batch_loss, config, device, param_groups, checkpoint_dir, resume,
+                    fingerprint, progress)
 
-    optimizer = torch.optim.AdamW(module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay,
-                                  fused=True)
+
+def _fit(module, X, y, batch_loss, config, device, param_groups, checkpoint_dir, resume, fingerprint, progress):
+    module.to(device)
+    arrays = [torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))]
+    if y is not None:
+        arrays.append(torch.as_tensor(np.asarray(y)))
+    arrays = [a.to(device) for a in arrays]
+    n = len(arrays[0])
+    split = torch.Generator().manual_seed(config.seed)
+    order = torch.randperm(n, generator=split).to(device)
+    n_val = int(round(config.validation_fraction * n)) if n > 1 else 0
+    val = tuple(a[order[:n_val]] for a in arrays)
+    train = tuple(a[order[n_val:]] for a in arrays)
+    n_train = n - n_val
+    batch = min(int(config.batch_size), n_train)
+    per_epoch = max(1, n_train // batch)  # the remainder is dropped: BatchNorm needs full batches
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bfloat16")
+
+    optimizer = torch.optim.AdamW(param_groups or module.parameters(), lr=config.learning_rate,
+                                  weight_decay=config.weight_decay, fused=True)
     scheduler = _schedule(optimizer, config, per_epoch * int(config.epochs))
     shuffle = torch.Generator().manual_seed(config.seed + 1)
     state = {"epoch": 0, "history": [], "best_val": math.inf, "best_epoch": None, "bad_epochs": 0}
@@ -107,7 +132,7 @@ def fit_module(module: nn.Module, X: np.ndarray, batch_loss: BatchLoss, config: 
     result = TrainResult()
 
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    run_id = dict(fingerprint or {}, train=asdict(config), n_samples=len(data), n_features=data.shape[1])
+    run_id = dict(fingerprint or {}, train=asdict(config), n_samples=n, n_features=arrays[0].shape[1])
     run_id["train"].pop("device")  # a run may resume on another device
     if has_checkpoint(checkpoint_dir):
         if not resume:
@@ -120,6 +145,8 @@ def fit_module(module: nn.Module, X: np.ndarray, batch_loss: BatchLoss, config: 
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         shuffle.set_state(saved["shuffle"])
+        if "rng" in saved:
+            torch.set_rng_state(saved["rng"])
         best_weights = saved["best_weights"]
         state = saved["state"]
         result.stopped_early = state.pop("stopped_early", False)
@@ -135,16 +162,17 @@ def fit_module(module: nn.Module, X: np.ndarray, batch_loss: BatchLoss, config: 
             module.train()
             started = time.perf_counter()
             sums: dict[str, torch.Tensor] = {}
-            perm = torch.randperm(len(train), generator=shuffle).to(device)
+            perm = torch.randperm(n_train, generator=shuffle).to(device)
             for b in range(per_epoch):
-                xb = train[perm[b * batch:(b + 1) * batch]]
-                loss, terms = batch_loss(module, xb)
+                rows = perm[b * batch:(b + 1) * batch]
+                with autocast:
+                    loss, terms = batch_loss(module, tuple(a[rows] for a in train), epoch - 1 + b / per_epoch)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 scheduler.step()
                 for name, value in {"loss": loss, **terms}.items():
-                    sums[name] = sums.get(name, 0.0) + value.detach()
+                    sums[name] = sums.get(name, 0.0) + value.detach().float()
                 bar.update(batch)
             seconds = time.perf_counter() - started
             record = {"epoch": epoch, **{k: float(v) / per_epoch for k, v in sums.items()}}
@@ -154,7 +182,8 @@ def fit_module(module: nn.Module, X: np.ndarray, batch_loss: BatchLoss, config: 
                     f"(now {config.learning_rate}) and train again"
                 )
             if n_val:
-                record["val_loss"] = evaluate_loss(module, val, batch_loss)
+                with autocast:
+                    record["val_loss"] = evaluate_loss(module, val, batch_loss)
             record.update(seconds=seconds, samples_per_s=per_epoch * batch / seconds,
                           lr=float(scheduler.get_last_lr()[0]))
             state["history"].append(record)
@@ -166,8 +195,8 @@ def fit_module(module: nn.Module, X: np.ndarray, batch_loss: BatchLoss, config: 
                 state["bad_epochs"] += 1
             if config.patience and n_val and state["bad_epochs"] >= config.patience:
                 result.stopped_early = True
-            bar.set_postfix(loss=f"{record['loss']:.4g}", val_loss=f"{record.get('val_loss', math.nan):.4g}",
-                            refresh=False)
+            bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k not in (
+                "epoch", "seconds", "samples_per_s", "lr")}, refresh=False)
             if checkpoint_dir is not None:
                 save_checkpoint(checkpoint_dir, run_id, module, optimizer, scheduler, shuffle, best_weights,
                                 dict(state, stopped_early=result.stopped_early))
@@ -180,16 +209,19 @@ def fit_module(module: nn.Module, X: np.ndarray, batch_loss: BatchLoss, config: 
     return result
 
 
-def evaluate_loss(module: nn.Module, X: torch.Tensor, batch_loss: BatchLoss, chunk: int = 4096) -> float:
-    """Mean loss over ``X`` in evaluation mode (no gradient, BatchNorm on running statistics)."""
+def evaluate_loss(module: nn.Module, data: tuple[torch.Tensor, ...], batch_loss: BatchLoss,
+                  chunk: int = 4096) -> float:
+    """Mean loss over ``data`` in evaluation mode (no gradient, BatchNorm on running statistics),
+    with every warm-up finished (``epoch=inf``), so that validation losses of all epochs compare."""
     module.eval()
     total = 0.0
+    n = len(data[0])
     with torch.no_grad():
-        for start in range(0, len(X), chunk):
-            xb = X[start:start + chunk]
-            total += float(batch_loss(module, xb)[0]) * len(xb)
+        for start in range(0, n, chunk):
+            part = tuple(a[start:start + chunk] for a in data)
+            total += float(batch_loss(module, part, math.inf)[0]) * len(part[0])
     module.train()
-    return total / len(X)
+    return total / n
 
 
 def _schedule(optimizer, config: TrainConfig, steps: int):
@@ -212,7 +244,7 @@ def save_checkpoint(folder: Path, run_id: dict, module, optimizer, scheduler, sh
     tag = f"epoch-{state['epoch']:05d}"
     save_state({"module": module.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "shuffle": shuffle.get_state(),
-                "best_weights": best_weights}, folder, tag)
+                "rng": torch.get_rng_state(), "best_weights": best_weights}, folder, tag)
     with atomic_path(folder / CHECKPOINT_FILE, overwrite=True) as tmp:
         save_json(tmp, {"run": run_id, "state": state, "files": tag})
     for old in folder.glob("epoch-*"):

@@ -1,7 +1,10 @@
-"""Models that map samples to codes and back: the MLP auto-encoder and the PCA baseline."""
+"""Models that map samples to codes and back (the auto-encoders and the PCA baseline), and the
+classifier that reuses an encoder's layers."""
 
-from .base import CodeModel, load
+from .base import CodeModel, SavedModel, load
+from .classifier import Classifier
+from .conv import ConvAutoEncoder
 from .mlp import AutoEncoder
 from .pca import PCA
 
-__all__ = ["AutoEncoder", "CodeModel", "PCA", "load"]
+__all__ = ["AutoEncoder", "Classifier", "CodeModel", "ConvAutoEncoder", "PCA", "SavedModel", "load"]

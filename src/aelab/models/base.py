@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,40 +26,16 @@ FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
-_REGISTRY: dict[str, type["CodeModel"]] = {}
+_REGISTRY: dict[str, type["SavedModel"]] = {}
 
 
-class CodeModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
-    """Base class: subclasses implement ``fit``, ``transform``, ``inverse_transform`` and the
-    ``_saved_state`` / ``_restore_state`` pair."""
-
-    kind: ClassVar[str] = "model"
+class SavedModel(BaseEstimator):
+    """An estimator that saves itself as a folder (``config.json`` + ``model.safetensors``) and comes
+    back through :func:`load`. Subclasses implement the ``_saved_state`` / ``_restore_state`` pair."""
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
         _REGISTRY[cls.__name__] = cls
-
-    # --- shared behaviour ------------------------------------------------------------------------
-    @property
-    def _n_features_out(self) -> int:
-        return self.n_components
-
-    def reconstruct(self, X) -> np.ndarray:
-        """Encode and decode ``X``: its reconstruction, in the units of ``X``."""
-        return self.inverse_transform(self.transform(X))
-
-    def reconstruction_error(self, X) -> float:
-        """Mean over samples of the squared error summed over features.
-
-        This is the measure of Hinton & Salakhutdinov (2006): PCA with 30 components gives 13.87
-        on the MNIST test images (pixels in [0, 1]).
-        """
-        X = self._check_X(X)
-        return float(np.mean(np.sum((self.reconstruct(X) - X) ** 2, axis=1, dtype=np.float64)))
-
-    def score(self, X, y=None) -> float:
-        """Negative reconstruction error, so that greater is better (scikit-learn's convention)."""
-        return -self.reconstruction_error(X)
 
     def _check_X(self, X, fitting: bool = False, what: str = "X") -> np.ndarray:
         X = as_samples(X, what)
@@ -77,13 +53,6 @@ class CodeModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
                 f"{what} has {n_features} features per sample but the model was trained on "
                 f"{self.n_features_in_}{self._shape_hint()}; use data like the training data"
             )
-
-    def _check_codes(self, Z) -> np.ndarray:
-        check_is_fitted(self)
-        Z = as_samples(Z, "codes")
-        if Z.shape[1] != self.n_components:
-            raise DataError(f"codes have {Z.shape[1]} dimensions but the model's code size is {self.n_components}")
-        return Z
 
     def _shape_hint(self) -> str:
         shape = getattr(self, "image_shape_", None)
@@ -127,7 +96,45 @@ class CodeModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         raise NotImplementedError
 
 
-def load(path: str | os.PathLike) -> CodeModel:
+class CodeModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, SavedModel):
+    """A model that maps samples to codes and back. Subclasses implement ``fit``, ``transform``
+    and ``inverse_transform``; the code size is ``n_components_`` once fitted (or ``n_components``)."""
+
+    @property
+    def code_size(self) -> int:
+        """Numbers per code."""
+        return int(getattr(self, "n_components_", None) or self.n_components)
+
+    @property
+    def _n_features_out(self) -> int:
+        return self.code_size
+
+    def reconstruct(self, X) -> np.ndarray:
+        """Encode and decode ``X``: its reconstruction, in the units of ``X``."""
+        return self.inverse_transform(self.transform(X))
+
+    def reconstruction_error(self, X) -> float:
+        """Mean over samples of the squared error summed over features.
+
+        This is the measure of Hinton & Salakhutdinov (2006): PCA with 30 components gives 13.87
+        on the MNIST test images (pixels in [0, 1]).
+        """
+        X = self._check_X(X)
+        return float(np.mean(np.sum((self.reconstruct(X) - X) ** 2, axis=1, dtype=np.float64)))
+
+    def score(self, X, y=None) -> float:
+        """Negative reconstruction error, so that greater is better (scikit-learn's convention)."""
+        return -self.reconstruction_error(X)
+
+    def _check_codes(self, Z) -> np.ndarray:
+        check_is_fitted(self)
+        Z = as_samples(Z, "codes")
+        if Z.shape[1] != self.code_size:
+            raise DataError(f"codes have {Z.shape[1]} dimensions but the model's code size is {self.code_size}")
+        return Z
+
+
+def load(path: str | os.PathLike) -> SavedModel:
     """Bring back a model saved by ``save``, whatever its class. No code is executed."""
     path = Path(path)
     if not path.is_dir():

@@ -9,51 +9,70 @@ error of 2.42 per image in under 10 minutes on 2 CPU cores (PCA-30: 13.87; the p
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
 from ..errors import DataError
-from ..objectives import LOSSES, apply_output, reconstruction_loss
-from ..train import TrainConfig, fit_module
-from .base import CodeModel
+from .neural import (
+    COMMON_DEFAULTS,
+    COMMON_PARAMETERS_DOC,
+    LOSS_CHOICES,
+    OUTPUT_ACTIVATIONS,
+    SCALINGS,
+    NeuralAutoEncoder,
+)
+
+__all__ = ["ACTIVATIONS", "AutoEncoder", "LOSS_CHOICES", "MLPAutoEncoderNet", "NORMALIZATIONS",
+           "OUTPUT_ACTIVATIONS", "PRETRAINING", "SCALINGS", "mlp"]
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU, "silu": nn.SiLU, "tanh": nn.Tanh,
                "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU}
 NORMALIZATIONS = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm, "none": None}
-OUTPUT_ACTIVATIONS = ("auto", "sigmoid", "linear")
-LOSS_CHOICES = ("auto", *LOSSES)
-SCALINGS = ("auto", "none", "standard")
+PRETRAINING = (None, "greedy")
 
 
-def mlp(sizes, activation: str, normalization: str) -> nn.Sequential:
-    """Linear layers of ``sizes``; every layer but the last is followed by norm + activation."""
-    layers: list[nn.Module] = []
+def mlp(sizes, activation: str, normalization: str, last_plain: bool = True) -> nn.Sequential:
+    """Linear layers of ``sizes``, each followed by norm + activation, except the last one when
+    ``last_plain`` (a linear code or output layer)."""
+    return nn.Sequential(*[m for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))
+                           for m in layer(n_in, n_out, activation,
+                                          None if last_plain and i == len(sizes) - 2 else normalization)])
+
+
+def layer(n_in: int, n_out: int, activation: str, normalization: str | None) -> list[nn.Module]:
+    """One linear layer; with ``normalization`` (even "none") also its norm and activation."""
+    if normalization is None:
+        return [nn.Linear(n_in, n_out)]
     norm = NORMALIZATIONS[normalization]
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:
-            if norm is not None:
-                layers.append(norm(n_out))
-            layers.append(ACTIVATIONS[activation]())
-    return nn.Sequential(*layers)
+    return [nn.Linear(n_in, n_out), *([norm(n_out)] if norm is not None else []), ACTIVATIONS[activation]()]
 
 
 class MLPAutoEncoderNet(nn.Module):
-    """Encoder ``n_features - hidden - code`` and its mirror; ``forward`` returns the decoder's logits."""
+    """Encoder ``n_features - hidden - code`` and its mirror. A variational encoder's last layer
+    gives twice the code size: the mean, then the log-variance."""
 
     def __init__(self, n_features: int, hidden: tuple[int, ...], n_components: int, activation: str,
-                 normalization: str):
+                 normalization: str, variational: bool = False):
         super().__init__()
-        self.encoder = mlp([n_features, *hidden, n_components], activation, normalization)
+        self.encoder = mlp([n_features, *hidden, n_components * (2 if variational else 1)], activation,
+                           normalization)
         self.decoder = mlp([n_components, *reversed(hidden), n_features], activation, normalization)
+
+    def encode(self, x: torch.Tensor):
+        return self.encoder(x), None
+
+    def decode(self, z: torch.Tensor, aux=None) -> torch.Tensor:
+        return self.decoder(z)
+
+    def decoder_parameters(self):
+        return self.decoder.parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))
 
 
-class AutoEncoder(CodeModel):
-    """A deep MLP auto-encoder with a code of ``n_components`` units.
+class AutoEncoder(NeuralAutoEncoder):
+    __doc__ = f"""A deep MLP auto-encoder with a code of ``n_components`` units.
 
     Parameters
     ----------
@@ -61,16 +80,10 @@ class AutoEncoder(CodeModel):
     hidden_layer_sizes : encoder widths between input and code; the decoder mirrors them.
     activation : hidden activation: relu, gelu, elu, silu, tanh, sigmoid or leaky_relu.
     normalization : "batch", "layer" or "none", after every hidden linear layer.
-    output_activation : "sigmoid" (data in [0, 1]), "linear", or "auto" to choose from the data.
-    loss : "bce" (binary cross-entropy, sigmoid output only), "mse", or "auto" (bce for sigmoid).
-    scaling : input scaling: "standard" (zero mean, unit variance per feature), "none", or "auto"
-        (none for data in [0, 1], standard otherwise). Reconstructions are in the input's units.
-    epochs, batch_size, learning_rate, lr_schedule, weight_decay : training (AdamW).
-    validation_fraction, patience : held-out share for validation loss and early stopping.
-    random_state : seed for initialisation, validation split and shuffling.
-    device : "cpu", "cuda", or None for cuda when available.
-    verbose : show a progress bar (only when writing to a terminal).
-
+    pretrain : "greedy" for greedy layer-wise pre-training (Hinton & Salakhutdinov 2006) before
+        fine-tuning the whole stack, or None to start from random weights.
+    pretrain_epochs : epochs of each layer's shallow auto-encoder.
+{COMMON_PARAMETERS_DOC}
     Examples
     --------
     >>> from aelab import AutoEncoder, datasets
@@ -78,21 +91,36 @@ class AutoEncoder(CodeModel):
     >>> ae = AutoEncoder(n_components=2, hidden_layer_sizes=(64, 32), epochs=5, random_state=0)
     >>> ae.fit(ds.train.X).transform(ds.test.X).shape
     (360, 2)
+    >>> sparse_denoising = AutoEncoder(denoise="gaussian:0.3", sparse="l1:1e-4")
     """
 
     def __init__(self, n_components=30, hidden_layer_sizes=(1000, 500, 250), activation="gelu",
-                 normalization="batch", output_activation="auto", loss="auto", scaling="auto",
-                 epochs=TrainConfig.epochs, batch_size=TrainConfig.batch_size,
-                 learning_rate=TrainConfig.learning_rate, lr_schedule=TrainConfig.lr_schedule,
-                 weight_decay=TrainConfig.weight_decay, validation_fraction=TrainConfig.validation_fraction,
-                 patience=TrainConfig.patience, random_state=None, device=None, verbose=False):
+                 normalization="batch", pretrain=None, pretrain_epochs=10,
+                 output_activation=COMMON_DEFAULTS["output_activation"], loss=COMMON_DEFAULTS["loss"],
+                 scaling=COMMON_DEFAULTS["scaling"], denoise=None, sparse=None, contractive=0.0, code_l2=0.0,
+                 decoder_weight_decay=None, variational=False, beta=1.0, beta_warmup=0,
+                 epochs=COMMON_DEFAULTS["epochs"], batch_size=COMMON_DEFAULTS["batch_size"],
+                 learning_rate=COMMON_DEFAULTS["learning_rate"], lr_schedule=COMMON_DEFAULTS["lr_schedule"],
+                 weight_decay=COMMON_DEFAULTS["weight_decay"],
+                 validation_fraction=COMMON_DEFAULTS["validation_fraction"], patience=COMMON_DEFAULTS["patience"],
+                 precision=COMMON_DEFAULTS["precision"], random_state=None, device=None, verbose=False):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.normalization = normalization
+        self.pretrain = pretrain
+        self.pretrain_epochs = pretrain_epochs
         self.output_activation = output_activation
         self.loss = loss
         self.scaling = scaling
+        self.denoise = denoise
+        self.sparse = sparse
+        self.contractive = contractive
+        self.code_l2 = code_l2
+        self.decoder_weight_decay = decoder_weight_decay
+        self.variational = variational
+        self.beta = beta
+        self.beta_warmup = beta_warmup
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -100,131 +128,36 @@ class AutoEncoder(CodeModel):
         self.weight_decay = weight_decay
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.precision = precision
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
 
-    # --- fitting -------------------------------------------------------------------------------
-    def fit(self, X, y=None, *, image_shape=None, checkpoint_dir=None, resume=False):
-        """Train on ``X`` (samples in rows; ``y`` is ignored). Returns self.
-
-        ``checkpoint_dir`` keeps the training state after every epoch; ``resume`` continues from it.
-        """
-        self._check_params()
-        self._set_image_shape(X, image_shape)
-        X = self._check_X(X, fitting=True)
-        self._choose_scaling(X)
-        Xs = self._scale(X)
-        self.output_activation_ = self._choose_output(Xs)
-        self.loss_ = self.loss if self.loss != "auto" else ("bce" if self.output_activation_ == "sigmoid" else "mse")
-        if self.loss_ == "bce" and (self.output_activation_ != "sigmoid" or Xs.min() < 0 or Xs.max() > 1):
-            raise DataError("loss='bce' needs data in [0, 1] and a sigmoid output; use loss='mse' for other data")
-
-        seed = int(np.random.SeedSequence(self.random_state).generate_state(1)[0] >> 1) \
-            if self.random_state is None else int(self.random_state)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.module_ = self._build(X.shape[1])
-        config = TrainConfig(epochs=int(self.epochs), batch_size=int(self.batch_size),
-                             learning_rate=float(self.learning_rate), lr_schedule=self.lr_schedule,
-                             weight_decay=float(self.weight_decay),
-                             validation_fraction=float(self.validation_fraction),
-                             patience=self.patience, seed=seed, device=self._device())
-        fingerprint = {"model": type(self).__name__, "params": {k: v for k, v in self.get_params().items()
-                                                                if k not in ("verbose", "device")}}
-        result = fit_module(self.module_, Xs, self._batch_loss, config, checkpoint_dir=checkpoint_dir,
-                            resume=resume, fingerprint=fingerprint, progress=self.verbose)
-        self.module_.to("cpu").eval()
-        self.history_ = result.history
-        self.best_epoch_ = result.best_epoch
-        self.n_epochs_ = len(result.history)
-        self.stopped_early_ = result.stopped_early
-        self.training_seconds_ = result.seconds
-        return self
-
     def _check_params(self):
+        super()._check_params()
         if int(self.n_components) < 1:
             raise DataError(f"n_components must be at least 1, not {self.n_components}")
         if any(int(h) < 1 for h in self.hidden_layer_sizes):
             raise DataError(f"hidden layer sizes must be positive, not {tuple(self.hidden_layer_sizes)}")
         for name, value, allowed in (("activation", self.activation, ACTIVATIONS),
                                      ("normalization", self.normalization, NORMALIZATIONS),
-                                     ("output_activation", self.output_activation, OUTPUT_ACTIVATIONS),
-                                     ("loss", self.loss, LOSS_CHOICES),
-                                     ("scaling", self.scaling, SCALINGS)):
+                                     ("pretrain", self.pretrain, PRETRAINING)):
             if value not in allowed:
-                raise DataError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+                raise DataError(f"{name} must be one of {', '.join(map(str, allowed))}, not {value!r}")
 
     def _build(self, n_features: int) -> MLPAutoEncoderNet:
         return MLPAutoEncoderNet(n_features, tuple(int(h) for h in self.hidden_layer_sizes),
-                                 int(self.n_components), self.activation, self.normalization)
+                                 int(self.n_components), self.activation, self.normalization, bool(self.variational))
 
-    def _device(self) -> str:
-        if self.device is not None:
-            return self.device
-        return "cuda" if torch.cuda.is_available() else "cpu"
+    def _pretrain(self, Xs, config) -> None:
+        """Greedy layer-wise pre-training: each layer learns to reconstruct the layer below it,
+        then the stack is unrolled into the encoder and decoder."""
+        if self.pretrain != "greedy":
+            return
+        from ..pretrain import greedy_layerwise, load_stack
 
-    def _batch_loss(self, module, xb):
-        return reconstruction_loss(self.loss_, module(xb), xb, self.output_activation_), {}
-
-    # --- scaling -------------------------------------------------------------------------------
-    def _choose_scaling(self, X):
-        in_unit = X.min() >= 0 and X.max() <= 1
-        scaling = self.scaling if self.scaling != "auto" else ("none" if in_unit else "standard")
-        if scaling == "standard":
-            self.mean_ = X.mean(0, dtype=np.float64).astype(np.float32)
-            std = X.std(0, dtype=np.float64).astype(np.float32)
-            self.scale_ = np.where(std > 1e-8, std, 1.0).astype(np.float32)
-        else:
-            self.mean_ = self.scale_ = None
-
-    def _choose_output(self, Xs) -> str:
-        if self.output_activation != "auto":
-            return self.output_activation
-        return "sigmoid" if Xs.min() >= 0 and Xs.max() <= 1 else "linear"
-
-    def _scale(self, X):
-        return X if self.mean_ is None else (X - self.mean_) / self.scale_
-
-    def _unscale(self, X):
-        return X if self.mean_ is None else X * self.scale_ + self.mean_
-
-    # --- codes and reconstructions ---------------------------------------------------------------
-    def transform(self, X) -> np.ndarray:
-        """Codes of ``X``."""
-        X = self._scale(self._check_X(X))
-        return self._run(self.module_.encoder, X)
-
-    def inverse_transform(self, Z) -> np.ndarray:
-        """Reconstructions decoded from codes ``Z``, in the input's units."""
-        Z = self._check_codes(Z)
-        out = self._run(lambda z: apply_output(self.module_.decoder(z), self.output_activation_), Z)
-        return self._unscale(out)
-
-    def _run(self, fn, A: np.ndarray, chunk: int = 8192) -> np.ndarray:
-        self.module_.eval()
-        with torch.no_grad():
-            parts = [fn(torch.from_numpy(np.ascontiguousarray(A[i:i + chunk]))).numpy()
-                     for i in range(0, len(A), chunk)]
-        return np.concatenate(parts).astype(np.float32, copy=False)
-
-    # --- saving ----------------------------------------------------------------------------------
-    def _saved_state(self):
-        fitted = {"output_activation_": self.output_activation_, "loss_": self.loss_,
-                  "history_": self.history_, "best_epoch_": self.best_epoch_, "n_epochs_": self.n_epochs_,
-                  "stopped_early_": self.stopped_early_, "training_seconds_": self.training_seconds_}
-        tensors = {f"module.{k}": v for k, v in self.module_.state_dict().items()}
-        if self.mean_ is not None:
-            tensors.update(scaling_mean=torch.from_numpy(self.mean_), scaling_scale=torch.from_numpy(self.scale_))
-        return fitted, tensors
-
-    def _restore_state(self, fitted, tensors):
-        for k, v in fitted.items():
-            setattr(self, k, v)
-        self.module_ = self._build(self.n_features_in_)
-        self.module_.load_state_dict({k[len("module."):]: v for k, v in tensors.items() if k.startswith("module.")})
-        self.module_.eval()
-        if "scaling_mean" in tensors:
-            self.mean_, self.scale_ = tensors["scaling_mean"].numpy(), tensors["scaling_scale"].numpy()
-        else:
-            self.mean_ = self.scale_ = None
+        sizes = [Xs.shape[1], *map(int, self.hidden_layer_sizes), int(self.n_components)]
+        stack = greedy_layerwise(Xs, sizes, self.activation, self.normalization, self._reconstruction, config,
+                                 epochs=int(self.pretrain_epochs), code_layer=True, progress=self.verbose)
+        load_stack(self.module_.encoder, stack, self.module_.decoder)
+        self.pretrain_history_ = [s.history for s in stack]

@@ -1,0 +1,241 @@
+"""What every trained auto-encoder shares, whatever its architecture: input scaling, the choice of
+output and loss, the regularization terms, training through :func:`aelab.train.fit_module`,
+codes and reconstructions in batches, and saving.
+
+An architecture is a network with ``encode(x) -> (stats, aux)`` and ``decode(code, aux) -> logits``
+(``aux`` carries what the decoder may reuse, such as max-pooling switches; ``stats`` is the code,
+or the code's mean and log-variance side by side for a variational model). Subclasses build it
+in ``_build`` and check their own parameters in ``_check_architecture``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import DataError
+from ..objectives import LOSSES, apply_output, reconstruction_loss
+from ..regularizers import Regularization, objective
+from ..train import PRECISIONS, TrainConfig, fit_module
+from .base import CodeModel
+
+OUTPUT_ACTIVATIONS = ("auto", "sigmoid", "linear")
+LOSS_CHOICES = ("auto", *LOSSES)
+SCALINGS = ("auto", "none", "standard")
+
+#: Training and regularization arguments every auto-encoder takes, with their defaults.
+COMMON_DEFAULTS = dict(
+    output_activation="auto", loss="auto", scaling="auto",
+    denoise=None, sparse=None, contractive=0.0, code_l2=0.0, decoder_weight_decay=None,
+    variational=False, beta=1.0, beta_warmup=0,
+    epochs=TrainConfig.epochs, batch_size=TrainConfig.batch_size, learning_rate=TrainConfig.learning_rate,
+    lr_schedule=TrainConfig.lr_schedule, weight_decay=TrainConfig.weight_decay,
+    validation_fraction=TrainConfig.validation_fraction, patience=TrainConfig.patience,
+    precision=TrainConfig.precision, random_state=None, device=None, verbose=False,
+)
+
+COMMON_PARAMETERS_DOC = """\
+    output_activation : "sigmoid" (data in [0, 1]), "linear", or "auto" to choose from the data.
+    loss : "bce" (binary cross-entropy, sigmoid output only), "mse", or "auto" (bce for sigmoid).
+    scaling : input scaling: "standard" (zero mean, unit variance per feature), "none", or "auto"
+        (none for data in [0, 1], standard otherwise). Reconstructions are in the input's units.
+    denoise : input corruption for a denoising auto-encoder: "gaussian:SIGMA", "mask:FRACTION" or
+        "salt_pepper:FRACTION" (None: clean input).
+    sparse : code sparsity penalty: "l1:WEIGHT" or "kl:WEIGHT[:RATE]" (None: off).
+    contractive : weight of the squared Frobenius norm of the encoder's Jacobian (0: off).
+    code_l2 : weight of the squared norm of the code, which keeps codes near zero (0: off).
+    decoder_weight_decay : AdamW weight decay of the decoder alone (None: ``weight_decay``).
+    variational : a variational auto-encoder (Gaussian encoder, reparameterised code sample).
+    beta, beta_warmup : weight of its KL term, raised linearly from 0 over ``beta_warmup`` epochs.
+    epochs, batch_size, learning_rate, lr_schedule, weight_decay : training (AdamW).
+    validation_fraction, patience : held-out share for validation loss and early stopping.
+    precision : "float32", or "bfloat16" for mixed-precision training (autocast).
+    random_state : seed for initialisation, validation split, shuffling and noise.
+    device : "cpu", "cuda", or None for cuda when available.
+    verbose : show a progress bar (only when writing to a terminal).
+"""
+
+
+class NeuralAutoEncoder(CodeModel):
+    """Base class of the trained auto-encoders (see the module docstring)."""
+
+    # --- fitting -------------------------------------------------------------------------------
+    def fit(self, X, y=None, *, image_shape=None, checkpoint_dir=None, resume=False):
+        """Train on ``X`` (samples in rows, or images; ``y`` is ignored). Returns self.
+
+        ``checkpoint_dir`` keeps the training state after every epoch; ``resume`` continues from it.
+        """
+        self._check_params()
+        self.regularization_ = Regularization.from_params(
+            self.denoise, self.sparse, self.contractive, self.code_l2, self.variational, self.beta, self.beta_warmup)
+        self._set_image_shape(X, image_shape)
+        X = self._check_X(X, fitting=True)
+        self._check_architecture()
+        self._choose_scaling(X)
+        Xs = self._scale(X)
+        self.output_activation_ = self._choose_output(Xs)
+        self.loss_ = self.loss if self.loss != "auto" else ("bce" if self.output_activation_ == "sigmoid" else "mse")
+        if self.loss_ == "bce" and (self.output_activation_ != "sigmoid" or Xs.min() < 0 or Xs.max() > 1):
+            raise DataError("loss='bce' needs data in [0, 1] and a sigmoid output; use loss='mse' for other data")
+
+        config = self._train_config()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            self.module_ = self._build(X.shape[1])
+        self._pretrain(Xs, config)
+        fingerprint = {"model": type(self).__name__, "params": {k: v for k, v in self.get_params().items()
+                                                                if k not in ("verbose", "device")}}
+        result = fit_module(self.module_, Xs, self._batch_loss, config, param_groups=self._param_groups(),
+                            checkpoint_dir=checkpoint_dir, resume=resume, fingerprint=fingerprint,
+                            progress=self.verbose)
+        self.module_.to("cpu").eval()
+        self.history_ = result.history
+        self.best_epoch_ = result.best_epoch
+        self.n_epochs_ = len(result.history)
+        self.stopped_early_ = result.stopped_early
+        self.training_seconds_ = result.seconds
+        return self
+
+    def _train_config(self) -> TrainConfig:
+        seed = int(np.random.SeedSequence(self.random_state).generate_state(1)[0] >> 1) \
+            if self.random_state is None else int(self.random_state)
+        return TrainConfig(epochs=int(self.epochs), batch_size=int(self.batch_size),
+                           learning_rate=float(self.learning_rate), lr_schedule=self.lr_schedule,
+                           weight_decay=float(self.weight_decay), validation_fraction=float(self.validation_fraction),
+                           patience=self.patience, precision=self.precision, seed=seed, device=self._device())
+
+    def _check_params(self):
+        for name, value, allowed in (("output_activation", self.output_activation, OUTPUT_ACTIVATIONS),
+                                     ("loss", self.loss, LOSS_CHOICES), ("scaling", self.scaling, SCALINGS),
+                                     ("precision", self.precision, PRECISIONS)):
+            if value not in allowed:
+                raise DataError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+
+    def _check_architecture(self) -> None:
+        """Check the architecture's own parameters against the data (``n_features_in_`` is set)."""
+
+    def _build(self, n_features: int) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def _pretrain(self, Xs: np.ndarray, config: TrainConfig) -> None:
+        """Initialise ``module_`` before training (greedy pre-training, in subclasses that offer it)."""
+
+    def _param_groups(self):
+        if self.decoder_weight_decay is None:
+            return None
+        decoder = {id(p) for p in self.module_.decoder_parameters()}
+        rest = [p for p in self.module_.parameters() if id(p) not in decoder]
+        return [{"params": rest}, {"params": list(self.module_.decoder_parameters()),
+                                   "weight_decay": float(self.decoder_weight_decay)}]
+
+    def _device(self) -> str:
+        if self.device is not None:
+            return self.device
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def _reconstruction(self, logits, target):
+        return reconstruction_loss(self.loss_, logits, target, self.output_activation_)
+
+    def _batch_loss(self, module, batch, epoch):
+        return objective(module, batch[0], epoch, self.regularization_, self._reconstruction)
+
+    @property
+    def terms_(self) -> dict:
+        """The regularization terms this model was trained with."""
+        return self.regularization_.describe()
+
+    # --- scaling -------------------------------------------------------------------------------
+    def _choose_scaling(self, X):
+        in_unit = X.min() >= 0 and X.max() <= 1
+        scaling = self.scaling if self.scaling != "auto" else ("none" if in_unit else "standard")
+        if scaling == "standard":
+            self.mean_ = X.mean(0, dtype=np.float64).astype(np.float32)
+            std = X.std(0, dtype=np.float64).astype(np.float32)
+            self.scale_ = np.where(std > 1e-8, std, 1.0).astype(np.float32)
+        else:
+            self.mean_ = self.scale_ = None
+
+    def _choose_output(self, Xs) -> str:
+        if self.output_activation != "auto":
+            return self.output_activation
+        return "sigmoid" if Xs.min() >= 0 and Xs.max() <= 1 else "linear"
+
+    def _scale(self, X):
+        return X if self.mean_ is None else (X - self.mean_) / self.scale_
+
+    def _unscale(self, X):
+        return X if self.mean_ is None else X * self.scale_ + self.mean_
+
+    # --- codes and reconstructions ---------------------------------------------------------------
+    def transform(self, X) -> np.ndarray:
+        """Codes of ``X`` (the mean code, for a variational model)."""
+        X = self._scale(self._check_X(X))
+        return self._run(lambda x: self._code(self.module_.encode(x)[0]), X)
+
+    def inverse_transform(self, Z) -> np.ndarray:
+        """Reconstructions decoded from codes ``Z``, in the input's units."""
+        Z = self._check_codes(Z)
+        return self._unscale(self._run(lambda z: self._output(self.module_.decode(z, None)), Z))
+
+    def reconstruct(self, X) -> np.ndarray:
+        """Encode and decode ``X`` in one pass, so that the decoder may use what the encoder kept
+        (the max-pooling switches of a convolutional model)."""
+        X = self._scale(self._check_X(X))
+
+        def run(x):
+            stats, aux = self.module_.encode(x)
+            return self._output(self.module_.decode(self._code(stats), aux))
+        return self._unscale(self._run(run, X))
+
+    def denoise_reconstruct(self, X, noise: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Corrupt ``X`` with ``noise`` (a ``denoise`` spec such as "gaussian:0.3") and reconstruct it.
+
+        Returns the noisy input and its reconstruction, both in the input's units.
+        """
+        from ..regularizers import Corruption
+
+        corruption = Corruption.parse(noise)
+        X = self._check_X(X)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            noisy = corruption(torch.from_numpy(np.ascontiguousarray(X))).numpy()
+        return noisy, self.reconstruct(noisy)
+
+    def _code(self, stats: torch.Tensor) -> torch.Tensor:
+        return stats.chunk(2, dim=1)[0] if self.variational else stats
+
+    def _output(self, logits: torch.Tensor) -> torch.Tensor:
+        return apply_output(logits, self.output_activation_)
+
+    def _run(self, fn, A: np.ndarray, chunk: int = 8192) -> np.ndarray:
+        self.module_.eval()
+        with torch.no_grad():
+            parts = [fn(torch.from_numpy(np.ascontiguousarray(A[i:i + chunk]))).float().numpy()
+                     for i in range(0, len(A), chunk)]
+        return np.concatenate(parts).astype(np.float32, copy=False)
+
+    # --- saving ----------------------------------------------------------------------------------
+    _FITTED = ("output_activation_", "loss_", "history_", "best_epoch_", "n_epochs_", "stopped_early_",
+               "training_seconds_")
+
+    def _saved_state(self):
+        fitted = {k: getattr(self, k) for k in self._FITTED}
+        fitted["terms_"] = self.terms_
+        tensors = {f"module.{k}": v for k, v in self.module_.state_dict().items()}
+        if self.mean_ is not None:
+            tensors.update(scaling_mean=torch.from_numpy(self.mean_), scaling_scale=torch.from_numpy(self.scale_))
+        return fitted, tensors
+
+    def _restore_state(self, fitted, tensors):
+        fitted.pop("terms_", None)  # written for readers of config.json; rebuilt from the params
+        for k, v in fitted.items():
+            setattr(self, k, v)
+        self.regularization_ = Regularization.from_params(
+            self.denoise, self.sparse, self.contractive, self.code_l2, self.variational, self.beta, self.beta_warmup)
+        self.module_ = self._build(self.n_features_in_)
+        self.module_.load_state_dict({k[len("module."):]: v for k, v in tensors.items() if k.startswith("module.")})
+        self.module_.eval()
+        if "scaling_mean" in tensors:
+            self.mean_, self.scale_ = tensors["scaling_mean"].numpy(), tensors["scaling_scale"].numpy()
+        else:
+            self.mean_ = self.scale_ = None
