@@ -155,3 +155,53 @@ def test_table_data_round_trip_through_the_cli(tmp_path, capsys):
     assert main(["evaluate", str(model), "--data", str(tmp_path / "t.csv"), "--out", str(tmp_path / "ev")]) == 0
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())["models"]
     assert metrics["m"]["knn_accuracy"] > 0.7  # the text labels came through as classes
+
+
+def test_train_conv_with_combined_terms_and_reconstruct_noisy(idx_folder, tmp_path, capsys):
+    out = tmp_path / "cae"
+    assert main(["train", "--data", str(idx_folder), "--out", str(out), "--model", "conv", "--channels", "4-4",
+                 "--n-components", "3", "--unpooling", "nearest", "--denoise", "gaussian:0.2", "--sparse", "l1:1e-3",
+                 "--epochs", "2", "--batch-size", "8", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "reconstruction" in printed and "sparse" in printed and "PCA-3" in printed
+    config = json.loads((out / "config.json").read_text())
+    assert config["class"] == "ConvAutoEncoder"
+    assert config["fitted"]["terms_"] == {"denoise": "gaussian:0.2", "sparse": "l1:0.001"}
+    figure = tmp_path / "noisy.png"
+    assert main(["reconstruct", str(out), "--data", str(idx_folder), "--out", str(figure), "-n", "4"]) == 0
+    assert figure.stat().st_size > 0 and "noisy input" in capsys.readouterr().out  # the model's own noise
+
+
+@pytest.mark.parametrize("option", [["--denoise", "blur:1"], ["--sparse", "l1:x"], ["--contractive", "-1"],
+                                    ["--model", "conv", "--pretrain", "greedy"]])
+def test_bad_term_options_are_one_line_errors(option, tmp_path, capsys):
+    assert main(["train", "--data", "digits", "--out", str(tmp_path / "m"), *FAST, *option]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("aelab: error:") and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "m").exists()
+
+
+def test_classify_with_few_labels_and_greedy_pretraining(tmp_path, capsys):
+    out = tmp_path / "clf"
+    assert main(["classify", "--data", "digits", "--n-labels", "300", "--pretrain", "greedy", "--pretrain-epochs",
+                 "2", "--hidden", "64-32", "--epochs", "20", "--batch-size", "32", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "300 labelled training samples, 1137 unlabelled" in printed
+    accuracy = float(printed.split("test accuracy: ")[1].split()[0])
+    assert accuracy > 0.7
+    assert (out / "confusion-matrix.png").stat().st_size > 0
+    assert aelab.load(out).predict(aelab.datasets.load("digits").test.X[:3]).shape == (3,)
+    assert main(["evaluate", str(out), "--data", "digits", "--out", str(tmp_path / "e")]) == 1
+    assert "holds a Classifier" in capsys.readouterr().err
+
+
+def test_classify_errors(trained, tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    table.write_text("a,b\n" + "\n".join(f"{i},{i * 2}" for i in range(20)))
+    assert main(["classify", "--data", str(table), "--out", str(tmp_path / "c")]) == 1
+    assert "has no labels" in capsys.readouterr().err
+    assert main(["classify", "--data", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "c")]) == 1
+    capsys.readouterr()
+    assert main(["classify", "--data", "digits", "--init", str(trained), "--pretrain", "greedy",
+                 "--out", str(tmp_path / "c"), "--quiet"]) == 1
+    assert "choose one start" in capsys.readouterr().err

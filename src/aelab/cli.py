@@ -309,7 +309,12 @@ def checkpoint_path(out) -> Path:
 def _model_and_data(args):
     from . import load
 
+    from .models import CodeModel
+
     model = load(args.model)
+    if not isinstance(model, CodeModel):
+        raise AelabError(f"{args.model} holds a {type(model).__name__}, not a model with codes; "
+                         f"'aelab {args.command}' needs an auto-encoder or PCA")
     ds = _load_data(args)
     model.check_n_features(ds.n_features, f"--data {args.data}")
     if ds.image_shape is None:
