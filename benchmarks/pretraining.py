@@ -2,7 +2,8 @@
 
 1. Few labels: 1,000 labelled training images (stratified), the other 59,000 without labels. A
    784-500-500-2000-10 classifier fine-tuned on the 1,000, its hidden layers initialised
-   (a) by greedy layer-wise pre-training on all 60,000 images, (b) from the encoder of an
+   (a) by greedy layer-wise pre-training on all 60,000 images, plain or with denoising layers
+   (each layer sees its input with a share masked, mask:0.5), (b) from the encoder of an
    auto-encoder 784-500-500-2000-30 trained on all 60,000 images, (c) at random.
 2. All labels: the same classifier on all 60,000, greedy pre-training against random weights
    (Hinton & Salakhutdinov 2006 report 1.2% test error with pre-training, 1.6% without).
@@ -31,6 +32,7 @@ def main() -> None:
     p.add_argument("--ae-epochs", type=int, default=10, help="epochs of the auto-encoder whose encoder is reused")
     p.add_argument("--few-epochs", type=int, default=100, help="fine-tuning epochs on the few labels")
     p.add_argument("--full-epochs", type=int, default=20, help="epochs of the all-label runs")
+    p.add_argument("--denoise", default="mask:0.5", help="input noise of the denoising pre-trained layers")
     p.add_argument("--skip-full", action="store_true", help="only the few-label comparison")
     args = p.parse_args()
 
@@ -48,6 +50,8 @@ def main() -> None:
     few = dict(hidden_layer_sizes=HIDDEN, epochs=args.few_epochs, batch_size=100, random_state=0)
     runs = {
         "greedy pre-training": Classifier(pretrain="greedy", pretrain_epochs=args.pretrain_epochs, **few),
+        "greedy, denoising layers": Classifier(pretrain="greedy", pretrain_epochs=args.pretrain_epochs,
+                                               pretrain_denoise=args.denoise, **few),
         "encoder of the auto-encoder": Classifier(init=ae, **few),
         "random initialisation": Classifier(**few),
     }
@@ -65,6 +69,8 @@ def main() -> None:
     full = dict(hidden_layer_sizes=HIDDEN, epochs=args.full_epochs, batch_size=256, random_state=0)
     for name, clf in {"greedy pre-training": Classifier(pretrain="greedy", pretrain_epochs=args.pretrain_epochs,
                                                         **full),
+                      "greedy, denoising layers": Classifier(pretrain="greedy", pretrain_epochs=args.pretrain_epochs,
+                                                             pretrain_denoise=args.denoise, **full),
                       "random initialisation": Classifier(**full)}.items():
         t = time.perf_counter()
         clf.fit(ds.train.X, ds.train.y)

@@ -47,6 +47,19 @@ def test_auto_encoder_with_greedy_pretraining(digits):
         AutoEncoder(pretrain="rbm").fit(digits.train.X)
 
 
+def test_denoising_layers_see_corrupted_inputs_and_reconstruct_clean_ones(digits):
+    """With mask noise of 0.99 a layer sees almost nothing, so it cannot learn to reconstruct."""
+    from aelab.regularizers import Corruption
+
+    config = TrainConfig(batch_size=64, seed=0)
+    clean = greedy_layerwise(digits.train.X, [64, 16], "gelu", "batch", _bce, config, epochs=5, code_layer=False)
+    blind = greedy_layerwise(digits.train.X, [64, 16], "gelu", "batch", _bce, config, epochs=5, code_layer=False,
+                             corruption=Corruption.parse("mask:0.99"))
+    assert blind[0].history[-1]["loss"] > 1.2 * clean[0].history[-1]["loss"]
+    with pytest.raises(DataError, match="denoise"):
+        Classifier(pretrain="greedy", pretrain_denoise="blur:1").fit(digits.train.X, digits.train.y)
+
+
 def test_classifier_takes_the_encoders_hidden_layers(digits, tmp_path):
     ae = AutoEncoder(n_components=4, hidden_layer_sizes=(32, 16), epochs=3, batch_size=64, random_state=0)
     ae.fit(digits.train.X).save(tmp_path / "ae")

@@ -166,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--pretrain", choices=("greedy",), help="greedy layer-wise pre-training before fine-tuning")
     r.add_argument("--pretrain-epochs", type=int, default=d["pretrain_epochs"],
                    help="epochs of each pre-trained layer")
+    r.add_argument("--pretrain-denoise", metavar="KIND:LEVEL",
+                   help="input noise of each pre-trained layer (stacked denoising auto-encoders), e.g. mask:0.5")
     m.add_argument("--output-activation", default=d["output_activation"], choices=OUTPUT_ACTIVATIONS,
                    help="auto: sigmoid for data in [0, 1], linear otherwise")
     m.add_argument("--loss", default=d["loss"], choices=LOSS_CHOICES,
@@ -210,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--pretrain", choices=("greedy",), help="greedy layer-wise pre-training of the hidden layers "
                    "on all training inputs, labelled or not")
     m.add_argument("--pretrain-epochs", type=int, default=dk["pretrain_epochs"], help="epochs of each layer")
+    m.add_argument("--pretrain-denoise", metavar="KIND:LEVEL",
+                   help="input noise of each pre-trained layer (stacked denoising auto-encoders), e.g. mask:0.5")
     m.add_argument("--hidden", type=_hidden, default="-".join(map(str, dk["hidden_layer_sizes"])), metavar="SIZES",
                    help="hidden sizes (ignored with --init)")
     m.add_argument("--activation", default=dk["activation"], choices=sorted(ACTIVATIONS))
@@ -266,7 +270,8 @@ def cmd_train(args) -> None:
                                     upsampling=args.upsampling, **arch, **terms)
         else:
             model = AutoEncoder(n_components=args.n_components or 30, hidden_layer_sizes=args.hidden,
-                                pretrain=args.pretrain, pretrain_epochs=args.pretrain_epochs, **arch, **terms)
+                                pretrain=args.pretrain, pretrain_epochs=args.pretrain_epochs,
+                                pretrain_denoise=args.pretrain_denoise, **arch, **terms)
         checkpoint = checkpoint_path(out)
         try:
             model.fit(ds.train.X, image_shape=ds.image_shape, checkpoint_dir=checkpoint, resume=args.resume)
@@ -380,6 +385,7 @@ def cmd_classify(args) -> None:
           + (f", {len(unlabelled)} unlabelled" if unlabelled is not None else ""), flush=True)
     model = Classifier(hidden_layer_sizes=args.hidden, activation=args.activation, normalization=args.normalization,
                        init=args.init, pretrain=args.pretrain, pretrain_epochs=args.pretrain_epochs,
+                       pretrain_denoise=args.pretrain_denoise,
                        **_training_kwargs(args))
     checkpoint = checkpoint_path(out)
     model.fit(X, y, X_unlabelled=unlabelled if args.pretrain else None, checkpoint_dir=checkpoint,

@@ -36,12 +36,15 @@ class _Shallow(nn.Module):
 
 
 def greedy_layerwise(X: np.ndarray, sizes: list[int], activation: str, normalization: str, first_loss,
-                     config: TrainConfig, epochs: int, code_layer: bool, progress: bool = False) -> list[Stage]:
+                     config: TrainConfig, epochs: int, code_layer: bool, corruption=None,
+                     progress: bool = False) -> list[Stage]:
     """Pre-train the layers ``sizes[0] -> sizes[1] -> ...`` one at a time on ``X``.
 
     ``first_loss(logits, target)`` is the first layer's reconstruction loss (the data's own);
     higher layers reconstruct the activations below them with squared error. With ``code_layer``
-    the top layer is linear, as an auto-encoder's code layer is.
+    the top layer is linear, as an auto-encoder's code layer is. With ``corruption`` (a
+    :class:`aelab.regularizers.Corruption`) every layer is a denoising auto-encoder: it sees its
+    input corrupted and reconstructs it clean (stacked denoising auto-encoders, Vincent et al. 2008).
     """
     stages: list[Stage] = []
     H = np.ascontiguousarray(X, dtype=np.float32)
@@ -55,7 +58,8 @@ def greedy_layerwise(X: np.ndarray, sizes: list[int], activation: str, normaliza
         loss = first_loss if i == 0 else _squared_error
 
         def batch_loss(module, batch, epoch, loss=loss):
-            return loss(module.decoder(module.block(batch[0])), batch[0]), {}
+            x = batch[0]
+            return loss(module.decoder(module.block(corruption(x) if corruption else x)), x), {}
 
         result = fit_module(net, H, batch_loss, replace(layer_config, seed=config.seed + 100 + i),
                             progress=progress)

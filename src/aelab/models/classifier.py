@@ -35,6 +35,8 @@ class Classifier(ClassifierMixin, SavedModel):
     init : folder of a trained :class:`aelab.AutoEncoder` whose encoder gives the hidden layers.
     pretrain : "greedy" for greedy layer-wise pre-training of the hidden layers, or None.
     pretrain_epochs : epochs of each pre-trained layer.
+    pretrain_denoise : input noise of each pre-trained layer (a ``denoise`` spec such as "mask:0.5"):
+        stacked denoising auto-encoders, which pre-train better than plain ones.
     epochs, batch_size, learning_rate, lr_schedule, weight_decay, validation_fraction, patience,
     precision, random_state, device, verbose : training, as for the auto-encoders.
 
@@ -49,7 +51,7 @@ class Classifier(ClassifierMixin, SavedModel):
     """
 
     def __init__(self, hidden_layer_sizes=(500, 500, 2000), activation="gelu", normalization="batch", init=None,
-                 pretrain=None, pretrain_epochs=10, epochs=50, batch_size=128, learning_rate=1e-3,
+                 pretrain=None, pretrain_epochs=10, pretrain_denoise=None, epochs=50, batch_size=128, learning_rate=1e-3,
                  lr_schedule="onecycle", weight_decay=0.1, validation_fraction=0.1, patience=20,
                  precision="float32", random_state=None, device=None, verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -58,6 +60,7 @@ class Classifier(ClassifierMixin, SavedModel):
         self.init = init
         self.pretrain = pretrain
         self.pretrain_epochs = pretrain_epochs
+        self.pretrain_denoise = pretrain_denoise
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -143,6 +146,7 @@ class Classifier(ClassifierMixin, SavedModel):
         if self.pretrain == "greedy":
             from ..objectives import reconstruction_loss
             from ..pretrain import greedy_layerwise, load_stack
+            from ..regularizers import Corruption
 
             first = "bce" if in_unit else "mse"
 
@@ -151,7 +155,8 @@ class Classifier(ClassifierMixin, SavedModel):
 
             stack = greedy_layerwise(self._scale(both), [X.shape[1], *self.hidden_sizes_], self.activation,
                                      self.normalization, first_loss, config, int(self.pretrain_epochs),
-                                     code_layer=False, progress=self.verbose)
+                                     code_layer=False, corruption=Corruption.parse(self.pretrain_denoise),
+                                     progress=self.verbose)
             load_stack(body, stack)
             self.pretrain_history_ = [s.history for s in stack]
         return body

@@ -83,6 +83,8 @@ class AutoEncoder(NeuralAutoEncoder):
     pretrain : "greedy" for greedy layer-wise pre-training (Hinton & Salakhutdinov 2006) before
         fine-tuning the whole stack, or None to start from random weights.
     pretrain_epochs : epochs of each layer's shallow auto-encoder.
+    pretrain_denoise : input noise of each pre-trained layer (a ``denoise`` spec such as "mask:0.5"),
+        making the stack one of denoising auto-encoders.
 {COMMON_PARAMETERS_DOC}
     Examples
     --------
@@ -95,7 +97,7 @@ class AutoEncoder(NeuralAutoEncoder):
     """
 
     def __init__(self, n_components=30, hidden_layer_sizes=(1000, 500, 250), activation="gelu",
-                 normalization="batch", pretrain=None, pretrain_epochs=10,
+                 normalization="batch", pretrain=None, pretrain_epochs=10, pretrain_denoise=None,
                  output_activation=COMMON_DEFAULTS["output_activation"], loss=COMMON_DEFAULTS["loss"],
                  scaling=COMMON_DEFAULTS["scaling"], denoise=None, sparse=None, contractive=0.0, code_l2=0.0,
                  decoder_weight_decay=None, variational=False, beta=1.0, beta_warmup=0,
@@ -110,6 +112,7 @@ class AutoEncoder(NeuralAutoEncoder):
         self.normalization = normalization
         self.pretrain = pretrain
         self.pretrain_epochs = pretrain_epochs
+        self.pretrain_denoise = pretrain_denoise
         self.output_activation = output_activation
         self.loss = loss
         self.scaling = scaling
@@ -155,9 +158,11 @@ class AutoEncoder(NeuralAutoEncoder):
         if self.pretrain != "greedy":
             return
         from ..pretrain import greedy_layerwise, load_stack
+        from ..regularizers import Corruption
 
         sizes = [Xs.shape[1], *map(int, self.hidden_layer_sizes), int(self.n_components)]
         stack = greedy_layerwise(Xs, sizes, self.activation, self.normalization, self._reconstruction, config,
-                                 epochs=int(self.pretrain_epochs), code_layer=True, progress=self.verbose)
+                                 epochs=int(self.pretrain_epochs), code_layer=True,
+                                 corruption=Corruption.parse(self.pretrain_denoise), progress=self.verbose)
         load_stack(self.module_.encoder, stack, self.module_.decoder)
         self.pretrain_history_ = [s.history for s in stack]
