@@ -44,8 +44,9 @@ def main() -> None:
     t = time.perf_counter()
     ae = AutoEncoder(n_components=30, hidden_layer_sizes=HIDDEN, epochs=args.ae_epochs, validation_fraction=0.0,
                      random_state=0).fit(ds.train.X)
-    print(f"auto-encoder 784-{'-'.join(map(str, HIDDEN))}-30: {args.ae_epochs} epochs in {time.perf_counter() - t:.0f} s,"
-          f" test reconstruction error {ae.reconstruction_error(ds.test.X):.2f}", flush=True)
+    seconds = time.perf_counter() - t
+    print(f"auto-encoder 784-{'-'.join(map(str, HIDDEN))}-30: {args.ae_epochs} epochs in {seconds:.0f} s, "
+          f"test reconstruction error {ae.reconstruction_error(ds.test.X):.2f}", flush=True)
 
     few = dict(hidden_layer_sizes=HIDDEN, epochs=args.few_epochs, batch_size=100, random_state=0)
     runs = {

@@ -313,7 +313,6 @@ def checkpoint_path(out) -> Path:
 
 def _model_and_data(args):
     from . import load
-
     from .models import CodeModel
 
     model = load(args.model)
@@ -391,9 +390,7 @@ def cmd_classify(args) -> None:
     model.fit(X, y, X_unlabelled=unlabelled if args.pretrain else None, checkpoint_dir=checkpoint,
               resume=args.resume)
     model.save(out, overwrite=args.overwrite)
-    import shutil as _shutil
-
-    _shutil.rmtree(checkpoint, ignore_errors=True)
+    shutil.rmtree(checkpoint, ignore_errors=True)
     predicted = model.predict(ds.test.X)
     accuracy = float((predicted == ds.test.y).mean())
     start = f"the encoder of {args.init}" if args.init else "greedy pre-training" if args.pretrain else "random weights"
