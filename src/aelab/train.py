@@ -56,6 +56,19 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
 
+    @classmethod
+    def of(cls, estimator) -> TrainConfig:
+        """The configuration of an estimator with these fields as arguments (and ``random_state``:
+        None draws a fresh seed; ``device`` None means cuda when available)."""
+        seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1) if estimator.random_state is None \
+            else int(estimator.random_state)
+        device = estimator.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        return cls(epochs=int(estimator.epochs), batch_size=int(estimator.batch_size),
+                   learning_rate=float(estimator.learning_rate), lr_schedule=estimator.lr_schedule,
+                   weight_decay=float(estimator.weight_decay),
+                   validation_fraction=float(estimator.validation_fraction), patience=estimator.patience,
+                   precision=estimator.precision, seed=seed, device=device)
+
     def check(self) -> None:
         if int(self.epochs) < 1:
             raise AelabError(f"epochs must be at least 1, not {self.epochs}")

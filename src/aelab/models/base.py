@@ -29,6 +29,13 @@ WEIGHTS_FILE = "model.safetensors"
 _REGISTRY: dict[str, type["SavedModel"]] = {}
 
 
+def check_choices(*checks: tuple[str, Any, Any]) -> None:
+    """Raise a one-line DataError for the first ``(name, value, allowed)`` whose value is not allowed."""
+    for name, value, allowed in checks:
+        if value not in allowed:
+            raise DataError(f"{name} must be one of {', '.join(map(str, allowed))}, not {value!r}")
+
+
 class SavedModel(BaseEstimator):
     """An estimator that saves itself as a folder (``config.json`` + ``model.safetensors``) and comes
     back through :func:`load`. Subclasses implement the ``_saved_state`` / ``_restore_state`` pair."""
@@ -36,6 +43,11 @@ class SavedModel(BaseEstimator):
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
         _REGISTRY[cls.__name__] = cls
+
+    def _init_params(self, values: dict[str, Any]) -> None:
+        """Store ``__init__``'s arguments (pass ``locals()``) unchanged, as scikit-learn expects."""
+        for name in self._get_param_names():
+            setattr(self, name, values[name])
 
     def _check_X(self, X, fitting: bool = False, what: str = "X") -> np.ndarray:
         X = as_samples(X, what)

@@ -21,7 +21,7 @@ from torch import nn
 
 from ..errors import DataError, ModelError
 from ..train import PRECISIONS, TrainConfig, fit_module
-from .base import SavedModel
+from .base import SavedModel, check_choices
 from .mlp import ACTIVATIONS, NORMALIZATIONS, PRETRAINING, mlp
 
 
@@ -54,24 +54,7 @@ class Classifier(ClassifierMixin, SavedModel):
                  pretrain=None, pretrain_epochs=10, pretrain_denoise=None, epochs=50, batch_size=128, learning_rate=1e-3,
                  lr_schedule="onecycle", weight_decay=0.1, validation_fraction=0.1, patience=20,
                  precision="float32", random_state=None, device=None, verbose=False):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.normalization = normalization
-        self.init = init
-        self.pretrain = pretrain
-        self.pretrain_epochs = pretrain_epochs
-        self.pretrain_denoise = pretrain_denoise
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.lr_schedule = lr_schedule
-        self.weight_decay = weight_decay
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.precision = precision
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+        self._init_params(locals())
 
     def fit(self, X, y, X_unlabelled=None, *, checkpoint_dir=None, resume=False):
         """Train on labelled ``X, y``; greedy pre-training also uses ``X_unlabelled``. Returns self."""
@@ -84,15 +67,9 @@ class Classifier(ClassifierMixin, SavedModel):
         if len(self.classes_) < 2:
             raise DataError("classification needs at least two classes in y")
         extra = None if X_unlabelled is None else self._check_X(X_unlabelled, what="X_unlabelled")
-        seed = int(self.random_state) if self.random_state is not None else \
-            int(np.random.SeedSequence().generate_state(1)[0] >> 1)
-        config = TrainConfig(epochs=int(self.epochs), batch_size=int(self.batch_size),
-                             learning_rate=float(self.learning_rate), lr_schedule=self.lr_schedule,
-                             weight_decay=float(self.weight_decay), validation_fraction=float(self.validation_fraction),
-                             patience=self.patience, precision=self.precision, seed=seed,
-                             device=self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        config = TrainConfig.of(self)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+            torch.manual_seed(config.seed)
             body = self._body(X, extra, config)
             self.module_ = nn.Sequential(body, nn.Linear(self.hidden_sizes_[-1], len(self.classes_)))
         Xs = self._scale(X)
@@ -109,11 +86,8 @@ class Classifier(ClassifierMixin, SavedModel):
         return self
 
     def _check_params(self):
-        for name, value, allowed in (("activation", self.activation, ACTIVATIONS),
-                                     ("normalization", self.normalization, NORMALIZATIONS),
-                                     ("pretrain", self.pretrain, PRETRAINING), ("precision", self.precision, PRECISIONS)):
-            if value not in allowed:
-                raise DataError(f"{name} must be one of {', '.join(map(str, allowed))}, not {value!r}")
+        check_choices(("activation", self.activation, ACTIVATIONS), ("pretrain", self.pretrain, PRETRAINING),
+                      ("normalization", self.normalization, NORMALIZATIONS), ("precision", self.precision, PRECISIONS))
         if self.init is not None and self.pretrain is not None:
             raise DataError("choose one start for the hidden layers: init (a trained encoder) or pretrain='greedy'")
 

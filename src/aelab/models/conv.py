@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import DataError
+from .base import check_choices
 from .mlp import ACTIVATIONS
 from .neural import COMMON_DEFAULTS, COMMON_PARAMETERS_DOC, NeuralAutoEncoder
 
@@ -164,36 +165,7 @@ class ConvAutoEncoder(NeuralAutoEncoder):
                  weight_decay=COMMON_DEFAULTS["weight_decay"],
                  validation_fraction=COMMON_DEFAULTS["validation_fraction"], patience=COMMON_DEFAULTS["patience"],
                  precision=COMMON_DEFAULTS["precision"], random_state=None, device=None, verbose=False):
-        self.n_components = n_components
-        self.channels = channels
-        self.kernel_size = kernel_size
-        self.pool_size = pool_size
-        self.unpooling = unpooling
-        self.upsampling = upsampling
-        self.activation = activation
-        self.normalization = normalization
-        self.output_activation = output_activation
-        self.loss = loss
-        self.scaling = scaling
-        self.denoise = denoise
-        self.sparse = sparse
-        self.contractive = contractive
-        self.code_l2 = code_l2
-        self.decoder_weight_decay = decoder_weight_decay
-        self.variational = variational
-        self.beta = beta
-        self.beta_warmup = beta_warmup
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.lr_schedule = lr_schedule
-        self.weight_decay = weight_decay
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.precision = precision
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+        self._init_params(locals())
 
     def _check_params(self):
         super()._check_params()
@@ -205,12 +177,9 @@ class ConvAutoEncoder(NeuralAutoEncoder):
             raise DataError(f"kernel_size must be odd (3, 5, ...), not {self.kernel_size}")
         if int(self.pool_size) < 1:
             raise DataError(f"pool_size must be at least 1, not {self.pool_size}")
-        for name, value, allowed in (("unpooling", self.unpooling, UNPOOLING),
-                                     ("upsampling", self.upsampling, UPSAMPLING),
-                                     ("activation", self.activation, ACTIVATIONS),
-                                     ("normalization", self.normalization, CONV_NORMALIZATIONS)):
-            if value not in allowed:
-                raise DataError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        check_choices(("unpooling", self.unpooling, UNPOOLING), ("upsampling", self.upsampling, UPSAMPLING),
+                      ("activation", self.activation, ACTIVATIONS),
+                      ("normalization", self.normalization, CONV_NORMALIZATIONS))
         if self.variational and not self.n_components:
             raise DataError("a variational ConvAutoEncoder needs a dense code: set n_components (e.g. 2 or 16)")
 

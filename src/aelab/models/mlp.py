@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ..errors import DataError
+from .base import check_choices
 from .neural import (
     COMMON_DEFAULTS,
     COMMON_PARAMETERS_DOC,
@@ -106,35 +107,7 @@ class AutoEncoder(NeuralAutoEncoder):
                  weight_decay=COMMON_DEFAULTS["weight_decay"],
                  validation_fraction=COMMON_DEFAULTS["validation_fraction"], patience=COMMON_DEFAULTS["patience"],
                  precision=COMMON_DEFAULTS["precision"], random_state=None, device=None, verbose=False):
-        self.n_components = n_components
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.normalization = normalization
-        self.pretrain = pretrain
-        self.pretrain_epochs = pretrain_epochs
-        self.pretrain_denoise = pretrain_denoise
-        self.output_activation = output_activation
-        self.loss = loss
-        self.scaling = scaling
-        self.denoise = denoise
-        self.sparse = sparse
-        self.contractive = contractive
-        self.code_l2 = code_l2
-        self.decoder_weight_decay = decoder_weight_decay
-        self.variational = variational
-        self.beta = beta
-        self.beta_warmup = beta_warmup
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.lr_schedule = lr_schedule
-        self.weight_decay = weight_decay
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.precision = precision
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+        self._init_params(locals())
 
     def _check_params(self):
         super()._check_params()
@@ -142,11 +115,8 @@ class AutoEncoder(NeuralAutoEncoder):
             raise DataError(f"n_components must be at least 1, not {self.n_components}")
         if any(int(h) < 1 for h in self.hidden_layer_sizes):
             raise DataError(f"hidden layer sizes must be positive, not {tuple(self.hidden_layer_sizes)}")
-        for name, value, allowed in (("activation", self.activation, ACTIVATIONS),
-                                     ("normalization", self.normalization, NORMALIZATIONS),
-                                     ("pretrain", self.pretrain, PRETRAINING)):
-            if value not in allowed:
-                raise DataError(f"{name} must be one of {', '.join(map(str, allowed))}, not {value!r}")
+        check_choices(("activation", self.activation, ACTIVATIONS), ("pretrain", self.pretrain, PRETRAINING),
+                      ("normalization", self.normalization, NORMALIZATIONS))
 
     def _build(self, n_features: int) -> MLPAutoEncoderNet:
         return MLPAutoEncoderNet(n_features, tuple(int(h) for h in self.hidden_layer_sizes),

@@ -17,7 +17,7 @@ from ..errors import DataError
 from ..objectives import LOSSES, apply_output, reconstruction_loss
 from ..regularizers import Regularization, objective
 from ..train import PRECISIONS, TrainConfig, fit_module
-from .base import CodeModel
+from .base import CodeModel, check_choices
 
 OUTPUT_ACTIVATIONS = ("auto", "sigmoid", "linear")
 LOSS_CHOICES = ("auto", *LOSSES)
@@ -78,7 +78,7 @@ class NeuralAutoEncoder(CodeModel):
         if self.loss_ == "bce" and (self.output_activation_ != "sigmoid" or Xs.min() < 0 or Xs.max() > 1):
             raise DataError("loss='bce' needs data in [0, 1] and a sigmoid output; use loss='mse' for other data")
 
-        config = self._train_config()
+        config = TrainConfig.of(self)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.module_ = self._build(X.shape[1])
@@ -96,20 +96,10 @@ class NeuralAutoEncoder(CodeModel):
         self.training_seconds_ = result.seconds
         return self
 
-    def _train_config(self) -> TrainConfig:
-        seed = int(np.random.SeedSequence(self.random_state).generate_state(1)[0] >> 1) \
-            if self.random_state is None else int(self.random_state)
-        return TrainConfig(epochs=int(self.epochs), batch_size=int(self.batch_size),
-                           learning_rate=float(self.learning_rate), lr_schedule=self.lr_schedule,
-                           weight_decay=float(self.weight_decay), validation_fraction=float(self.validation_fraction),
-                           patience=self.patience, precision=self.precision, seed=seed, device=self._device())
-
     def _check_params(self):
-        for name, value, allowed in (("output_activation", self.output_activation, OUTPUT_ACTIVATIONS),
-                                     ("loss", self.loss, LOSS_CHOICES), ("scaling", self.scaling, SCALINGS),
-                                     ("precision", self.precision, PRECISIONS)):
-            if value not in allowed:
-                raise DataError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        check_choices(("output_activation", self.output_activation, OUTPUT_ACTIVATIONS),
+                      ("loss", self.loss, LOSS_CHOICES), ("scaling", self.scaling, SCALINGS),
+                      ("precision", self.precision, PRECISIONS))
 
     def _check_architecture(self) -> None:
         """Check the architecture's own parameters against the data (``n_features_in_`` is set)."""
@@ -127,11 +117,6 @@ class NeuralAutoEncoder(CodeModel):
         rest = [p for p in self.module_.parameters() if id(p) not in decoder]
         return [{"params": rest}, {"params": list(self.module_.decoder_parameters()),
                                    "weight_decay": float(self.decoder_weight_decay)}]
-
-    def _device(self) -> str:
-        if self.device is not None:
-            return self.device
-        return "cuda" if torch.cuda.is_available() else "cpu"
 
     def _reconstruction(self, logits, target):
         return reconstruction_loss(self.loss_, logits, target, self.output_activation_)
