@@ -222,6 +222,23 @@ def _fit(module, X, y, batch_loss, config, device, param_groups, checkpoint_dir,
     return result
 
 
+def train_estimator(estimator, X: np.ndarray, batch_loss: BatchLoss, config: TrainConfig, **kw) -> TrainResult:
+    """Train ``estimator.module_`` by :func:`fit_module` (``kw`` are its keyword arguments), with the
+    estimator's settings as the run's fingerprint, and record ``history_``, ``best_epoch_``,
+    ``n_epochs_``, ``stopped_early_`` and ``training_seconds_`` on it. The module ends on the CPU."""
+    fingerprint = {"model": type(estimator).__name__,
+                   "params": {k: v for k, v in estimator.get_params().items() if k not in ("verbose", "device")}}
+    result = fit_module(estimator.module_, X, batch_loss, config, fingerprint=fingerprint,
+                        progress=estimator.verbose, **kw)
+    estimator.module_.to("cpu").eval()
+    estimator.history_ = result.history
+    estimator.best_epoch_ = result.best_epoch
+    estimator.n_epochs_ = len(result.history)
+    estimator.stopped_early_ = result.stopped_early
+    estimator.training_seconds_ = result.seconds
+    return result
+
+
 def evaluate_loss(module: nn.Module, data: tuple[torch.Tensor, ...], batch_loss: BatchLoss,
                   chunk: int = 4096) -> float:
     """Mean loss over ``data`` in evaluation mode (no gradient, BatchNorm on running statistics),

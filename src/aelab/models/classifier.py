@@ -20,7 +20,7 @@ from sklearn.base import ClassifierMixin
 from torch import nn
 
 from ..errors import DataError, ModelError
-from ..train import PRECISIONS, TrainConfig, fit_module
+from ..train import PRECISIONS, TrainConfig, train_estimator
 from .base import SavedModel, check_choices
 from .mlp import ACTIVATIONS, NORMALIZATIONS, PRETRAINING, mlp
 
@@ -73,16 +73,8 @@ class Classifier(ClassifierMixin, SavedModel):
             body = self._body(X, extra, config)
             self.module_ = nn.Sequential(body, nn.Linear(self.hidden_sizes_[-1], len(self.classes_)))
         Xs = self._scale(X)
-        fingerprint = {"model": type(self).__name__, "params": {k: str(v) for k, v in self.get_params().items()
-                                                                if k not in ("verbose", "device")}}
-        result = fit_module(self.module_, Xs, _cross_entropy, config, y=y_idx.astype(np.int64),
-                            checkpoint_dir=checkpoint_dir, resume=resume, fingerprint=fingerprint,
-                            progress=self.verbose)
-        self.module_.to("cpu").eval()
-        self.history_ = result.history
-        self.best_epoch_ = result.best_epoch
-        self.n_epochs_ = len(result.history)
-        self.training_seconds_ = result.seconds
+        train_estimator(self, Xs, _cross_entropy, config, y=y_idx.astype(np.int64), checkpoint_dir=checkpoint_dir,
+                        resume=resume)
         return self
 
     def _check_params(self):
@@ -163,7 +155,7 @@ class Classifier(ClassifierMixin, SavedModel):
         fitted = {"classes_": self.classes_.tolist(), "hidden_sizes_": self.hidden_sizes_,
                   "activation_": self.activation_, "normalization_": self.normalization_,
                   "history_": self.history_, "best_epoch_": self.best_epoch_, "n_epochs_": self.n_epochs_,
-                  "training_seconds_": self.training_seconds_}
+                  "stopped_early_": self.stopped_early_, "training_seconds_": self.training_seconds_}
         tensors = {f"module.{k}": v for k, v in self.module_.state_dict().items()}
         if self.mean_ is not None:
             tensors.update(scaling_mean=torch.from_numpy(np.asarray(self.mean_)),

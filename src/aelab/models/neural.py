@@ -16,7 +16,7 @@ import torch
 from ..errors import DataError
 from ..objectives import LOSSES, apply_output, reconstruction_loss
 from ..regularizers import Regularization, objective
-from ..train import PRECISIONS, TrainConfig, fit_module
+from ..train import PRECISIONS, TrainConfig, train_estimator
 from .base import CodeModel, check_choices
 
 OUTPUT_ACTIVATIONS = ("auto", "sigmoid", "linear")
@@ -83,17 +83,8 @@ class NeuralAutoEncoder(CodeModel):
             torch.manual_seed(config.seed)
             self.module_ = self._build(X.shape[1])
         self._pretrain(Xs, config)
-        fingerprint = {"model": type(self).__name__, "params": {k: v for k, v in self.get_params().items()
-                                                                if k not in ("verbose", "device")}}
-        result = fit_module(self.module_, Xs, self._batch_loss, config, param_groups=self._param_groups(),
-                            checkpoint_dir=checkpoint_dir, resume=resume, fingerprint=fingerprint,
-                            progress=self.verbose)
-        self.module_.to("cpu").eval()
-        self.history_ = result.history
-        self.best_epoch_ = result.best_epoch
-        self.n_epochs_ = len(result.history)
-        self.stopped_early_ = result.stopped_early
-        self.training_seconds_ = result.seconds
+        train_estimator(self, Xs, self._batch_loss, config, param_groups=self._param_groups(),
+                        checkpoint_dir=checkpoint_dir, resume=resume)
         return self
 
     def _check_params(self):
