@@ -146,6 +146,25 @@ class CodeModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, SavedModel):
         return Z
 
 
+def module_tensors(module: torch.nn.Module, mean=None, scale=None) -> dict[str, torch.Tensor]:
+    """A network's weights, and the input scaling if there is one, as the tensors of a model file."""
+    tensors = {f"module.{k}": v for k, v in module.state_dict().items()}
+    if mean is not None:
+        tensors.update(scaling_mean=torch.from_numpy(np.asarray(mean)),
+                       scaling_scale=torch.from_numpy(np.asarray(scale)))
+    return tensors
+
+
+def restore_module(module: torch.nn.Module, tensors: dict[str, torch.Tensor]):
+    """Inverse of :func:`module_tensors`: load the weights into ``module`` (left in evaluation
+    mode) and return the input scaling ``(mean, scale)``, or ``(None, None)``."""
+    module.load_state_dict({k[len("module."):]: v for k, v in tensors.items() if k.startswith("module.")})
+    module.eval()
+    if "scaling_mean" in tensors:
+        return tensors["scaling_mean"].numpy(), tensors["scaling_scale"].numpy()
+    return None, None
+
+
 def load(path: str | os.PathLike) -> SavedModel:
     """Bring back a model saved by ``save``, whatever its class. No code is executed."""
     path = Path(path)

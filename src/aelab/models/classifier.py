@@ -21,7 +21,7 @@ from torch import nn
 
 from ..errors import DataError, ModelError
 from ..train import PRECISIONS, TrainConfig, train_estimator
-from .base import SavedModel, check_choices
+from .base import SavedModel, check_choices, module_tensors, restore_module
 from .mlp import ACTIVATIONS, NORMALIZATIONS, PRETRAINING, mlp
 
 
@@ -51,8 +51,8 @@ class Classifier(ClassifierMixin, SavedModel):
     """
 
     def __init__(self, hidden_layer_sizes=(500, 500, 2000), activation="gelu", normalization="batch", init=None,
-                 pretrain=None, pretrain_epochs=10, pretrain_denoise=None, epochs=50, batch_size=128, learning_rate=1e-3,
-                 lr_schedule="onecycle", weight_decay=0.1, validation_fraction=0.1, patience=20,
+                 pretrain=None, pretrain_epochs=10, pretrain_denoise=None, epochs=50, batch_size=128,
+                 learning_rate=1e-3, lr_schedule="onecycle", weight_decay=0.1, validation_fraction=0.1, patience=20,
                  precision="float32", random_state=None, device=None, verbose=False):
         self._init_params(locals())
 
@@ -156,11 +156,7 @@ class Classifier(ClassifierMixin, SavedModel):
                   "activation_": self.activation_, "normalization_": self.normalization_,
                   "history_": self.history_, "best_epoch_": self.best_epoch_, "n_epochs_": self.n_epochs_,
                   "stopped_early_": self.stopped_early_, "training_seconds_": self.training_seconds_}
-        tensors = {f"module.{k}": v for k, v in self.module_.state_dict().items()}
-        if self.mean_ is not None:
-            tensors.update(scaling_mean=torch.from_numpy(np.asarray(self.mean_)),
-                           scaling_scale=torch.from_numpy(np.asarray(self.scale_)))
-        return fitted, tensors
+        return fitted, module_tensors(self.module_, self.mean_, self.scale_)
 
     def _restore_state(self, fitted, tensors):
         for k, v in fitted.items():
@@ -169,12 +165,7 @@ class Classifier(ClassifierMixin, SavedModel):
         body = mlp([self.n_features_in_, *self.hidden_sizes_], self.activation_, self.normalization_,
                    last_plain=False)
         self.module_ = nn.Sequential(body, nn.Linear(self.hidden_sizes_[-1], len(self.classes_)))
-        self.module_.load_state_dict({k[len("module."):]: v for k, v in tensors.items() if k.startswith("module.")})
-        self.module_.eval()
-        if "scaling_mean" in tensors:
-            self.mean_, self.scale_ = tensors["scaling_mean"].numpy(), tensors["scaling_scale"].numpy()
-        else:
-            self.mean_ = self.scale_ = None
+        self.mean_, self.scale_ = restore_module(self.module_, tensors)
 
 
 def _cross_entropy(module, batch, epoch):

@@ -17,7 +17,7 @@ from ..errors import DataError
 from ..objectives import LOSSES, apply_output, reconstruction_loss
 from ..regularizers import Regularization, objective
 from ..train import PRECISIONS, TrainConfig, train_estimator
-from .base import CodeModel, check_choices
+from .base import CodeModel, check_choices, module_tensors, restore_module
 
 OUTPUT_ACTIVATIONS = ("auto", "sigmoid", "linear")
 LOSS_CHOICES = ("auto", *LOSSES)
@@ -197,10 +197,7 @@ class NeuralAutoEncoder(CodeModel):
     def _saved_state(self):
         fitted = {k: getattr(self, k) for k in self._FITTED}
         fitted["terms_"] = self.terms_
-        tensors = {f"module.{k}": v for k, v in self.module_.state_dict().items()}
-        if self.mean_ is not None:
-            tensors.update(scaling_mean=torch.from_numpy(self.mean_), scaling_scale=torch.from_numpy(self.scale_))
-        return fitted, tensors
+        return fitted, module_tensors(self.module_, self.mean_, self.scale_)
 
     def _restore_state(self, fitted, tensors):
         fitted.pop("terms_", None)  # written for readers of config.json; rebuilt from the params
@@ -209,9 +206,4 @@ class NeuralAutoEncoder(CodeModel):
         self.regularization_ = Regularization.from_params(
             self.denoise, self.sparse, self.contractive, self.code_l2, self.variational, self.beta, self.beta_warmup)
         self.module_ = self._build(self.n_features_in_)
-        self.module_.load_state_dict({k[len("module."):]: v for k, v in tensors.items() if k.startswith("module.")})
-        self.module_.eval()
-        if "scaling_mean" in tensors:
-            self.mean_, self.scale_ = tensors["scaling_mean"].numpy(), tensors["scaling_scale"].numpy()
-        else:
-            self.mean_ = self.scale_ = None
+        self.mean_, self.scale_ = restore_module(self.module_, tensors)
