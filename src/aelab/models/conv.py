@@ -30,12 +30,15 @@ from .neural import COMMON_DEFAULTS, COMMON_PARAMETERS_DOC, NeuralAutoEncoder
 
 UNPOOLING = ("max", "nearest")
 UPSAMPLING = ("deconv", "conv")
+INPLACE = ("relu", "elu", "silu", "leaky_relu")  # activations that can overwrite their input: no extra buffer
 CONV_NORMALIZATIONS = {"batch": nn.BatchNorm2d, "none": None}
 
 
 def _stage(conv: nn.Module, channels: int, activation: str, normalization: str) -> nn.Sequential:
     norm = CONV_NORMALIZATIONS[normalization]
-    return nn.Sequential(conv, *([norm(channels)] if norm is not None else []), ACTIVATIONS[activation]())
+    act = ACTIVATIONS[activation]
+    return nn.Sequential(conv, *([norm(channels)] if norm is not None else []),
+                         act(inplace=True) if activation in INPLACE else act())
 
 
 class ConvAutoEncoderNet(nn.Module):
