@@ -15,6 +15,7 @@ from .errors import AelabError
 from .models import AutoEncoder, Classifier, ConvAutoEncoder
 from .models.conv import UNPOOLING, UPSAMPLING
 from .models.mlp import ACTIVATIONS, LOSS_CHOICES, NORMALIZATIONS, OUTPUT_ACTIVATIONS, SCALINGS
+from .search import KINDS, METRICS, SPACES
 from .train import PRECISIONS, SCHEDULES
 
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
@@ -200,6 +201,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_reconstruct)
 
+    p = _command(sub, "index", "Encode a collection and store it as a searchable index folder (FAISS).",
+                 "  aelab index mnist-ae --data mnist --data-dir ../shared/data/mnist --out mnist-codes\n"
+                 "  aelab index --space pixels --data mnist --out mnist-pixels --metric l2\n"
+                 "  aelab index mnist-ae --space pca --data mnist --out mnist-pca\n"
+                 "  aelab index --add mnist-codes --data more-images/   # add items to an existing index\n")
+    p.add_argument("model", metavar="DIR", nargs="?", help="trained model folder (for --space code; for --space "
+                   "pca it sets the code size)")
+    _data_args(p)
+    p.add_argument("--out", metavar="INDEX", help="index folder to write")
+    p.add_argument("--add", metavar="INDEX", help="add the data to this existing index instead (same space)")
+    p.add_argument("--space", choices=SPACES, default="code", help="code: the model's codes; pca: PCA scores "
+                   "fitted on the collection; pixels: the raw inputs (the baseline)")
+    p.add_argument("--n-components", type=int, help="PCA size for --space pca without a model (default 30)")
+    p.add_argument("--metric", choices=METRICS, default="cosine", help="similarity, fixed when indexing")
+    p.add_argument("--kind", choices=KINDS, default="auto",
+                   help="exact search, approximate HNSW or IVF, or auto (exact up to 200,000 items)")
+    p.add_argument("--split", choices=("all", "train", "test"), default="train", help="which samples to index")
+    p.add_argument("--batch-size", type=int, default=8192, help="samples encoded and added at a time")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=cmd_index)
+
+    p = _command(sub, "search", "The nearest items of an index to a query image, file or item id.",
+                 "  aelab search mnist-codes --query train:7 -k 10\n"
+                 "  aelab search photos-index --query cat.png --figure neighbours.png\n"
+                 "  aelab search mnist-codes --query test-image.npy --json\n")
+    p.add_argument("index", metavar="INDEX", help="index folder written by 'aelab index'")
+    p.add_argument("--query", required=True, metavar="FILE_OR_ID",
+                   help="an item id of the index, an image file, or a .npy file with one sample")
+    p.add_argument("-k", type=int, default=10, help="number of neighbours")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--figure", metavar="FILE.png", help="draw the query beside its neighbours")
+    p.add_argument("--overwrite", action="store_true", help="replace --figure if it exists")
+    p.set_defaults(func=cmd_search)
+
     p = _command(sub, "classify", "Train a classifier whose hidden layers come from an auto-encoder, and test it.",
                  "  aelab classify --data mnist --n-labels 1000 --pretrain greedy --out clf-greedy\n"
                  "  aelab classify --data mnist --n-labels 1000 --init mnist-ae --out clf-encoder\n"
@@ -367,6 +402,186 @@ def _sq(A, B) -> float:
     import numpy as np
 
     return float(np.mean(np.sum((A - B) ** 2, axis=1, dtype=np.float64)))
+
+
+def cmd_index(args) -> None:
+    from .search import Index
+    from .storage import check_output
+
+    if (args.out is None) == (args.add is None):
+        raise AelabError("give --out INDEX for a new index, or --add INDEX to add to an existing one")
+    out = Path(args.add) if args.add else check_output(args.out, args.overwrite)
+    if args.batch_size < 1:
+        raise AelabError(f"--batch-size must be at least 1, not {args.batch_size}")
+    if args.add:
+        index = Index.load(args.add)
+    else:
+        index = Index(metric=args.metric, kind=args.kind, space=args.space)
+        index.model = _index_model(args)
+    ds = _load_data(args)
+    split = ds.split(args.split)
+    if index.model is None:
+        if index.dimension and ds.n_features != index.dimension:
+            raise AelabError(f"--data {args.data} has {ds.n_features} features per sample but the index holds "
+                             f"{index.dimension}-D pixel vectors")
+    elif args.add or args.space == "code":  # a new PCA is fitted on this data below
+        index.model.check_n_features(ds.n_features, f"--data {args.data}")
+    prefix = f"{args.split}:"
+    if args.add:  # ids of added items name their source, so that they never collide with the first ones
+        prefix = f"{Path(args.data).name}/{args.split}:"
+        if any(i.startswith(prefix) for i in index.ids):
+            raise AelabError(f"{args.add} already holds items from {args.data} ({args.split}); nothing was added")
+    else:
+        if args.space == "pca":
+            index.model.fit(ds.train.X, image_shape=ds.image_shape)
+        index.info = {"data": args.data, "data_dir": args.data_dir, "split": args.split,
+                      "image_shape": list(ds.image_shape) if ds.image_shape else None, "classes": ds.classes}
+    ids = [f"{prefix}{n}" for n in range(len(split.X))]
+    paths = [str(i) if isinstance(i, str) else None for i in split.ids] if split.ids is not None else None
+    labels = None if split.y is None else split.y.tolist()
+    for start in range(0, len(split.X), args.batch_size):
+        stop = start + args.batch_size
+        index.add(index.encode(split.X[start:stop]), ids[start:stop], None if paths is None else paths[start:stop],
+                  None if labels is None else labels[start:stop])
+    index.save(out, overwrite=bool(args.add))
+    print(f"{'added' if args.add else 'indexed'} {len(split.X)} items ({index.space} space, {index.dimension}-D, "
+          f"{index.metric}, {getattr(index, 'kind_', index.kind)} search); {len(index)} items in {out}")
+
+
+def _index_model(args):
+    """What encodes the collection and later the queries: the model, a PCA, or nothing (pixels)."""
+    from . import load
+    from .models import PCA, CodeModel
+
+    if args.space == "pixels":
+        return None
+    model = load(args.model) if args.model else None
+    if model is not None and not isinstance(model, CodeModel):
+        raise AelabError(f"{args.model} holds a {type(model).__name__}, not a model with codes")
+    if args.space == "pca":
+        size = args.n_components or (model.code_size if model is not None else 30)
+        return PCA(n_components=size)
+    if model is None:
+        raise AelabError("--space code needs a trained model folder: aelab index DIR --data SPEC --out INDEX")
+    return model
+
+
+def cmd_search(args) -> None:
+    import json
+
+    from .search import Index
+
+    index = Index.load(args.index)
+    if args.figure:
+        from .storage import check_output
+
+        check_output(args.figure, args.overwrite)
+    query, what = _query_vector(index, args.query)
+    found = index.query(query, args.k)
+    rows = [{"rank": r + 1, "id": found.ids[0][r], "score": float(found.scores[0][r]),
+             "label": None if found.labels is None else found.labels[0][r],
+             "path": index.paths[found.positions[0][r]]}
+            for r in range(found.positions.shape[1]) if found.positions[0][r] >= 0]
+    if args.json:
+        print(json.dumps({"query": args.query, "metric": index.metric, "space": index.space, "neighbours": rows}))
+    else:
+        score = "distance" if index.metric == "l2" else "similarity"
+        print(f"query: {what}; {index.space} space, {index.metric} {score}")
+        print(f"{'rank':>4}  {'id':<14} {score:>10}  {'label':<10} path")
+        for row in rows:
+            print(f"{row['rank']:>4}  {row['id']:<14} {row['score']:>10.4f}  {str(row['label']):<10} "
+                  f"{row['path'] or ''}")
+    if args.figure:
+        _neighbour_figure(index, args, rows)
+        print(f"wrote {args.figure}")
+
+
+def _query_vector(index, query: str):
+    """The query's vector in the index's space, and a description of it."""
+    path = Path(query)
+    if not path.exists():
+        return index.vector(index.position(query)), f"item {query}"
+    X = _read_query_file(index, path)
+    return index.encode(X), str(path)
+
+
+def _read_query_file(index, path: Path):
+    import numpy as np
+
+    from .datasets.images import is_image_file
+
+    shape = tuple(index.info.get("image_shape") or ()) or None
+    n_features = index.model.n_features_in_ if index.model is not None else index.dimension
+    if path.suffix == ".npy":
+        try:
+            X = np.load(path, allow_pickle=False).astype(np.float32)
+        except ValueError as exc:
+            raise AelabError(f"{path} is not a readable .npy array ({exc})") from None
+        X = X.reshape(1, -1)
+    elif is_image_file(path):
+        X = _read_query_image(path, shape)
+    else:
+        raise AelabError(f"{path} is neither an image file nor a .npy array; give an image, a .npy file or an "
+                         "item id of the index")
+    if X.shape[1] != n_features:
+        where = f" ({'x'.join(map(str, shape))} images)" if shape else ""
+        raise AelabError(f"the query {path} has {X.shape[1]} values but the index holds samples of "
+                         f"{n_features}{where}")
+    return X
+
+
+def _read_query_image(path: Path, shape):
+    from PIL import Image, UnidentifiedImageError
+
+    from .datasets.images import read_images
+
+    try:
+        with Image.open(path) as img:
+            mode, (width, height) = img.mode, img.size
+    except (UnidentifiedImageError, OSError):
+        raise AelabError(f"{path} cannot be read as an image; give an image file, a .npy file or an item id") \
+            from None
+    if shape is not None:
+        channels = shape[2] if len(shape) == 3 else 1
+        colour = mode not in ("1", "L", "LA", "P", "I", "I;16", "F")
+        if (height, width) != tuple(shape[:2]):
+            raise AelabError(f"the query image {path} is {height}x{width} but the index holds "
+                             f"{shape[0]}x{shape[1]} images; resize it first")
+        if colour != (channels == 3):
+            raise AelabError(f"the query image {path} is {'colour' if colour else 'grey'} but the index holds "
+                             f"{'colour' if channels == 3 else 'grey'} images")
+        return read_images([path], colour=channels == 3)[0]
+    return read_images([path])[0]
+
+
+def _neighbour_figure(index, args, rows) -> None:
+    """The query beside its neighbours. Pixels come from the indexed data set (reloaded) or from
+    the items' image files; items with neither are drawn blank."""
+    import numpy as np
+
+    from . import datasets, plots
+
+    info = index.info
+    shape = tuple(info.get("image_shape") or ()) or None
+    ds = datasets.load(info["data"], info.get("data_dir"))
+    pool = ds.split(info.get("split", "train"))
+    prefix = f"{info.get('split', 'train')}:"
+
+    def pixels(item_id: str, path: str | None):
+        if item_id.startswith(prefix):
+            return pool.X[int(item_id[len(prefix):])]
+        if path and Path(path).exists():
+            return _read_query_file(index, Path(path))[0] if index.model is not None else None
+        return None
+
+    query = Path(args.query)
+    first = _read_query_file(index, query)[0] if query.exists() else pixels(args.query, None)
+    images = [first] + [pixels(r["id"], r["path"]) for r in rows]
+    blank = np.zeros(ds.n_features, np.float32)
+    images = np.stack([blank if im is None else im for im in images])
+    titles = ["query"] + [f"{r['rank']}: {r['label']}" if r["label"] is not None else str(r["rank"]) for r in rows]
+    fig = plots.image_strip(images, shape, titles, title=f"{index.space} space, {index.metric}")
+    plots.save_figure(fig, args.figure, args.overwrite)
 
 
 def cmd_classify(args) -> None:

@@ -139,3 +139,23 @@ def confusion_matrix_figure(y_true: np.ndarray, y_pred: np.ndarray, classes: lis
     accuracy = np.trace(counts) / max(counts.sum(), 1)
     ax.set_title(title or f"accuracy {accuracy:.4f}")
     return fig
+
+
+def image_strip(images: np.ndarray, image_shape: tuple[int, ...] | None, titles: list[str],
+                title: str | None = None, per_row: int = 11) -> Figure:
+    """Samples side by side with a caption each: a query and its neighbours, a contact sheet."""
+    n = len(images)
+    cols = min(n, per_row)
+    rows = (n + cols - 1) // cols
+    fig = Figure(figsize=(1.1 * cols + 0.4, 1.3 * rows + (0.4 if title else 0)), dpi=100)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    lo, hi = (0.0, 1.0) if images.min() >= 0 and images.max() <= 1 else (images.min(), images.max())
+    for i, ax in enumerate(axes.flat):
+        if i < n:
+            _show(ax, images[i], image_shape, lo, hi)
+            ax.set_title(titles[i], fontsize=8)
+        else:
+            ax.set_axis_off()
+    if title:
+        fig.suptitle(title)
+    return fig

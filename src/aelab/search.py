@@ -1,0 +1,258 @@
+"""Search by code: a persistent FAISS index over the codes (or PCA scores, or pixels) of a collection.
+
+The lecture's point: nearest neighbours by pixels are poor; encode every image with a deep
+auto-encoder and search on the codes instead. An :class:`Index` keeps the vectors in FAISS, with
+each item's id, file path and label beside them, and the model that made the vectors (copied into
+the index folder, so a query is encoded the same way later).
+
+Scores: for ``cosine`` and ``ip`` (inner product) greater is nearer; for ``l2`` the score is the
+Euclidean distance, smaller is nearer.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError, ModelError
+from .storage import atomic_path, read_json, save_json
+
+METRICS = ("cosine", "ip", "l2")
+KINDS = ("auto", "exact", "hnsw", "ivf")
+SPACES = ("code", "pca", "pixels")
+#: ``kind="auto"`` searches exactly below this many items, approximately (HNSW) above.
+AUTO_EXACT_LIMIT = 200_000
+INDEX_FORMAT = "aelab-index"
+VECTORS_FILE, ITEMS_FILE, META_FILE, MODEL_DIR = "vectors.faiss", "items.json", "index.json", "model"
+
+
+@dataclass
+class Neighbours:
+    """The result of :meth:`Index.query`: per query row, ``k`` scores and item positions (nearest
+    first; -1 where the index holds fewer than ``k`` items), with the items' ids and labels."""
+
+    scores: np.ndarray
+    positions: np.ndarray
+    ids: list[list[str]]
+    labels: list[list] | None
+
+
+class Index:
+    """Vectors of a collection in a FAISS index, with item ids, paths and labels.
+
+    Parameters
+    ----------
+    metric : "cosine", "ip" (inner product) or "l2" (Euclidean), fixed when indexing.
+    kind : "exact" (brute force), "hnsw" or "ivf" (approximate), or "auto": exact up to
+        200,000 items, HNSW above.
+    space : what the vectors are ("code", "pca" or "pixels"); recorded for reports.
+    hnsw_neighbours, ef_search : HNSW graph degree and search breadth.
+    ivf_lists, n_probe : IVF cells (None: about 4 sqrt(n), at most n / 39) and cells visited per query.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from aelab.search import Index
+    >>> index = Index.build(np.eye(3, dtype=np.float32), labels=[0, 1, 2])
+    >>> index.query(np.array([[0.9, 0.1, 0.0]], np.float32), k=2).ids
+    [['0', '1']]
+    """
+
+    def __init__(self, metric: str = "cosine", kind: str = "auto", space: str = "code", hnsw_neighbours: int = 32,
+                 ef_search: int = 128, ivf_lists: int | None = None, n_probe: int = 16):
+        for name, value, allowed in (("metric", metric, METRICS), ("kind", kind, KINDS), ("space", space, SPACES)):
+            if value not in allowed:
+                raise DataError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        self.metric, self.kind, self.space = metric, kind, space
+        self.hnsw_neighbours, self.ef_search, self.ivf_lists, self.n_probe = hnsw_neighbours, ef_search, ivf_lists, n_probe
+        self.faiss_index = None
+        self.ids: list[str] = []
+        self.paths: list[str | None] = []
+        self.labels: list | None = None
+        self.model = None  # what encodes queries: a fitted aelab model, or None for pixels
+        self.info: dict = {}
+
+    # --- building ------------------------------------------------------------------------------
+    @classmethod
+    def build(cls, vectors, ids=None, paths=None, labels=None, **params) -> Index:
+        """A new index over the rows of ``vectors``."""
+        index = cls(**params)
+        index.add(vectors, ids, paths, labels)
+        return index
+
+    def add(self, vectors, ids=None, paths=None, labels=None) -> Index:
+        """Append items. ``ids`` default to their positions; the first call fixes the dimension
+        (and trains an IVF index on these vectors)."""
+        V = self._prepare(vectors)
+        n = len(V)
+        ids = [str(len(self.ids) + i) for i in range(n)] if ids is None else [str(i) for i in ids]
+        paths = [None] * n if paths is None else [None if p is None else str(p) for p in paths]
+        if len(ids) != n or len(paths) != n or (labels is not None and len(labels) != n):
+            raise DataError(f"{n} vectors need {n} ids, paths and labels")
+        if labels is None and self.labels is not None and n:
+            raise DataError("this index has labels: give labels for the added items too")
+        if labels is not None and self.labels is None and self.ids:
+            raise DataError("this index was built without labels; cannot add labelled items")
+        if self.faiss_index is None:
+            self.faiss_index = self._new_faiss(V)
+        elif V.shape[1] != self.dimension:
+            raise DataError(f"vectors have {V.shape[1]} dimensions but the index holds {self.dimension}-D vectors")
+        if n:
+            self.faiss_index.add(V)
+        self.ids += ids
+        self.paths += paths
+        if labels is not None:
+            self.labels = (self.labels or []) + [_plain(v) for v in labels]
+        self._positions = None
+        return self
+
+    def _prepare(self, vectors) -> np.ndarray:
+        V = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
+        if V.ndim == 1:
+            V = V[None, :]
+        if V.ndim != 2:
+            raise DataError(f"vectors must be one per row, not an array of shape {V.shape}")
+        if not np.isfinite(V).all():
+            raise DataError("vectors contain NaN or infinite values")
+        if self.metric == "cosine":
+            norms = np.linalg.norm(V, axis=1, keepdims=True)
+            V = V / np.where(norms > 0, norms, 1.0)
+        return np.ascontiguousarray(V, dtype=np.float32)
+
+    def _new_faiss(self, V: np.ndarray):
+        import faiss
+
+        d = V.shape[1]
+        metric = faiss.METRIC_L2 if self.metric == "l2" else faiss.METRIC_INNER_PRODUCT
+        kind = self.kind if self.kind != "auto" else ("exact" if len(V) <= AUTO_EXACT_LIMIT else "hnsw")
+        self.kind_ = kind
+        if kind == "exact":
+            return faiss.IndexFlatL2(d) if self.metric == "l2" else faiss.IndexFlatIP(d)
+        if kind == "hnsw":
+            index = faiss.IndexHNSWFlat(d, int(self.hnsw_neighbours), metric)
+            index.hnsw.efConstruction = max(40, 2 * int(self.hnsw_neighbours))
+            index.hnsw.efSearch = int(self.ef_search)
+            return index
+        # FAISS's rule of thumb: about 4 sqrt(n) cells, each trained on at least 39 vectors
+        lists = int(self.ivf_lists or max(1, min(65536, int(4 * np.sqrt(len(V))), len(V) // 39)))
+        if len(V) < lists:
+            raise DataError(f"an IVF index with {lists} cells needs at least {lists} vectors to train on; "
+                            "build it from more items, or use kind='exact' or 'hnsw'")
+        quantizer = faiss.IndexFlatL2(d) if self.metric == "l2" else faiss.IndexFlatIP(d)
+        index = faiss.IndexIVFFlat(quantizer, d, lists, metric)
+        index.train(V)
+        index.nprobe = int(self.n_probe)
+        self._quantizer = quantizer  # the IVF index points at it: keep it alive as long as the index
+        return index
+
+    # --- searching -----------------------------------------------------------------------------
+    @property
+    def dimension(self) -> int:
+        return int(self.faiss_index.d) if self.faiss_index is not None else 0
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def query(self, vectors, k: int = 10) -> Neighbours:
+        """The ``k`` nearest items of each row of ``vectors`` (already in the index's space)."""
+        if not len(self):
+            raise DataError("the index is empty")
+        V = self._prepare(vectors)
+        if V.shape[1] != self.dimension:
+            raise DataError(f"queries have {V.shape[1]} dimensions but the index holds {self.dimension}-D vectors")
+        k = max(1, min(int(k), len(self)))
+        scores, positions = self.faiss_index.search(V, k)
+        if self.metric == "l2":
+            scores = np.sqrt(np.maximum(scores, 0))
+        ids = [[self.ids[p] if p >= 0 else "" for p in row] for row in positions]
+        labels = None if self.labels is None else [[self.labels[p] if p >= 0 else None for p in row]
+                                                   for row in positions]
+        return Neighbours(scores, positions, ids, labels)
+
+    def position(self, item_id: str) -> int:
+        """Where the item with this id sits; a one-line error for an unknown id."""
+        if getattr(self, "_positions", None) is None:
+            self._positions = {i: p for p, i in enumerate(self.ids)}
+        try:
+            return self._positions[str(item_id)]
+        except KeyError:
+            raise DataError(f"no item with id {item_id!r} in the index ({len(self)} items, ids like "
+                            f"{', '.join(self.ids[:3])})") from None
+
+    def vector(self, position: int) -> np.ndarray:
+        """The stored vector of an item (normalised, for a cosine index)."""
+        return self.faiss_index.reconstruct(int(position))[None, :]
+
+    def encode(self, X) -> np.ndarray:
+        """Vectors of samples ``X`` in this index's space (through the stored model, if any)."""
+        return np.asarray(X, dtype=np.float32) if self.model is None else self.model.transform(X)
+
+    def memory_bytes(self) -> int:
+        """Size of the serialised FAISS index: what the vectors and the search structure take."""
+        import faiss
+
+        return int(faiss.serialize_index(self.faiss_index).nbytes)
+
+    # --- saving --------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Write the index folder atomically: an interrupted save leaves the previous index intact."""
+        import faiss
+
+        if self.faiss_index is None:
+            raise DataError("nothing to save: the index is empty")
+        with atomic_path(path, overwrite) as tmp:
+            tmp.mkdir()
+            faiss.write_index(self.faiss_index, str(tmp / VECTORS_FILE))
+            save_json(tmp / ITEMS_FILE, {"ids": self.ids, "paths": self.paths, "labels": self.labels})
+            save_json(tmp / META_FILE, {
+                "format": INDEX_FORMAT, "format_version": 1, "metric": self.metric, "kind": self.kind,
+                "built_as": getattr(self, "kind_", self.kind), "space": self.space, "count": len(self),
+                "dimension": self.dimension, "params": {"hnsw_neighbours": self.hnsw_neighbours,
+                                                        "ef_search": self.ef_search, "ivf_lists": self.ivf_lists,
+                                                        "n_probe": self.n_probe},
+                "info": self.info})
+            if self.model is not None:
+                self.model.save(tmp / MODEL_DIR)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Index:
+        import faiss
+
+        from .models import load as load_model
+
+        path = Path(path)
+        if not path.is_dir():
+            raise ModelError(f"no index at {path}: expected a folder written by 'aelab index'")
+        meta = read_json(path / META_FILE)
+        if not isinstance(meta, dict) or meta.get("format") != INDEX_FORMAT:
+            raise ModelError(f"{path / META_FILE} is not an aelab index")
+        index = cls(meta["metric"], meta["kind"], meta["space"], **meta.get("params", {}))
+        index.kind_ = meta.get("built_as", meta["kind"])
+        try:
+            index.faiss_index = faiss.read_index(str(path / VECTORS_FILE))
+        except RuntimeError as exc:
+            raise ModelError(f"{path / VECTORS_FILE} cannot be read ({str(exc).splitlines()[0][:120]}); "
+                             "the index is damaged: build it again") from None
+        if index.kind_ == "hnsw":
+            index.faiss_index.hnsw.efSearch = int(index.ef_search)
+        elif index.kind_ == "ivf":
+            faiss.extract_index_ivf(index.faiss_index).nprobe = int(index.n_probe)
+        items = read_json(path / ITEMS_FILE)
+        index.ids, index.paths, index.labels = items["ids"], items["paths"], items["labels"]
+        if len(index.ids) != index.faiss_index.ntotal:
+            raise ModelError(f"{path} holds {index.faiss_index.ntotal} vectors but {len(index.ids)} items; "
+                             "the index is damaged: build it again")
+        if (path / MODEL_DIR).is_dir():
+            index.model = load_model(path / MODEL_DIR)
+        index.info = meta.get("info", {})
+        return index
+
+
+def _plain(value):
+    """A label as a JSON value."""
+    return value.item() if isinstance(value, np.generic) else value
+

@@ -1,0 +1,133 @@
+import json
+import os
+
+import numpy as np
+import pytest
+from sklearn.neighbors import NearestNeighbors
+
+import aelab
+from aelab.cli import main
+from aelab.errors import DataError, ModelError
+from aelab.search import Index
+
+
+@pytest.fixture(scope="module")
+def vectors():
+    return np.random.default_rng(0).normal(size=(2000, 16)).astype(np.float32)
+
+
+def test_exact_search_matches_brute_force_for_every_metric(vectors):
+    queries = vectors[:20] + 0.1
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    q_unit = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+    expected = {"cosine": np.argsort(-(q_unit @ unit.T), axis=1)[:, :5],
+                "ip": np.argsort(-(queries @ vectors.T), axis=1)[:, :5]}
+    for metric in ("cosine", "ip"):
+        found = Index.build(vectors, metric=metric, kind="exact").query(queries, k=5)
+        np.testing.assert_array_equal(found.positions, expected[metric])
+    found = Index.build(vectors, metric="l2", kind="exact").query(queries, k=5)
+    distances, positions = NearestNeighbors(n_neighbors=5).fit(vectors).kneighbors(queries)
+    np.testing.assert_array_equal(found.positions, positions)
+    np.testing.assert_allclose(found.scores, distances, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_approximate_search_recalls_most_exact_neighbours(vectors, kind):
+    exact = Index.build(vectors, kind="exact").query(vectors[:200], k=10).positions
+    approx = Index.build(vectors, kind=kind).query(vectors[:200], k=10).positions
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
+    assert recall >= 0.9
+
+
+def test_add_ids_labels_and_their_errors(vectors):
+    index = Index.build(vectors[:10], labels=list(range(10)))
+    index.add(vectors[10:15], ids=[f"x{i}" for i in range(5)], labels=[7] * 5)
+    assert len(index) == 15 and index.ids[:2] == ["0", "1"] and index.position("x3") == 13
+    found = index.query(vectors[12], k=1)
+    assert found.ids == [["x2"]] and found.labels == [[7]]
+    with pytest.raises(DataError, match="dimensions"):
+        index.add(np.zeros((2, 3), np.float32), labels=[0, 0])
+    with pytest.raises(DataError, match="give labels"):
+        index.add(vectors[:2])
+    with pytest.raises(DataError, match="no item with id 'nope'"):
+        index.position("nope")
+    with pytest.raises(DataError, match="NaN"):
+        index.query(np.full((1, 16), np.nan, np.float32))
+
+
+def test_saved_index_answers_the_same_and_damage_is_reported(vectors, tmp_path):
+    index = Index.build(vectors, kind="hnsw", metric="l2", labels=[int(i % 3) for i in range(len(vectors))])
+    index.save(tmp_path / "ix")
+    back = Index.load(tmp_path / "ix")
+    a, b = index.query(vectors[:5], k=4), back.query(vectors[:5], k=4)
+    np.testing.assert_array_equal(a.positions, b.positions)
+    assert a.labels == b.labels and back.kind_ == "hnsw" and back.faiss_index.hnsw.efSearch == index.ef_search
+    (tmp_path / "ix" / "vectors.faiss").write_bytes(b"garbage")
+    with pytest.raises(ModelError, match="damaged"):
+        Index.load(tmp_path / "ix")
+    with pytest.raises(ModelError, match="no index"):
+        Index.load(tmp_path / "missing")
+
+
+def test_an_interrupted_save_keeps_the_previous_index(vectors, tmp_path, monkeypatch):
+    import faiss
+
+    Index.build(vectors[:10]).save(tmp_path / "ix")
+    before = sorted(os.listdir(tmp_path))
+
+    def broken(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(faiss, "write_index", broken)
+    with pytest.raises(KeyboardInterrupt):
+        Index.build(vectors[:50]).save(tmp_path / "ix", overwrite=True)
+    assert sorted(os.listdir(tmp_path)) == before
+    monkeypatch.undo()
+    assert len(Index.load(tmp_path / "ix")) == 10
+
+
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("search")
+    ds = aelab.datasets.load("digits")
+    aelab.AutoEncoder(n_components=8, hidden_layer_sizes=(64, 32), epochs=20, batch_size=32,
+                      random_state=0).fit(ds.train.X, image_shape=ds.image_shape).save(folder / "ae")
+    return folder / "ae"
+
+
+def test_cli_index_search_and_add(digits_model, tmp_path, capsys):
+    index = tmp_path / "codes"
+    assert main(["index", str(digits_model), "--data", "digits", "--out", str(index)]) == 0
+    assert "indexed 1437 items (code space, 8-D, cosine, exact search)" in capsys.readouterr().out
+    assert main(["search", str(index), "--query", "train:5", "-k", "5", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    labels = [n["label"] for n in result["neighbours"]]
+    assert result["neighbours"][0]["id"] == "train:5" and labels.count(labels[0]) >= 4  # neighbours share the digit
+    figure = tmp_path / "n.png"
+    assert main(["search", str(index), "--query", "train:5", "--figure", str(figure)]) == 0
+    assert figure.stat().st_size > 0
+    assert main(["index", "--add", str(index), "--data", "digits", "--split", "test"]) == 0
+    assert len(Index.load(index)) == 1797
+    assert main(["search", str(index), "--query", "digits/test:3", "-k", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["neighbours"][0]["id"] == "digits/test:3"
+
+
+def test_cli_bad_queries_are_one_line_errors(digits_model, tmp_path, capsys):
+    from PIL import Image
+
+    index = tmp_path / "px"
+    assert main(["index", "--space", "pixels", "--data", "digits", "--out", str(index), "--metric", "l2"]) == 0
+    capsys.readouterr()
+    Image.fromarray(np.zeros((9, 8), np.uint8)).save(tmp_path / "tall.png")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "rgb.png")
+    (tmp_path / "junk.png").write_text("not an image")
+    for query, message in [("tall.png", "is 9x8 but the index holds 8x8"), ("rgb.png", "is colour but"),
+                           ("junk.png", "cannot be read as an image"), ("train:99999", "no item with id")]:
+        target = str(tmp_path / query) if query.endswith(".png") else query
+        assert main(["search", str(index), "--query", target]) == 1
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1
+    Image.fromarray(np.full((8, 8), 255, np.uint8)).save(tmp_path / "ok.png")
+    assert main(["search", str(index), "--query", str(tmp_path / "ok.png"), "-k", "2"]) == 0
+    assert main(["index", "--data", "digits", "--out", str(tmp_path / "c")]) == 1
+    assert "needs a trained model" in capsys.readouterr().err
