@@ -131,3 +131,45 @@ def test_cli_bad_queries_are_one_line_errors(digits_model, tmp_path, capsys):
     assert main(["search", str(index), "--query", str(tmp_path / "ok.png"), "-k", "2"]) == 0
     assert main(["index", "--data", "digits", "--out", str(tmp_path / "c")]) == 1
     assert "needs a trained model" in capsys.readouterr().err
+
+
+def test_ranking_metrics_by_hand():
+    from aelab.retrieval import precision_at_k, ranking_metrics
+
+    # one query of label 1; items ranked by score: labels 1, 0, 1, 0 -> AP = (1/1 + 2/3) / 2
+    scores = np.array([[0.9, 0.8, 0.7, 0.1]])
+    m = ranking_metrics(scores, np.array([1, 0, 1, 0]), np.array([1]), recall_levels=(0.5, 1.0))
+    assert m["average_precision"][0] == pytest.approx((1 + 2 / 3) / 2)
+    np.testing.assert_allclose(m["precision_at_recall"][0], [1.0, 2 / 3])
+    # leaving the first item out (the query itself): labels 0, 1, 0 -> AP = 1/2
+    m = ranking_metrics(scores, np.array([1, 0, 1, 0]), np.array([1]), exclude=np.array([0]))
+    assert m["average_precision"][0] == pytest.approx(0.5)
+    assert precision_at_k(np.array([[1, 0, 1], [2, 2, 2]]), np.array([1, 2]), ks=(1, 3)) == {1: 1.0, 3: pytest.approx(5 / 6)}
+
+
+def test_well_separated_clusters_are_retrieved_perfectly():
+    from aelab.retrieval import evaluate
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(4, 8)) * 10
+    labels = np.repeat(np.arange(4), 50)
+    X = centres[labels] + rng.normal(size=(200, 8)) * 0.1
+    index = Index.build(X[::2], labels=labels[::2].tolist(), metric="l2")
+    result = evaluate(index, X[1::2], labels[1::2], ks=(1, 10))
+    assert result["map"] == pytest.approx(1.0) and result["precision_at"] == {1: 1.0, 10: 1.0}
+    assert result["precision_at_recall"][1.0] == pytest.approx(1.0) and result["latency_ms"]["median"] > 0
+
+
+def test_cli_evaluate_retrieval_side_by_side(digits_model, tmp_path, capsys):
+    for space in ("code", "pixels"):
+        assert main(["index", str(digits_model), "--space", space, "--data", "digits",
+                     "--out", str(tmp_path / space)]) == 0
+    out = tmp_path / "eval"
+    assert main(["evaluate-retrieval", "--index", str(tmp_path / "code"), "--index", str(tmp_path / "pixels"),
+                 "--queries", "digits", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "code (code)" in printed and "pixels (pixels)" in printed
+    metrics = json.loads((out / "metrics.json").read_text())["indexes"]
+    for result in metrics.values():
+        assert 0.8 < result["precision_at"]["10"] <= 1 and 0 < result["map"] <= 1
+    assert (out / "precision-recall.png").stat().st_size > 0

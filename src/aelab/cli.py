@@ -235,6 +235,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace --figure if it exists")
     p.set_defaults(func=cmd_search)
 
+    p = _command(sub, "evaluate-retrieval", "Precision, mean average precision, precision-recall and speed of "
+                 "indexes, with labels as relevance.",
+                 "  aelab evaluate-retrieval --index mnist-codes --index mnist-pca --index mnist-pixels \\\n"
+                 "      --queries mnist --data-dir ../shared/data/mnist\n")
+    p.add_argument("--index", required=True, action="append", metavar="INDEX",
+                   help="index folder (repeat to compare spaces side by side)")
+    g = p.add_argument_group("queries")
+    g.add_argument("--queries", required=True, metavar="SPEC", help="labelled data whose samples are the queries")
+    g.add_argument("--data-dir", metavar="DIR", help="folder holding the IDX files of mnist / fashion-mnist")
+    g.add_argument("--split", choices=("train", "test", "all"), default="test", help="which samples query")
+    g.add_argument("--n-queries", type=int, help="use only the first N queries")
+    g.add_argument("--test-size", type=float, default=0.2, help="hold-out share for data without its own split")
+    g.add_argument("--split-seed", type=int, default=0, help="seed of that hold-out")
+    g.add_argument("--label-column", metavar="NAME", help="label column of a CSV table (name or index)")
+    g.add_argument("--image-size", metavar="HxW", help="resize every image of an image folder to this size")
+    p.add_argument("--out", metavar="DIR", help="folder for metrics.json and the precision-recall figure "
+                   "(default: INDEX-retrieval[-N])")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_evaluate_retrieval)
+
     p = _command(sub, "classify", "Train a classifier whose hidden layers come from an auto-encoder, and test it.",
                  "  aelab classify --data mnist --n-labels 1000 --pretrain greedy --out clf-greedy\n"
                  "  aelab classify --data mnist --n-labels 1000 --init mnist-ae --out clf-encoder\n"
@@ -582,6 +602,62 @@ def _neighbour_figure(index, args, rows) -> None:
     titles = ["query"] + [f"{r['rank']}: {r['label']}" if r["label"] is not None else str(r["rank"]) for r in rows]
     fig = plots.image_strip(images, shape, titles, title=f"{index.space} space, {index.metric}")
     plots.save_figure(fig, args.figure, args.overwrite)
+
+
+def cmd_evaluate_retrieval(args) -> None:
+    import numpy as np
+
+    from . import plots, retrieval
+    from .search import Index
+    from .storage import atomic_path, check_output, fresh_path, save_json
+
+    out = check_output(args.out, args.overwrite) if args.out else fresh_path(str(Path(args.index[0])) + "-retrieval")
+    args.data = args.queries
+    ds = _load_data(args)
+    queries = ds.split(args.split)
+    if queries.y is None:
+        raise AelabError(f"--queries {args.queries} has no labels; retrieval is evaluated with labels as relevance")
+    n = len(queries.X) if args.n_queries is None else max(1, min(args.n_queries, len(queries.X)))
+    X, y = queries.X[:n], queries.y[:n]
+    results, curves = {}, {}
+    for path in args.index:
+        index = Index.load(path)
+        if index.labels is None:
+            raise AelabError(f"{path} has no labels; build it from labelled data to evaluate retrieval")
+        if index.model is not None:
+            index.model.check_n_features(ds.n_features, f"--queries {args.queries}")
+        elif ds.n_features != index.dimension:
+            raise AelabError(f"--queries {args.queries} has {ds.n_features} features per sample but {path} holds "
+                             f"{index.dimension}-D vectors")
+        same = index.info.get("data") == args.queries and index.info.get("split") == args.split
+        exclude = np.arange(n) if same else None  # a query is not its own neighbour
+        name = f"{Path(path).name} ({index.space})"
+        results[name] = retrieval.evaluate(index, index.encode(X), y, exclude=exclude)
+        curves[name] = (results[name]["pr_curve"]["recall"], results[name]["pr_curve"]["precision"])
+    table = _retrieval_table(results)
+    print(f"queries: {n} {args.split} samples of {ds.name}; relevant = same label\n\n{table}")
+    with atomic_path(out, args.overwrite) as tmp:
+        tmp.mkdir()
+        save_json(tmp / "metrics.json", {"queries": args.queries, "split": args.split, "n_queries": n,
+                                         "indexes": results})
+        fig = plots.precision_recall_figure(curves, title=f"{ds.name}: {n} queries")
+        plots.save_figure(fig, tmp / "precision-recall.png")
+    print(f"metrics.json and precision-recall.png in {out}")
+
+
+def _retrieval_table(results: dict) -> str:
+    head = ["index (space)", "dim", "P@1", "P@10", "P@100", "mAP", "queries/s", "median ms", "p95 ms", "MB"]
+    rows = [head]
+    for name, r in results.items():
+        p = r["precision_at"]
+        rows.append([name, str(r["dimension"]), *(f"{p[k]:.4f}" if k in p else "-" for k in (1, 10, 100)),
+                     f"{r['map']:.4f}", f"{r['queries_per_s']:.0f}", f"{r['latency_ms']['median']:.3f}",
+                     f"{r['latency_ms']['p95']:.3f}", f"{r['memory_mb']:.2f}"])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
 
 
 def cmd_classify(args) -> None:

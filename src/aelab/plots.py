@@ -159,3 +159,20 @@ def image_strip(images: np.ndarray, image_shape: tuple[int, ...] | None, titles:
     if title:
         fig.suptitle(title)
     return fig
+
+
+def precision_recall_figure(curves: dict[str, tuple], title: str | None = None) -> Figure:
+    """Mean precision against recall, one line per index (space)."""
+    fig = Figure(figsize=(5.5, 4.2), dpi=100)
+    ax = fig.subplots()
+    for i, (name, (recall, precision)) in enumerate(curves.items()):
+        ax.plot(recall, precision, marker="o", markersize=3, label=name, color=_palette("tab10", i, len(curves)))
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return fig

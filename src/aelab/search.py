@@ -62,7 +62,7 @@ class Index:
     """
 
     def __init__(self, metric: str = "cosine", kind: str = "auto", space: str = "code", hnsw_neighbours: int = 32,
-                 ef_search: int = 128, ivf_lists: int | None = None, n_probe: int = 16):
+                 ef_search: int = 256, ivf_lists: int | None = None, n_probe: int = 16):
         for name, value, allowed in (("metric", metric, METRICS), ("kind", kind, KINDS), ("space", space, SPACES)):
             if value not in allowed:
                 raise DataError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
@@ -133,7 +133,7 @@ class Index:
             return faiss.IndexFlatL2(d) if self.metric == "l2" else faiss.IndexFlatIP(d)
         if kind == "hnsw":
             index = faiss.IndexHNSWFlat(d, int(self.hnsw_neighbours), metric)
-            index.hnsw.efConstruction = max(40, 2 * int(self.hnsw_neighbours))
+            index.hnsw.efConstruction = max(200, 2 * int(self.hnsw_neighbours))  # a better graph, slower to build
             index.hnsw.efSearch = int(self.ef_search)
             return index
         # FAISS's rule of thumb: about 4 sqrt(n) cells, each trained on at least 39 vectors

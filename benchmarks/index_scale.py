@@ -1,0 +1,73 @@
+"""Index scale: build time, memory, latency and recall of approximate search on synthetic codes.
+
+N synthetic 30-D codes (a mixture of 100 Gaussians, like the codes of a trained auto-encoder)
+go into an exact index and into HNSW and IVF indexes. For 1,000 held-out queries: recall@10 of
+the approximate index against exact search, and the median and 95th-percentile latency of single
+queries. Target: recall@10 >= 0.95 at under 1 ms per query.
+
+    python benchmarks/index_scale.py [--n 1000000] [--dim 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numpy as np
+
+from aelab.search import Index
+
+
+def codes(n: int, dim: int, rng) -> np.ndarray:
+    centres = rng.normal(size=(100, dim)) * 3
+    return (centres[rng.integers(0, 100, n)] + rng.normal(size=(n, dim))).astype(np.float32)
+
+
+def latency(index: Index, Q: np.ndarray) -> tuple[float, float]:
+    times = []
+    for row in Q:
+        t = time.perf_counter()
+        index.faiss_index.search(row[None, :], 10)
+        times.append(time.perf_counter() - t)
+    return 1000 * float(np.median(times)), 1000 * float(np.percentile(times, 95))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--n", type=int, default=1_000_000)
+    p.add_argument("--dim", type=int, default=30)
+    p.add_argument("--queries", type=int, default=1000)
+    args = p.parse_args()
+
+    rng = np.random.default_rng(0)
+    X, Q = codes(args.n, args.dim, rng), codes(args.queries, args.dim, rng)
+    print(f"{args.n:,} synthetic {args.dim}-D codes, {args.queries} queries, Euclidean distance")
+    t = time.perf_counter()
+    exact = Index.build(X, metric="l2", kind="exact")
+    truth = exact.query(Q, 10).positions
+    med, p95 = latency(exact, Q[:200])
+    print(f"exact: build {time.perf_counter() - t:.1f} s (incl. the 1,000 ground-truth queries), "
+          f"{exact.memory_bytes() / 2**20:.0f} MB, latency median {med:.2f} ms, p95 {p95:.2f} ms")
+    del exact
+    for kind, knob, values in (("hnsw", "efSearch", (64, 128, 256, 512)), ("ivf", "nprobe", (8, 16, 32, 64))):
+        t = time.perf_counter()
+        index = Index.build(X, metric="l2", kind=kind)
+        build = time.perf_counter() - t
+        print(f"{kind}: build {build:.0f} s, {index.memory_bytes() / 2**20:.0f} MB; "
+              f"peak RSS so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+        for value in values:
+            if kind == "hnsw":
+                index.faiss_index.hnsw.efSearch = value
+            else:
+                index.faiss_index.nprobe = value
+            found = index.faiss_index.search(Q, 10)[1]
+            recall = np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, truth)])
+            med, p95 = latency(index, Q[:300])
+            print(f"  {knob} {value:4d}: recall@10 {recall:.4f}, latency median {med:.3f} ms, p95 {p95:.3f} ms",
+                  flush=True)
+        del index
+
+
+if __name__ == "__main__":
+    main()

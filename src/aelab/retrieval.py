@@ -1,0 +1,105 @@
+"""How good and how fast a search is: precision at k, mean average precision, precision-recall,
+query latency, with labels as relevance (an item is relevant to a query when their labels agree).
+
+Precision at k uses what the index returns (so an approximate index pays for what it misses);
+average precision and the precision-recall curve rank every item exactly in the index's space.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .errors import DataError
+from .search import Index
+
+RECALL_LEVELS = (0.001, 0.01, 0.1, 0.5, 1.0)
+CURVE_LEVELS = tuple(np.round(np.linspace(0.05, 1.0, 20), 4))  # recall levels of the precision-recall figure
+
+
+def exact_scores(index: Index, Q: np.ndarray) -> np.ndarray:
+    """Scores of queries ``Q`` (in the index's space) against every item, greater = nearer."""
+    V = index.faiss_index.reconstruct_n(0, len(index))
+    Q = index._prepare(Q)
+    if index.metric == "l2":
+        return -(np.square(Q).sum(1)[:, None] - 2 * Q @ V.T + np.square(V).sum(1)[None, :])
+    return Q @ V.T
+
+
+def ranking_metrics(scores: np.ndarray, item_labels: np.ndarray, query_labels: np.ndarray,
+                    recall_levels=RECALL_LEVELS, exclude: np.ndarray | None = None) -> dict:
+    """Average precision of each query, and precision at the given recall levels, from full rankings.
+
+    ``exclude[i]`` (or -1) is an item to leave out of query i's ranking (the query itself, when
+    queries come from the indexed collection).
+    """
+    n_q, n = scores.shape
+    ap = np.zeros(n_q)
+    at_recall = np.zeros((n_q, len(recall_levels)))
+    for i in range(n_q):
+        s = scores[i].copy()
+        if exclude is not None and exclude[i] >= 0:
+            s[exclude[i]] = -np.inf
+        order = np.argsort(-s, kind="stable")
+        if exclude is not None and exclude[i] >= 0:
+            order = order[:-1]
+        rel = item_labels[order] == query_labels[i]
+        total = rel.sum()
+        if total == 0:
+            continue
+        hits = np.cumsum(rel)
+        ranks = np.arange(1, len(rel) + 1)
+        ap[i] = np.sum(hits[rel] / ranks[rel]) / total
+        for j, level in enumerate(recall_levels):
+            needed = max(1, int(np.ceil(level * total)))
+            rank = np.searchsorted(hits, needed) + 1  # first rank with that many relevant items
+            at_recall[i, j] = needed / rank
+    return {"average_precision": ap, "precision_at_recall": at_recall}
+
+
+def precision_at_k(found_labels: np.ndarray, query_labels: np.ndarray, ks=(1, 10, 100)) -> dict[int, float]:
+    """Share of relevant items among the first k returned, averaged over queries."""
+    rel = found_labels == query_labels[:, None]
+    return {k: float(rel[:, :k].mean()) for k in ks if k <= rel.shape[1]}
+
+
+def evaluate(index: Index, Q: np.ndarray, query_labels, ks=(1, 10, 100), recall_levels=RECALL_LEVELS,
+             latency_queries: int = 200, chunk: int = 256, exclude: np.ndarray | None = None) -> dict:
+    """All retrieval figures of ``index`` for queries ``Q`` (already encoded) with ``query_labels``."""
+    if index.labels is None:
+        raise DataError("the index has no labels: retrieval is evaluated with labels as relevance")
+    item_labels = np.asarray(index.labels)
+    query_labels = np.asarray(query_labels)
+    k_max = min(max(ks), len(index))
+    started = time.perf_counter()
+    found = index.query(Q, k_max + (1 if exclude is not None else 0))
+    batch_seconds = time.perf_counter() - started
+    positions = found.positions
+    if exclude is not None:  # drop the query itself from its own results
+        positions = np.array([[p for p in row if p != e][:k_max] for row, e in zip(positions, exclude)])
+    found_labels = item_labels[positions]
+    out = {"precision_at": precision_at_k(found_labels, query_labels, ks)}
+    levels = sorted(set(recall_levels) | set(CURVE_LEVELS))
+    ap, at_recall = [], []
+    for start in range(0, len(Q), chunk):
+        part = ranking_metrics(exact_scores(index, Q[start:start + chunk]), item_labels,
+                               query_labels[start:start + chunk], levels,
+                               None if exclude is None else exclude[start:start + chunk])
+        ap.append(part["average_precision"])
+        at_recall.append(part["precision_at_recall"])
+    mean_at = dict(zip(levels, np.concatenate(at_recall).mean(0).tolist()))
+    out["map"] = float(np.concatenate(ap).mean())
+    out["precision_at_recall"] = {r: mean_at[r] for r in recall_levels}
+    out["pr_curve"] = {"recall": list(CURVE_LEVELS), "precision": [mean_at[r] for r in CURVE_LEVELS]}
+    out["queries_per_s"] = len(Q) / batch_seconds
+    latencies = []
+    for row in Q[:latency_queries]:
+        t = time.perf_counter()
+        index.query(row[None, :], 10)
+        latencies.append(time.perf_counter() - t)
+    out["latency_ms"] = {"median": 1000 * float(np.median(latencies)), "p95": 1000 * float(np.percentile(latencies, 95))}
+    out["memory_mb"] = index.memory_bytes() / 2**20
+    out["n_items"], out["n_queries"], out["dimension"] = len(index), len(Q), index.dimension
+    return out
+
