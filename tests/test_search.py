@@ -173,3 +173,22 @@ def test_cli_evaluate_retrieval_side_by_side(digits_model, tmp_path, capsys):
     for result in metrics.values():
         assert 0.8 < result["precision_at"]["10"] <= 1 and 0 < result["map"] <= 1
     assert (out / "precision-recall.png").stat().st_size > 0
+
+
+def test_cli_figure_beside_the_pixel_space_neighbours(digits_model, tmp_path, capsys):
+    for space in ("code", "pixels"):
+        assert main(["index", str(digits_model), "--space", space, "--data", "digits",
+                     "--out", str(tmp_path / space)]) == 0
+    figure = tmp_path / "both.png"
+    assert main(["search", str(tmp_path / "code"), "--query", "train:0", "-k", "4", "--figure", str(figure),
+                 "--beside", str(tmp_path / "pixels")]) == 0
+    from PIL import Image
+
+    with Image.open(figure) as img:
+        assert img.size[1] > 200  # two strips of images
+    other = tmp_path / "other"
+    assert main(["index", "--space", "pixels", "--data", "digits", "--split", "test", "--out", str(other)]) == 0
+    capsys.readouterr()
+    assert main(["search", str(tmp_path / "code"), "--query", "train:0", "--figure", str(tmp_path / "x.png"),
+                 "--beside", str(other)]) == 1
+    assert "another collection" in capsys.readouterr().err

@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-components", type=int, help="PCA size for --space pca without a model (default 30)")
     p.add_argument("--metric", choices=METRICS, default="cosine", help="similarity, fixed when indexing")
     p.add_argument("--kind", choices=KINDS, default="auto",
-                   help="exact search, approximate HNSW or IVF, or auto (exact up to 200,000 items)")
+                   help="exact search, approximate HNSW or IVF, or auto (exact up to 200,000 items, IVF above)")
     p.add_argument("--split", choices=("all", "train", "test"), default="train", help="which samples to index")
     p.add_argument("--batch-size", type=int, default=8192, help="samples encoded and added at a time")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
@@ -232,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10, help="number of neighbours")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--figure", metavar="FILE.png", help="draw the query beside its neighbours")
+    p.add_argument("--beside", metavar="INDEX", help="with --figure: also draw the neighbours found in this index "
+                   "of the same collection (e.g. its pixel-space index)")
     p.add_argument("--overwrite", action="store_true", help="replace --figure if it exists")
     p.set_defaults(func=cmd_search)
 
@@ -514,6 +516,8 @@ def cmd_search(args) -> None:
     if args.figure:
         _neighbour_figure(index, args, rows)
         print(f"wrote {args.figure}")
+    elif args.beside:
+        raise AelabError("--beside draws a second row of the figure: give --figure FILE.png too")
 
 
 def _query_vector(index, query: str):
@@ -575,11 +579,13 @@ def _read_query_image(path: Path, shape):
 
 
 def _neighbour_figure(index, args, rows) -> None:
-    """The query beside its neighbours. Pixels come from the indexed data set (reloaded) or from
-    the items' image files; items with neither are drawn blank."""
+    """The query beside its neighbours (and, with ``--beside``, beside those another index of the
+    same collection finds). Pixels come from the indexed data set (reloaded) or from the items'
+    image files; items with neither are drawn blank."""
     import numpy as np
 
     from . import datasets, plots
+    from .search import Index
 
     info = index.info
     shape = tuple(info.get("image_shape") or ()) or None
@@ -590,17 +596,31 @@ def _neighbour_figure(index, args, rows) -> None:
     def pixels(item_id: str, path: str | None):
         if item_id.startswith(prefix):
             return pool.X[int(item_id[len(prefix):])]
-        if path and Path(path).exists():
-            return _read_query_file(index, Path(path))[0] if index.model is not None else None
+        if path and Path(path).exists() and index.model is not None:
+            return _read_query_file(index, Path(path))[0]
         return None
 
     query = Path(args.query)
     first = _read_query_file(index, query)[0] if query.exists() else pixels(args.query, None)
-    images = [first] + [pixels(r["id"], r["path"]) for r in rows]
     blank = np.zeros(ds.n_features, np.float32)
+    strips = [(f"{index.space} space", rows)]
+    if args.beside:
+        other = Index.load(args.beside)
+        if other.info.get("data") != info.get("data") or other.info.get("split") != info.get("split"):
+            raise AelabError(f"--beside {args.beside} indexes another collection; build both from the same --data")
+        if first is None:
+            raise AelabError("--beside needs the query's pixels: give an image file or an item of the collection")
+        found = other.query(other.encode(first[None, :]), len(rows))
+        strips.append((f"{other.space} space", [
+            {"rank": r + 1, "id": found.ids[0][r], "label": None if found.labels is None else found.labels[0][r],
+             "path": other.paths[found.positions[0][r]]} for r in range(found.positions.shape[1])]))
+    images, titles = [], []
+    for name, strip in strips:
+        images += [first] + [pixels(r["id"], r["path"]) for r in strip]
+        titles += [f"query ({name})"] + [f"{r['rank']}: {r['label']}" if r["label"] is not None else str(r["rank"])
+                                         for r in strip]
     images = np.stack([blank if im is None else im for im in images])
-    titles = ["query"] + [f"{r['rank']}: {r['label']}" if r["label"] is not None else str(r["rank"]) for r in rows]
-    fig = plots.image_strip(images, shape, titles, title=f"{index.space} space, {index.metric}")
+    fig = plots.image_strip(images, shape, titles, title=f"nearest items, {index.metric}", per_row=len(rows) + 1)
     plots.save_figure(fig, args.figure, args.overwrite)
 
 
