@@ -44,7 +44,7 @@ def test_add_ids_labels_and_their_errors(vectors):
     index.add(vectors[10:15], ids=[f"x{i}" for i in range(5)], labels=[7] * 5)
     assert len(index) == 15 and index.ids[:2] == ["0", "1"] and index.position("x3") == 13
     found = index.query(vectors[12], k=1)
-    assert found.ids == [["x2"]] and found.labels == [[7]]
+    assert found.ids.tolist() == [["x2"]] and found.labels.tolist() == [[7]]
     with pytest.raises(DataError, match="dimensions"):
         index.add(np.zeros((2, 3), np.float32), labels=[0, 0])
     with pytest.raises(DataError, match="give labels"):
@@ -61,7 +61,7 @@ def test_saved_index_answers_the_same_and_damage_is_reported(vectors, tmp_path):
     back = Index.load(tmp_path / "ix")
     a, b = index.query(vectors[:5], k=4), back.query(vectors[:5], k=4)
     np.testing.assert_array_equal(a.positions, b.positions)
-    assert a.labels == b.labels and back.kind_ == "hnsw" and back.faiss_index.hnsw.efSearch == index.ef_search
+    assert a.labels.tolist() == b.labels.tolist() and back.kind_ == "hnsw" and back.faiss_index.hnsw.efSearch == index.ef_search
     (tmp_path / "ix" / "vectors.faiss").write_bytes(b"garbage")
     with pytest.raises(ModelError, match="damaged"):
         Index.load(tmp_path / "ix")
@@ -192,3 +192,33 @@ def test_cli_figure_beside_the_pixel_space_neighbours(digits_model, tmp_path, ca
     assert main(["search", str(tmp_path / "code"), "--query", "train:0", "--figure", str(tmp_path / "x.png"),
                  "--beside", str(other)]) == 1
     assert "another collection" in capsys.readouterr().err
+
+
+def test_streamed_npy_and_image_folder_index_like_loaded_data(digits_model, tmp_path, capsys):
+    from PIL import Image
+
+    ds = aelab.datasets.load("digits")
+    pixels = np.round(ds.train.X[:300] * 255).astype(np.uint8).reshape(-1, 8, 8)
+    np.save(tmp_path / "digits.npy", pixels)
+    assert main(["index", str(digits_model), "--data", str(tmp_path / "digits.npy"), "--stream", "--batch-size",
+                 "64", "--out", str(tmp_path / "streamed")]) == 0
+    streamed = Index.load(tmp_path / "streamed")
+    assert len(streamed) == 300 and streamed.ids[:2] == ["row:0", "row:1"]
+    expected = aelab.load(digits_model).transform(pixels.reshape(300, -1) / np.float32(255))
+    np.testing.assert_allclose(streamed.faiss_index.reconstruct_n(0, 300),
+                               expected / np.linalg.norm(expected, axis=1, keepdims=True), atol=1e-5)
+    assert main(["search", str(tmp_path / "streamed"), "--query", "row:7", "-k", "3",
+                 "--figure", str(tmp_path / "s.png")]) == 0
+
+    folder = tmp_path / "images"
+    for i, image in enumerate(pixels[:30]):
+        (folder / str(i % 3)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / str(i % 3) / f"{i:03d}.png")
+    assert main(["index", "--space", "pixels", "--data", str(folder), "--stream", "--batch-size", "7",
+                 "--out", str(tmp_path / "folder")]) == 0
+    index = Index.load(tmp_path / "folder")
+    assert len(index) == 30 and sorted(set(index.labels)) == ["0", "1", "2"]
+    assert index.paths[0].endswith("000.png")
+    capsys.readouterr()
+    assert main(["index", "--space", "pixels", "--data", "digits", "--stream", "--out", str(tmp_path / "x")]) == 1
+    assert "--stream reads a .npy file or a folder" in capsys.readouterr().err

@@ -219,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exact search, approximate HNSW or IVF, or auto (exact up to 200,000 items, IVF above)")
     p.add_argument("--split", choices=("all", "train", "test"), default="train", help="which samples to index")
     p.add_argument("--batch-size", type=int, default=8192, help="samples encoded and added at a time")
+    p.add_argument("--stream", action="store_true", help="read a .npy file (memory-mapped) or an image folder a "
+                   "batch at a time, for collections larger than memory; every sample is indexed (no split)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_index)
 
@@ -427,6 +429,8 @@ def _sq(A, B) -> float:
 
 
 def cmd_index(args) -> None:
+    import numpy as np
+
     from .search import Index
     from .storage import check_output
 
@@ -440,34 +444,49 @@ def cmd_index(args) -> None:
     else:
         index = Index(metric=args.metric, kind=args.kind, space=args.space)
         index.model = _index_model(args)
-    ds = _load_data(args)
-    split = ds.split(args.split)
+    source = _index_source(args)
     if index.model is None:
-        if index.dimension and ds.n_features != index.dimension:
-            raise AelabError(f"--data {args.data} has {ds.n_features} features per sample but the index holds "
+        if index.dimension and source.n_features != index.dimension:
+            raise AelabError(f"--data {args.data} has {source.n_features} features per sample but the index holds "
                              f"{index.dimension}-D pixel vectors")
     elif args.add or args.space == "code":  # a new PCA is fitted on this data below
-        index.model.check_n_features(ds.n_features, f"--data {args.data}")
-    prefix = f"{args.split}:"
+        index.model.check_n_features(source.n_features, f"--data {args.data}")
+    split = "all" if args.stream else args.split
+    prefix = "row:" if args.stream else f"{split}:"
     if args.add:  # ids of added items name their source, so that they never collide with the first ones
-        prefix = f"{Path(args.data).name}/{args.split}:"
+        prefix = f"{Path(args.data).name}/{prefix}"
         if any(i.startswith(prefix) for i in index.ids):
-            raise AelabError(f"{args.add} already holds items from {args.data} ({args.split}); nothing was added")
+            raise AelabError(f"{args.add} already holds items from {args.data} ({split}); nothing was added")
     else:
-        if args.space == "pca":
-            index.model.fit(ds.train.X, image_shape=ds.image_shape)
-        index.info = {"data": args.data, "data_dir": args.data_dir, "split": args.split,
-                      "image_shape": list(ds.image_shape) if ds.image_shape else None, "classes": ds.classes}
-    ids = [f"{prefix}{n}" for n in range(len(split.X))]
-    paths = [str(i) if isinstance(i, str) else None for i in split.ids] if split.ids is not None else None
-    labels = None if split.y is None else split.y.tolist()
-    for start in range(0, len(split.X), args.batch_size):
-        stop = start + args.batch_size
-        index.add(index.encode(split.X[start:stop]), ids[start:stop], None if paths is None else paths[start:stop],
-                  None if labels is None else labels[start:stop])
+        if args.space == "pca":  # fitted on up to 20,000 samples spread over the collection
+            rows = np.unique(np.linspace(0, source.n - 1, min(source.n, 20000)).astype(int))
+            index.model.fit(np.concatenate([source.rows(r, r + 1) for r in rows]) if args.stream
+                            else source.rows(0, source.n), image_shape=source.image_shape)
+        index.info = {"data": args.data, "data_dir": args.data_dir, "split": split, "stream": bool(args.stream),
+                      "image_shape": list(source.image_shape) if source.image_shape else None}
+    for start, X in source.batches(args.batch_size):
+        stop = start + len(X)
+        index.add(index.encode(X), [f"{prefix}{n}" for n in range(start, stop)],
+                  None if source.paths is None else source.paths[start:stop],
+                  None if source.labels is None else source.labels[start:stop])
     index.save(out, overwrite=bool(args.add))
-    print(f"{'added' if args.add else 'indexed'} {len(split.X)} items ({index.space} space, {index.dimension}-D, "
+    print(f"{'added' if args.add else 'indexed'} {source.n} items ({index.space} space, {index.dimension}-D, "
           f"{index.metric}, {getattr(index, 'kind_', index.kind)} search); {len(index)} items in {out}")
+
+
+def _index_source(args):
+    """The samples to index: streamed in batches (``--stream``) or one split of a loaded data set."""
+    from .datasets import parse_image_size
+    from .datasets.stream import Stream, open_stream
+
+    if args.stream:
+        return open_stream(args.data, parse_image_size(args.image_size))
+    ds = _load_data(args)
+    split = ds.split(args.split)
+    paths = [str(i) if isinstance(i, str) else None for i in split.ids] if split.ids is not None else None
+    return Stream(ds.name, len(split.X), ds.n_features, ds.image_shape,
+                  labels=None if split.y is None else split.y.tolist(), paths=paths,
+                  _read=lambda start, stop: split.X[start:stop])
 
 
 def _index_model(args):
@@ -589,20 +608,26 @@ def _neighbour_figure(index, args, rows) -> None:
 
     info = index.info
     shape = tuple(info.get("image_shape") or ()) or None
-    ds = datasets.load(info["data"], info.get("data_dir"))
-    pool = ds.split(info.get("split", "train"))
-    prefix = f"{info.get('split', 'train')}:"
+    if info.get("stream"):
+        from .datasets.stream import open_stream
+
+        pool, prefix = open_stream(info["data"], tuple(shape[:2]) if shape else None), "row:"
+    else:
+        ds = datasets.load(info["data"], info.get("data_dir"))
+        pool, prefix = ds.split(info.get("split", "train")), f"{info.get('split', 'train')}:"
 
     def pixels(item_id: str, path: str | None):
         if item_id.startswith(prefix):
-            return pool.X[int(item_id[len(prefix):])]
+            row = int(item_id[len(prefix):])
+            return pool.rows(row, row + 1)[0] if info.get("stream") else pool.X[row]
         if path and Path(path).exists() and index.model is not None:
             return _read_query_file(index, Path(path))[0]
         return None
 
     query = Path(args.query)
     first = _read_query_file(index, query)[0] if query.exists() else pixels(args.query, None)
-    blank = np.zeros(ds.n_features, np.float32)
+    blank = np.zeros(int(np.prod(shape)) if shape else index.model.n_features_in_ if index.model is not None
+                     else index.dimension, np.float32)
     strips = [(f"{index.space} space", rows)]
     if args.beside:
         other = Index.load(args.beside)

@@ -34,12 +34,13 @@ VECTORS_FILE, ITEMS_FILE, META_FILE, MODEL_DIR = "vectors.faiss", "items.json", 
 @dataclass
 class Neighbours:
     """The result of :meth:`Index.query`: per query row, ``k`` scores and item positions (nearest
-    first; -1 where the index holds fewer than ``k`` items), with the items' ids and labels."""
+    first; -1 where the index holds fewer than ``k`` items), with the items' ids and labels, all
+    arrays of shape (queries, k)."""
 
     scores: np.ndarray
     positions: np.ndarray
-    ids: list[list[str]]
-    labels: list[list] | None
+    ids: np.ndarray
+    labels: np.ndarray | None
 
 
 class Index:
@@ -59,7 +60,7 @@ class Index:
     >>> import numpy as np
     >>> from aelab.search import Index
     >>> index = Index.build(np.eye(3, dtype=np.float32), labels=[0, 1, 2])
-    >>> index.query(np.array([[0.9, 0.1, 0.0]], np.float32), k=2).ids
+    >>> index.query(np.array([[0.9, 0.1, 0.0]], np.float32), k=2).ids.tolist()
     [['0', '1']]
     """
 
@@ -169,10 +170,17 @@ class Index:
         scores, positions = self.faiss_index.search(V, k)
         if self.metric == "l2":
             scores = np.sqrt(np.maximum(scores, 0))
-        ids = [[self.ids[p] if p >= 0 else "" for p in row] for row in positions]
-        labels = None if self.labels is None else [[self.labels[p] if p >= 0 else None for p in row]
-                                                   for row in positions]
-        return Neighbours(scores, positions, ids, labels)
+        ids, labels = self._arrays()
+        found = np.where(positions >= 0, positions, 0)
+        return Neighbours(scores, positions, np.where(positions >= 0, ids[found], ""),
+                          None if labels is None else np.where(positions >= 0, labels[found], None))
+
+    def _arrays(self):
+        """The ids and labels as arrays, for fast lookups of many results (rebuilt after ``add``)."""
+        if getattr(self, "_cache", None) is None or len(self._cache[0]) != len(self.ids):
+            labels = None if self.labels is None else np.array(self.labels, dtype=object)
+            self._cache = (np.array(self.ids, dtype=object), labels)
+        return self._cache
 
     def position(self, item_id: str) -> int:
         """Where the item with this id sits; a one-line error for an unknown id."""
