@@ -98,7 +98,8 @@ def evaluate(index: Index, Q: np.ndarray, query_labels, ks=(1, 10, 100), recall_
         t = time.perf_counter()
         index.query(row[None, :], 10)
         latencies.append(time.perf_counter() - t)
-    out["latency_ms"] = {"median": 1000 * float(np.median(latencies)), "p95": 1000 * float(np.percentile(latencies, 95))}
+    out["latency_ms"] = {"median": 1000 * float(np.median(latencies)),
+                         "p95": 1000 * float(np.percentile(latencies, 95))}
     out["memory_mb"] = index.memory_bytes() / 2**20
     out["n_items"], out["n_queries"], out["dimension"] = len(index), len(Q), index.dimension
     return out

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, ModelError
+from .models.base import check_choices
 from .storage import atomic_path, read_json, save_json
 
 METRICS = ("cosine", "ip", "l2")
@@ -66,11 +67,10 @@ class Index:
 
     def __init__(self, metric: str = "cosine", kind: str = "auto", space: str = "code", hnsw_neighbours: int = 32,
                  ef_search: int = 256, ivf_lists: int | None = None, n_probe: int = 64):
-        for name, value, allowed in (("metric", metric, METRICS), ("kind", kind, KINDS), ("space", space, SPACES)):
-            if value not in allowed:
-                raise DataError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        check_choices(("metric", metric, METRICS), ("kind", kind, KINDS), ("space", space, SPACES))
         self.metric, self.kind, self.space = metric, kind, space
-        self.hnsw_neighbours, self.ef_search, self.ivf_lists, self.n_probe = hnsw_neighbours, ef_search, ivf_lists, n_probe
+        self.hnsw_neighbours, self.ef_search = hnsw_neighbours, ef_search
+        self.ivf_lists, self.n_probe = ivf_lists, n_probe
         self.faiss_index = None
         self.ids: list[str] = []
         self.paths: list[str | None] = []
