@@ -85,6 +85,20 @@ def _numpy_to_json(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} cannot be written as JSON")
 
 
+def read_tagged_folder(path: str | os.PathLike, file: str, fmt: str, version: int, what: str) -> dict:
+    """The JSON header ``file`` of an aelab folder (a model, an index), checked for its format tag
+    and version; one-line errors for a missing folder, a foreign file or a newer format."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelError(f"no {what} at {path}: expected a folder written by aelab")
+    meta = read_json(path / file)
+    if not isinstance(meta, dict) or meta.get("format") != fmt:
+        raise ModelError(f"{path / file} is not an aelab {what}")
+    if meta.get("format_version", 0) > version:
+        raise ModelError(f"{path} was saved by a newer aelab (format {meta['format_version']}); upgrade aelab")
+    return meta
+
+
 def read_json(path: Path) -> Any:
     try:
         return json.loads(Path(path).read_text())

@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..datasets import as_samples
 from ..errors import DataError, ModelError
-from ..storage import atomic_path, read_json, save_json
+from ..storage import atomic_path, read_tagged_folder, save_json
 
 FORMAT = "aelab-model"
 FORMAT_VERSION = 1
@@ -168,13 +168,7 @@ def restore_module(module: torch.nn.Module, tensors: dict[str, torch.Tensor]):
 def load(path: str | os.PathLike) -> SavedModel:
     """Bring back a model saved by ``save``, whatever its class. No code is executed."""
     path = Path(path)
-    if not path.is_dir():
-        raise ModelError(f"no model at {path}: expected a folder written by aelab (config.json, model.safetensors)")
-    config = read_json(path / CONFIG_FILE)
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ModelError(f"{path / CONFIG_FILE} is not an aelab model config")
-    if config.get("format_version", 0) > FORMAT_VERSION:
-        raise ModelError(f"{path} was saved by a newer aelab (format {config['format_version']}); upgrade aelab")
+    config = read_tagged_folder(path, CONFIG_FILE, FORMAT, FORMAT_VERSION, "model")
     cls = _REGISTRY.get(config.get("class"))
     if cls is None:
         raise ModelError(f"{path} holds a {config.get('class')!r}, which this version of aelab does not know")
