@@ -144,7 +144,8 @@ def test_ranking_metrics_by_hand():
     # leaving the first item out (the query itself): labels 0, 1, 0 -> AP = 1/2
     m = ranking_metrics(scores, np.array([1, 0, 1, 0]), np.array([1]), exclude=np.array([0]))
     assert m["average_precision"][0] == pytest.approx(0.5)
-    assert precision_at_k(np.array([[1, 0, 1], [2, 2, 2]]), np.array([1, 2]), ks=(1, 3)) == {1: 1.0, 3: pytest.approx(5 / 6)}
+    found = np.array([[1, 0, 1], [2, 2, 2]])
+    assert precision_at_k(found, np.array([1, 2]), ks=(1, 3)) == {1: 1.0, 3: pytest.approx(5 / 6)}
 
 
 def test_well_separated_clusters_are_retrieved_perfectly():

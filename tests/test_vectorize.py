@@ -1,0 +1,62 @@
+import json
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+
+from aelab.errors import DataError, ModelError
+from aelab.vectorize import DocumentVectorizer
+
+DOCS = ["The rocket reached orbit and the crew cheered.",
+        "A new engine for the car: more power, less fuel.",
+        "Orbit insertion burn for the rocket engine.",
+        "",
+        "Car dealers sell cars; the car market grows.",
+        "\x00\x01 binary junk \xff"]
+
+
+def test_weightings_match_scikit_learn_and_their_definitions():
+    counts = DocumentVectorizer("counts", max_features=20).fit(DOCS)
+    expected = CountVectorizer(max_features=20, stop_words="english").fit(DOCS)
+    assert counts.vocabulary == expected.get_feature_names_out().tolist()
+    assert "the" not in counts.vocabulary and "and" not in counts.vocabulary  # stop words removed
+    C = counts.transform(DOCS).toarray()
+    np.testing.assert_array_equal(C, expected.transform(DOCS).toarray())
+    assert not C[3].any()  # an empty document is a row of zeros
+
+    tf = DocumentVectorizer("tf", max_features=20).fit(DOCS).transform(DOCS).toarray()
+    totals = C.sum(1, keepdims=True)
+    np.testing.assert_allclose(tf, np.divide(C, totals, out=np.zeros_like(C), where=totals > 0), rtol=1e-6)
+
+    tfidf = DocumentVectorizer("tfidf", max_features=20).fit(DOCS).transform(DOCS).toarray()
+    reference = TfidfVectorizer(max_features=20, stop_words="english").fit_transform(DOCS).toarray()
+    np.testing.assert_allclose(tfidf, reference, rtol=1e-5)
+
+    idf_model = DocumentVectorizer("idf", max_features=20).fit(DOCS)
+    idf = idf_model.transform(DOCS).toarray()
+    np.testing.assert_allclose(idf, (C > 0) * idf_model.idf, rtol=1e-6)
+
+
+def test_vocabulary_keeps_the_most_frequent_words():
+    v = DocumentVectorizer("counts", max_features=1).fit(DOCS)
+    assert v.vocabulary == ["car"] and v.n_features == 1  # 3 occurrences; rocket, orbit, engine have 2
+
+
+def test_state_round_trips_through_json():
+    v = DocumentVectorizer("tfidf", max_features=15).fit(DOCS)
+    back = DocumentVectorizer.from_state(json.loads(json.dumps(v.state())))
+    np.testing.assert_array_equal(back.transform(["rocket car orbit"]).toarray(),
+                                  v.transform(["rocket car orbit"]).toarray())
+    state = v.state()
+    state["idf"] = state["idf"][:-1]
+    with pytest.raises(ModelError, match="damaged"):
+        DocumentVectorizer.from_state(state)
+
+
+def test_errors():
+    with pytest.raises(DataError, match="weighting"):
+        DocumentVectorizer("bm25")
+    with pytest.raises(DataError, match="empty"):
+        DocumentVectorizer().fit(["", "the and of"])
+    with pytest.raises(ModelError, match="not fitted"):
+        DocumentVectorizer().transform(["x"])
