@@ -60,3 +60,21 @@ def test_errors():
         DocumentVectorizer().fit(["", "the and of"])
     with pytest.raises(ModelError, match="not fitted"):
         DocumentVectorizer().transform(["x"])
+
+
+def test_lsa_on_sparse_document_vectors_matches_truncated_svd_and_round_trips(tmp_path):
+    from sklearn.decomposition import TruncatedSVD
+
+    from aelab import load
+    from aelab.models import LSA
+
+    X = DocumentVectorizer(max_features=20).fit_transform(DOCS * 3)
+    lsa = LSA(n_components=3, random_state=0).fit(X)
+    reference = TruncatedSVD(n_components=3, n_iter=7, random_state=0).fit(X)
+    np.testing.assert_allclose(np.abs(lsa.transform(X)), np.abs(reference.transform(X)), atol=1e-5)
+    dense_error = float(np.mean(np.sum((reference.inverse_transform(reference.transform(X)) - X.toarray()) ** 2, 1)))
+    assert lsa.reconstruction_error(X) == pytest.approx(dense_error, rel=1e-4)
+    lsa.save(tmp_path / "lsa")
+    np.testing.assert_allclose(load(tmp_path / "lsa").transform(X), lsa.transform(X), atol=1e-6)
+    with pytest.raises(DataError, match=f"must be between 1 and {X.shape[1] - 1}"):
+        LSA(n_components=X.shape[1]).fit(X)

@@ -4,7 +4,8 @@ classifier that reuses an encoder's layers."""
 from .base import CodeModel, SavedModel, load
 from .classifier import Classifier
 from .conv import ConvAutoEncoder
+from .lsa import LSA
 from .mlp import AutoEncoder
 from .pca import PCA
 
-__all__ = ["AutoEncoder", "Classifier", "CodeModel", "ConvAutoEncoder", "PCA", "SavedModel", "load"]
+__all__ = ["AutoEncoder", "Classifier", "CodeModel", "ConvAutoEncoder", "LSA", "PCA", "SavedModel", "load"]

@@ -1,0 +1,94 @@
+"""LSA, the baseline of the document auto-encoder: a truncated SVD of the document-word matrix
+(scikit-learn's TruncatedSVD), with aelab's interface. It takes sparse matrices as they come
+from :class:`aelab.vectorize.DocumentVectorizer`; unlike PCA it does not centre the data, so
+the sparse matrix never becomes dense.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.decomposition import TruncatedSVD
+
+from ..errors import DataError
+from .base import CodeModel
+
+_ARRAYS = ("components_", "explained_variance_", "explained_variance_ratio_", "singular_values_")
+
+
+class LSA(CodeModel):
+    """Latent semantic analysis with ``n_components`` codes.
+
+    Examples
+    --------
+    >>> from aelab.models.lsa import LSA
+    >>> from aelab.vectorize import DocumentVectorizer
+    >>> X = DocumentVectorizer().fit_transform(["red apple pie", "green apple", "fast red car", "car race"])
+    >>> LSA(n_components=2, random_state=0).fit(X).transform(X).shape
+    (4, 2)
+    """
+
+    def __init__(self, n_components=10, n_iter=7, random_state=None):
+        self.n_components = n_components
+        self.n_iter = n_iter
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        """Fit on ``X`` (documents in rows, sparse or dense). Returns self."""
+        X = self._check_X(X, fitting=True)
+        if not 1 <= int(self.n_components) < X.shape[1]:
+            raise DataError(f"LSA n_components={self.n_components} must be between 1 and {X.shape[1] - 1} "
+                            "(fewer than the number of words)")
+        self.svd_ = TruncatedSVD(n_components=int(self.n_components), n_iter=int(self.n_iter),
+                                 random_state=self.random_state).fit(X)
+        self._expose()
+        return self
+
+    def _expose(self):
+        for name in _ARRAYS:
+            setattr(self, name, getattr(self.svd_, name))
+
+    def _check_X(self, X, fitting: bool = False, what: str = "X"):
+        if not sp.issparse(X):
+            return super()._check_X(X, fitting, what)
+        X = sp.csr_matrix(X, dtype=np.float32)
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise DataError(f"{what} is empty (shape {X.shape})")
+        if not np.isfinite(X.data).all():
+            raise DataError(f"{what} contains NaN or infinite values")
+        if fitting:
+            self.n_features_in_ = X.shape[1]
+        else:
+            self.check_n_features(X.shape[1], what)
+        return X
+
+    def transform(self, X) -> np.ndarray:
+        """Codes of ``X``: its coordinates on the leading singular vectors."""
+        return self.svd_.transform(self._check_X(X)).astype(np.float32)
+
+    def inverse_transform(self, Z) -> np.ndarray:
+        """Reconstructions (dense) from codes."""
+        return self.svd_.inverse_transform(self._check_codes(Z)).astype(np.float32)
+
+    def reconstruction_error(self, X, chunk: int = 4096) -> float:
+        """Mean over documents of the squared error summed over words (in chunks: X may be sparse)."""
+        X = self._check_X(X)
+        total = 0.0
+        for start in range(0, X.shape[0], chunk):
+            part = X[start:start + chunk]
+            dense = part.toarray() if sp.issparse(part) else part
+            total += float(np.sum((self.reconstruct(part) - dense) ** 2, dtype=np.float64))
+        return total / X.shape[0]
+
+    def _saved_state(self):
+        return {}, {name: torch.from_numpy(np.asarray(getattr(self.svd_, name))) for name in _ARRAYS}
+
+    def _restore_state(self, fitted, tensors):
+        svd = TruncatedSVD(n_components=int(self.n_components), n_iter=int(self.n_iter),
+                           random_state=self.random_state)
+        for name in _ARRAYS:
+            setattr(svd, name, tensors[name].numpy())
+        svd.n_features_in_ = self.n_features_in_
+        self.svd_ = svd
+        self._expose()
