@@ -78,3 +78,35 @@ def test_lsa_on_sparse_document_vectors_matches_truncated_svd_and_round_trips(tm
     np.testing.assert_allclose(load(tmp_path / "lsa").transform(X), lsa.transform(X), atol=1e-6)
     with pytest.raises(DataError, match=f"must be between 1 and {X.shape[1] - 1}"):
         LSA(n_components=X.shape[1]).fit(X)
+
+
+def test_multinomial_loss_is_the_cross_entropy_of_each_rows_distribution():
+    import torch
+
+    from aelab.objectives import reconstruction_loss
+
+    logits = torch.tensor([[0.0, 1.0, 2.0], [1.0, 1.0, 1.0]])
+    counts = torch.tensor([[1.0, 0.0, 3.0], [0.0, 0.0, 0.0]])
+    log_q = torch.log_softmax(logits[0], 0)
+    expected = -(0.25 * log_q[0] + 0.75 * log_q[2]) / 2  # the empty second row costs nothing
+    assert float(reconstruction_loss("multinomial", logits, counts, "softmax")) == pytest.approx(float(expected))
+
+
+def test_document_auto_encoder_with_a_softmax_output():
+    from aelab import AutoEncoder
+
+    rng = np.random.default_rng(0)
+    topics = rng.dirichlet(np.full(30, 0.1), size=3)  # three topics, each a word distribution
+    labels = rng.integers(0, 3, 300)
+    counts = np.stack([rng.multinomial(50, topics[t]) for t in labels]).astype(np.float32)
+    ae = AutoEncoder(n_components=2, hidden_layer_sizes=(32,), output_activation="softmax", epochs=30,
+                     batch_size=32, random_state=0).fit(counts)
+    assert ae.loss_ == "multinomial" and ae.mean_ is None  # counts are not standardised
+    assert ae.history_[-1]["loss"] < 0.8 * ae.history_[0]["loss"]
+    recon = ae.reconstruct(counts)
+    np.testing.assert_allclose(recon.sum(1), counts.sum(1), rtol=1e-4)  # expected counts of each document
+    np.testing.assert_allclose(ae.inverse_transform(ae.transform(counts[:3])).sum(1), 1.0, rtol=1e-5)
+    with pytest.raises(DataError, match="multinomial"):
+        AutoEncoder(loss="multinomial", output_activation="linear", epochs=1).fit(counts)
+    with pytest.raises(DataError, match="multinomial"):
+        AutoEncoder(output_activation="softmax", epochs=1).fit(counts - 1)

@@ -19,7 +19,7 @@ from ..regularizers import Regularization, objective
 from ..train import PRECISIONS, TrainConfig, train_estimator
 from .base import CodeModel, check_choices, module_tensors, restore_module
 
-OUTPUT_ACTIVATIONS = ("auto", "sigmoid", "linear")
+OUTPUT_ACTIVATIONS = ("auto", "sigmoid", "linear", "softmax")
 LOSS_CHOICES = ("auto", *LOSSES)
 SCALINGS = ("auto", "none", "standard")
 
@@ -35,8 +35,11 @@ COMMON_DEFAULTS = dict(
 )
 
 COMMON_PARAMETERS_DOC = """\
-    output_activation : "sigmoid" (data in [0, 1]), "linear", or "auto" to choose from the data.
-    loss : "bce" (binary cross-entropy, sigmoid output only), "mse", or "auto" (bce for sigmoid).
+    output_activation : "sigmoid" (data in [0, 1]), "linear", "softmax" (word counts: the output is
+        a distribution over features), or "auto" to choose from the data.
+    loss : "bce" (binary cross-entropy, sigmoid output only), "multinomial" (cross-entropy against
+        each row's distribution, softmax output only), "mse", or "auto" (bce for sigmoid,
+        multinomial for softmax).
     scaling : input scaling: "standard" (zero mean, unit variance per feature), "none", or "auto"
         (none for data in [0, 1], standard otherwise). Reconstructions are in the input's units.
     denoise : input corruption for a denoising auto-encoder: "gaussian:SIGMA", "mask:FRACTION" or
@@ -74,7 +77,12 @@ class NeuralAutoEncoder(CodeModel):
         self._choose_scaling(X)
         Xs = self._scale(X)
         self.output_activation_ = self._choose_output(Xs)
-        self.loss_ = self.loss if self.loss != "auto" else ("bce" if self.output_activation_ == "sigmoid" else "mse")
+        self.loss_ = self.loss if self.loss != "auto" else {"sigmoid": "bce", "softmax": "multinomial"}.get(
+            self.output_activation_, "mse")
+        if (self.loss_ == "multinomial") != (self.output_activation_ == "softmax") or (
+                self.loss_ == "multinomial" and (self.mean_ is not None or X.min() < 0)):
+            raise DataError("loss='multinomial' and output_activation='softmax' go together, on non-negative data "
+                            "(word counts or frequencies) with scaling='none'")
         if self.loss_ == "bce" and (self.output_activation_ != "sigmoid" or Xs.min() < 0 or Xs.max() > 1):
             raise DataError("loss='bce' needs data in [0, 1] and a sigmoid output; use loss='mse' for other data")
 
@@ -123,7 +131,8 @@ class NeuralAutoEncoder(CodeModel):
     # --- scaling -------------------------------------------------------------------------------
     def _choose_scaling(self, X):
         in_unit = X.min() >= 0 and X.max() <= 1
-        scaling = self.scaling if self.scaling != "auto" else ("none" if in_unit else "standard")
+        words = self.output_activation == "softmax" or self.loss == "multinomial"  # counts stay counts
+        scaling = self.scaling if self.scaling != "auto" else ("none" if in_unit or words else "standard")
         if scaling == "standard":
             self.mean_ = X.mean(0, dtype=np.float64).astype(np.float32)
             std = X.std(0, dtype=np.float64).astype(np.float32)
@@ -149,19 +158,22 @@ class NeuralAutoEncoder(CodeModel):
         return self._run(lambda x: self._code(self.module_.encode(x)[0]), X)
 
     def inverse_transform(self, Z) -> np.ndarray:
-        """Reconstructions decoded from codes ``Z``, in the input's units."""
+        """Reconstructions decoded from codes ``Z``, in the input's units (for a softmax output,
+        distributions over the features: a code does not hold its document's length)."""
         Z = self._check_codes(Z)
         return self._unscale(self._run(lambda z: self._output(self.module_.decode(z, None)), Z))
 
     def reconstruct(self, X) -> np.ndarray:
         """Encode and decode ``X`` in one pass, so that the decoder may use what the encoder kept
-        (the max-pooling switches of a convolutional model)."""
-        X = self._scale(self._check_X(X))
+        (the max-pooling switches of a convolutional model). A softmax output is scaled by each
+        row's own total, so that reconstructions of word counts are expected counts."""
+        X = self._check_X(X)
 
         def run(x):
             stats, aux = self.module_.encode(x)
             return self._output(self.module_.decode(self._code(stats), aux))
-        return self._unscale(self._run(run, X))
+        out = self._unscale(self._run(run, self._scale(X)))
+        return out * X.sum(1, keepdims=True) if self.output_activation_ == "softmax" else out
 
     def denoise_reconstruct(self, X, noise: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Corrupt ``X`` with ``noise`` (a ``denoise`` spec such as "gaussian:0.3") and reconstruct it.
