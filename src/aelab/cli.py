@@ -172,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--output-activation", default=d["output_activation"], choices=OUTPUT_ACTIVATIONS,
                    help="auto: sigmoid for data in [0, 1], linear otherwise; softmax for word counts")
     m.add_argument("--loss", default=d["loss"], choices=LOSS_CHOICES,
-                   help="reconstruction loss; auto is bce for data in [0, 1], multinomial for a softmax output, mse otherwise")
+                   help="reconstruction loss; auto is bce for data in [0, 1], multinomial for a softmax output, "
+                        "mse otherwise")
     m.add_argument("--scaling", default=d["scaling"], choices=SCALINGS,
                    help="input scaling; auto: none for data in [0, 1], standard otherwise")
     _training_args(p.add_argument_group("training"), d)
