@@ -15,9 +15,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from aelab import AutoEncoder, ConvAutoEncoder, datasets
+from aelab.models.base import squared_error
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 VARIANTS = {
@@ -32,10 +31,6 @@ VARIANTS = {
     "sparse denoising (l1 + gaussian)": {"denoise": "gaussian:0.3", "sparse": "l1:1e-3"},
     "convolutional 16-8-8 + dense 30": {"conv": True},
 }
-
-
-def squared_error(A: np.ndarray, B: np.ndarray) -> float:
-    return float(np.mean(np.sum((A.astype(np.float64) - B) ** 2, axis=1)))
 
 
 def main() -> None:

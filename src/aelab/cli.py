@@ -402,6 +402,7 @@ def cmd_encode(args) -> None:
 
 def cmd_reconstruct(args) -> None:
     from . import plots
+    from .models.base import squared_error
     from .storage import check_output
 
     check_output(args.out, args.overwrite)
@@ -417,16 +418,10 @@ def cmd_reconstruct(args) -> None:
         noisy, recon = model.denoise_reconstruct(X, noise, seed=args.seed)
         rows = {f"noisy ({noise})": noisy, name: recon}
         print(f"squared error per sample against the clean inputs: noisy input "
-              f"{_sq(noisy, X):.4f}, reconstruction {_sq(recon, X):.4f}")
+              f"{squared_error(noisy, X):.4f}, reconstruction {squared_error(recon, X):.4f}")
     fig = plots.reconstruction_figure(X, rows, ds.image_shape)
     plots.save_figure(fig, args.out, args.overwrite)
     print(f"wrote {args.out}")
-
-
-def _sq(A, B) -> float:
-    import numpy as np
-
-    return float(np.mean(np.sum((A - B) ** 2, axis=1, dtype=np.float64)))
 
 
 def cmd_index(args) -> None:
@@ -577,7 +572,7 @@ def _read_query_file(index, path: Path):
 def _read_query_image(path: Path, shape):
     from PIL import Image, UnidentifiedImageError
 
-    from .datasets.images import read_images
+    from .datasets.images import _GREY_MODES, read_images
 
     try:
         with Image.open(path) as img:
@@ -587,7 +582,7 @@ def _read_query_image(path: Path, shape):
             from None
     if shape is not None:
         channels = shape[2] if len(shape) == 3 else 1
-        colour = mode not in ("1", "L", "LA", "P", "I", "I;16", "F")
+        colour = mode not in _GREY_MODES  # the same rule as the image-folder loader
         if (height, width) != tuple(shape[:2]):
             raise AelabError(f"the query image {path} is {height}x{width} but the index holds "
                              f"{shape[0]}x{shape[1]} images; resize it first")

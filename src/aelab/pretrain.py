@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .models.mlp import layer
+from .objectives import reconstruction_loss
 from .train import TrainConfig, fit_module
 
 
@@ -96,7 +97,7 @@ def _same_shapes(a: nn.Module, b: nn.Module) -> bool:
 
 
 def _squared_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return (output - target).square().sum(1).mean()
+    return reconstruction_loss("mse", output, target, "linear")
 
 
 def _apply(module: nn.Module, X: np.ndarray, chunk: int = 8192) -> np.ndarray:

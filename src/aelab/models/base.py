@@ -132,7 +132,7 @@ class CodeModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, SavedModel):
         on the MNIST test images (pixels in [0, 1]).
         """
         X = self._check_X(X)
-        return float(np.mean(np.sum((self.reconstruct(X) - X) ** 2, axis=1, dtype=np.float64)))
+        return squared_error(self.reconstruct(X), X)
 
     def score(self, X, y=None) -> float:
         """Negative reconstruction error, so that greater is better (scikit-learn's convention)."""
@@ -144,6 +144,11 @@ class CodeModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, SavedModel):
         if Z.shape[1] != self.code_size:
             raise DataError(f"codes have {Z.shape[1]} dimensions but the model's code size is {self.code_size}")
         return Z
+
+
+def squared_error(A: np.ndarray, B: np.ndarray) -> float:
+    """Mean over rows of the squared difference summed over features: aelab's reconstruction error."""
+    return float(np.mean(np.sum((A - B) ** 2, axis=1, dtype=np.float64)))
 
 
 def module_tensors(module: torch.nn.Module, mean=None, scale=None) -> dict[str, torch.Tensor]:
