@@ -146,6 +146,12 @@ class CodeModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, SavedModel):
         return Z
 
 
+def standard_scaling(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and standard deviation (1 for constant features), as float32."""
+    std = X.std(0, dtype=np.float64).astype(np.float32)
+    return X.mean(0, dtype=np.float64).astype(np.float32), np.where(std > 1e-8, std, 1.0).astype(np.float32)
+
+
 def squared_error(A: np.ndarray, B: np.ndarray) -> float:
     """Mean over rows of the squared difference summed over features: aelab's reconstruction error."""
     return float(np.mean(np.sum((A - B) ** 2, axis=1, dtype=np.float64)))

@@ -21,7 +21,7 @@ from torch import nn
 
 from ..errors import DataError, ModelError
 from ..train import PRECISIONS, TrainConfig, train_estimator
-from .base import SavedModel, check_choices, module_tensors, restore_module
+from .base import SavedModel, check_choices, module_tensors, restore_module, standard_scaling
 from .mlp import ACTIVATIONS, NORMALIZATIONS, PRETRAINING, mlp
 
 
@@ -106,8 +106,7 @@ class Classifier(ClassifierMixin, SavedModel):
         if in_unit:
             self.mean_ = self.scale_ = None
         else:
-            self.mean_ = both.mean(0).astype(np.float32)
-            self.scale_ = np.where(both.std(0) > 1e-8, both.std(0), 1.0).astype(np.float32)
+            self.mean_, self.scale_ = standard_scaling(both)
         body = mlp([X.shape[1], *self.hidden_sizes_], self.activation, self.normalization, last_plain=False)
         if self.pretrain == "greedy":
             from ..objectives import reconstruction_loss

@@ -17,7 +17,7 @@ from ..errors import DataError
 from ..objectives import LOSSES, apply_output, reconstruction_loss
 from ..regularizers import Regularization, objective
 from ..train import PRECISIONS, TrainConfig, train_estimator
-from .base import CodeModel, check_choices, module_tensors, restore_module
+from .base import CodeModel, check_choices, module_tensors, restore_module, standard_scaling
 
 OUTPUT_ACTIVATIONS = ("auto", "sigmoid", "linear", "softmax")
 LOSS_CHOICES = ("auto", *LOSSES)
@@ -134,9 +134,7 @@ class NeuralAutoEncoder(CodeModel):
         words = self.output_activation == "softmax" or self.loss == "multinomial"  # counts stay counts
         scaling = self.scaling if self.scaling != "auto" else ("none" if in_unit or words else "standard")
         if scaling == "standard":
-            self.mean_ = X.mean(0, dtype=np.float64).astype(np.float32)
-            std = X.std(0, dtype=np.float64).astype(np.float32)
-            self.scale_ = np.where(std > 1e-8, std, 1.0).astype(np.float32)
+            self.mean_, self.scale_ = standard_scaling(X)
         else:
             self.mean_ = self.scale_ = None
 
