@@ -42,6 +42,11 @@ def test_vocabulary_keeps_the_most_frequent_words():
     assert v.vocabulary == ["car"] and v.n_features == 1  # 3 occurrences; rocket, orbit, engine have 2
 
 
+def test_words_are_letters_only():
+    v = DocumentVectorizer("counts").fit(["in 1993apr15 the 2nd V8 engine made 300 hp", "engine noise"])
+    assert v.vocabulary == ["engine", "hp", "noise"]  # no numbers, dates or one-letter words
+
+
 def test_state_round_trips_through_json():
     v = DocumentVectorizer("tfidf", max_features=15).fit(DOCS)
     back = DocumentVectorizer.from_state(json.loads(json.dumps(v.state())))
@@ -110,3 +115,22 @@ def test_document_auto_encoder_with_a_softmax_output():
         AutoEncoder(loss="multinomial", output_activation="linear", epochs=1).fit(counts)
     with pytest.raises(DataError, match="multinomial"):
         AutoEncoder(output_activation="softmax", epochs=1).fit(counts - 1)
+
+
+def test_log_input_encodes_log_counts_and_reconstructs_the_counts(tmp_path):
+    import torch
+
+    from aelab import AutoEncoder, load
+
+    rng = np.random.default_rng(1)
+    counts = rng.poisson(rng.gamma(0.3, 5.0, size=(120, 20))).astype(np.float32)
+    ae = AutoEncoder(n_components=3, hidden_layer_sizes=(16,), log_input=True, output_activation="softmax",
+                     epochs=3, random_state=0).fit(counts)
+    with torch.no_grad():
+        expected = ae.module_.encoder(torch.log1p(torch.from_numpy(counts))).numpy()
+    np.testing.assert_allclose(ae.transform(counts), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ae.reconstruct(counts).sum(1), counts.sum(1), rtol=1e-4)  # counts come back
+    ae.save(tmp_path / "ae")
+    np.testing.assert_allclose(load(tmp_path / "ae").transform(counts), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(DataError, match="log_input"):
+        AutoEncoder(log_input=True, epochs=1).fit(counts - 10)

@@ -93,6 +93,9 @@ class Classifier(ClassifierMixin, SavedModel):
             if not isinstance(ae, AutoEncoder):
                 raise ModelError(f"init must be the folder of a trained AutoEncoder (MLP), not a {type(ae).__name__}")
             ae.check_n_features(X.shape[1], "the classifier's data")
+            if ae.log_input:
+                raise ModelError("init from an auto-encoder with log_input=True is not supported; "
+                                 "use pretrain='greedy' or random initialisation")
             self.mean_, self.scale_ = ae.mean_, ae.scale_
             self.hidden_sizes_ = [int(h) for h in ae.hidden_layer_sizes]
             self.activation_, self.normalization_ = ae.activation, ae.normalization
