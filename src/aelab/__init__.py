@@ -9,8 +9,8 @@ True
 
 from . import datasets
 from .errors import AelabError, DataError, ModelError
-from .models import PCA, AutoEncoder, Classifier, CodeModel, ConvAutoEncoder, load
+from .models import LSA, PCA, AutoEncoder, Classifier, CodeModel, ConvAutoEncoder, DocumentModel, load
 
 __version__ = "0.1.0"
-__all__ = ["AelabError", "AutoEncoder", "Classifier", "CodeModel", "ConvAutoEncoder", "DataError", "ModelError",
-           "PCA", "datasets", "load", "__version__"]
+__all__ = ["AelabError", "AutoEncoder", "Classifier", "CodeModel", "ConvAutoEncoder", "DataError", "DocumentModel",
+           "LSA", "ModelError", "PCA", "datasets", "load", "__version__"]

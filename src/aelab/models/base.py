@@ -84,6 +84,15 @@ class SavedModel(BaseEstimator):
 
         The folder appears only once complete; an existing one is replaced only with ``overwrite``.
         """
+        config, tensors = self.stored()
+        with atomic_path(path, overwrite) as tmp:
+            tmp.mkdir()
+            save_json(tmp / CONFIG_FILE, config)
+            save_file({k: torch.as_tensor(v).contiguous() for k, v in tensors.items()}, str(tmp / WEIGHTS_FILE))
+        return Path(path)
+
+    def stored(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """What ``save`` writes: the config (JSON) and the tensors; :func:`restore` inverts it."""
         check_is_fitted(self)
         fitted, tensors = self._saved_state()
         config = {
@@ -94,11 +103,7 @@ class SavedModel(BaseEstimator):
             "fitted": dict(fitted, n_features_in_=self.n_features_in_,
                            image_shape_=getattr(self, "image_shape_", None)),
         }
-        with atomic_path(path, overwrite) as tmp:
-            tmp.mkdir()
-            save_json(tmp / CONFIG_FILE, config)
-            save_file({k: torch.as_tensor(v).contiguous() for k, v in tensors.items()}, str(tmp / WEIGHTS_FILE))
-        return Path(path)
+        return config, tensors
 
     def _saved_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Plain fitted values (JSON) and arrays (safetensors) that bring the model back."""
@@ -180,15 +185,20 @@ def load(path: str | os.PathLike) -> SavedModel:
     """Bring back a model saved by ``save``, whatever its class. No code is executed."""
     path = Path(path)
     config = read_tagged_folder(path, CONFIG_FILE, FORMAT, FORMAT_VERSION, "model")
-    cls = _REGISTRY.get(config.get("class"))
-    if cls is None:
-        raise ModelError(f"{path} holds a {config.get('class')!r}, which this version of aelab does not know")
     try:
         tensors = load_file(str(path / WEIGHTS_FILE))
     except FileNotFoundError:
         raise ModelError(f"{path / WEIGHTS_FILE} is missing; the model folder is incomplete") from None
     except Exception as exc:  # safetensors' own error types
         raise ModelError(f"{path / WEIGHTS_FILE} cannot be read ({exc}); the file is damaged") from None
+    return restore(config, tensors, path)
+
+
+def restore(config: dict, tensors: dict[str, torch.Tensor], where) -> SavedModel:
+    """A model from its stored config (class, params, fitted values) and tensors."""
+    cls = _REGISTRY.get(config.get("class"))
+    if cls is None:
+        raise ModelError(f"{where} holds a {config.get('class')!r}, which this version of aelab does not know")
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items()}
     model = cls(**params)
     fitted = dict(config["fitted"])
@@ -198,5 +208,5 @@ def load(path: str | os.PathLike) -> SavedModel:
     try:
         model._restore_state(fitted, tensors)
     except (KeyError, RuntimeError) as exc:
-        raise ModelError(f"{path} does not match its config ({exc}); the model folder is damaged") from None
+        raise ModelError(f"{where} does not match its config ({exc}); the model folder is damaged") from None
     return model
