@@ -291,6 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="folder for figures and metrics (default: DIR-evaluation[-N])")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_evaluate)
+
+    from .cli_text import add_text_commands
+
+    add_text_commands(sub, _command, _hidden)
     return parser
 
 

@@ -104,3 +104,17 @@ def evaluate(index: Index, Q: np.ndarray, query_labels, ks=(1, 10, 100), recall_
     out["n_items"], out["n_queries"], out["dimension"] = len(index), len(Q), index.dimension
     return out
 
+
+
+def neighbour_agreement(points: np.ndarray, labels, k: int = 10) -> float:
+    """Mean share of each point's ``k`` nearest other points (Euclidean) that share its label: how
+    well a map keeps the classes together (1 = every neighbourhood is one class)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    labels = np.asarray(labels)
+    k = min(int(k), len(points) - 1)
+    if k < 1:
+        raise DataError("neighbour agreement needs at least 2 points")
+    _, found = NearestNeighbors(n_neighbors=k + 1).fit(points).kneighbors(points)
+    others = np.array([[j for j in row if j != i][:k] for i, row in enumerate(found)])
+    return float((labels[others] == labels[:, None]).mean())

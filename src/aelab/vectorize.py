@@ -9,8 +9,9 @@ Weightings, per document d and word w:
 
 The vocabulary is the ``max_features`` most frequent words (2,000 by default) once English stop
 words are removed; a word is two or more letters (numbers, dates and message ids such as
-``1993apr15`` are left out: on 20 Newsgroups they took a tenth of a 2,000-word vocabulary). A fitted vectorizer is stored as JSON (its vocabulary and IDF weights), never
-pickled, so a saved document model encodes new text on its own.
+``1993apr15`` are left out: on 20 Newsgroups they took a tenth of a 2,000-word vocabulary).
+A fitted vectorizer is stored as JSON (its vocabulary and IDF weights), never pickled, so a
+saved document model encodes new text on its own.
 """
 
 from __future__ import annotations

@@ -1,0 +1,198 @@
+"""``aelab text``: train a document search over a text collection, draw its map, query it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from .errors import AelabError
+
+RETRIEVAL_KS = (1, 10, 100)
+
+
+def add_text_commands(sub, command, hidden) -> None:
+    """Register ``aelab text train|map|search`` (``command`` makes a sub-command parser)."""
+    from .models.document import DOCUMENT_LOSSES, DocumentModel
+
+    top = command(sub, "text", "Documents: a search engine and a map over a text collection, the auto-encoder "
+                  "beside LSA.",
+                  "  aelab text train --data 20news-bydate.tar.gz --strip headers --out news\n"
+                  "  aelab text search news --query \"orbit of the space shuttle\"\n"
+                  "  aelab text map news2d --data 20news-bydate.tar.gz --out map.png\n")
+    text_sub = top.add_subparsers(dest="text_command", metavar="COMMAND", required=True)
+    d = DocumentModel().get_params()
+
+    p = command(text_sub, "train", "Fit the vocabulary, a document auto-encoder and LSA with the same code size, "
+                "index the training documents, and report retrieval on the test documents.",
+                "  aelab text train --data 20news-bydate.tar.gz --strip headers --out news\n"
+                "  aelab text train --data 20news-bydate.tar.gz --strip headers --n-components 2 --out news2d\n"
+                "  aelab text train --data reviews.csv --text-column body --input tfidf --loss mse --out reviews\n")
+    _text_data_args(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write (models, indexes, metrics.json)")
+    m = p.add_argument_group("model")
+    m.add_argument("--n-components", type=int, default=d["n_components"], help="code size (2 for a map)")
+    m.add_argument("--input", choices=("counts", "tf", "tfidf"), default="counts",
+                   help="the document vectors the auto-encoder reconstructs (LSA always uses TF-IDF)")
+    m.add_argument("--loss", choices=DOCUMENT_LOSSES, default=d["loss"],
+                   help="multinomial: cross-entropy against each document's word distribution; mse: squared error")
+    m.add_argument("--vocabulary", type=int, default=d["max_features"], help="the most frequent words kept")
+    m.add_argument("--hidden", type=hidden, default="-".join(map(str, d["hidden_layer_sizes"])), metavar="SIZES",
+                   help="encoder hidden sizes; the decoder mirrors them")
+    m.add_argument("--denoise", default=d["denoise"], metavar="KIND:LEVEL", help="input noise while training "
+                   "('none' for none)")
+    m.add_argument("--epochs", type=int, default=d["epochs"], help="auto-encoder training epochs")
+    m.add_argument("--batch-size", type=int, default=d["batch_size"], help="documents per training step")
+    m.add_argument("--lr", type=float, default=d["learning_rate"], help="peak learning rate (AdamW, one-cycle)")
+    m.add_argument("--seed", type=int, default=0, help="seed of the models")
+    m.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_text_train)
+
+    p = command(text_sub, "map", "Draw the 2-D document map, the auto-encoder beside LSA, coloured by topic.",
+                "  aelab text train --data 20news-bydate.tar.gz --strip headers --n-components 2 --out news2d\n"
+                "  aelab text map news2d --data 20news-bydate.tar.gz --out map.png\n")
+    p.add_argument("search", metavar="DIR", help="folder written by 'aelab text train' with --n-components 2")
+    _text_data_args(p, strip_default=None)
+    p.add_argument("--split", choices=("train", "test", "all"), default="test", help="which documents to draw")
+    p.add_argument("--out", required=True, metavar="FILE.png", help="figure to write")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=cmd_text_map)
+
+    p = command(text_sub, "search", "The nearest documents of a query text, and its predicted topic.",
+                "  aelab text search news --query \"orbit of the space shuttle\" -k 5\n"
+                "  aelab text search news --query-file question.txt --model lsa --json\n")
+    p.add_argument("search", metavar="DIR", help="folder written by 'aelab text train'")
+    q = p.add_mutually_exclusive_group(required=True)
+    q.add_argument("--query", metavar="TEXT", help="the query, as words")
+    q.add_argument("--query-file", metavar="FILE", help="a text file whose content is the query")
+    p.add_argument("-k", type=int, default=10, help="number of documents")
+    p.add_argument("--model", choices=("autoencoder", "lsa"), default="autoencoder", help="whose codes to search")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_text_search)
+
+
+def _text_data_args(p, strip_default: str | None = "none") -> None:
+    g = p.add_argument_group("documents")
+    g.add_argument("--data", required=True, metavar="SPEC",
+                   help="a folder of text files (one sub-folder per label), a .tar.gz of one, or a .csv / .jsonl "
+                        "file with a text column")
+    g.add_argument("--strip", default=strip_default, metavar="PARTS",
+                   help="remove e-mail parts: headers, quotes, signatures (comma-separated), all or none"
+                        + ("" if strip_default else " (default: as when trained)"))
+    g.add_argument("--text-column", metavar="NAME", help="text column of a CSV / JSON-lines table")
+    g.add_argument("--label-column", metavar="NAME", help="label column of a CSV / JSON-lines table")
+    g.add_argument("--test-size", type=float, default=0.2, help="hold-out share for data without its own split")
+    g.add_argument("--split-seed", type=int, default=0, help="seed of that hold-out")
+
+
+def _load_corpus(args, strip: str | None):
+    from .datasets.text import load_text, parse_strip
+
+    return load_text(args.data, strip_parts=parse_strip(strip), text_column=args.text_column,
+                     label_column=args.label_column, test_size=args.test_size, seed=args.split_seed)
+
+
+def cmd_text_train(args) -> None:
+    import time
+
+    from . import retrieval
+    from .cli import checkpoint_path
+    from .document_search import DocumentSearch
+    from .storage import check_output
+
+    out = check_output(args.out, args.overwrite)
+    corpus = _load_corpus(args, args.strip)
+    print(f"documents: {corpus!r}", flush=True)
+    checkpoint = checkpoint_path(out)
+    started = time.perf_counter()
+    engine = DocumentSearch.build(
+        corpus.train, n_components=args.n_components, max_features=args.vocabulary, weighting=args.input,
+        loss=args.loss, hidden_layer_sizes=args.hidden,
+        denoise=None if args.denoise in (None, "", "none") else args.denoise, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.lr,
+        random_state=args.seed, verbose=not args.quiet, checkpoint_dir=checkpoint, resume=args.resume,
+        info={"data": args.data, "strip": args.strip or "none", "split": corpus.info.get("split")})
+    vocabulary = len(next(iter(engine.models.values())).vocabulary)
+    print(f"trained in {time.perf_counter() - started:.0f} s: a {vocabulary}-word vocabulary, "
+          f"{args.n_components}-D codes of {len(corpus.train)} training documents")
+    metrics = {}
+    if corpus.test.labels is not None and len(corpus.test):
+        for kind, index in engine.indexes.items():
+            metrics[kind] = retrieval.evaluate(index, index.model.transform(corpus.test.texts), corpus.test.labels,
+                                               ks=RETRIEVAL_KS)
+        print(f"\n{len(corpus.test)} test documents as queries against the training documents; relevant = same "
+              f"label\n\n{text_retrieval_table(metrics)}")
+    engine.info["metrics"] = {kind: {n: v for n, v in m.items() if n != "pr_curve"} for kind, m in metrics.items()}
+    engine.save(out, overwrite=args.overwrite)
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    print(f"\nsaved in {out} (metrics in search.json); query it with: aelab text search {out} --query \"some words\"")
+
+
+def text_retrieval_table(metrics: dict) -> str:
+    """Precision at recall levels and at k, one row per model."""
+    from .retrieval import RECALL_LEVELS
+
+    head = ["model", "dim", *(f"R={100 * r:g}%" for r in RECALL_LEVELS), "P@10", "mAP"]
+    rows = [head]
+    for name, r in metrics.items():
+        rows.append([name, str(r["dimension"]), *(f"{r['precision_at_recall'][level]:.4f}" for level in RECALL_LEVELS),
+                     f"{r['precision_at'][10]:.4f}", f"{r['map']:.4f}"])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "precision at recall R (and at 10 documents):\n" + "\n".join(lines)
+
+
+def cmd_text_map(args) -> None:
+    from . import plots
+    from .document_search import DocumentSearch
+    from .retrieval import neighbour_agreement
+    from .storage import check_output
+
+    check_output(args.out, args.overwrite)
+    engine = DocumentSearch.load(args.search)
+    if engine.code_size != 2:
+        raise AelabError(f"{args.search} has {engine.code_size}-D codes; a map needs 2-D codes: train one with "
+                         "aelab text train ... --n-components 2")
+    corpus = _load_corpus(args, args.strip if args.strip is not None else engine.info.get("strip", "none"))
+    docs = corpus.split(args.split)
+    names = {"autoencoder": "document auto-encoder", "lsa": "LSA"}
+    codes = {f"{names[kind]} (2-D)": engine.encode(docs.texts, kind) for kind in engine.indexes}
+    title = f"{corpus.name}: {len(docs)} {args.split} documents"
+    if docs.labels is not None:
+        shares = {name: neighbour_agreement(Z, docs.labels, 10) for name, Z in codes.items()}
+        for name, share in shares.items():
+            print(f"{name}: {share:.4f} of each document's 10 nearest neighbours on the map share its topic")
+        title += "; share of 10 map neighbours on the same topic: " + ", ".join(
+            f"{name.split(' (')[0]} {share:.3f}" for name, share in shares.items())
+    fig = plots.code_map(codes, docs.labels, title=title)
+    plots.save_figure(fig, args.out, args.overwrite)
+    print(f"wrote {args.out}")
+
+
+def cmd_text_search(args) -> None:
+    from .datasets.text import decode
+    from .document_search import DocumentSearch
+
+    if args.query_file:
+        query = decode(Path(args.query_file).read_bytes())
+    else:
+        query = args.query
+    if not query.strip():
+        raise AelabError("the query is empty: give some words with --query")
+    engine = DocumentSearch.load(args.search)
+    result = engine.search(query, args.k, args.model)
+    if args.json:
+        print(json.dumps(result.as_dict()))
+        return
+    print(f"{args.model} codes ({engine.code_size}-D), cosine similarity")
+    width = max([5] + [len(h.id) for h in result.hits])
+    lwidth = max([5] + [len(str(h.label)) for h in result.hits])
+    print(f"{'rank':>4}  {'id':<{width}}  {'score':>6}  {'label':<{lwidth}}  first line")
+    for h in result.hits:
+        print(f"{h.rank:>4}  {h.id:<{width}}  {h.score:>6.3f}  {str(h.label):<{lwidth}}  {h.first_line}")
+    if result.topics:
+        print("predicted topic: " + ", ".join(f"{label} {share:.0%}" for label, share in result.topics[:5]))

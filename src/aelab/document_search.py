@@ -1,0 +1,167 @@
+"""A search engine and a map over a text collection: the lecture's text retrieval end to end.
+
+Every training document is encoded by a document model (:class:`aelab.models.DocumentModel`:
+the vocabulary, then the document auto-encoder, or LSA as the baseline) and its code goes into a
+cosine :class:`aelab.search.Index`. A query is written text, encoded the same way; its nearest
+documents come back with their labels, and the labels of those neighbours, with their shares,
+are the query's predicted topic.
+
+On disk a :class:`DocumentSearch` is a folder: ``search.json``, ``documents.json`` (each
+document's first line, for display) and one index folder per model (``autoencoder/``,
+``lsa/``), each holding its document model.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .datasets.text import Documents
+from .errors import DataError
+from .models.base import check_choices
+from .models.document import KINDS, DocumentModel
+from .search import Index
+from .storage import atomic_path, read_json, read_tagged_folder, save_json
+
+FORMAT, SEARCH_FILE, DOCUMENTS_FILE = "aelab-text", "search.json", "documents.json"
+FIRST_LINE_CHARS = 100
+
+
+@dataclass
+class Hit:
+    rank: int
+    id: str
+    label: str | None
+    score: float
+    first_line: str
+
+
+@dataclass
+class Result:
+    """A query's nearest documents (cosine similarity, greatest first) and its predicted topic:
+    the labels among those documents with their shares, largest first."""
+
+    query: str
+    model: str
+    hits: list[Hit]
+    topics: list[tuple[str, float]]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class DocumentSearch:
+    """Document models and the indexes of their codes over one text collection.
+
+    Examples
+    --------
+    >>> from aelab.datasets.text import Documents
+    >>> from aelab.document_search import DocumentSearch
+    >>> docs = Documents(["rocket orbit launch", "orbit moon rocket", "car engine wheel", "wheel car road"],
+    ...                  ["a", "b", "c", "d"], np.array(["space", "space", "cars", "cars"]))
+    >>> engine = DocumentSearch.build(docs, n_components=2, models=("lsa",), random_state=0)
+    >>> result = engine.search("a rocket to the moon", k=2, model="lsa")
+    >>> [hit.label for hit in result.hits], result.topics
+    (['space', 'space'], [('space', 1.0)])
+    """
+
+    def __init__(self, indexes: dict[str, Index], first_lines: list[str], info: dict | None = None):
+        self.indexes, self.first_lines, self.info = indexes, first_lines, dict(info or {})
+
+    @classmethod
+    def build(cls, documents: Documents, n_components: int = 10, models=KINDS, max_features: int = 2000,
+              random_state=None, verbose: bool = False, checkpoint_dir=None, resume: bool = False,
+              info: dict | None = None, **autoencoder) -> DocumentSearch:
+        """Fit each model in ``models`` ("autoencoder", "lsa") on the documents and index their codes.
+
+        ``autoencoder`` holds further :class:`DocumentModel` arguments of the auto-encoder
+        (``weighting``, ``loss``, ``hidden_layer_sizes``, ``denoise``, ``epochs``...); LSA is
+        fitted on TF-IDF.
+        """
+        for kind in models:
+            check_choices(("model", kind, KINDS))
+        indexes = {}
+        for kind in models:
+            params = dict(kind=kind, n_components=n_components, max_features=max_features,
+                          random_state=random_state, verbose=verbose)
+            if kind == "autoencoder":
+                params.update(autoencoder)
+            model = DocumentModel(**params).fit(documents.texts, checkpoint_dir=checkpoint_dir if kind ==
+                                                "autoencoder" else None, resume=resume)
+            index = Index.build(model.transform(documents.texts), ids=documents.ids,
+                                labels=None if documents.labels is None else documents.labels.tolist(),
+                                metric="cosine", kind="auto", space="code")
+            index.model = model
+            index.info = {"model": kind}
+            indexes[kind] = index
+        return cls(indexes, [first_line(t) for t in documents.texts], info)
+
+    # --- queries -------------------------------------------------------------------------------
+    @property
+    def models(self) -> dict[str, DocumentModel]:
+        return {kind: index.model for kind, index in self.indexes.items()}
+
+    @property
+    def code_size(self) -> int:
+        return next(iter(self.indexes.values())).dimension
+
+    def index(self, model: str) -> Index:
+        if model not in self.indexes:
+            raise DataError(f"no {model!r} model here; this search holds {', '.join(self.indexes)}")
+        return self.indexes[model]
+
+    def encode(self, texts, model: str = "autoencoder") -> np.ndarray:
+        """Codes of ``texts`` under one of the models."""
+        return self.index(model).model.transform(texts)
+
+    def search(self, query, k: int = 10, model: str = "autoencoder"):
+        """The ``k`` nearest documents of a query text (a :class:`Result`), or of each text in a
+        list (a list of results)."""
+        single = isinstance(query, str)
+        queries = [query] if single else list(query)
+        index = self.index(model)
+        found = index.query(index.model.transform(queries), k)
+        results = []
+        for q, text in enumerate(queries):
+            hits = [Hit(r + 1, str(found.ids[q][r]), None if found.labels is None else found.labels[q][r],
+                        float(found.scores[q][r]), self.first_lines[p])
+                    for r, p in enumerate(found.positions[q]) if p >= 0]
+            results.append(Result(text, model, hits, topic_shares([h.label for h in hits])))
+        return results[0] if single else results
+
+    # --- saving --------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Write the folder atomically: an interrupted save leaves the previous one intact."""
+        with atomic_path(path, overwrite) as tmp:
+            tmp.mkdir()
+            for kind, index in self.indexes.items():
+                index.save(tmp / kind)
+            save_json(tmp / DOCUMENTS_FILE, {"first_lines": self.first_lines})
+            save_json(tmp / SEARCH_FILE, {"format": FORMAT, "format_version": 1, "models": list(self.indexes),
+                                          "code_size": self.code_size, "count": len(self.first_lines),
+                                          "info": self.info})
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> DocumentSearch:
+        path = Path(path)
+        meta = read_tagged_folder(path, SEARCH_FILE, FORMAT, 1, "document search (from 'aelab text train')")
+        indexes = {kind: Index.load(path / kind) for kind in meta["models"]}
+        return cls(indexes, read_json(path / DOCUMENTS_FILE)["first_lines"], meta.get("info", {}))
+
+
+def first_line(text: str) -> str:
+    """A document's first non-blank line, shortened for display."""
+    line = next((s.strip() for s in text.splitlines() if s.strip()), "")
+    return line if len(line) <= FIRST_LINE_CHARS else line[:FIRST_LINE_CHARS - 3] + "..."
+
+
+def topic_shares(labels) -> list[tuple[str, float]]:
+    """Each label's share of ``labels`` (None ignored), largest first, ties by name."""
+    known = [str(v) for v in labels if v is not None]
+    counts = Counter(known)
+    return sorted(((label, n / len(known)) for label, n in counts.items()), key=lambda t: (-t[1], t[0]))
