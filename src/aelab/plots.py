@@ -62,8 +62,11 @@ def reconstruction_figure(originals: np.ndarray, reconstructions: dict[str, np.n
 
 def code_map(codes: dict[str, np.ndarray], labels: np.ndarray | None = None,
              classes: list[str] | None = None, title: str | None = None) -> Figure:
-    """2-D codes side by side, one panel per model, points coloured by label."""
-    fig = Figure(figsize=(5.0 * len(codes), 4.6), dpi=100)
+    """2-D codes side by side, one panel per model, points coloured by label. Up to 10 labels
+    get a legend in each panel; more (20 newsgroups) get one legend under the panels."""
+    values = None if labels is None else np.unique(labels)
+    many = values is not None and len(values) > 10
+    fig = Figure(figsize=(5.0 * len(codes), 6.2 if many else 4.6), dpi=100)
     axes = fig.subplots(1, len(codes), squeeze=False)[0]
     for ax, (name, Z) in zip(axes, codes.items()):
         if Z.shape[1] != 2:
@@ -71,17 +74,22 @@ def code_map(codes: dict[str, np.ndarray], labels: np.ndarray | None = None,
         if labels is None:
             ax.scatter(Z[:, 0], Z[:, 1], s=4, alpha=0.6)
         else:
-            values = np.unique(labels)
-            cmap = "tab10" if len(values) <= 10 else "tab20"
+            cmap = "tab20" if many else "tab10"
             for i, v in enumerate(values):
                 pick = labels == v
                 name_v = classes[int(v)] if classes is not None and np.issubdtype(type(v), np.integer) else str(v)
-                ax.scatter(Z[pick, 0], Z[pick, 1], s=5, alpha=0.7, label=name_v,
+                ax.scatter(Z[pick, 0], Z[pick, 1], s=5 if not many else 3, alpha=0.7, label=name_v,
                            color=_palette(cmap, i, len(values)))
-            ax.legend(markerscale=3, fontsize=7, loc="best", frameon=True, ncol=1 if len(values) <= 10 else 2)
+            if not many:
+                ax.legend(markerscale=3, fontsize=7, loc="best", frameon=True)
         ax.set_title(name)
         ax.set_xlabel("code 1")
         ax.set_ylabel("code 2")
+    if many:
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="lower center", ncol=min(5, len(names)), fontsize=7, markerscale=3,
+                   frameon=False)
+        fig.subplots_adjust(bottom=0.26)
     if title:
         fig.suptitle(title)
     return fig
