@@ -292,9 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 
+    from .cli_generate import add_generate_commands
     from .cli_text import add_text_commands
 
     add_text_commands(sub, _command, _hidden)
+    add_generate_commands(sub, _command, _data_args)
     return parser
 
 
@@ -338,7 +340,8 @@ def cmd_train(args) -> None:
                                 pretrain_denoise=args.pretrain_denoise, **arch, **terms)
         checkpoint = checkpoint_path(out)
         try:
-            model.fit(ds.train.X, image_shape=ds.image_shape, checkpoint_dir=checkpoint, resume=args.resume)
+            model.fit(ds.train.X, ds.train.y, image_shape=ds.image_shape, checkpoint_dir=checkpoint,
+                      resume=args.resume)
         except KeyboardInterrupt:
             print(f"\ninterrupted; the last finished epoch is saved in {checkpoint}: run the same command "
                   "with --resume to continue", file=sys.stderr)
@@ -549,12 +552,18 @@ def _query_vector(index, query: str):
 
 
 def _read_query_file(index, path: Path):
+    shape = tuple(index.info.get("image_shape") or ()) or None
+    n_features = index.model.n_features_in_ if index.model is not None else index.dimension
+    return read_sample_file(path, shape, n_features, "the index holds", "or an item id of the index")
+
+
+def read_sample_file(path: Path, shape, n_features: int, holder: str, other: str):
+    """One sample from an image file or a ``.npy`` array, checked against what ``holder`` (e.g.
+    "the model takes") expects: ``n_features`` values, images of ``shape``."""
     import numpy as np
 
     from .datasets.images import is_image_file
 
-    shape = tuple(index.info.get("image_shape") or ()) or None
-    n_features = index.model.n_features_in_ if index.model is not None else index.dimension
     if path.suffix == ".npy":
         try:
             X = np.load(path, allow_pickle=False).astype(np.float32)
@@ -562,18 +571,16 @@ def _read_query_file(index, path: Path):
             raise AelabError(f"{path} is not a readable .npy array ({exc})") from None
         X = X.reshape(1, -1)
     elif is_image_file(path):
-        X = _read_query_image(path, shape)
+        X = _read_query_image(path, shape, holder)
     else:
-        raise AelabError(f"{path} is neither an image file nor a .npy array; give an image, a .npy file or an "
-                         "item id of the index")
+        raise AelabError(f"{path} is neither an image file nor a .npy array; give an image, a .npy file {other}")
     if X.shape[1] != n_features:
         where = f" ({'x'.join(map(str, shape))} images)" if shape else ""
-        raise AelabError(f"the query {path} has {X.shape[1]} values but the index holds samples of "
-                         f"{n_features}{where}")
+        raise AelabError(f"the query {path} has {X.shape[1]} values but {holder} samples of {n_features}{where}")
     return X
 
 
-def _read_query_image(path: Path, shape):
+def _read_query_image(path: Path, shape, holder: str = "the index holds"):
     from PIL import Image, UnidentifiedImageError
 
     from .datasets.images import _GREY_MODES, read_images
@@ -588,10 +595,10 @@ def _read_query_image(path: Path, shape):
         channels = shape[2] if len(shape) == 3 else 1
         colour = mode not in _GREY_MODES  # the same rule as the image-folder loader
         if (height, width) != tuple(shape[:2]):
-            raise AelabError(f"the query image {path} is {height}x{width} but the index holds "
+            raise AelabError(f"the query image {path} is {height}x{width} but {holder} "
                              f"{shape[0]}x{shape[1]} images; resize it first")
         if colour != (channels == 3):
-            raise AelabError(f"the query image {path} is {'colour' if colour else 'grey'} but the index holds "
+            raise AelabError(f"the query image {path} is {'colour' if colour else 'grey'} but {holder} "
                              f"{'colour' if channels == 3 else 'grey'} images")
         return read_images([path], colour=channels == 3)[0]
     return read_images([path])[0]

@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import DataError, ModelError
 from .models.base import check_choices
-from .storage import atomic_path, read_json, read_tagged_folder, save_json
+from .storage import atomic_path, json_value, read_json, read_tagged_folder, save_json
 
 METRICS = ("cosine", "ip", "l2")
 KINDS = ("auto", "exact", "hnsw", "ivf")
@@ -111,7 +111,7 @@ class Index:
         self.ids += ids
         self.paths += paths
         if labels is not None:
-            self.labels = (self.labels or []) + [_plain(v) for v in labels]
+            self.labels = (self.labels or []) + [json_value(v) for v in labels]
         self._positions = None
         return self
 
@@ -263,9 +263,4 @@ class Index:
             index.model = load_model(path / MODEL_DIR)
         index.info = meta.get("info", {})
         return index
-
-
-def _plain(value):
-    """A label as a JSON value."""
-    return value.item() if isinstance(value, np.generic) else value
 

@@ -79,6 +79,11 @@ def save_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_numpy_to_json) + "\n")
 
 
+def json_value(value: Any) -> Any:
+    """A NumPy scalar as the plain Python value JSON takes (others unchanged)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _numpy_to_json(obj: Any) -> Any:
     if isinstance(obj, (np.generic, np.ndarray)):
         return obj.tolist()

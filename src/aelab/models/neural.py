@@ -16,12 +16,14 @@ import torch
 from ..errors import DataError
 from ..objectives import LOSSES, apply_output, reconstruction_loss
 from ..regularizers import Regularization, objective
+from ..storage import json_value
 from ..train import PRECISIONS, TrainConfig, train_estimator
 from .base import CodeModel, check_choices, module_tensors, restore_module, standard_scaling
 
 OUTPUT_ACTIVATIONS = ("auto", "sigmoid", "linear", "softmax")
 LOSS_CHOICES = ("auto", *LOSSES)
 SCALINGS = ("auto", "none", "standard")
+CODE_SAMPLE = 10_000  # training codes kept with a model, for generation
 
 #: Training and regularization arguments every auto-encoder takes, with their defaults.
 COMMON_DEFAULTS = dict(
@@ -64,9 +66,11 @@ class NeuralAutoEncoder(CodeModel):
 
     # --- fitting -------------------------------------------------------------------------------
     def fit(self, X, y=None, *, image_shape=None, checkpoint_dir=None, resume=False):
-        """Train on ``X`` (samples in rows, or images; ``y`` is ignored). Returns self.
+        """Train on ``X`` (samples in rows, or images). Returns self.
 
-        ``checkpoint_dir`` keeps the training state after every epoch; ``resume`` continues from it.
+        ``y`` (optional labels) does not take part in training; it labels the sample of training
+        codes that the model keeps for generation (``code_sample_``). ``checkpoint_dir`` keeps the
+        training state after every epoch; ``resume`` continues from it.
         """
         self._check_params()
         self.regularization_ = Regularization.from_params(
@@ -93,7 +97,18 @@ class NeuralAutoEncoder(CodeModel):
         self._pretrain(Xs, config)
         train_estimator(self, Xs, self._batch_loss, config, param_groups=self._param_groups(),
                         checkpoint_dir=checkpoint_dir, resume=resume)
+        self._keep_code_sample(X, y, config.seed)
         return self
+
+    def _keep_code_sample(self, X, y, seed: int) -> None:
+        """Keep the codes of up to ``CODE_SAMPLE`` training samples (and their labels), so that the
+        model alone knows where its codes lie: the box of a generated grid, a fitted code density."""
+        rows = np.sort(np.random.default_rng(seed).permutation(len(X))[:CODE_SAMPLE])
+        self.code_sample_ = self.transform(X[rows])
+        labels = None if y is None else np.asarray(y)
+        if labels is not None and len(labels) != len(X):
+            raise DataError(f"y must hold one label per sample: {len(X)} samples, {len(labels)} labels")
+        self.code_sample_labels_ = None if labels is None else [json_value(v) for v in labels[rows]]
 
     def _check_params(self):
         check_choices(("output_activation", self.output_activation, OUTPUT_ACTIVATIONS),
@@ -207,7 +222,11 @@ class NeuralAutoEncoder(CodeModel):
     def _saved_state(self):
         fitted = {k: getattr(self, k) for k in self._FITTED}
         fitted["terms_"] = self.terms_
-        return fitted, module_tensors(self.module_, self.mean_, self.scale_)
+        tensors = module_tensors(self.module_, self.mean_, self.scale_)
+        if getattr(self, "code_sample_", None) is not None:
+            fitted["code_sample_labels_"] = self.code_sample_labels_
+            tensors["code_sample"] = torch.from_numpy(np.ascontiguousarray(self.code_sample_))
+        return fitted, tensors
 
     def _restore_state(self, fitted, tensors):
         fitted.pop("terms_", None)  # written for readers of config.json; rebuilt from the params
@@ -217,3 +236,5 @@ class NeuralAutoEncoder(CodeModel):
             self.denoise, self.sparse, self.contractive, self.code_l2, self.variational, self.beta, self.beta_warmup)
         self.module_ = self._build(self.n_features_in_)
         self.mean_, self.scale_ = restore_module(self.module_, tensors)
+        self.code_sample_ = tensors["code_sample"].numpy() if "code_sample" in tensors else None  # older models
+        self.code_sample_labels_ = fitted.get("code_sample_labels_")
