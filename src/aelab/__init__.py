@@ -7,10 +7,10 @@
 True
 """
 
-from . import datasets
+from . import datasets, generate
 from .errors import AelabError, DataError, ModelError
 from .models import LSA, PCA, AutoEncoder, Classifier, CodeModel, ConvAutoEncoder, DocumentModel, load
 
 __version__ = "0.1.0"
 __all__ = ["AelabError", "AutoEncoder", "Classifier", "CodeModel", "ConvAutoEncoder", "DataError", "DocumentModel",
-           "LSA", "ModelError", "PCA", "datasets", "load", "__version__"]
+           "LSA", "ModelError", "PCA", "datasets", "generate", "load", "__version__"]

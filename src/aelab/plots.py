@@ -184,3 +184,60 @@ def precision_recall_figure(curves: dict[str, tuple], title: str | None = None) 
     if title:
         ax.set_title(title)
     return fig
+
+
+def mosaic(images: np.ndarray, image_shape: tuple[int, ...], n_cols: int, gap: int = 1) -> np.ndarray:
+    """Images tiled into one image of images, ``n_cols`` a row, separated by ``gap`` pixels."""
+    h, w = image_shape[:2]
+    n_rows = (len(images) + n_cols - 1) // n_cols
+    extra = image_shape[2:] if len(image_shape) == 3 else ()
+    out = np.ones((n_rows * (h + gap) - gap, n_cols * (w + gap) - gap, *extra), dtype=np.float32)
+    for i, row in enumerate(images):
+        r, c = divmod(i, n_cols)
+        out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = as_image(row, image_shape)
+    return out
+
+
+def generated_figure(images: np.ndarray, image_shape: tuple[int, ...], n_cols: int, title: str | None = None,
+                     codes: np.ndarray | None = None, labels: np.ndarray | None = None,
+                     box: tuple[float, float, float, float] | None = None, dims=(0, 1)) -> Figure:
+    """Generated samples as one image of images; with ``codes``, beside it the scatter of the
+    training codes coloured by label, with the sampled ``box`` drawn on it."""
+    from matplotlib.patches import Rectangle
+
+    if image_shape is None or len(image_shape) not in (2, 3):
+        raise ValueError("generated samples are drawn as images: the model needs an image shape")
+    tiles = mosaic(images, image_shape, n_cols)
+    panels = 2 if codes is not None else 1
+    fig = Figure(figsize=(6.0 * panels, 6.0), dpi=100)
+    axes = fig.subplots(1, panels, squeeze=False)[0]
+    axes[0].imshow(np.clip(tiles, 0, 1), cmap="gray" if tiles.ndim == 2 else None, vmin=0, vmax=1,
+                   interpolation="nearest")
+    axes[0].set_xticks([])
+    axes[0].set_yticks([])
+    axes[0].set_title("decoded codes")
+    if codes is not None:
+        ax = axes[1]
+        Z = codes[:, list(dims)]
+        if labels is None:
+            ax.scatter(Z[:, 0], Z[:, 1], s=3, alpha=0.5)
+        else:
+            values = np.unique(labels)
+            for i, v in enumerate(values):
+                pick = labels == v
+                ax.scatter(Z[pick, 0], Z[pick, 1], s=3, alpha=0.6, label=str(v),
+                           color=_palette("tab10" if len(values) <= 10 else "tab20", i, len(values)))
+            ax.legend(markerscale=4, fontsize=7, loc="best")
+        if box is not None:
+            x0, x1, y0, y1 = box
+            ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="black", linewidth=1.5))
+            ax.set_xlim(min(x0, np.percentile(Z[:, 0], 0.5)) - 0.05 * (x1 - x0),
+                        max(x1, np.percentile(Z[:, 0], 99.5)) + 0.05 * (x1 - x0))
+            ax.set_ylim(min(y0, np.percentile(Z[:, 1], 0.5)) - 0.05 * (y1 - y0),
+                        max(y1, np.percentile(Z[:, 1], 99.5)) + 0.05 * (y1 - y0))
+        ax.set_title("training codes and the sampled box" if box is not None else "training codes")
+        ax.set_xlabel(f"code {dims[0] + 1}")
+        ax.set_ylabel(f"code {dims[1] + 1}")
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -141,6 +141,16 @@ class Classifier(ClassifierMixin, SavedModel):
                      for i in range(0, len(X), 8192)]
         return np.concatenate(parts)
 
+    def features(self, X) -> np.ndarray:
+        """The last hidden layer's activations: the classifier's feature space (for a Frechet
+        distance between sets of samples)."""
+        X = self._scale(self._check_X(X))
+        self.module_.eval()
+        with torch.no_grad():
+            parts = [self.module_[0](torch.from_numpy(np.ascontiguousarray(X[i:i + 8192]))).numpy()
+                     for i in range(0, len(X), 8192)]
+        return np.concatenate(parts)
+
     def predict(self, X) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(1)]
 

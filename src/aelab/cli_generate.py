@@ -1,0 +1,210 @@
+"""``aelab generate`` and ``aelab evaluate-samples``: draw with a trained model's decoder, and
+judge what it draws."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import AelabError
+
+
+def add_generate_commands(sub, command, data_args) -> None:
+    from .generate import DENSITIES
+
+    p = command(sub, "generate", "Decode codes into new samples: a grid over a 2-D code space, samples from a "
+                "density fitted to the training codes, or the line between two inputs.",
+                "  aelab generate mnist-ae2 --grid 20 --out grid.png\n"
+                "  aelab generate mnist-l2 --grid 20 --box zero --out grid-zero.png\n"
+                "  aelab generate mnist-ae16 --sample 64 --density gmm --seed 1 --out samples.png\n"
+                "  aelab generate mnist-vae16 --sample 64 --density prior --out prior.png\n"
+                "  aelab generate mnist-ae16 --interpolate test:0 test:1 --steps 10 --data mnist --out line.png\n")
+    p.add_argument("model", metavar="DIR", help="a trained auto-encoder's folder")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--grid", type=int, metavar="N", help="decode an N x N grid of codes")
+    what.add_argument("--sample", type=int, metavar="N", help="decode N codes drawn from --density")
+    what.add_argument("--interpolate", nargs=2, metavar=("A", "B"),
+                      help="decode the line between two inputs: ids like test:0 (with --data), image or .npy files")
+    _generation_args(p, DENSITIES)
+    p.add_argument("--steps", type=int, default=10, help="points on the --interpolate line, both ends included")
+    p.add_argument("--out", required=True, metavar="FILE.png", help="figure to write")
+    p.add_argument("--npy", metavar="FILE.npy", help="also write the decoded samples as an array")
+    p.add_argument("--overwrite", action="store_true", help="replace --out / --npy if they exist")
+    data_args(p, required=False)
+    p.set_defaults(func=cmd_generate)
+
+    p = command(sub, "evaluate-samples", "How good generated samples are: a classifier trained on the data set "
+                "(with aelab) gives the share of confident samples, the entropy of their classes and the Frechet "
+                "distance to real test samples in its feature space (not the Inception FID of papers).",
+                "  aelab evaluate-samples mnist-vae16 --data mnist --sample 1000 --density prior \\\n"
+                "      --classifier mnist-judge\n"
+                "  aelab evaluate-samples mnist-ae2 --data mnist --grid 20 --box zero --classifier mnist-judge\n")
+    p.add_argument("model", metavar="DIR", help="a trained auto-encoder's folder")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--grid", type=int, metavar="N", help="judge an N x N grid (default for 2-D codes: 20)")
+    what.add_argument("--sample", type=int, metavar="N", help="judge N samples (default for other codes: 1000)")
+    _generation_args(p, DENSITIES)
+    p.add_argument("--classifier", metavar="DIR", help="the judging classifier: loaded if the folder exists, "
+                   "else trained on --data and saved there (default: trained, not saved)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    data_args(p, required=True)
+    p.set_defaults(func=cmd_evaluate_samples)
+
+
+def _generation_args(p, densities) -> None:
+    g = p.add_argument_group("codes")
+    g.add_argument("--box", default="auto", metavar="auto|zero|x0,x1,y0,y1",
+                   help="the grid's box: auto (1st-99th percentiles of the training codes), zero (centred on "
+                        "zero, two code spreads each way) or given")
+    g.add_argument("--dims", default=None, metavar="I,J", help="for codes of more than 2 dimensions: the two "
+                   "dimensions the grid spans (the others stay at their mean)")
+    g.add_argument("--density", choices=densities, default="gaussian",
+                   help="for --sample: a Gaussian or a 10-component mixture fitted to the training codes, or "
+                        "the prior N(0, I) of a variational model")
+    g.add_argument("--seed", type=int, default=0, help="seed of the drawn codes")
+
+
+def _dims(text):
+    if text is None:
+        return None
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise AelabError(f"--dims must be two code dimensions like 0,1, not {text!r}") from None
+
+
+def _model(path):
+    from . import load
+    from .models.neural import NeuralAutoEncoder
+
+    model = load(path)
+    if not isinstance(model, NeuralAutoEncoder):
+        raise AelabError(f"{path} holds a {type(model).__name__}; generating needs a trained auto-encoder's decoder")
+    return model
+
+
+def _codes_from(model, args):
+    """Training codes and labels: encoded from --data when given, else those the model kept."""
+    from .generate import training_codes
+
+    if not getattr(args, "data", None):
+        return training_codes(model)
+    from .cli import _load_data
+
+    ds = _load_data(args)
+    model.check_n_features(ds.n_features, f"--data {args.data}")
+    return training_codes(model, model.transform(ds.train.X), ds.train.y)
+
+
+def _draw(model, args, n_grid, n_sample):
+    """Decoded samples and what the figure shows beside them."""
+    from . import generate
+
+    if n_grid is not None:
+        try:
+            codes, labels = _codes_from(model, args)
+        except AelabError:  # no training codes: a given box over a 2-D code still works
+            if args.box in generate.BOXES or model.code_size != 2:
+                raise
+            codes, labels = None, None
+        box = generate.parse_box(args.box)
+        images, _, box = generate.grid(model, n_grid, box, _dims(args.dims), codes)
+        return images, n_grid, dict(codes=codes, labels=labels, box=box, dims=_dims(args.dims) or (0, 1)), \
+            f"{n_grid} x {n_grid} grid over codes [{box[0]:.2f}, {box[1]:.2f}] x [{box[2]:.2f}, {box[3]:.2f}]"
+    codes = None if args.density == "prior" else _codes_from(model, args)[0]
+    images, _ = generate.sample(model, n_sample, args.density, args.seed, codes)
+    return images, int(round(n_sample ** 0.5)) or 1, {}, f"{n_sample} samples, codes from {args.density} " \
+        f"(seed {args.seed})"
+
+
+def cmd_generate(args) -> None:
+    import numpy as np
+
+    from . import generate, plots
+    from .storage import atomic_path, check_output
+
+    check_output(args.out, args.overwrite)
+    if args.npy:
+        check_output(args.npy, args.overwrite)
+    model = _model(args.model)
+    if model.image_shape_ is None:
+        raise AelabError(f"{args.model} was not trained on images; generated samples are drawn as images")
+    if args.interpolate:
+        ends = [_endpoint(model, args, spec) for spec in args.interpolate]
+        images, _ = generate.interpolate(model, ends[0], ends[1], args.steps)
+        cols, extra = len(images), {}
+        what = f"{args.steps} steps from {args.interpolate[0]} to {args.interpolate[1]}"
+    else:
+        images, cols, extra, what = _draw(model, args, args.grid, args.sample)
+    fig = plots.generated_figure(images, model.image_shape_, cols, title=f"{Path(args.model).name}: {what}", **extra)
+    plots.save_figure(fig, args.out, args.overwrite)
+    if args.npy:
+        with atomic_path(args.npy, args.overwrite) as tmp:
+            with open(tmp, "wb") as fh:
+                np.save(fh, images)
+    print(f"{what}; wrote {args.out}" + (f" and {args.npy}" if args.npy else ""))
+
+
+def _endpoint(model, args, spec: str):
+    from .cli import read_sample_file
+
+    path = Path(spec)
+    if path.exists():
+        return read_sample_file(path, model.image_shape_, model.n_features_in_, "the model takes", "or an id")
+    split, _, number = spec.partition(":")
+    if split not in ("train", "test") or not number.isdigit():
+        raise AelabError(f"{spec!r} is neither a file nor an id like test:0 or train:12")
+    if not args.data:
+        raise AelabError(f"the id {spec} names a sample of --data: give --data SPEC too")
+    from .cli import _load_data
+
+    X = _load_data(args).split(split).X
+    if int(number) >= len(X):
+        raise AelabError(f"{spec}: the {split} split has {len(X)} samples")
+    model.check_n_features(X.shape[1], f"--data {args.data}")
+    return X[int(number)]
+
+
+def cmd_evaluate_samples(args) -> None:
+    from . import generate
+    from .cli import _load_data
+    from .models import Classifier, load
+    from .sample_quality import quality_classifier, sample_quality
+
+    model = _model(args.model)
+    ds = _load_data(args)
+    if ds.train.y is None:
+        raise AelabError(f"--data {args.data} has no labels; the judging classifier needs labelled samples")
+    model.check_n_features(ds.n_features, f"--data {args.data}")
+    if args.classifier and Path(args.classifier).exists():
+        classifier = load(args.classifier)
+        if not isinstance(classifier, Classifier):
+            raise AelabError(f"{args.classifier} holds a {type(classifier).__name__}, not a classifier")
+        classifier.check_n_features(ds.n_features, f"--data {args.data}")
+    else:
+        classifier = quality_classifier(ds.train.X, ds.train.y, verbose=not args.json)
+        if args.classifier:
+            classifier.save(args.classifier)
+    accuracy = float((classifier.predict(ds.test.X) == ds.test.y).mean())
+    grid = args.grid if args.grid is not None or args.sample is not None else (20 if model.code_size == 2 else None)
+    n_sample = args.sample if args.sample is not None else 1000
+    if grid is not None:
+        codes, _ = generate.training_codes(model, model.transform(ds.train.X))
+        images, _, box = generate.grid(model, grid, generate.parse_box(args.box), _dims(args.dims), codes)
+        what = f"{grid} x {grid} grid, box {args.box}"
+    else:
+        codes = None if args.density == "prior" else model.transform(ds.train.X)
+        images, _ = generate.sample(model, n_sample, args.density, args.seed, codes)
+        what = f"{n_sample} samples from {args.density}"
+    figures = sample_quality(images, classifier, ds.test.X)
+    figures.update(model=str(args.model), what=what, classifier_test_accuracy=accuracy)
+    if args.json:
+        print(json.dumps(figures))
+        return
+    print(f"{Path(args.model).name}: {what}; judged by a classifier with test accuracy {accuracy:.4f}")
+    print(f"  confident (top class probability > 0.9): {figures['confident_share']:.3f}")
+    print(f"  class entropy: {figures['class_entropy_bits']:.3f} bits (even over all classes: "
+          f"{figures['max_entropy_bits']:.3f})")
+    print(f"  class histogram: {' '.join(f'{c}:{n}' for c, n in figures['class_histogram'].items())}")
+    print(f"  Frechet distance to the test samples in the classifier's features: {figures['frechet_distance']:.3f} "
+          "(not the Inception FID of papers)")
