@@ -103,7 +103,8 @@ def fit_density(codes: np.ndarray, density: str = "gaussian", seed: int = 0):
 
     check_choices(("density", density, ("gaussian", "gmm")))
     k = 1 if density == "gaussian" else min(GMM_COMPONENTS, len(codes))
-    return GaussianMixture(n_components=k, covariance_type="full", reg_covar=1e-5, random_state=seed).fit(codes)
+    floor = 1e-4 * float(np.var(codes, axis=0).mean()) + 1e-12  # relative to the codes' own scale
+    return GaussianMixture(n_components=k, covariance_type="full", reg_covar=floor, random_state=seed).fit(codes)
 
 
 def sample(model, n: int = 64, density: str = "gaussian", seed: int = 0, codes=None):
