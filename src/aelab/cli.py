@@ -698,6 +698,8 @@ def cmd_evaluate_retrieval(args) -> None:
 
 
 def _retrieval_table(results: dict) -> str:
+    from .report import text_table
+
     head = ["index (space)", "dim", "P@1", "P@10", "P@100", "mAP", "queries/s", "median ms", "p95 ms", "MB"]
     rows = [head]
     for name, r in results.items():
@@ -705,11 +707,7 @@ def _retrieval_table(results: dict) -> str:
         rows.append([name, str(r["dimension"]), *(f"{p[k]:.4f}" if k in p else "-" for k in (1, 10, 100)),
                      f"{r['map']:.4f}", f"{r['queries_per_s']:.0f}", f"{r['latency_ms']['median']:.3f}",
                      f"{r['latency_ms']['p95']:.3f}", f"{r['memory_mb']:.2f}"])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
-             for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return text_table(rows)
 
 
 def cmd_classify(args) -> None:

@@ -83,26 +83,28 @@ def _model(path):
     return model
 
 
-def _codes_from(model, args):
-    """Training codes and labels: encoded from --data when given, else those the model kept."""
+def _codes_from(model, args, ds=None):
+    """Training codes and labels: encoded from --data when given (``ds``: already loaded), else
+    those the model kept."""
     from .generate import training_codes
 
     if not getattr(args, "data", None):
         return training_codes(model)
-    from .cli import _load_data
+    if ds is None:
+        from .cli import _load_data
 
-    ds = _load_data(args)
-    model.check_n_features(ds.n_features, f"--data {args.data}")
+        ds = _load_data(args)
+        model.check_n_features(ds.n_features, f"--data {args.data}")
     return training_codes(model, model.transform(ds.train.X), ds.train.y)
 
 
-def _draw(model, args, n_grid, n_sample):
-    """Decoded samples and what the figure shows beside them."""
+def _draw(model, args, n_grid, n_sample, ds=None):
+    """Decoded samples, the figure's columns, what the figure shows beside them, and a caption."""
     from . import generate
 
     if n_grid is not None:
         try:
-            codes, labels = _codes_from(model, args)
+            codes, labels = _codes_from(model, args, ds)
         except AelabError:  # no training codes: a given box over a 2-D code still works
             if args.box in generate.BOXES or model.code_size != 2:
                 raise
@@ -111,7 +113,7 @@ def _draw(model, args, n_grid, n_sample):
         images, _, box = generate.grid(model, n_grid, box, _dims(args.dims), codes)
         return images, n_grid, dict(codes=codes, labels=labels, box=box, dims=_dims(args.dims) or (0, 1)), \
             f"{n_grid} x {n_grid} grid over codes [{box[0]:.2f}, {box[1]:.2f}] x [{box[2]:.2f}, {box[3]:.2f}]"
-    codes = None if args.density == "prior" else _codes_from(model, args)[0]
+    codes = None if args.density == "prior" else _codes_from(model, args, ds)[0]
     images, _ = generate.sample(model, n_sample, args.density, args.seed, codes)
     return images, int(round(n_sample ** 0.5)) or 1, {}, f"{n_sample} samples, codes from {args.density} " \
         f"(seed {args.seed})"
@@ -166,7 +168,6 @@ def _endpoint(model, args, spec: str):
 
 
 def cmd_evaluate_samples(args) -> None:
-    from . import generate
     from .cli import _load_data
     from .models import Classifier, load
     from .sample_quality import quality_classifier, sample_quality
@@ -187,15 +188,7 @@ def cmd_evaluate_samples(args) -> None:
             classifier.save(args.classifier)
     accuracy = float((classifier.predict(ds.test.X) == ds.test.y).mean())
     grid = args.grid if args.grid is not None or args.sample is not None else (20 if model.code_size == 2 else None)
-    n_sample = args.sample if args.sample is not None else 1000
-    if grid is not None:
-        codes, _ = generate.training_codes(model, model.transform(ds.train.X))
-        images, _, box = generate.grid(model, grid, generate.parse_box(args.box), _dims(args.dims), codes)
-        what = f"{grid} x {grid} grid, box {args.box}"
-    else:
-        codes = None if args.density == "prior" else model.transform(ds.train.X)
-        images, _ = generate.sample(model, n_sample, args.density, args.seed, codes)
-        what = f"{n_sample} samples from {args.density}"
+    images, _, _, what = _draw(model, args, grid, args.sample if args.sample is not None else 1000, ds)
     figures = sample_quality(images, classifier, ds.test.X)
     figures.update(model=str(args.model), what=what, classifier_test_accuracy=accuracy)
     if args.json:

@@ -132,6 +132,7 @@ def cmd_text_train(args) -> None:
 
 def text_retrieval_table(metrics: dict) -> str:
     """Precision at recall levels and at k, one row per model."""
+    from .report import text_table
     from .retrieval import RECALL_LEVELS
 
     head = ["model", "dim", *(f"R={100 * r:g}%" for r in RECALL_LEVELS), "P@10", "mAP"]
@@ -139,11 +140,7 @@ def text_retrieval_table(metrics: dict) -> str:
     for name, r in metrics.items():
         rows.append([name, str(r["dimension"]), *(f"{r['precision_at_recall'][level]:.4f}" for level in RECALL_LEVELS),
                      f"{r['precision_at'][10]:.4f}", f"{r['map']:.4f}"])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
-             for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "precision at recall R (and at 10 documents):\n" + "\n".join(lines)
+    return "precision at recall R (and at 10 documents):\n" + text_table(rows)
 
 
 def cmd_text_map(args) -> None:

@@ -45,7 +45,13 @@ def comparison_table(metrics: dict[str, dict]) -> str:
     rows = [[h for h, _ in cols]]
     for name, m in metrics.items():
         rows.append([name] + [_fmt(m.get(k)) for _, k in cols[1:]])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
+    return text_table(rows)
+
+
+def text_table(rows: list[list[str]]) -> str:
+    """Rows of cells (the first row the header) as aligned text: the first column to the left,
+    the others to the right, a rule under the header."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
