@@ -29,6 +29,8 @@ def test_model_keeps_labelled_training_codes_and_saves_them(tmp_path, digits, ae
     back = load(tmp_path / "m")
     np.testing.assert_array_equal(back.code_sample_, ae2.code_sample_)
     assert back.code_sample_labels_ == ae2.code_sample_labels_
+    with pytest.raises(DataError, match="one label per sample"):
+        AutoEncoder(n_components=2, **SMALL).fit(digits.train.X, digits.train.y[:-1])
 
 
 def test_grid_is_evenly_spaced_over_the_box_and_decoded(ae2):

@@ -77,6 +77,8 @@ class NeuralAutoEncoder(CodeModel):
             self.denoise, self.sparse, self.contractive, self.code_l2, self.variational, self.beta, self.beta_warmup)
         self._set_image_shape(X, image_shape)
         X = self._check_X(X, fitting=True)
+        if y is not None and len(y) != len(X):
+            raise DataError(f"y must hold one label per sample: {len(X)} samples, {len(y)} labels")
         self._check_architecture()
         self._choose_scaling(X)
         Xs = self._scale(X)
@@ -106,8 +108,6 @@ class NeuralAutoEncoder(CodeModel):
         rows = np.sort(np.random.default_rng(seed).permutation(len(X))[:CODE_SAMPLE])
         self.code_sample_ = self.transform(X[rows])
         labels = None if y is None else np.asarray(y)
-        if labels is not None and len(labels) != len(X):
-            raise DataError(f"y must hold one label per sample: {len(X)} samples, {len(labels)} labels")
         self.code_sample_labels_ = None if labels is None else [json_value(v) for v in labels[rows]]
 
     def _check_params(self):
