@@ -115,7 +115,15 @@ def test_cli_generate_and_evaluate_samples(tmp_path, capsys):
     assert main(["generate", model, "--sample", "16", "--density", "gmm", "--out", str(out / "s.png")]) == 0
     assert main(["generate", model, "--interpolate", "test:0", "test:5", "--data", "digits", "--out",
                  str(out / "i.png")]) == 0
+    np.save(out / "a.npy", datasets.load("digits").test.X[3])
+    assert main(["generate", model, "--interpolate", str(out / "a.npy"), "test:5", "--data", "digits", "--steps",
+                 "4", "--out", str(out / "k.png"), "--npy", str(out / "k.npy")]) == 0
+    assert np.load(out / "k.npy").shape == (4, 64)
+    np.save(out / "wrong.npy", np.zeros(10, np.float32))
     capsys.readouterr()
+    assert main(["generate", model, "--interpolate", str(out / "wrong.npy"), "test:5", "--data", "digits",
+                 "--out", str(out / "w.png")]) == 1
+    assert "has 10 values but the model takes samples of 64" in capsys.readouterr().err
     assert main(["generate", model, "--interpolate", "test:0", "test:5", "--out", str(out / "j.png")]) == 1
     assert "give --data" in capsys.readouterr().err
     assert main(["generate", model, "--sample", "4", "--density", "prior", "--out", str(out / "p.png")]) == 1
