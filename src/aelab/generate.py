@@ -20,6 +20,8 @@ are given.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .errors import DataError
@@ -121,7 +123,9 @@ def sample(model, n: int = 64, density: str = "gaussian", seed: int = 0, codes=N
     else:
         gmm = fit_density(training_codes(model, codes)[0], density, seed)
         gmm.random_state = seed
-        Z = gmm.sample(int(n))[0].astype(np.float32)
+        with warnings.catch_warnings():  # NumPy's check trips on float round-off of a fitted covariance
+            warnings.filterwarnings("ignore", "covariance is not symmetric positive-semidefinite")
+            Z = gmm.sample(int(n))[0].astype(np.float32)
         Z = Z[np.random.default_rng(seed).permutation(len(Z))]  # sklearn returns them grouped by component
     return model.inverse_transform(Z), Z
 
