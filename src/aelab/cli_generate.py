@@ -109,9 +109,9 @@ def _draw(model, args, n_grid, n_sample, ds=None):
             if args.box in generate.BOXES or model.code_size != 2:
                 raise
             codes, labels = None, None
-        box = generate.parse_box(args.box)
-        images, _, box = generate.grid(model, n_grid, box, _dims(args.dims), codes)
-        return images, n_grid, dict(codes=codes, labels=labels, box=box, dims=_dims(args.dims) or (0, 1)), \
+        dims = _dims(args.dims)
+        images, _, box = generate.grid(model, n_grid, generate.parse_box(args.box), dims, codes)
+        return images, n_grid, dict(codes=codes, labels=labels, box=box, dims=dims or (0, 1)), \
             f"{n_grid} x {n_grid} grid over codes [{box[0]:.2f}, {box[1]:.2f}] x [{box[2]:.2f}, {box[3]:.2f}]"
     codes = None if args.density == "prior" else _codes_from(model, args, ds)[0]
     images, _ = generate.sample(model, n_sample, args.density, args.seed, codes)
@@ -132,7 +132,8 @@ def cmd_generate(args) -> None:
     if model.image_shape_ is None:
         raise AelabError(f"{args.model} was not trained on images; generated samples are drawn as images")
     if args.interpolate:
-        ends = [_endpoint(model, args, spec) for spec in args.interpolate]
+        data = {}  # the data set, loaded once for both ends
+        ends = [_endpoint(model, args, spec, data) for spec in args.interpolate]
         images, _ = generate.interpolate(model, ends[0], ends[1], args.steps)
         cols, extra = len(images), {}
         what = f"{args.steps} steps from {args.interpolate[0]} to {args.interpolate[1]}"
@@ -147,7 +148,7 @@ def cmd_generate(args) -> None:
     print(f"{what}; wrote {args.out}" + (f" and {args.npy}" if args.npy else ""))
 
 
-def _endpoint(model, args, spec: str):
+def _endpoint(model, args, spec: str, data: dict):
     from .cli import read_sample_file
 
     path = Path(spec)
@@ -160,7 +161,9 @@ def _endpoint(model, args, spec: str):
         raise AelabError(f"the id {spec} names a sample of --data: give --data SPEC too")
     from .cli import _load_data
 
-    X = _load_data(args).split(split).X
+    if "ds" not in data:
+        data["ds"] = _load_data(args)
+    X = data["ds"].split(split).X
     if int(number) >= len(X):
         raise AelabError(f"{spec}: the {split} split has {len(X)} samples")
     model.check_n_features(X.shape[1], f"--data {args.data}")

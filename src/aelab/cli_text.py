@@ -29,7 +29,7 @@ def add_text_commands(sub, command, hidden) -> None:
                 "  aelab text train --data 20news-bydate.tar.gz --strip headers --n-components 2 --out news2d\n"
                 "  aelab text train --data reviews.csv --text-column body --input tfidf --loss mse --out reviews\n")
     _text_data_args(p)
-    p.add_argument("--out", required=True, metavar="DIR", help="folder to write (models, indexes, metrics.json)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write (models, indexes, and the test metrics in search.json)")
     m = p.add_argument_group("model")
     m.add_argument("--n-components", type=int, default=d["n_components"], help="code size (2 for a map)")
     m.add_argument("--input", choices=("counts", "tf", "tfidf"), default="counts",

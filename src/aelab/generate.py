@@ -90,7 +90,7 @@ def grid(model, n: int = 20, box="auto", dims=None, codes=None):
         raise DataError(f"dims must be two different code dimensions between 0 and {size - 1}, not {dims}")
     needs_codes = isinstance(box, str) or size != 2
     Z_train = training_codes(model, codes)[0] if needs_codes else None
-    x0, x1, y0, y1 = code_box(Z_train, box, dims) if isinstance(box, str) else tuple(map(float, box))
+    x0, x1, y0, y1 = code_box(Z_train, box, dims)
     xs, ys = np.linspace(x0, x1, int(n)), np.linspace(y1, y0, int(n))
     base = np.zeros(size, np.float32) if Z_train is None else Z_train.mean(0)
     Z = np.tile(base, (int(n) * int(n), 1)).astype(np.float32)
