@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from aelab import AutoEncoder, datasets, generate, plots
-from aelab.sample_quality import quality_classifier, sample_quality
+from aelab import AutoEncoder, datasets, generate, report
+from aelab.generate import quality_classifier, sample_quality
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 MODELS = {"plain": {}, "plain, no batch norm": {"normalization": "none"}, "code-L2": {"code_l2": None},
@@ -70,18 +70,18 @@ def main() -> None:
                     spec = tuple(FAR * v for v in zero) if box == "far" else box
                     images, _, used = generate.grid(model, args.grid, spec)
                     rows.append((label, f"grid, box {box}", sample_quality(images, judge, ds.test.X)))
-                    fig = plots.generated_figure(images, ds.image_shape, args.grid, codes=model.code_sample_,
+                    fig = report.generated_figure(images, ds.image_shape, args.grid, codes=model.code_sample_,
                                                  labels=np.asarray(model.code_sample_labels_), box=used,
                                                  title=f"{name} auto-encoder, 2-D code: box {box}")
-                    plots.save_figure(fig, out / f"grid-{name.replace(', ', '-').replace(' ', '-')}-{box}.png",
+                    report.save_figure(fig, out / f"grid-{name.replace(', ', '-').replace(' ', '-')}-{box}.png",
                                       overwrite=True)
             else:
                 for density in ("gaussian", "gmm") + (("prior",) if terms.get("variational") else ()):
                     images, _ = generate.sample(model, args.n, density, seed=0)
                     rows.append((label, f"{args.n} from {density}", sample_quality(images, judge, ds.test.X)))
-                    fig = plots.generated_figure(images[:100], ds.image_shape, 10,
+                    fig = report.generated_figure(images[:100], ds.image_shape, 10,
                                                  title=f"{name} auto-encoder, 16-D code: {density}")
-                    plots.save_figure(fig, out / f"samples-{name.replace(', ', '-').replace(' ', '-')}-{density}.png",
+                    report.save_figure(fig, out / f"samples-{name.replace(', ', '-').replace(' ', '-')}-{density}.png",
                                       overwrite=True)
 
     print(f"\n{'model':66s} {'codes':18s} {'confident':>9s} {'entropy':>8s} {'Frechet':>8s}  classes")

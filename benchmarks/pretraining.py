@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from aelab import AutoEncoder, Classifier, datasets
-from aelab.cli import _keep_labels
+from aelab.datasets import keep_labels
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 HIDDEN = (500, 500, 2000)
@@ -37,7 +37,7 @@ def main() -> None:
     args = p.parse_args()
 
     ds = datasets.load("mnist", data_dir=args.data_dir)
-    X, y, unlabelled = _keep_labels(ds.train.X, ds.train.y, args.n_labels, seed=0)
+    X, y, unlabelled = keep_labels(ds.train.X, ds.train.y, args.n_labels, seed=0)
     print(f"data: {ds!r}; {len(X)} labelled, {len(unlabelled)} unlabelled; classifier 784-"
           + "-".join(map(str, HIDDEN)) + "-10")
 

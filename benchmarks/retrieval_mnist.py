@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from aelab import PCA, AutoEncoder, datasets, load
-from aelab.retrieval import evaluate
+from aelab.search import evaluate
 from aelab.search import Index
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"

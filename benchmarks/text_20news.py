@@ -22,11 +22,11 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from aelab import DocumentModel, plots
-from aelab.datasets.text import load_text
-from aelab.retrieval import RECALL_LEVELS, evaluate, neighbour_agreement, ranking_metrics
+from aelab import DocumentModel, report
+from aelab.text import load_text
+from aelab.search import RECALL_LEVELS, evaluate, neighbour_agreement, ranking_metrics
 from aelab.search import Index
-from aelab.vectorize import WORDS
+from aelab.text import WORDS
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "20newsgroups" / "20news-bydate.tar.gz"
 
@@ -108,7 +108,7 @@ def main() -> None:
         print(f"  {name:30s} {neighbour_agreement(Z, labels_test, 10):.4f}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    plots.save_figure(plots.code_map(codes, labels_test, title="20 Newsgroups test documents"), out / "map.png",
+    report.save_figure(report.code_map(codes, labels_test, title="20 Newsgroups test documents"), out / "map.png",
                       overwrite=True)
     print(f"map: {out / 'map.png'}")
 

@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 
 from aelab import AutoEncoder, ConvAutoEncoder, datasets
-from aelab.models.base import squared_error
+from aelab.models import squared_error
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 VARIANTS = {

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from aelab import ConvAutoEncoder, datasets, load
-from aelab.errors import DataError
-from aelab.models.conv import ConvAutoEncoderNet
+from aelab.errors import DataError, ParameterError
+from aelab.nn import ConvAutoEncoderNet
 
 
 def _net(unpooling, size=(5, 5)):
@@ -77,11 +77,11 @@ def test_conv_auto_encoder_learns_digits():
 def test_conv_errors_are_one_line():
     with pytest.raises(DataError, match="needs images"):
         ConvAutoEncoder(epochs=1).fit(np.random.default_rng(0).random((10, 12)))
-    with pytest.raises(DataError, match="needs a dense code"):
+    with pytest.raises(ParameterError, match="needs a dense code"):
         ConvAutoEncoder(variational=True, epochs=1).fit(np.zeros((4, 8, 8), np.float32))
-    with pytest.raises(DataError, match="kernel_size must be odd"):
+    with pytest.raises(ParameterError, match="kernel_size must be odd"):
         ConvAutoEncoder(kernel_size=4, epochs=1).fit(np.zeros((4, 8, 8), np.float32))
-    with pytest.raises(DataError, match="unpooling"):
+    with pytest.raises(ParameterError, match="unpooling"):
         ConvAutoEncoder(unpooling="bilinear", epochs=1).fit(np.zeros((4, 8, 8), np.float32))
 
 

@@ -6,10 +6,10 @@ from conftest import SHARED_DATA
 
 from aelab import DocumentModel, load
 from aelab.cli import main
-from aelab.datasets.text import Documents, load_text
-from aelab.document_search import DocumentSearch, first_line, topic_shares
-from aelab.errors import DataError
-from aelab.retrieval import neighbour_agreement
+from aelab.text import Documents, load_text
+from aelab.text import DocumentSearch, first_line, topic_shares
+from aelab.errors import DataError, ParameterError
+from aelab.search import neighbour_agreement
 
 NEWS = SHARED_DATA / "20newsgroups" / "20news-bydate.tar.gz"
 TOPICS = {
@@ -57,7 +57,7 @@ def test_lsa_document_model_uses_tfidf():
     train = corpus(20, 0)
     model = DocumentModel(n_components=2, kind="lsa", random_state=0).fit(train.texts)
     assert model.weighting_ == "tfidf" and model.transform(train.texts).shape == (60, 2)
-    with pytest.raises(DataError, match="kind must be one of"):
+    with pytest.raises(ParameterError, match="kind must be one of"):
         DocumentModel(kind="lda").fit(train.texts)
 
 

@@ -6,7 +6,7 @@ import pytest
 from aelab import AutoEncoder, Classifier, datasets, generate, load
 from aelab.cli import main
 from aelab.errors import DataError
-from aelab.sample_quality import frechet_distance, sample_quality
+from aelab.generate import frechet_distance, sample_quality
 
 SMALL = dict(hidden_layer_sizes=(64, 32), epochs=15, random_state=0)
 

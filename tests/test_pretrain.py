@@ -3,11 +3,11 @@ import pytest
 import torch
 
 from aelab import AutoEncoder, Classifier, datasets, load
-from aelab.errors import DataError, ModelError
-from aelab.models.mlp import mlp
+from aelab.errors import DataError, ModelError, ParameterError
+from aelab.nn import mlp
 from aelab.objectives import reconstruction_loss
-from aelab.pretrain import greedy_layerwise, load_stack
-from aelab.train import TrainConfig
+from aelab.training import greedy_layerwise, load_stack
+from aelab.training import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -43,20 +43,20 @@ def test_auto_encoder_with_greedy_pretraining(digits):
     ae = AutoEncoder(n_components=4, hidden_layer_sizes=(32, 16), pretrain="greedy", pretrain_epochs=3, epochs=3,
                      batch_size=64, random_state=0).fit(digits.train.X)
     assert len(ae.pretrain_history_) == 3 and all(len(h) == 3 for h in ae.pretrain_history_)
-    with pytest.raises(DataError, match="pretrain"):
+    with pytest.raises(ParameterError, match="pretrain"):
         AutoEncoder(pretrain="rbm").fit(digits.train.X)
 
 
 def test_denoising_layers_see_corrupted_inputs_and_reconstruct_clean_ones(digits):
     """With mask noise of 0.99 a layer sees almost nothing, so it cannot learn to reconstruct."""
-    from aelab.regularizers import Corruption
+    from aelab.objectives import Corruption
 
     config = TrainConfig(batch_size=64, seed=0)
     clean = greedy_layerwise(digits.train.X, [64, 16], "gelu", "batch", _bce, config, epochs=5, code_layer=False)
     blind = greedy_layerwise(digits.train.X, [64, 16], "gelu", "batch", _bce, config, epochs=5, code_layer=False,
                              corruption=Corruption.parse("mask:0.99"))
     assert blind[0].history[-1]["loss"] > 1.1 * clean[0].history[-1]["loss"]
-    with pytest.raises(DataError, match="denoise"):
+    with pytest.raises(ParameterError, match="denoise"):
         Classifier(pretrain="greedy", pretrain_denoise="blur:1").fit(digits.train.X, digits.train.y)
 
 
@@ -82,7 +82,7 @@ def test_classifier_learns_digits_and_round_trips(digits, tmp_path):
 
 
 def test_classifier_errors(digits, tmp_path):
-    with pytest.raises(DataError, match="choose one start"):
+    with pytest.raises(ParameterError, match="choose one start"):
         Classifier(init="x", pretrain="greedy").fit(digits.train.X, digits.train.y)
     with pytest.raises(DataError, match="one label per sample"):
         Classifier().fit(digits.train.X, digits.train.y[:-1])

@@ -6,10 +6,10 @@ import torch
 from torch import nn
 
 from aelab import AutoEncoder, datasets, load
-from aelab.errors import DataError
-from aelab.models.mlp import mlp
-from aelab.regularizers import Corruption, Regularization, Sparsity, contractive_penalty, gaussian_kl
-from aelab.train import TrainConfig, fit_module
+from aelab.errors import DataError, ParameterError
+from aelab.nn import mlp
+from aelab.objectives import Corruption, Regularization, Sparsity, contractive_penalty, gaussian_kl
+from aelab.training import TrainConfig, fit_module
 
 
 def _finite_difference_jacobian_norm(f, x: torch.Tensor, eps: float = 1e-6) -> float:
@@ -59,7 +59,7 @@ def test_corruptions_do_what_they_say():
 
 @pytest.mark.parametrize("spec", ["gaussian", "gaussian:-1", "mask:1.5", "blur:0.2", "mask:x"])
 def test_bad_corruption_specs_are_one_line_errors(spec):
-    with pytest.raises(DataError, match="denoise"):
+    with pytest.raises(ParameterError, match="denoise"):
         Corruption.parse(spec)
 
 
@@ -72,7 +72,7 @@ def test_sparsity_penalties():
     assert float(kl(at_target)) == pytest.approx(0.0, abs=1e-6)
     assert float(kl(torch.zeros(4, 3))) > 0
     for bad in ("l2:1", "l1", "kl:1:2", "l1:1:2"):
-        with pytest.raises(DataError, match="sparse"):
+        with pytest.raises(ParameterError, match="sparse"):
             Sparsity.parse(bad)
 
 
@@ -87,7 +87,7 @@ def test_gaussian_kl_matches_torch_distributions():
 def test_beta_warms_up_linearly():
     reg = Regularization.from_params(variational=True, beta=2.0, beta_warmup=4)
     assert [reg.beta_at(e) for e in (0, 1, 4, 10, math.inf)] == [0.0, 0.5, 2.0, 2.0, 2.0]
-    with pytest.raises(DataError, match="beta"):
+    with pytest.raises(ParameterError, match="beta"):
         Regularization.from_params(beta=-1)
 
 
@@ -147,11 +147,11 @@ def test_noise_is_part_of_the_checkpoint_so_resumed_runs_match(tmp_path):
 
     def build():
         torch.manual_seed(0)
-        from aelab.models.mlp import MLPAutoEncoderNet
+        from aelab.nn import MLPAutoEncoderNet
         return MLPAutoEncoderNet(10, (8,), 3, "gelu", "batch", variational=True)
 
     def loss(module, batch, epoch):
-        from aelab.regularizers import objective
+        from aelab.objectives import objective
         return objective(module, batch[0], epoch, reg, lambda lg, t: (lg - t).square().sum(1).mean())
 
     config = TrainConfig(epochs=4, batch_size=16, seed=3)

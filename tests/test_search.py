@@ -134,7 +134,7 @@ def test_cli_bad_queries_are_one_line_errors(digits_model, tmp_path, capsys):
 
 
 def test_ranking_metrics_by_hand():
-    from aelab.retrieval import precision_at_k, ranking_metrics
+    from aelab.search import precision_at_k, ranking_metrics
 
     # one query of label 1; items ranked by score: labels 1, 0, 1, 0 -> AP = (1/1 + 2/3) / 2
     scores = np.array([[0.9, 0.8, 0.7, 0.1]])
@@ -149,7 +149,7 @@ def test_ranking_metrics_by_hand():
 
 
 def test_well_separated_clusters_are_retrieved_perfectly():
-    from aelab.retrieval import evaluate
+    from aelab.search import evaluate
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(4, 8)) * 10

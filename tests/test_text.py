@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import SHARED_DATA
 
-from aelab.datasets.text import decode, load_text, parse_strip, strip
-from aelab.errors import DataError
+from aelab.text import decode, load_text, parse_strip, strip
+from aelab.errors import DataError, ParameterError
 
 NEWS = SHARED_DATA / "20newsgroups" / "20news-bydate.tar.gz"
 
@@ -34,7 +34,7 @@ def test_strip_headers_quotes_and_signatures():
     assert "From:" not in stripped and "V6" not in stripped and "somewhere" not in stripped
     assert "V8 is louder" in stripped
     assert strip(MESSAGE, parse_strip("none")) == MESSAGE
-    with pytest.raises(DataError, match="cannot strip 'footers'"):
+    with pytest.raises(ParameterError, match="cannot strip 'footers'"):
         parse_strip("headers,footers")
 
 

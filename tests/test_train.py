@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from aelab import AutoEncoder, datasets
 from aelab.errors import ModelError
 from aelab.storage import atomic_path, load_state, save_state
-from aelab.train import TrainConfig, TrainingError, fit_module
+from aelab.training import TrainConfig, TrainingError, fit_module
 
 
 def test_early_stopping_stops_and_keeps_the_best_epoch():

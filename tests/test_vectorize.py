@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
-from aelab.errors import DataError, ModelError
-from aelab.vectorize import DocumentVectorizer
+from aelab.errors import DataError, ModelError, ParameterError
+from aelab.text import DocumentVectorizer
 
 DOCS = ["The rocket reached orbit and the crew cheered.",
         "A new engine for the car: more power, less fuel.",
@@ -59,7 +59,7 @@ def test_state_round_trips_through_json():
 
 
 def test_errors():
-    with pytest.raises(DataError, match="weighting"):
+    with pytest.raises(ParameterError, match="weighting"):
         DocumentVectorizer("bm25")
     with pytest.raises(DataError, match="empty"):
         DocumentVectorizer().fit(["", "the and of"])

@@ -13,6 +13,10 @@ class DataError(AelabError, ValueError):
     """The data cannot be read or is not fit for the requested operation."""
 
 
+class ParameterError(AelabError, ValueError):
+    """An estimator or command was given a parameter value it does not take."""
+
+
 class ModelError(AelabError, ValueError):
     """A saved model is missing, damaged, or does not fit the data given to it."""
 

@@ -1,17 +1,40 @@
-"""Reconstruction losses: per sample, summed over features, averaged over the batch.
+"""The objective of an auto-encoder: a reconstruction loss plus regularizer terms that combine freely.
 
-Summing over features keeps a loss on the scale of the reported reconstruction error (squared
-error per image), so the weights of penalty terms mean the same thing whatever the input size.
+Reconstruction losses are per sample, summed over features, averaged over the batch: on the scale
+of the reported reconstruction error (squared error per image), so that the weights of the terms
+mean the same thing whatever the input size.
+
+A plain auto-encoder minimises the reconstruction loss. Each variant adds one thing:
+
+- denoising: the encoder sees a corrupted input, the loss compares with the clean one;
+- sparse: an L1 penalty on the code, or a KL penalty pulling each code unit's activation rate
+  (its sigmoid, averaged over the batch) towards a small target rate;
+- contractive: the squared Frobenius norm of the encoder's Jacobian, estimated from one
+  vector-Jacobian product with a random sign vector (Hutchinson's estimator: unbiased for any
+  depth, one extra backward pass rather than one per code unit);
+- code L2: the squared norm of the code, so that codes gather near zero;
+- variational: a Gaussian encoder (mean and log-variance), a code sampled with the
+  reparameterization trick (by the net itself, in ``forward``), and the KL divergence to N(0, I)
+  weighted by beta (warmed up linearly over the first epochs when asked).
+
+Weights are per sample, on the scale of the reconstruction loss. The parameters that switch the
+terms on are declared in :mod:`aelab.params` (``REGULARIZATION``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
-LOSSES = ("mse", "bce", "multinomial")
+from .errors import ParameterError
+from .params import CORRUPTIONS, LOSSES, REGULARIZATION, SPARSITIES, TABLE
 
 
+# --- reconstruction losses -------------------------------------------------------------------------
 def reconstruction_loss(name: str, logits: torch.Tensor, target: torch.Tensor, output_activation: str) -> torch.Tensor:
     """Loss of the decoder's pre-activation output ``logits`` against ``target``.
 
@@ -27,10 +50,210 @@ def reconstruction_loss(name: str, logits: torch.Tensor, target: torch.Tensor, o
         return -(target * F.log_softmax(logits.float(), 1)).sum(1).mean()
     if name == "mse":
         return (apply_output(logits, output_activation) - target).square().sum(1).mean()
-    raise ValueError(f"unknown loss {name!r}; choose one of {LOSSES}")
+    raise ParameterError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
 
 
 def apply_output(logits: torch.Tensor, output_activation: str) -> torch.Tensor:
     if output_activation == "softmax":
         return torch.softmax(logits, 1)
     return torch.sigmoid(logits) if output_activation == "sigmoid" else logits
+
+
+# --- regularizer terms -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Corruption:
+    """Input noise of a denoising auto-encoder: ``gaussian`` (additive, ``level`` = sigma in input
+    units), ``mask`` (a ``level`` share of features set to zero) or ``salt_pepper`` (a ``level``
+    share set to the batch's minimum or maximum, half each)."""
+
+    kind: str
+    level: float
+
+    @classmethod
+    def parse(cls, spec: str | None) -> Corruption | None:
+        """``"gaussian:0.3"``, ``"mask:0.25"``, ``"salt_pepper:0.1"``, or None for no noise."""
+        if spec in (None, "", "none"):
+            return None
+        kind, _, level = str(spec).partition(":")
+        kind = kind.replace("-", "_")
+        if kind not in CORRUPTIONS:
+            raise ParameterError(f"denoise must be KIND:LEVEL with KIND one of {', '.join(CORRUPTIONS)}, not {spec!r}")
+        value = _number(level, f"denoise {spec!r}", "gaussian:0.3")
+        if value <= 0 or (kind != "gaussian" and value >= 1):
+            raise ParameterError(f"the noise level of denoise {spec!r} must be positive (and below 1 for {kind})")
+        return cls(kind, value)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "gaussian":
+            return x + self.level * torch.randn_like(x)
+        hit = torch.rand_like(x) < self.level
+        if self.kind == "mask":
+            return x.masked_fill(hit, 0.0)
+        salt = torch.rand_like(x) < 0.5
+        return torch.where(hit, torch.where(salt, x.max(), x.min()), x)
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.level:g}"
+
+
+@dataclass(frozen=True)
+class Sparsity:
+    """``l1``: weight times the code's L1 norm. ``kl``: weight times the sum over code units of
+    KL(rate || mean sigmoid activation of the unit over the batch)."""
+
+    kind: str
+    weight: float
+    rate: float = 0.05
+
+    @classmethod
+    def parse(cls, spec: str | None) -> Sparsity | None:
+        """``"l1:WEIGHT"`` or ``"kl:WEIGHT[:RATE]"`` (rate 0.05 by default), or None."""
+        if spec in (None, "", "none"):
+            return None
+        kind, _, rest = str(spec).partition(":")
+        if kind not in SPARSITIES or not rest:
+            raise ParameterError(f"sparse must be l1:WEIGHT or kl:WEIGHT[:RATE], not {spec!r}")
+        parts = rest.split(":")
+        if len(parts) > (2 if kind == "kl" else 1):
+            raise ParameterError(f"sparse must be l1:WEIGHT or kl:WEIGHT[:RATE], not {spec!r}")
+        weight = _number(parts[0], f"sparse {spec!r}", "l1:1e-4")
+        rate = _number(parts[1], f"sparse {spec!r}", "kl:0.1:0.05") if len(parts) > 1 else 0.05
+        if weight < 0 or not 0 < rate < 1:
+            raise ParameterError(f"sparse {spec!r}: the weight must be >= 0 and the rate in (0, 1)")
+        return cls(kind, weight, rate)
+
+    def __call__(self, code: torch.Tensor) -> torch.Tensor:
+        if self.kind == "l1":
+            return self.weight * code.abs().sum(1).mean()
+        rho_hat = torch.sigmoid(code.float()).mean(0).clamp(1e-6, 1 - 1e-6)
+        rho = self.rate
+        kl = rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
+        return self.weight * kl.sum()
+
+    def __str__(self) -> str:
+        return f"l1:{self.weight:g}" if self.kind == "l1" else f"kl:{self.weight:g}:{self.rate:g}"
+
+
+def contractive_penalty(code: torch.Tensor, x: torch.Tensor, exact: bool = False,
+                        create_graph: bool = True) -> torch.Tensor:
+    """Mean over the batch of ||d code / d x||_F^2, for ``code`` computed from ``x`` (which must
+    require grad).
+
+    By default an unbiased estimate from one random sign vector u per sample: E ||u^T J||^2 =
+    trace(J J^T) = ||J||_F^2. That costs one extra backward pass (twice, for the gradient)
+    whatever the code size. ``exact=True`` sums one backward pass per code unit (for tests).
+    ``create_graph`` keeps the graph for training through the penalty.
+    """
+    create = create_graph
+    code = code.reshape(len(code), -1)
+    if exact:
+        total = x.new_zeros(())
+        for j in range(code.shape[1]):
+            (g,) = torch.autograd.grad(code[:, j].sum(), x, create_graph=create, retain_graph=True)
+            total = total + g.float().square().sum()
+        return total / len(x)
+    u = torch.randint(0, 2, code.shape, device=code.device, dtype=code.dtype) * 2 - 1
+    (g,) = torch.autograd.grad((code * u).sum(), x, create_graph=create)
+    return g.float().square().reshape(len(x), -1).sum(1).mean()
+
+
+def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, exp(logvar)) || N(0, I)), summed over code units, averaged over the batch."""
+    mean, logvar = mean.float(), logvar.float()
+    return 0.5 * (mean.square() + logvar.exp() - 1.0 - logvar).sum(1).mean()
+
+
+@dataclass(frozen=True)
+class Regularization:
+    """All terms of one auto-encoder's objective; the neutral values switch a term off."""
+
+    denoise: Corruption | None = None
+    sparse: Sparsity | None = None
+    contractive: float = 0.0
+    code_l2: float = 0.0
+    variational: bool = False
+    beta: float = 1.0
+    beta_warmup: int = 0
+
+    @classmethod
+    def from_params(cls, **params) -> Regularization:
+        """The terms an estimator's parameters switch on: ``params`` are the ``REGULARIZATION``
+        names of :mod:`aelab.params` (missing ones take their defaults), checked against its table."""
+        unknown = set(params) - set(REGULARIZATION)
+        if unknown:
+            raise ParameterError(f"not a regularization parameter: {', '.join(sorted(unknown))}")
+        values = {name: params.get(name, TABLE[name].default) for name in REGULARIZATION}
+        for name, value in values.items():
+            TABLE[name].check(value)
+        return cls(Corruption.parse(values["denoise"]), Sparsity.parse(values["sparse"]),
+                   float(values["contractive"]), float(values["code_l2"]), bool(values["variational"]),
+                   float(values["beta"]), int(values["beta_warmup"]))
+
+    @property
+    def names(self) -> list[str]:
+        """The terms that are on, as the training log names them."""
+        on = {"denoise": self.denoise, "sparse": self.sparse, "contractive": self.contractive,
+              "code_l2": self.code_l2, "kl": self.variational}
+        return [k for k, v in on.items() if v]
+
+    def beta_at(self, epoch: float) -> float:
+        """The KL weight after ``epoch`` epochs: linear from 0 over ``beta_warmup`` epochs."""
+        if self.beta_warmup <= 0 or epoch >= self.beta_warmup:
+            return self.beta
+        return self.beta * epoch / self.beta_warmup
+
+    def describe(self) -> dict:
+        """The terms that are on, as plain values (saved in the model's config.json)."""
+        out = {k: str(getattr(self, k)) for k in ("denoise", "sparse") if getattr(self, k)}
+        out.update({k: getattr(self, k) for k in ("contractive", "code_l2") if getattr(self, k)})
+        if self.variational:
+            out.update(variational=True, beta=self.beta, beta_warmup=self.beta_warmup)
+        return out
+
+
+def objective(net, x: torch.Tensor, epoch: float, reg: Regularization, reconstruction) -> tuple[torch.Tensor, dict]:
+    """The loss of one batch for an auto-encoder ``net`` and its terms by name.
+
+    The batch goes through ``net(x) -> (stats, logits)`` (its ``forward``, so that wrappers such
+    as DistributedDataParallel see every step): ``stats`` is the code, or the code's mean and
+    log-variance side by side for a variational net, which decodes a sampled code while training
+    and the mean otherwise. ``reconstruction(logits, target)`` is the reconstruction loss.
+    Evaluation keeps the corruption (the denoising objective is what validation should measure).
+    """
+    x_in = reg.denoise(x) if reg.denoise else x
+    if reg.contractive:
+        x_in = x_in.detach().requires_grad_(True)
+    with torch.enable_grad() if reg.contractive else contextlib.nullcontext():
+        stats, logits = net(x_in)
+        mean, logvar = stats.chunk(2, dim=1) if reg.variational else (stats, None)
+        penalty = contractive_penalty(mean, x_in, create_graph=net.training) if reg.contractive else None
+    recon = reconstruction(logits, x)
+    terms = {"reconstruction": recon}
+    loss = recon
+    if reg.sparse:
+        terms["sparse"] = reg.sparse(mean)
+    if reg.contractive:
+        terms["contractive"] = reg.contractive * penalty
+    if reg.code_l2:
+        terms["code_l2"] = reg.code_l2 * mean.float().square().sum(1).mean()
+    if reg.variational:
+        terms["kl"] = gaussian_kl(mean, logvar)
+        loss = loss + reg.beta_at(epoch) * terms["kl"]
+    for name in ("sparse", "contractive", "code_l2"):
+        if name in terms:
+            loss = loss + terms[name]
+    if len(terms) == 1:
+        terms = {}
+    return loss, terms
+
+
+def _number(text: str, what: str, example: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ParameterError(f"{what}: {text!r} is not a number (example: {example})") from None
+    if not math.isfinite(value):
+        raise ParameterError(f"{what}: the number must be finite")
+    return value

@@ -1,4 +1,5 @@
-"""Loading a user's data: one entry point, :func:`load`, for every source aelab reads.
+"""Loading a user's data: one entry point, :func:`load`, for every source aelab reads; streams of
+data larger than memory (:func:`open_stream`); one sample of a query (:func:`read_sample`).
 
 >>> from aelab import datasets
 >>> ds = datasets.load("digits")
@@ -13,12 +14,16 @@ from pathlib import Path
 
 from ..errors import DataError
 from .arrays import load_csv, load_idx_file, load_npy, load_npz
-from .base import Dataset, Split, as_samples
+from ..validation import as_samples
+from .base import Dataset, Split, hold_out, keep_labels
 from .idx import find_idx_files, read_idx
 from .images import is_image_file, load_image_folder, read_images
 from .named import NAMES, load_idx_folder, load_named
+from .samples import read_sample
+from .stream import Stream, open_stream
 
-__all__ = ["Dataset", "Split", "load", "as_samples", "read_idx", "read_images", "parse_image_size", "NAMES"]
+__all__ = ["NAMES", "Dataset", "Split", "Stream", "as_samples", "hold_out", "keep_labels", "load", "open_stream",
+           "parse_image_size", "read_idx", "read_images", "read_sample"]
 
 SPEC_HELP = (
     "digits (built in), mnist, fashion-mnist, a folder of IDX files, a folder of images (one "

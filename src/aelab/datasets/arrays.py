@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .base import Dataset, Split, as_samples, hold_out, scale_images
+from ..validation import as_samples
+from .base import Dataset, Split, hold_out, scale_images
 from .idx import read_idx
 
 _X_KEYS = ("X", "x", "data", "images", "features")

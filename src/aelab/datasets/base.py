@@ -1,4 +1,4 @@
-"""The in-memory data set every loader returns, and the checks every array passes once."""
+"""The in-memory data set every loader returns, and the helpers that split it or keep part of its labels."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from ..errors import DataError
+
 
 
 @dataclass
@@ -61,36 +62,6 @@ class Dataset:
         return f"Dataset({self.name!r}: {len(self.train)} train, {len(self.test)} test, {shape}, {labels})"
 
 
-def as_samples(X, what: str = "data") -> np.ndarray:
-    """Check an array of samples at the boundary and return it as 2-D float32.
-
-    Raises a one-line :class:`DataError` for empty data, non-numeric values, NaN or infinity.
-    """
-    try:
-        X = np.asarray(X)
-    except Exception as exc:  # ragged lists and the like
-        raise DataError(f"{what} cannot be read as an array ({exc})") from None
-    if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-        raise DataError(f"{what} must be numeric, got values of type {X.dtype}")
-    if X.ndim == 1:
-        raise DataError(
-            f"{what} is 1-D with shape {X.shape}; pass one sample per row "
-            "(reshape(-1, 1) for a single feature, reshape(1, -1) for a single sample)"
-        )
-    if X.ndim > 2:
-        X = X.reshape(len(X), -1)
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise DataError(f"{what} is empty (shape {X.shape}); give at least one sample with one feature")
-    X = X.astype(np.float32, copy=False)
-    if not np.isfinite(X).all():
-        bad = np.argwhere(~np.isfinite(X))[0]
-        raise DataError(
-            f"{what} contains NaN or infinite values (first at row {bad[0]}, column {bad[1]}); "
-            "remove or impute them first"
-        )
-    return X
-
-
 def scale_images(X: np.ndarray) -> np.ndarray:
     """Integer pixels to [0, 1]; float pixels are taken as they are."""
     if np.issubdtype(X.dtype, np.integer):
@@ -125,3 +96,18 @@ def hold_out(name: str, X: np.ndarray, y: np.ndarray | None, test_size: float, s
 
     info = dict(kw.pop("info", {}), split=f"seeded hold-out: test_size={test_size}, seed={seed}")
     return Dataset(name, part(idx_train), part(idx_test), info=info, **kw)
+
+
+def keep_labels(X: np.ndarray, y: np.ndarray, n_labels: int, seed: int = 0):
+    """Keep the labels of ``n_labels`` samples, stratified by class, for learning with few labels.
+
+    Returns ``(X_labelled, y_labelled, X_unlabelled)``: the kept samples with their labels, and the
+    other samples without theirs.
+    """
+    if not 0 < n_labels < len(X):
+        raise DataError(f"the number of labels to keep must be between 1 and {len(X) - 1}, not {n_labels}")
+    try:
+        keep, rest = train_test_split(np.arange(len(X)), train_size=n_labels, stratify=y, random_state=seed)
+    except ValueError:  # fewer labels than classes: a plain random draw
+        keep, rest = train_test_split(np.arange(len(X)), train_size=n_labels, random_state=seed)
+    return X[keep], y[keep], X[rest]

@@ -17,9 +17,9 @@ from safetensors.torch import load_file, save_file
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..datasets import as_samples
 from ..errors import DataError, ModelError
 from ..storage import atomic_path, read_tagged_folder, save_json
+from ..validation import as_samples
 
 FORMAT = "aelab-model"
 FORMAT_VERSION = 1
@@ -27,13 +27,6 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
 _REGISTRY: dict[str, type["SavedModel"]] = {}
-
-
-def check_choices(*checks: tuple[str, Any, Any]) -> None:
-    """Raise a one-line DataError for the first ``(name, value, allowed)`` whose value is not allowed."""
-    for name, value, allowed in checks:
-        if value not in allowed:
-            raise DataError(f"{name} must be one of {', '.join(map(str, allowed))}, not {value!r}")
 
 
 class SavedModel(BaseEstimator):
@@ -151,38 +144,14 @@ class CodeModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, SavedModel):
         return Z
 
 
-def standard_scaling(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature mean and standard deviation (1 for constant features), as float32."""
-    std = X.std(0, dtype=np.float64).astype(np.float32)
-    return X.mean(0, dtype=np.float64).astype(np.float32), np.where(std > 1e-8, std, 1.0).astype(np.float32)
-
-
 def squared_error(A: np.ndarray, B: np.ndarray) -> float:
     """Mean over rows of the squared difference summed over features: aelab's reconstruction error."""
     return float(np.mean(np.sum((A - B) ** 2, axis=1, dtype=np.float64)))
 
 
-def module_tensors(module: torch.nn.Module, mean=None, scale=None) -> dict[str, torch.Tensor]:
-    """A network's weights, and the input scaling if there is one, as the tensors of a model file."""
-    tensors = {f"module.{k}": v for k, v in module.state_dict().items()}
-    if mean is not None:
-        tensors.update(scaling_mean=torch.from_numpy(np.asarray(mean)),
-                       scaling_scale=torch.from_numpy(np.asarray(scale)))
-    return tensors
-
-
-def restore_module(module: torch.nn.Module, tensors: dict[str, torch.Tensor]):
-    """Inverse of :func:`module_tensors`: load the weights into ``module`` (left in evaluation
-    mode) and return the input scaling ``(mean, scale)``, or ``(None, None)``."""
-    module.load_state_dict({k[len("module."):]: v for k, v in tensors.items() if k.startswith("module.")})
-    module.eval()
-    if "scaling_mean" in tensors:
-        return tensors["scaling_mean"].numpy(), tensors["scaling_scale"].numpy()
-    return None, None
-
-
 def load(path: str | os.PathLike) -> SavedModel:
-    """Bring back a model saved by ``save``, whatever its class. No code is executed."""
+    """Bring back a model saved by ``save``, whatever its class (among those imported: ``aelab.load``
+    knows them all). No code is executed: the class comes from a registry, by name."""
     path = Path(path)
     config = read_tagged_folder(path, CONFIG_FILE, FORMAT, FORMAT_VERSION, "model")
     try:

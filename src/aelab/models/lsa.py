@@ -1,6 +1,6 @@
 """LSA, the baseline of the document auto-encoder: a truncated SVD of the document-word matrix
 (scikit-learn's TruncatedSVD), with aelab's interface. It takes sparse matrices as they come
-from :class:`aelab.vectorize.DocumentVectorizer`; unlike PCA it does not centre the data, so
+from :class:`aelab.text.DocumentVectorizer`; unlike PCA it does not centre the data, so
 the sparse matrix never becomes dense.
 """
 
@@ -23,7 +23,7 @@ class LSA(CodeModel):
     Examples
     --------
     >>> from aelab.models.lsa import LSA
-    >>> from aelab.vectorize import DocumentVectorizer
+    >>> from aelab.text import DocumentVectorizer
     >>> X = DocumentVectorizer().fit_transform(["red apple pie", "green apple", "fast red car", "car race"])
     >>> LSA(n_components=2, random_state=0).fit(X).transform(X).shape
     (4, 2)

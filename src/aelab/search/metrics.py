@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 
-from .errors import DataError
-from .search import Index
+from ..errors import DataError
+from .index import Index
 
 RECALL_LEVELS = (0.001, 0.01, 0.1, 0.5, 1.0)
 CURVE_LEVELS = tuple(np.round(np.linspace(0.05, 1.0, 20), 4))  # recall levels of the precision-recall figure
@@ -20,7 +20,7 @@ CURVE_LEVELS = tuple(np.round(np.linspace(0.05, 1.0, 20), 4))  # recall levels o
 
 def exact_scores(index: Index, Q: np.ndarray) -> np.ndarray:
     """Scores of queries ``Q`` (in the index's space) against every item, greater = nearer."""
-    V = index.faiss_index.reconstruct_n(0, len(index))
+    V = index.vectors()
     Q = index._prepare(Q)
     if index.metric == "l2":
         return -(np.square(Q).sum(1)[:, None] - 2 * Q @ V.T + np.square(V).sum(1)[None, :])
@@ -103,7 +103,6 @@ def evaluate(index: Index, Q: np.ndarray, query_labels, ks=(1, 10, 100), recall_
     out["memory_mb"] = index.memory_bytes() / 2**20
     out["n_items"], out["n_queries"], out["dimension"] = len(index), len(Q), index.dimension
     return out
-
 
 
 def neighbour_agreement(points: np.ndarray, labels, k: int = 10) -> float:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .errors import AelabError
+from ..errors import AelabError
+from ..params import DENSITIES
+from .common import command, data_args, load_data
 
 
-def add_generate_commands(sub, command, data_args) -> None:
-    from .generate import DENSITIES
-
+def add_commands(sub) -> None:
     p = command(sub, "generate", "Decode codes into new samples: a grid over a 2-D code space, samples from a "
                 "density fitted to the training codes, or the line between two inputs.",
                 "  aelab generate mnist-ae2 --grid 20 --out grid.png\n"
@@ -64,18 +64,9 @@ def _generation_args(p, densities) -> None:
     g.add_argument("--seed", type=int, default=0, help="seed of the drawn codes")
 
 
-def _dims(text):
-    if text is None:
-        return None
-    try:
-        return tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise AelabError(f"--dims must be two code dimensions like 0,1, not {text!r}") from None
-
-
 def _model(path):
-    from . import load
-    from .models.neural import NeuralAutoEncoder
+    from .. import load
+    from ..models.autoencoder import NeuralAutoEncoder
 
     model = load(path)
     if not isinstance(model, NeuralAutoEncoder):
@@ -83,47 +74,27 @@ def _model(path):
     return model
 
 
-def _codes_from(model, args, ds=None):
-    """Training codes and labels: encoded from --data when given (``ds``: already loaded), else
-    those the model kept."""
-    from .generate import training_codes
+def _draw(model, args, grid_size, n_samples, ds=None):
+    """Decoded samples for a figure (see :func:`aelab.generate.draw`); the training codes are encoded
+    from the data set ``ds`` (or --data) when given, else those the model kept."""
+    from ..generate import draw, parse_box, parse_dims
 
-    if not getattr(args, "data", None):
-        return training_codes(model)
-    if ds is None:
-        from .cli import _load_data
-
-        ds = _load_data(args)
+    codes = labels = None
+    if ds is None and getattr(args, "data", None):
+        ds = load_data(args)
         model.check_n_features(ds.n_features, f"--data {args.data}")
-    return training_codes(model, model.transform(ds.train.X), ds.train.y)
-
-
-def _draw(model, args, n_grid, n_sample, ds=None):
-    """Decoded samples, the figure's columns, what the figure shows beside them, and a caption."""
-    from . import generate
-
-    if n_grid is not None:
-        try:
-            codes, labels = _codes_from(model, args, ds)
-        except AelabError:  # no training codes: a given box over a 2-D code still works
-            if args.box in generate.BOXES or model.code_size != 2:
-                raise
-            codes, labels = None, None
-        dims = _dims(args.dims)
-        images, _, box = generate.grid(model, n_grid, generate.parse_box(args.box), dims, codes)
-        return images, n_grid, dict(codes=codes, labels=labels, box=box, dims=dims or (0, 1)), \
-            f"{n_grid} x {n_grid} grid over codes [{box[0]:.2f}, {box[1]:.2f}] x [{box[2]:.2f}, {box[3]:.2f}]"
-    codes = None if args.density == "prior" else _codes_from(model, args, ds)[0]
-    images, _ = generate.sample(model, n_sample, args.density, args.seed, codes)
-    return images, int(round(n_sample ** 0.5)) or 1, {}, f"{n_sample} samples, codes from {args.density} " \
-        f"(seed {args.seed})"
+    if ds is not None:
+        codes, labels = model.transform(ds.train.X), ds.train.y
+    return draw(model, grid_size=grid_size, n_samples=n_samples, box=parse_box(args.box), dims=parse_dims(args.dims),
+                density=args.density, seed=args.seed, codes=codes, labels=labels)
 
 
 def cmd_generate(args) -> None:
     import numpy as np
 
-    from . import generate, plots
-    from .storage import atomic_path, check_output
+    from ..generate import interpolate
+    from ..report import generated_figure, save_figure
+    from ..storage import atomic_path, check_output
 
     check_output(args.out, args.overwrite)
     if args.npy:
@@ -134,13 +105,13 @@ def cmd_generate(args) -> None:
     if args.interpolate:
         data = {}  # the data set, loaded once for both ends
         ends = [_endpoint(model, args, spec, data) for spec in args.interpolate]
-        images, _ = generate.interpolate(model, ends[0], ends[1], args.steps)
+        images, _ = interpolate(model, ends[0], ends[1], args.steps)
         cols, extra = len(images), {}
         what = f"{args.steps} steps from {args.interpolate[0]} to {args.interpolate[1]}"
     else:
         images, cols, extra, what = _draw(model, args, args.grid, args.sample)
-    fig = plots.generated_figure(images, model.image_shape_, cols, title=f"{Path(args.model).name}: {what}", **extra)
-    plots.save_figure(fig, args.out, args.overwrite)
+    fig = generated_figure(images, model.image_shape_, cols, title=f"{Path(args.model).name}: {what}", **extra)
+    save_figure(fig, args.out, args.overwrite)
     if args.npy:
         with atomic_path(args.npy, args.overwrite) as tmp:
             with open(tmp, "wb") as fh:
@@ -149,20 +120,18 @@ def cmd_generate(args) -> None:
 
 
 def _endpoint(model, args, spec: str, data: dict):
-    from .cli import read_sample_file
+    from ..datasets import read_sample
 
     path = Path(spec)
     if path.exists():
-        return read_sample_file(path, model.image_shape_, model.n_features_in_, "the model takes", "or an id")
+        return read_sample(path, model.image_shape_, model.n_features_in_, "the model takes", "or an id")
     split, _, number = spec.partition(":")
     if split not in ("train", "test") or not number.isdigit():
         raise AelabError(f"{spec!r} is neither a file nor an id like test:0 or train:12")
     if not args.data:
         raise AelabError(f"the id {spec} names a sample of --data: give --data SPEC too")
-    from .cli import _load_data
-
     if "ds" not in data:
-        data["ds"] = _load_data(args)
+        data["ds"] = load_data(args)
     X = data["ds"].split(split).X
     if int(number) >= len(X):
         raise AelabError(f"{spec}: the {split} split has {len(X)} samples")
@@ -171,24 +140,14 @@ def _endpoint(model, args, spec: str, data: dict):
 
 
 def cmd_evaluate_samples(args) -> None:
-    from .cli import _load_data
-    from .models import Classifier, load
-    from .sample_quality import quality_classifier, sample_quality
+    from ..generate import judge, sample_quality
 
     model = _model(args.model)
-    ds = _load_data(args)
+    ds = load_data(args)
     if ds.train.y is None:
         raise AelabError(f"--data {args.data} has no labels; the judging classifier needs labelled samples")
     model.check_n_features(ds.n_features, f"--data {args.data}")
-    if args.classifier and Path(args.classifier).exists():
-        classifier = load(args.classifier)
-        if not isinstance(classifier, Classifier):
-            raise AelabError(f"{args.classifier} holds a {type(classifier).__name__}, not a classifier")
-        classifier.check_n_features(ds.n_features, f"--data {args.data}")
-    else:
-        classifier = quality_classifier(ds.train.X, ds.train.y, verbose=not args.json)
-        if args.classifier:
-            classifier.save(args.classifier)
+    classifier = judge(ds.train.X, ds.train.y, args.classifier, verbose=not args.json)
     accuracy = float((classifier.predict(ds.test.X) == ds.test.y).mean())
     grid = args.grid if args.grid is not None or args.sample is not None else (20 if model.code_size == 2 else None)
     images, _, _, what = _draw(model, args, grid, args.sample if args.sample is not None else 1000, ds)

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-from .errors import AelabError
+from ..errors import AelabError
+from ..params import DOCUMENT_KINDS, DOCUMENT_LOSSES
+from .common import command, sizes
 
-RETRIEVAL_KS = (1, 10, 100)
+#: DocumentModel's defaults for the options below (a test holds them equal).
+DOCUMENT_DEFAULTS = dict(n_components=10, max_features=2000, loss="auto", hidden_layer_sizes=(1000, 500, 250),
+                         denoise="mask:0.4", epochs=40, batch_size=128, learning_rate=1e-3)
 
 
-def add_text_commands(sub, command, hidden) -> None:
-    """Register ``aelab text train|map|search`` (``command`` makes a sub-command parser)."""
-    from .models.document import DOCUMENT_LOSSES, DocumentModel
-
+def add_commands(sub) -> None:
+    """Register ``aelab text train|map|search``."""
     top = command(sub, "text", "Documents: a search engine and a map over a text collection, the auto-encoder "
                   "beside LSA.",
                   "  aelab text train --data 20news-bydate.tar.gz --strip headers --out news\n"
                   "  aelab text search news --query \"orbit of the space shuttle\"\n"
                   "  aelab text map news2d --data 20news-bydate.tar.gz --out map.png\n")
     text_sub = top.add_subparsers(dest="text_command", metavar="COMMAND", required=True)
-    d = DocumentModel().get_params()
+    d = DOCUMENT_DEFAULTS
 
     p = command(text_sub, "train", "Fit the vocabulary, a document auto-encoder and LSA with the same code size, "
                 "index the training documents, and report retrieval on the test documents.",
@@ -37,7 +38,7 @@ def add_text_commands(sub, command, hidden) -> None:
     m.add_argument("--loss", choices=DOCUMENT_LOSSES, default=d["loss"],
                    help="multinomial: cross-entropy against each document's word distribution; mse: squared error")
     m.add_argument("--vocabulary", type=int, default=d["max_features"], help="the most frequent words kept")
-    m.add_argument("--hidden", type=hidden, default="-".join(map(str, d["hidden_layer_sizes"])), metavar="SIZES",
+    m.add_argument("--hidden", type=sizes, default="-".join(map(str, d["hidden_layer_sizes"])), metavar="SIZES",
                    help="encoder hidden sizes; the decoder mirrors them")
     m.add_argument("--denoise", default=d["denoise"], metavar="KIND:LEVEL", help="input noise while training "
                    "('none' for none)")
@@ -68,7 +69,7 @@ def add_text_commands(sub, command, hidden) -> None:
     q.add_argument("--query", metavar="TEXT", help="the query, as words")
     q.add_argument("--query-file", metavar="FILE", help="a text file whose content is the query")
     p.add_argument("-k", type=int, default=10, help="number of documents")
-    p.add_argument("--model", choices=("autoencoder", "lsa"), default="autoencoder", help="whose codes to search")
+    p.add_argument("--model", choices=DOCUMENT_KINDS, default="autoencoder", help="whose codes to search")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_text_search)
 
@@ -88,19 +89,20 @@ def _text_data_args(p, strip_default: str | None = "none") -> None:
 
 
 def _load_corpus(args, strip: str | None):
-    from .datasets.text import load_text, parse_strip
+    from ..text import load_text, parse_strip
 
     return load_text(args.data, strip_parts=parse_strip(strip), text_column=args.text_column,
                      label_column=args.label_column, test_size=args.test_size, seed=args.split_seed)
 
 
 def cmd_text_train(args) -> None:
+    import shutil
     import time
 
-    from . import retrieval
-    from .cli import checkpoint_path
-    from .document_search import DocumentSearch
-    from .storage import check_output
+    from ..report import text_retrieval_table
+    from ..storage import check_output
+    from ..text import DocumentSearch
+    from ..training import checkpoint_path
 
     out = check_output(args.out, args.overwrite)
     corpus = _load_corpus(args, args.strip)
@@ -119,9 +121,7 @@ def cmd_text_train(args) -> None:
           f"{args.n_components}-D codes of {len(corpus.train)} training documents")
     metrics = {}
     if corpus.test.labels is not None and len(corpus.test):
-        for kind, index in engine.indexes.items():
-            metrics[kind] = retrieval.evaluate(index, index.model.transform(corpus.test.texts), corpus.test.labels,
-                                               ks=RETRIEVAL_KS)
+        metrics = engine.evaluate(corpus.test)
         print(f"\n{len(corpus.test)} test documents as queries against the training documents; relevant = same "
               f"label\n\n{text_retrieval_table(metrics)}")
     engine.info["metrics"] = {kind: {n: v for n, v in m.items() if n != "pr_curve"} for kind, m in metrics.items()}
@@ -130,24 +130,10 @@ def cmd_text_train(args) -> None:
     print(f"\nsaved in {out} (metrics in search.json); query it with: aelab text search {out} --query \"some words\"")
 
 
-def text_retrieval_table(metrics: dict) -> str:
-    """Precision at recall levels and at k, one row per model."""
-    from .report import text_table
-    from .retrieval import RECALL_LEVELS
-
-    head = ["model", "dim", *(f"R={100 * r:g}%" for r in RECALL_LEVELS), "P@10", "mAP"]
-    rows = [head]
-    for name, r in metrics.items():
-        rows.append([name, str(r["dimension"]), *(f"{r['precision_at_recall'][level]:.4f}" for level in RECALL_LEVELS),
-                     f"{r['precision_at'][10]:.4f}", f"{r['map']:.4f}"])
-    return "precision at recall R (and at 10 documents):\n" + text_table(rows)
-
-
 def cmd_text_map(args) -> None:
-    from . import plots
-    from .document_search import DocumentSearch
-    from .retrieval import neighbour_agreement
-    from .storage import check_output
+    from ..report import code_map, save_figure
+    from ..storage import check_output
+    from ..text import DocumentSearch
 
     check_output(args.out, args.overwrite)
     engine = DocumentSearch.load(args.search)
@@ -156,23 +142,19 @@ def cmd_text_map(args) -> None:
                          "aelab text train ... --n-components 2")
     corpus = _load_corpus(args, args.strip if args.strip is not None else engine.info.get("strip", "none"))
     docs = corpus.split(args.split)
-    names = {"autoencoder": "document auto-encoder", "lsa": "LSA"}
-    codes = {f"{names[kind]} (2-D)": engine.encode(docs.texts, kind) for kind in engine.indexes}
+    codes, shares = engine.map(docs)
     title = f"{corpus.name}: {len(docs)} {args.split} documents"
-    if docs.labels is not None:
-        shares = {name: neighbour_agreement(Z, docs.labels, 10) for name, Z in codes.items()}
-        for name, share in shares.items():
-            print(f"{name}: {share:.4f} of each document's 10 nearest neighbours on the map share its topic")
+    for name, share in shares.items():
+        print(f"{name}: {share:.4f} of each document's 10 nearest neighbours on the map share its topic")
+    if shares:
         title += "; share of 10 map neighbours on the same topic: " + ", ".join(
             f"{name.split(' (')[0]} {share:.3f}" for name, share in shares.items())
-    fig = plots.code_map(codes, docs.labels, title=title)
-    plots.save_figure(fig, args.out, args.overwrite)
+    save_figure(code_map(codes, docs.labels, title=title), args.out, args.overwrite)
     print(f"wrote {args.out}")
 
 
 def cmd_text_search(args) -> None:
-    from .datasets.text import decode
-    from .document_search import DocumentSearch
+    from ..text import DocumentSearch, decode
 
     if args.query_file:
         query = decode(Path(args.query_file).read_bytes())

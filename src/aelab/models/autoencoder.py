@@ -1,11 +1,9 @@
-"""What every trained auto-encoder shares, whatever its architecture: input scaling, the choice of
-output and loss, the regularization terms, training through :func:`aelab.train.fit_module`,
-codes and reconstructions in batches, and saving.
+"""What every trained auto-encoder shares, whatever its architecture: the choice of scaling,
+output and loss, the objective's terms, codes and reconstructions, and saving.
 
-An architecture is a network with ``encode(x) -> (stats, aux)`` and ``decode(code, aux) -> logits``
-(``aux`` carries what the decoder may reuse, such as max-pooling switches; ``stats`` is the code,
-or the code's mean and log-variance side by side for a variational model). Subclasses build it
-in ``_build`` and check their own parameters in ``_check_architecture``.
+An architecture is a net of :mod:`aelab.nn` (``encode``, ``decode``, and ``forward``, which the
+objective goes through). Subclasses build it in ``_build`` and check their own parameters in
+``_check_params`` and, against the data, in ``_check_architecture``.
 """
 
 from __future__ import annotations
@@ -14,54 +12,20 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from ..objectives import LOSSES, apply_output, reconstruction_loss
-from ..regularizers import Regularization, objective
+from ..objectives import Corruption, Regularization, apply_output, objective, reconstruction_loss
+from ..params import AUTOENCODER_PARAMS, REGULARIZATION, parameters_doc
 from ..storage import json_value
-from ..train import PRECISIONS, TrainConfig, train_estimator
-from .base import CodeModel, check_choices, module_tensors, restore_module, standard_scaling
+from ..training import TrainConfig
+from .base import CodeModel
+from .torch_base import TorchEstimator
 
-OUTPUT_ACTIVATIONS = ("auto", "sigmoid", "linear", "softmax")
-LOSS_CHOICES = ("auto", *LOSSES)
-SCALINGS = ("auto", "none", "standard")
 CODE_SAMPLE = 10_000  # training codes kept with a model, for generation
 
-#: Training and regularization arguments every auto-encoder takes, with their defaults.
-COMMON_DEFAULTS = dict(
-    output_activation="auto", loss="auto", scaling="auto",
-    denoise=None, sparse=None, contractive=0.0, code_l2=0.0, decoder_weight_decay=None,
-    variational=False, beta=1.0, beta_warmup=0,
-    epochs=TrainConfig.epochs, batch_size=TrainConfig.batch_size, learning_rate=TrainConfig.learning_rate,
-    lr_schedule=TrainConfig.lr_schedule, weight_decay=TrainConfig.weight_decay,
-    validation_fraction=TrainConfig.validation_fraction, patience=TrainConfig.patience,
-    precision=TrainConfig.precision, random_state=None, device=None, verbose=False,
-)
-
-COMMON_PARAMETERS_DOC = """\
-    output_activation : "sigmoid" (data in [0, 1]), "linear", "softmax" (word counts: the output is
-        a distribution over features), or "auto" to choose from the data.
-    loss : "bce" (binary cross-entropy, sigmoid output only), "multinomial" (cross-entropy against
-        each row's distribution, softmax output only), "mse", or "auto" (bce for sigmoid,
-        multinomial for softmax).
-    scaling : input scaling: "standard" (zero mean, unit variance per feature), "none", or "auto"
-        (none for data in [0, 1], standard otherwise). Reconstructions are in the input's units.
-    denoise : input corruption for a denoising auto-encoder: "gaussian:SIGMA", "mask:FRACTION" or
-        "salt_pepper:FRACTION" (None: clean input).
-    sparse : code sparsity penalty: "l1:WEIGHT" or "kl:WEIGHT[:RATE]" (None: off).
-    contractive : weight of the squared Frobenius norm of the encoder's Jacobian (0: off).
-    code_l2 : weight of the squared norm of the code, which keeps codes near zero (0: off).
-    decoder_weight_decay : AdamW weight decay of the decoder alone (None: ``weight_decay``).
-    variational : a variational auto-encoder (Gaussian encoder, reparameterised code sample).
-    beta, beta_warmup : weight of its KL term, raised linearly from 0 over ``beta_warmup`` epochs.
-    epochs, batch_size, learning_rate, lr_schedule, weight_decay : training (AdamW).
-    validation_fraction, patience : held-out share for validation loss and early stopping.
-    precision : "float32", or "bfloat16" for mixed-precision training (autocast).
-    random_state : seed for initialisation, validation split, shuffling and noise.
-    device : "cpu", "cuda", or None for cuda when available.
-    verbose : show a progress bar (only when writing to a terminal).
-"""
+#: The docs of the arguments every auto-encoder takes (made from the table of :mod:`aelab.params`).
+COMMON_PARAMETERS_DOC = parameters_doc(AUTOENCODER_PARAMS)
 
 
-class NeuralAutoEncoder(CodeModel):
+class NeuralAutoEncoder(CodeModel, TorchEstimator):
     """Base class of the trained auto-encoders (see the module docstring)."""
 
     # --- fitting -------------------------------------------------------------------------------
@@ -73,8 +37,7 @@ class NeuralAutoEncoder(CodeModel):
         training state after every epoch; ``resume`` continues from it.
         """
         self._check_params()
-        self.regularization_ = Regularization.from_params(
-            self.denoise, self.sparse, self.contractive, self.code_l2, self.variational, self.beta, self.beta_warmup)
+        self.regularization_ = self._regularization()
         self._set_image_shape(X, image_shape)
         X = self._check_X(X, fitting=True)
         if y is not None and len(y) != len(X):
@@ -92,13 +55,13 @@ class NeuralAutoEncoder(CodeModel):
         if self.loss_ == "bce" and (self.output_activation_ != "sigmoid" or Xs.min() < 0 or Xs.max() > 1):
             raise DataError("loss='bce' needs data in [0, 1] and a sigmoid output; use loss='mse' for other data")
 
-        config = TrainConfig.of(self)
+        config = self._train_config()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.module_ = self._build(X.shape[1])
         self._pretrain(Xs, config)
-        train_estimator(self, Xs, self._batch_loss, config, param_groups=self._param_groups(),
-                        checkpoint_dir=checkpoint_dir, resume=resume)
+        self._train(Xs, self._batch_loss, config, param_groups=self._param_groups(), checkpoint_dir=checkpoint_dir,
+                    resume=resume)
         self._keep_code_sample(X, y, config.seed)
         return self
 
@@ -110,10 +73,8 @@ class NeuralAutoEncoder(CodeModel):
         labels = None if y is None else np.asarray(y)
         self.code_sample_labels_ = None if labels is None else [json_value(v) for v in labels[rows]]
 
-    def _check_params(self):
-        check_choices(("output_activation", self.output_activation, OUTPUT_ACTIVATIONS),
-                      ("loss", self.loss, LOSS_CHOICES), ("scaling", self.scaling, SCALINGS),
-                      ("precision", self.precision, PRECISIONS))
+    def _regularization(self) -> Regularization:
+        return Regularization.from_params(**{name: getattr(self, name) for name in REGULARIZATION})
 
     def _check_architecture(self) -> None:
         """Check the architecture's own parameters against the data (``n_features_in_`` is set)."""
@@ -148,21 +109,12 @@ class NeuralAutoEncoder(CodeModel):
         in_unit = X.min() >= 0 and X.max() <= 1
         words = self.output_activation == "softmax" or self.loss == "multinomial"  # counts stay counts
         scaling = self.scaling if self.scaling != "auto" else ("none" if in_unit or words else "standard")
-        if scaling == "standard":
-            self.mean_, self.scale_ = standard_scaling(X)
-        else:
-            self.mean_ = self.scale_ = None
+        self._set_scaling(X, scaling == "standard")
 
     def _choose_output(self, Xs) -> str:
         if self.output_activation != "auto":
             return self.output_activation
         return "sigmoid" if Xs.min() >= 0 and Xs.max() <= 1 else "linear"
-
-    def _scale(self, X):
-        return X if self.mean_ is None else (X - self.mean_) / self.scale_
-
-    def _unscale(self, X):
-        return X if self.mean_ is None else X * self.scale_ + self.mean_
 
     # --- codes and reconstructions ---------------------------------------------------------------
     def transform(self, X) -> np.ndarray:
@@ -193,8 +145,6 @@ class NeuralAutoEncoder(CodeModel):
 
         Returns the noisy input and its reconstruction, both in the input's units.
         """
-        from ..regularizers import Corruption
-
         corruption = Corruption.parse(noise)
         X = self._check_X(X)
         with torch.random.fork_rng(devices=[]):
@@ -208,21 +158,13 @@ class NeuralAutoEncoder(CodeModel):
     def _output(self, logits: torch.Tensor) -> torch.Tensor:
         return apply_output(logits, self.output_activation_)
 
-    def _run(self, fn, A: np.ndarray, chunk: int = 8192) -> np.ndarray:
-        self.module_.eval()
-        with torch.no_grad():
-            parts = [fn(torch.from_numpy(np.ascontiguousarray(A[i:i + chunk]))).float().numpy()
-                     for i in range(0, len(A), chunk)]
-        return np.concatenate(parts).astype(np.float32, copy=False)
-
     # --- saving ----------------------------------------------------------------------------------
-    _FITTED = ("output_activation_", "loss_", "history_", "best_epoch_", "n_epochs_", "stopped_early_",
-               "training_seconds_")
+    _FITTED = ("output_activation_", "loss_")
 
     def _saved_state(self):
         fitted = {k: getattr(self, k) for k in self._FITTED}
-        fitted["terms_"] = self.terms_
-        tensors = module_tensors(self.module_, self.mean_, self.scale_)
+        fitted.update(self._training_record(), terms_=self.terms_)
+        tensors = self._module_tensors()
         if getattr(self, "code_sample_", None) is not None:
             fitted["code_sample_labels_"] = self.code_sample_labels_
             tensors["code_sample"] = torch.from_numpy(np.ascontiguousarray(self.code_sample_))
@@ -232,9 +174,8 @@ class NeuralAutoEncoder(CodeModel):
         fitted.pop("terms_", None)  # written for readers of config.json; rebuilt from the params
         for k, v in fitted.items():
             setattr(self, k, v)
-        self.regularization_ = Regularization.from_params(
-            self.denoise, self.sparse, self.contractive, self.code_l2, self.variational, self.beta, self.beta_warmup)
+        self.regularization_ = self._regularization()
         self.module_ = self._build(self.n_features_in_)
-        self.mean_, self.scale_ = restore_module(self.module_, tensors)
+        self._restore_module(tensors)
         self.code_sample_ = tensors["code_sample"].numpy() if "code_sample" in tensors else None  # older models
         self.code_sample_labels_ = fitted.get("code_sample_labels_")

@@ -17,13 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, ModelError
-from .models.base import check_choices
-from .storage import atomic_path, json_value, read_json, read_tagged_folder, save_json
-
-METRICS = ("cosine", "ip", "l2")
-KINDS = ("auto", "exact", "hnsw", "ivf")
-SPACES = ("code", "pca", "pixels")
+from ..errors import DataError, ModelError
+from ..params import INDEX_KINDS, METRICS, SPACES
+from ..storage import atomic_path, json_value, read_json, read_tagged_folder, save_json
+from ..validation import check_choices
 #: ``kind="auto"`` searches exactly up to this many items, approximately (IVF) above. On 1,000,000
 #: synthetic 30-D codes IVF with 64 probes recalled 0.977 of the 10 nearest in 0.22 ms, where HNSW
 #: reached 0.75 at 0.83 ms; at 10,000,000, 96 probes recalled 0.961 in 0.80 ms
@@ -70,7 +67,7 @@ class Index:
 
     def __init__(self, metric: str = "cosine", kind: str = "auto", space: str = "code", hnsw_neighbours: int = 32,
                  ef_search: int = 256, ivf_lists: int | None = None, n_probe: int | None = None):
-        check_choices(("metric", metric, METRICS), ("kind", kind, KINDS), ("space", space, SPACES))
+        check_choices(("metric", metric, METRICS), ("kind", kind, INDEX_KINDS), ("space", space, SPACES))
         self.metric, self.kind, self.space = metric, kind, space
         self.hnsw_neighbours, self.ef_search = hnsw_neighbours, ef_search
         self.ivf_lists, self.n_probe = ivf_lists, n_probe
@@ -107,7 +104,7 @@ class Index:
         elif V.shape[1] != self.dimension:
             raise DataError(f"vectors have {V.shape[1]} dimensions but the index holds {self.dimension}-D vectors")
         if n:
-            self.faiss_index.add(V)
+            _faiss_call(self.faiss_index.add, V)
         self.ids += ids
         self.paths += paths
         if labels is not None:
@@ -151,6 +148,7 @@ class Index:
         index = faiss.IndexIVFFlat(quantizer, d, lists, metric)
         index.train(V)
         index.nprobe = self._probes(lists)
+        index.make_direct_map()  # items' vectors by position (id queries, exact rankings), kept up by add
         self._quantizer = quantizer  # the IVF index points at it: keep it alive as long as the index
         return index
 
@@ -173,7 +171,7 @@ class Index:
         if V.shape[1] != self.dimension:
             raise DataError(f"queries have {V.shape[1]} dimensions but the index holds {self.dimension}-D vectors")
         k = max(1, min(int(k), len(self)))
-        scores, positions = self.faiss_index.search(V, k)
+        scores, positions = _faiss_call(self.faiss_index.search, V, k)
         if self.metric == "l2":
             scores = np.sqrt(np.maximum(scores, 0))
         ids, labels = self._arrays()
@@ -199,8 +197,12 @@ class Index:
                             f"{', '.join(self.ids[:3])})") from None
 
     def vector(self, position: int) -> np.ndarray:
-        """The stored vector of an item (normalised, for a cosine index)."""
-        return self.faiss_index.reconstruct(int(position))[None, :]
+        """The stored vector of an item (normalised, for a cosine index), on every index kind."""
+        return _faiss_call(self.faiss_index.reconstruct, int(position))[None, :]
+
+    def vectors(self) -> np.ndarray:
+        """Every stored vector, in item order."""
+        return _faiss_call(self.faiss_index.reconstruct_n, 0, len(self))
 
     def encode(self, X) -> np.ndarray:
         """Vectors of samples ``X`` in this index's space (through the stored model, if any)."""
@@ -238,7 +240,7 @@ class Index:
     def load(cls, path: str | os.PathLike) -> Index:
         import faiss
 
-        from .models import load as load_model
+        from ..models import load as load_model
 
         path = Path(path)
         meta = read_tagged_folder(path, META_FILE, INDEX_FORMAT, 1, "index")
@@ -254,6 +256,8 @@ class Index:
         elif index.kind_ == "ivf":
             ivf = faiss.extract_index_ivf(index.faiss_index)
             ivf.nprobe = index._probes(ivf.nlist)
+            if ivf.direct_map.type == faiss.DirectMap.NoMap:  # written before ids were mapped
+                ivf.make_direct_map()
         items = read_json(path / ITEMS_FILE)
         index.ids, index.paths, index.labels = items["ids"], items["paths"], items["labels"]
         if len(index.ids) != index.faiss_index.ntotal:
@@ -264,3 +268,12 @@ class Index:
         index.info = meta.get("info", {})
         return index
 
+
+def _faiss_call(fn, *args):
+    """A FAISS call whose errors (C++ exceptions, seen as RuntimeError) become one-line aelab errors."""
+    try:
+        return fn(*args)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"the FAISS index refused the operation ({first[:160]}); if the index folder came from "
+                         "elsewhere, build it again with aelab index") from None

@@ -24,11 +24,10 @@ import warnings
 
 import numpy as np
 
-from .errors import DataError
-from .models.base import check_choices
+from ..errors import DataError
+from ..params import BOXES, DENSITIES
+from ..validation import check_choices
 
-BOXES = ("auto", "zero")
-DENSITIES = ("gaussian", "gmm", "prior")
 GMM_COMPONENTS = 10
 
 
@@ -140,3 +139,39 @@ def interpolate(model, a, b, steps: int = 10):
     t = np.linspace(0.0, 1.0, int(steps), dtype=np.float32)[:, None]
     Z = (1 - t) * ends[0] + t * ends[1]
     return model.inverse_transform(Z), Z
+
+
+def parse_dims(text: str | None):
+    """``"0,3"`` -> ``(0, 3)``: the two code dimensions a grid spans (None: a 2-D code's own)."""
+    if text is None:
+        return None
+    try:
+        return tuple(int(v) for v in str(text).split(","))
+    except ValueError:
+        raise DataError(f"dims must be two code dimensions like 0,1, not {text!r}") from None
+
+
+def draw(model, *, grid_size: int | None = None, n_samples: int = 64, box="auto", dims=None, density="gaussian",
+         seed: int = 0, codes=None, labels=None):
+    """Decode a grid (``grid_size`` points a side) or ``n_samples`` samples, for a figure.
+
+    ``codes``/``labels`` are the training codes (None: those the model kept; a given ``box`` over a
+    2-D code needs none). Returns ``(images, columns, extra, caption)``: the decoded samples, the
+    figure's columns, what the figure draws beside them (the training codes and the box, for a
+    grid) and a caption.
+    """
+    if grid_size is not None:
+        try:
+            codes, labels = training_codes(model, codes, labels)
+        except DataError:  # no training codes: a given box over a 2-D code still works
+            if isinstance(box, str) or model.code_size != 2:
+                raise
+            codes, labels = None, None
+        images, _, spanned = grid(model, grid_size, box, dims, codes)
+        extra = dict(codes=codes, labels=labels, box=spanned, dims=dims or (0, 1))
+        caption = (f"{grid_size} x {grid_size} grid over codes [{spanned[0]:.2f}, {spanned[1]:.2f}] x "
+                   f"[{spanned[2]:.2f}, {spanned[3]:.2f}]")
+        return images, grid_size, extra, caption
+    fitted = None if density == "prior" else training_codes(model, codes, labels)[0]
+    images, _ = sample(model, n_samples, density, seed, fitted)
+    return images, int(round(n_samples ** 0.5)) or 1, {}, f"{n_samples} samples, codes from {density} (seed {seed})"

@@ -1,6 +1,6 @@
 """A search engine and a map over a text collection: the lecture's text retrieval end to end.
 
-Every training document is encoded by a document model (:class:`aelab.models.DocumentModel`:
+Every training document is encoded by a document model (:class:`aelab.text.DocumentModel`:
 the vocabulary, then the document auto-encoder, or LSA as the baseline) and its code goes into a
 cosine :class:`aelab.search.Index`. A query is written text, encoded the same way; its nearest
 documents come back with their labels, and the labels of those neighbours, with their shares,
@@ -20,15 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets.text import Documents
-from .errors import DataError
-from .models.base import check_choices
-from .models.document import KINDS, DocumentModel
-from .search import Index
-from .storage import atomic_path, read_json, read_tagged_folder, save_json
+from ..errors import DataError
+from ..params import DOCUMENT_KINDS
+from ..search import Index, evaluate, neighbour_agreement
+from ..storage import atomic_path, read_json, read_tagged_folder, save_json
+from ..validation import check_choices
+from .corpus import Documents
+from .model import DocumentModel
 
 FORMAT, SEARCH_FILE, DOCUMENTS_FILE = "aelab-text", "search.json", "documents.json"
 FIRST_LINE_CHARS = 100
+RETRIEVAL_KS = (1, 10, 100)
+MODEL_NAMES = {"autoencoder": "document auto-encoder", "lsa": "LSA"}
 
 
 @dataclass
@@ -59,8 +62,7 @@ class DocumentSearch:
 
     Examples
     --------
-    >>> from aelab.datasets.text import Documents
-    >>> from aelab.document_search import DocumentSearch
+    >>> from aelab.text import Documents, DocumentSearch
     >>> docs = Documents(["rocket orbit launch", "orbit moon rocket", "car engine wheel", "wheel car road"],
     ...                  ["a", "b", "c", "d"], np.array(["space", "space", "cars", "cars"]))
     >>> engine = DocumentSearch.build(docs, n_components=2, models=("lsa",), random_state=0)
@@ -73,7 +75,7 @@ class DocumentSearch:
         self.indexes, self.first_lines, self.info = indexes, first_lines, dict(info or {})
 
     @classmethod
-    def build(cls, documents: Documents, n_components: int = 10, models=KINDS, max_features: int = 2000,
+    def build(cls, documents: Documents, n_components: int = 10, models=DOCUMENT_KINDS, max_features: int = 2000,
               random_state=None, verbose: bool = False, checkpoint_dir=None, resume: bool = False,
               info: dict | None = None, **autoencoder) -> DocumentSearch:
         """Fit each model in ``models`` ("autoencoder", "lsa") on the documents and index their codes.
@@ -83,7 +85,7 @@ class DocumentSearch:
         fitted on TF-IDF.
         """
         for kind in models:
-            check_choices(("model", kind, KINDS))
+            check_choices(("model", kind, DOCUMENT_KINDS))
         indexes = {}
         for kind in models:
             params = dict(kind=kind, n_components=n_components, max_features=max_features,
@@ -132,6 +134,25 @@ class DocumentSearch:
                     for r, p in enumerate(found.positions[q]) if p >= 0]
             results.append(Result(text, model, hits, topic_shares([h.label for h in hits])))
         return results[0] if single else results
+
+    def evaluate(self, documents: Documents, ks=RETRIEVAL_KS) -> dict[str, dict]:
+        """Retrieval figures of each model (:func:`aelab.search.evaluate`) with ``documents`` (the
+        test documents, labelled) as queries against the indexed ones; relevant = same label."""
+        if documents.labels is None:
+            raise DataError("the query documents have no labels: retrieval is evaluated with labels as relevance")
+        return {kind: evaluate(index, index.model.transform(documents.texts), documents.labels, ks=ks)
+                for kind, index in self.indexes.items()}
+
+    def map(self, documents: Documents) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """The 2-D codes of ``documents`` under each model (named for a figure), and for labelled
+        documents the share of each document's 10 nearest map neighbours that share its label."""
+        if self.code_size != 2:
+            raise DataError(f"this document search has {self.code_size}-D codes; a map needs 2-D codes: train one "
+                            "with aelab text train ... --n-components 2")
+        codes = {f"{MODEL_NAMES[kind]} (2-D)": self.encode(documents.texts, kind) for kind in self.indexes}
+        shares = {} if documents.labels is None else {
+            name: neighbour_agreement(Z, documents.labels, 10) for name, Z in codes.items()}
+        return codes, shares
 
     # --- saving --------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:

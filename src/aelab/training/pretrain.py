@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .models.mlp import layer
-from .objectives import reconstruction_loss
-from .train import TrainConfig, fit_module
+from ..nn import ShallowAutoEncoder, layer
+from ..objectives import reconstruction_loss
+from .loop import TrainConfig, fit_module
 
 
 @dataclass
@@ -30,12 +30,6 @@ class Stage:
     history: list
 
 
-class _Shallow(nn.Module):
-    def __init__(self, block: nn.Sequential, decoder: nn.Linear):
-        super().__init__()
-        self.block, self.decoder = block, decoder
-
-
 def greedy_layerwise(X: np.ndarray, sizes: list[int], activation: str, normalization: str, first_loss,
                      config: TrainConfig, epochs: int, code_layer: bool, corruption=None,
                      progress: bool = False) -> list[Stage]:
@@ -44,7 +38,7 @@ def greedy_layerwise(X: np.ndarray, sizes: list[int], activation: str, normaliza
     ``first_loss(logits, target)`` is the first layer's reconstruction loss (the data's own);
     higher layers reconstruct the activations below them with squared error. With ``code_layer``
     the top layer is linear, as an auto-encoder's code layer is. With ``corruption`` (a
-    :class:`aelab.regularizers.Corruption`) every layer is a denoising auto-encoder: it sees its
+    :class:`aelab.objectives.Corruption`) every layer is a denoising auto-encoder: it sees its
     input corrupted and reconstructs it clean (stacked denoising auto-encoders, Vincent et al. 2008).
     """
     stages: list[Stage] = []
@@ -54,13 +48,13 @@ def greedy_layerwise(X: np.ndarray, sizes: list[int], activation: str, normaliza
         top_linear = code_layer and i == len(sizes) - 2
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed + 100 + i)
-            net = _Shallow(nn.Sequential(*layer(n_in, n_out, activation, None if top_linear else normalization)),
+            net = ShallowAutoEncoder(nn.Sequential(*layer(n_in, n_out, activation, None if top_linear else normalization)),
                            nn.Linear(n_out, n_in))
         loss = first_loss if i == 0 else _squared_error
 
         def batch_loss(module, batch, epoch, loss=loss):
             x = batch[0]
-            return loss(module.decoder(module.block(corruption(x) if corruption else x)), x), {}
+            return loss(module(corruption(x) if corruption else x), x), {}
 
         result = fit_module(net, H, batch_loss, replace(layer_config, seed=config.seed + 100 + i),
                             progress=progress)

@@ -1,6 +1,5 @@
 """Comparisons and reports: every model's reconstruction error beside PCA of the same code size,
-the figures that show it, and an HTML page that puts them together.
-"""
+the figures that show it, and an HTML page that puts them together."""
 
 from __future__ import annotations
 
@@ -10,9 +9,11 @@ from pathlib import Path
 
 from sklearn.neighbors import KNeighborsClassifier
 
-from . import plots
-from .datasets import Dataset
-from .models import PCA, CodeModel
+from ..datasets import Dataset
+from ..models import PCA, CodeModel
+from ..storage import atomic_path, check_output, fresh_path, save_json
+from . import figures as plots
+from .tables import comparison_table
 
 
 def pca_twin(model: CodeModel, ds: Dataset) -> PCA:
@@ -34,35 +35,6 @@ def model_metrics(model: CodeModel, ds: Dataset) -> dict:
         if getattr(model, attr, None) is not None:
             out[attr.rstrip("_")] = getattr(model, attr)
     return out
-
-
-def comparison_table(metrics: dict[str, dict]) -> str:
-    """A plain-text table of the metrics of several models."""
-    cols = [("model", None), ("code", "n_components"), ("train error", "train_error"),
-            ("test error", "test_error"), ("5-NN acc.", "knn_accuracy"), ("epochs", "n_epochs"),
-            ("seconds", "training_seconds")]
-    cols = [(h, k) for h, k in cols if k is None or any(k in m for m in metrics.values())]
-    rows = [[h for h, _ in cols]]
-    for name, m in metrics.items():
-        rows.append([name] + [_fmt(m.get(k)) for _, k in cols[1:]])
-    return text_table(rows)
-
-
-def text_table(rows: list[list[str]]) -> str:
-    """Rows of cells (the first row the header) as aligned text: the first column to the left,
-    the others to the right, a rule under the header."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _fmt(v) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.4f}" if abs(v) < 100 else f"{v:.1f}"
-    return str(v)
 
 
 def write_figures(folder: Path, models: dict[str, CodeModel], ds: Dataset, n_examples: int = 10) -> dict[str, Path]:
@@ -122,3 +94,27 @@ def write_html(path: Path, title: str, sentences: list[str], table: str, figures
     path.write_text("\n".join(parts), encoding="utf-8")
 
 
+def evaluate_model(model: CodeModel, ds: Dataset, name: str, out=None, overwrite: bool = False) -> dict:
+    """Reconstruction error (and 5-NN accuracy) of ``model`` beside PCA of its code size, with
+    figures, ``metrics.json`` and an HTML report written atomically to the folder ``out`` (default:
+    ``NAME-evaluation``, or ``-2``, ``-3``... so that nothing is overwritten).
+
+    Returns ``{"out", "table", "sentences", "metrics"}``.
+    """
+    out = check_output(out, overwrite) if out else fresh_path(f"{name}-evaluation")
+    model.check_n_features(ds.n_features, f"the data {ds.name}")
+    if ds.image_shape is None:
+        ds.image_shape = model.image_shape_
+    models = {Path(name).name: model}
+    short = Path(name).name
+    if not isinstance(model, PCA):
+        models[f"pca-{model.code_size}"] = pca_twin(model, ds)
+    metrics = {n: model_metrics(m, ds) for n, m in models.items()}
+    table = comparison_table(metrics)
+    sentences = account(metrics, [(short, f"pca-{model.code_size}")]) if len(models) > 1 else []
+    with atomic_path(out, overwrite) as tmp:
+        tmp.mkdir()
+        figures = write_figures(tmp, models, ds)
+        save_json(tmp / "metrics.json", {"data": ds.name, "models": metrics})
+        write_html(tmp / "report.html", f"aelab evaluate: {short} on {ds.name}", sentences, table, figures)
+    return {"out": Path(out), "table": table, "sentences": sentences, "metrics": metrics}

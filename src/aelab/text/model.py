@@ -17,13 +17,10 @@ import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
 from ..errors import DataError
-from ..vectorize import WEIGHTINGS, DocumentVectorizer
-from .base import CodeModel, check_choices, restore
-from .lsa import LSA
-from .mlp import AutoEncoder
-
-KINDS = ("autoencoder", "lsa")
-DOCUMENT_LOSSES = ("auto", "multinomial", "mse")
+from ..models import LSA, AutoEncoder, CodeModel, restore
+from ..params import DOCUMENT_KINDS, DOCUMENT_LOSSES, WEIGHTINGS
+from ..validation import check_choices
+from .vectorize import DocumentVectorizer
 _CODE_MODEL = "code_model."
 
 
@@ -35,7 +32,7 @@ class DocumentModel(CodeModel):
     n_components : code size (10 for retrieval, 2 for a map).
     kind : "autoencoder" (the document auto-encoder) or "lsa" (truncated SVD, the baseline).
     weighting : the document vectors the code model sees: "counts", "tf", "tfidf" or "idf"
-        (see :mod:`aelab.vectorize`); "auto" is counts for the auto-encoder, TF-IDF for LSA.
+        (see :mod:`aelab.text.vectorize`); "auto" is counts for the auto-encoder, TF-IDF for LSA.
     max_features : vocabulary size (the most frequent words once stop words are removed).
     loss : the auto-encoder's reconstruction loss: "multinomial" (softmax output, cross-entropy
         against each document's word distribution), "mse", or "auto" (multinomial).
@@ -45,7 +42,7 @@ class DocumentModel(CodeModel):
 
     Examples
     --------
-    >>> from aelab.models.document import DocumentModel
+    >>> from aelab.text import DocumentModel
     >>> docs = ["red apple pie", "green apple tart", "fast red car", "car race track"] * 5
     >>> DocumentModel(n_components=2, kind="lsa", random_state=0).fit(docs).transform(["apple car"]).shape
     (1, 2)
@@ -62,7 +59,7 @@ class DocumentModel(CodeModel):
 
         ``checkpoint_dir`` and ``resume`` let an interrupted auto-encoder run continue.
         """
-        check_choices(("kind", self.kind, KINDS), ("weighting", self.weighting, ("auto", *WEIGHTINGS)),
+        check_choices(("kind", self.kind, DOCUMENT_KINDS), ("weighting", self.weighting, ("auto", *WEIGHTINGS)),
                       ("loss", self.loss, DOCUMENT_LOSSES))
         texts = _texts(texts)
         weighting = self.weighting if self.weighting != "auto" else ("counts" if self.kind == "autoencoder"

@@ -20,9 +20,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
-from .errors import DataError, ModelError
-
-WEIGHTINGS = ("counts", "tf", "idf", "tfidf")
+from ..errors import DataError, ModelError, ParameterError
+from ..params import WEIGHTINGS
 WORDS = r"(?u)\b[^\W\d_]{2,}\b"  # two or more letters
 
 
@@ -39,9 +38,9 @@ class DocumentVectorizer:
     def __init__(self, weighting: str = "tfidf", max_features: int = 2000, stop_words: str | None = "english",
                  min_df: int = 1, token_pattern: str = WORDS):
         if weighting not in WEIGHTINGS:
-            raise DataError(f"weighting must be one of {', '.join(WEIGHTINGS)}, not {weighting!r}")
+            raise ParameterError(f"weighting must be one of {', '.join(WEIGHTINGS)}, not {weighting!r}")
         if int(max_features) < 1:
-            raise DataError(f"max_features must be at least 1, not {max_features}")
+            raise ParameterError(f"max_features must be at least 1, not {max_features}")
         self.weighting, self.max_features = weighting, int(max_features)
         self.stop_words, self.min_df, self.token_pattern = stop_words, min_df, token_pattern
         self.vocabulary: list[str] | None = None

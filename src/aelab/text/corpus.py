@@ -23,9 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
-
-STRIP_CHOICES = ("headers", "quotes", "signatures")
+from ..errors import DataError, ParameterError
+from ..params import STRIP_CHOICES
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TEXT_COLUMNS = ("text", "document", "body", "content", "message")
 _LABEL_COLUMNS = ("label", "labels", "topic", "category", "class", "target", "y")
@@ -109,7 +108,7 @@ def parse_strip(spec: str | None) -> tuple[str, ...]:
     parts = STRIP_CHOICES if spec == "all" else tuple(p.strip() for p in spec.split(",") if p.strip())
     bad = [p for p in parts if p not in STRIP_CHOICES]
     if bad:
-        raise DataError(f"cannot strip {bad[0]!r}: choose from {', '.join(STRIP_CHOICES)}, 'all' or 'none'")
+        raise ParameterError(f"cannot strip {bad[0]!r}: choose from {', '.join(STRIP_CHOICES)}, 'all' or 'none'")
     return parts
 
 

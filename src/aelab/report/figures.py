@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from .storage import atomic_path
+from ..storage import atomic_path
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, overwrite: bool = False) -> Path:

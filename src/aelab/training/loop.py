@@ -1,5 +1,8 @@
 """The training loop: plain PyTorch, top to bottom, with checkpoints that make runs resumable.
 
+It trains a ``torch.nn.Module`` on arrays and knows nothing of estimators: the objective is a
+``batch_loss`` function that calls the module (its ``forward``).
+
 Batches are slices of one in-memory tensor, taken through a seeded permutation each epoch (no
 per-sample Python). After every epoch the whole training state (weights, optimizer, schedule,
 random generator, early-stopping record) is written atomically, so a run killed at any moment
@@ -21,17 +24,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .errors import AelabError, ModelError
-from .storage import atomic_path, load_state, read_json, save_json, save_state
-
-SCHEDULES = ("onecycle", "cosine", "constant")
-CHECKPOINT_FILE = "checkpoint.json"
+from ..errors import AelabError
+from ..params import TABLE
+from .checkpoints import has_checkpoint, load_checkpoint, save_checkpoint
 
 #: ``batch_loss(module, batch, epoch) -> (loss, {term name: value})``: the objective of one batch.
 #: ``batch`` holds the batch's rows of X (and of y, when there are targets); ``epoch`` counts the
 #: epochs done so far, with fractions (for warm-ups), and is ``inf`` for validation.
 BatchLoss = Callable[[nn.Module, tuple[torch.Tensor, ...], float], tuple[torch.Tensor, dict[str, torch.Tensor]]]
-PRECISIONS = ("float32", "bfloat16")
 
 
 class TrainingError(AelabError, RuntimeError):
@@ -40,48 +40,25 @@ class TrainingError(AelabError, RuntimeError):
 
 @dataclass
 class TrainConfig:
-    """How to train; every field is an argument of the estimator and an option of ``aelab train``.
+    """How to train: the training parameters of :mod:`aelab.params` (whose defaults are the default
+    recipe), with a definite ``seed`` and ``device``."""
 
-    These defaults are the default recipe: ``AutoEncoder`` and the CLI take theirs from here.
-    """
-
-    epochs: int = 100
-    batch_size: int = 256
-    learning_rate: float = 3e-3
-    lr_schedule: str = "onecycle"
-    weight_decay: float = 0.1
-    validation_fraction: float = 0.1
-    patience: int | None = 20
-    precision: str = "float32"
+    epochs: int = TABLE["epochs"].default
+    batch_size: int = TABLE["batch_size"].default
+    learning_rate: float = TABLE["learning_rate"].default
+    lr_schedule: str = TABLE["lr_schedule"].default
+    weight_decay: float = TABLE["weight_decay"].default
+    validation_fraction: float = TABLE["validation_fraction"].default
+    patience: int | None = TABLE["patience"].default
+    precision: str = TABLE["precision"].default
     seed: int = 0
     device: str = "cpu"
 
-    @classmethod
-    def of(cls, estimator) -> TrainConfig:
-        """The configuration of an estimator with these fields as arguments (and ``random_state``:
-        None draws a fresh seed; ``device`` None means cuda when available)."""
-        seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1) if estimator.random_state is None \
-            else int(estimator.random_state)
-        device = estimator.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        return cls(epochs=int(estimator.epochs), batch_size=int(estimator.batch_size),
-                   learning_rate=float(estimator.learning_rate), lr_schedule=estimator.lr_schedule,
-                   weight_decay=float(estimator.weight_decay),
-                   validation_fraction=float(estimator.validation_fraction), patience=estimator.patience,
-                   precision=estimator.precision, seed=seed, device=device)
-
     def check(self) -> None:
-        if int(self.epochs) < 1:
-            raise AelabError(f"epochs must be at least 1, not {self.epochs}")
-        if int(self.batch_size) < 1:
-            raise AelabError(f"batch_size must be at least 1, not {self.batch_size}")
-        if not self.learning_rate > 0:
-            raise AelabError(f"learning_rate must be positive, not {self.learning_rate}")
-        if self.lr_schedule not in SCHEDULES:
-            raise AelabError(f"lr_schedule must be one of {', '.join(SCHEDULES)}, not {self.lr_schedule!r}")
-        if not 0 <= self.validation_fraction < 1:
-            raise AelabError(f"validation_fraction must be in [0, 1), not {self.validation_fraction}")
-        if self.precision not in PRECISIONS:
-            raise AelabError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+        """One-line ParameterErrors for values the table of :mod:`aelab.params` does not allow."""
+        for name in ("epochs", "batch_size", "learning_rate", "lr_schedule", "weight_decay", "validation_fraction",
+                     "patience", "precision"):
+            TABLE[name].check(getattr(self, name))
 
 
 @dataclass
@@ -222,23 +199,6 @@ def _fit(module, X, y, batch_loss, config, device, param_groups, checkpoint_dir,
     return result
 
 
-def train_estimator(estimator, X: np.ndarray, batch_loss: BatchLoss, config: TrainConfig, **kw) -> TrainResult:
-    """Train ``estimator.module_`` by :func:`fit_module` (``kw`` are its keyword arguments), with the
-    estimator's settings as the run's fingerprint, and record ``history_``, ``best_epoch_``,
-    ``n_epochs_``, ``stopped_early_`` and ``training_seconds_`` on it. The module ends on the CPU."""
-    fingerprint = {"model": type(estimator).__name__,
-                   "params": {k: v for k, v in estimator.get_params().items() if k not in ("verbose", "device")}}
-    result = fit_module(estimator.module_, X, batch_loss, config, fingerprint=fingerprint,
-                        progress=estimator.verbose, **kw)
-    estimator.module_.to("cpu").eval()
-    estimator.history_ = result.history
-    estimator.best_epoch_ = result.best_epoch
-    estimator.n_epochs_ = len(result.history)
-    estimator.stopped_early_ = result.stopped_early
-    estimator.training_seconds_ = result.seconds
-    return result
-
-
 def evaluate_loss(module: nn.Module, data: tuple[torch.Tensor, ...], batch_loss: BatchLoss,
                   chunk: int = 4096) -> float:
     """Mean loss over ``data`` in evaluation mode (no gradient, BatchNorm on running statistics),
@@ -260,44 +220,3 @@ def _schedule(optimizer, config: TrainConfig, steps: int):
     if config.lr_schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(steps, 1))
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-
-
-# --- checkpoints ---------------------------------------------------------------------------------
-
-def save_checkpoint(folder: Path, run_id: dict, module, optimizer, scheduler, shuffle, best_weights, state) -> None:
-    """Write the complete training state of this epoch, then point ``checkpoint.json`` at it.
-
-    The pointer is replaced atomically after the state files are whole, so a run killed at any
-    moment leaves a checkpoint that is either the previous epoch's or this one's.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    tag = f"epoch-{state['epoch']:05d}"
-    save_state({"module": module.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "shuffle": shuffle.get_state(),
-                "rng": torch.get_rng_state(), "best_weights": best_weights}, folder, tag)
-    with atomic_path(folder / CHECKPOINT_FILE, overwrite=True) as tmp:
-        save_json(tmp, {"run": run_id, "state": state, "files": tag})
-    for old in folder.glob("epoch-*"):
-        if not old.name.startswith(tag + "."):
-            old.unlink(missing_ok=True)
-
-
-def load_checkpoint(folder: Path, run_id: dict) -> dict:
-    meta = read_json(folder / CHECKPOINT_FILE)
-    if _plain(meta.get("run")) != _plain(run_id):
-        raise ModelError(
-            f"the checkpoint in {folder} was made by a run with other settings or data; resume with the same "
-            "command and data, or delete that folder to start over"
-        )
-    saved = load_state(folder, meta["files"])
-    saved["state"] = meta["state"]
-    return saved
-
-
-def has_checkpoint(folder: Path | None) -> bool:
-    return folder is not None and (folder / CHECKPOINT_FILE).exists()
-
-
-def _plain(obj):
-    """Normalise tuples to lists so that settings compare equal after a trip through JSON."""
-    return json.loads(json.dumps(obj))

@@ -1,0 +1,138 @@
+"""What the trained estimators (the auto-encoders and the classifier) share: a torch module
+``module_`` trained by :mod:`aelab.training`, the settings of that training, input scaling,
+batched inference, and the training record they save with their weights."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from ..params import TABLE, check_params
+from ..training import TrainConfig, fit_module
+from .base import SavedModel
+
+INFERENCE_CHUNK = 8192  # samples per forward pass at inference: bounded memory, few Python steps
+
+
+def standard_scaling(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and standard deviation (1 for constant features), as float32."""
+    std = X.std(0, dtype=np.float64).astype(np.float32)
+    return X.mean(0, dtype=np.float64).astype(np.float32), np.where(std > 1e-8, std, 1.0).astype(np.float32)
+
+
+class TorchEstimator(SavedModel):
+    """Base of the estimators whose fitted state is a torch module (see the module docstring)."""
+
+    #: Fitted attributes that record the training run, saved with the model.
+    TRAINING_RECORD = ("history_", "best_epoch_", "n_epochs_", "stopped_early_", "training_seconds_")
+
+    # --- training --------------------------------------------------------------------------------
+    def validate_params(self) -> None:
+        """Check every parameter now, before any data is read (``fit`` checks them too)."""
+        self._check_params()
+
+    def _check_params(self) -> None:
+        """One-line ParameterErrors for the table parameters (:mod:`aelab.params`) this estimator takes."""
+        check_params({name: getattr(self, name) for name in self._get_param_names() if name in TABLE})
+
+    def _train_config(self) -> TrainConfig:
+        """The training settings of this estimator's parameters (``random_state`` None draws a fresh
+        seed; ``device`` None means cuda when available)."""
+        seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1) if self.random_state is None \
+            else int(self.random_state)
+        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        return TrainConfig(epochs=int(self.epochs), batch_size=int(self.batch_size),
+                           learning_rate=float(self.learning_rate), lr_schedule=self.lr_schedule,
+                           weight_decay=float(self.weight_decay), validation_fraction=float(self.validation_fraction),
+                           patience=self.patience, precision=self.precision, seed=seed, device=device)
+
+    def _train(self, X: np.ndarray, batch_loss, config: TrainConfig, **kw):
+        """Train ``module_`` on ``X`` with :func:`aelab.training.fit_module` (``kw`` are its keyword
+        arguments), with this estimator's settings as the run's fingerprint, and record the run.
+        The module ends on the CPU."""
+        fingerprint = {"model": type(self).__name__,
+                       "params": {k: _plain_value(v) for k, v in self.get_params(deep=False).items()
+                                  if k not in ("verbose", "device")}}
+        result = fit_module(self.module_, X, batch_loss, config, fingerprint=fingerprint, progress=self.verbose, **kw)
+        self.module_.to("cpu").eval()
+        self.history_ = result.history
+        self.best_epoch_ = result.best_epoch
+        self.n_epochs_ = len(result.history)
+        self.stopped_early_ = result.stopped_early
+        self.training_seconds_ = result.seconds
+        return result
+
+    # --- input scaling ---------------------------------------------------------------------------
+    def _set_scaling(self, X: np.ndarray, standard: bool) -> None:
+        """Standardise inputs per feature (``mean_``, ``scale_``), or leave them as they are."""
+        if standard:
+            self.mean_, self.scale_ = standard_scaling(X)
+        else:
+            self.mean_ = self.scale_ = None
+
+    def _scale(self, X: np.ndarray) -> np.ndarray:
+        return X if self.mean_ is None else ((X - self.mean_) / self.scale_).astype(np.float32, copy=False)
+
+    def _unscale(self, X: np.ndarray) -> np.ndarray:
+        return X if self.mean_ is None else X * self.scale_ + self.mean_
+
+    # --- batched inference -----------------------------------------------------------------------
+    def _run(self, fn, A: np.ndarray, chunk: int = INFERENCE_CHUNK) -> np.ndarray:
+        """``fn`` (torch in, torch out) over the rows of ``A`` in chunks, in evaluation mode."""
+        self.module_.eval()
+        with torch.no_grad():
+            parts = [fn(torch.from_numpy(np.ascontiguousarray(A[i:i + chunk]))).float().numpy()
+                     for i in range(0, len(A), chunk)]
+        return np.concatenate(parts).astype(np.float32, copy=False)
+
+    # --- saving ----------------------------------------------------------------------------------
+    def _training_record(self) -> dict:
+        return {k: getattr(self, k) for k in self.TRAINING_RECORD}
+
+    def _module_tensors(self) -> dict[str, torch.Tensor]:
+        """The module's weights, and the input scaling if there is one, as the tensors of a model file."""
+        tensors = {f"module.{k}": v for k, v in self.module_.state_dict().items()}
+        if self.mean_ is not None:
+            tensors.update(scaling_mean=torch.from_numpy(np.asarray(self.mean_)),
+                           scaling_scale=torch.from_numpy(np.asarray(self.scale_)))
+        return tensors
+
+    def _restore_module(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Inverse of :meth:`_module_tensors`, into the freshly built ``module_`` (left in evaluation mode)."""
+        self.module_.load_state_dict({k[len("module."):]: v for k, v in tensors.items() if k.startswith("module.")})
+        self.module_.eval()
+        if "scaling_mean" in tensors:
+            self.mean_, self.scale_ = tensors["scaling_mean"].numpy(), tensors["scaling_scale"].numpy()
+        else:
+            self.mean_ = self.scale_ = None
+
+
+def _plain_value(value):
+    """A parameter as the JSON of a run's fingerprint: an estimator by its class, a path as text."""
+    if hasattr(value, "get_params"):
+        return type(value).__name__
+    return str(value) if isinstance(value, os.PathLike) else value
+
+
+def fit_to_folder(model: SavedModel, out, *fit_args, resume: bool = False, overwrite: bool = False, **fit_kw):
+    """Fit ``model`` (``fit_args``/``fit_kw`` go to its ``fit``) and save it as the folder ``out``.
+
+    A torch estimator keeps a checkpoint in ``out.checkpoint`` after every epoch, so that an
+    interrupted run continues with ``resume``; it is removed once the model is saved. ``out`` is
+    checked before any work: an existing folder is replaced only with ``overwrite``.
+    """
+    import shutil
+
+    from ..storage import check_output
+    from ..training import checkpoint_path
+
+    check_output(out, overwrite)
+    if isinstance(model, TorchEstimator):
+        fit_kw.update(checkpoint_dir=checkpoint_path(out), resume=resume)
+    model.fit(*fit_args, **fit_kw)
+    model.save(out, overwrite=overwrite)
+    if isinstance(model, TorchEstimator):
+        shutil.rmtree(checkpoint_path(out), ignore_errors=True)
+    return model

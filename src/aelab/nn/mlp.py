@@ -1,0 +1,53 @@
+"""The deep MLP auto-encoder net (Hinton & Salakhutdinov 2006) and the shallow one of greedy pre-training."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .layers import mlp
+
+
+def reparameterize(stats: torch.Tensor, sample: bool) -> torch.Tensor:
+    """The code a variational net decodes from its ``stats`` (mean, then log-variance): a sample
+    ``mean + noise * std`` while training, the mean otherwise."""
+    mean, logvar = stats.chunk(2, dim=1)
+    return mean + torch.randn_like(mean) * torch.exp(0.5 * logvar) if sample else mean
+
+
+class MLPAutoEncoderNet(nn.Module):
+    """Encoder ``n_features - hidden - code`` and its mirror. A variational encoder's last layer
+    gives twice the code size: the mean, then the log-variance."""
+
+    def __init__(self, n_features: int, hidden: tuple[int, ...], n_components: int, activation: str,
+                 normalization: str, variational: bool = False, log_input: bool = False):
+        super().__init__()
+        self.log_input, self.variational = log_input, variational
+        self.encoder = mlp([n_features, *hidden, n_components * (2 if variational else 1)], activation,
+                           normalization)
+        self.decoder = mlp([n_components, *reversed(hidden), n_features], activation, normalization)
+
+    def encode(self, x: torch.Tensor):
+        return self.encoder(torch.log1p(x) if self.log_input else x), None
+
+    def decode(self, z: torch.Tensor, aux=None) -> torch.Tensor:
+        return self.decoder(z)
+
+    def decoder_parameters(self):
+        return self.decoder.parameters()
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        stats, aux = self.encode(x)
+        z = reparameterize(stats, self.training) if self.variational else stats
+        return stats, self.decode(z, aux)
+
+
+class ShallowAutoEncoder(nn.Module):
+    """One layer of greedy pre-training: an encoder ``block`` and a linear ``decoder`` back to its input."""
+
+    def __init__(self, block: nn.Sequential, decoder: nn.Linear):
+        super().__init__()
+        self.block, self.decoder = block, decoder
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.block(x))

@@ -1,0 +1,204 @@
+"""What can be set, declared once: the shared training and regularization parameters, and the
+allowed values of every choice.
+
+Each :class:`Param` is one row: the estimator argument, its default, a one-line help, the CLI
+flag and how the CLI reads it, and the values it takes. From this table come the estimators'
+parameter docs (:func:`parameters_doc`), the CLI options (``aelab.cli.common.add_params``), the
+checks of a fit (:func:`check_params`) and the objective's configuration (the ``REGULARIZATION``
+names). scikit-learn needs explicit ``__init__`` signatures; a test holds them to this table.
+
+Adding a regularizer term: a row here, and its term in :mod:`aelab.objectives`.
+
+This module imports nothing heavy, so that ``aelab --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .errors import ParameterError
+
+# --- allowed values ---------------------------------------------------------------------------------
+#: Hidden activations by name, each the name of its ``torch.nn`` class.
+ACTIVATIONS = {"relu": "ReLU", "gelu": "GELU", "elu": "ELU", "silu": "SiLU", "tanh": "Tanh", "sigmoid": "Sigmoid",
+               "leaky_relu": "LeakyReLU"}
+#: Normalization after a hidden layer, each the name of its ``torch.nn`` class (None: no layer).
+NORMALIZATIONS = {"batch": "BatchNorm1d", "layer": "LayerNorm", "none": None}
+CONV_NORMALIZATIONS = {"batch": "BatchNorm2d", "none": None}
+LOSSES = ("mse", "bce", "multinomial")
+OUTPUT_ACTIVATIONS = ("auto", "sigmoid", "linear", "softmax")
+SCALINGS = ("auto", "none", "standard")
+SCHEDULES = ("onecycle", "cosine", "constant")
+PRECISIONS = ("float32", "bfloat16")
+CORRUPTIONS = ("gaussian", "mask", "salt_pepper")
+SPARSITIES = ("l1", "kl")
+PRETRAINING = (None, "greedy")
+UNPOOLING = ("max", "nearest")
+UPSAMPLING = ("deconv", "conv")
+MODEL_KINDS = ("autoencoder", "conv", "pca")
+# search
+METRICS = ("cosine", "ip", "l2")
+INDEX_KINDS = ("auto", "exact", "hnsw", "ivf")
+SPACES = ("code", "pca", "pixels")
+# generation
+BOXES = ("auto", "zero")
+DENSITIES = ("gaussian", "gmm", "prior")
+# text
+WEIGHTINGS = ("counts", "tf", "idf", "tfidf")
+DOCUMENT_KINDS = ("autoencoder", "lsa")
+DOCUMENT_LOSSES = ("auto", "multinomial", "mse")
+STRIP_CHOICES = ("headers", "quotes", "signatures")
+
+
+# --- the table ----------------------------------------------------------------------------------------
+def _number(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _at_least(low: float) -> Callable[[Any], bool]:
+    return lambda v: _number(v) and v >= low
+
+
+def _positive(v) -> bool:
+    return _number(v) and v > 0
+
+
+def _integer_at_least(low: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
+
+
+def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: v is None or check(v)
+
+
+def _fraction(v) -> bool:
+    return _at_least(0)(v) and v < 1
+
+
+def _spec(v) -> bool:
+    return v is None or isinstance(v, str)
+
+
+def _seed(v) -> bool:
+    return v is None or (_integer_at_least(0)(v) and v < 2**63)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: estimator argument ``name`` with ``default``; ``help`` for docs and the CLI;
+    the CLI ``flag`` (None: ``--name-with-dashes``), its ``cli_default`` when it differs from the
+    estimator's, and ``action`` ("store_true", or "store_false" for a flag that switches it off);
+    ``choices`` or ``valid`` (a predicate, with ``expect`` saying in words what it accepts)."""
+
+    name: str
+    default: Any
+    help: str
+    type: Callable | None = None
+    choices: tuple | None = None
+    valid: Callable[[Any], bool] | None = None
+    expect: str = ""
+    flag: str | None = None
+    metavar: str | None = None
+    action: str | None = None
+    cli_default: Any = ...
+
+    @property
+    def option(self) -> str:
+        return self.flag or "--" + self.name.replace("_", "-")
+
+    def check(self, value) -> None:
+        if self.choices is not None and value not in self.choices:
+            raise ParameterError(f"{self.name} must be one of {', '.join(map(str, self.choices))}, not {value!r}")
+        if self.valid is not None and not self.valid(value):
+            raise ParameterError(f"{self.name} must be {self.expect}, not {value!r}")
+
+
+OUTPUT = (
+    Param("output_activation", "auto", "sigmoid (data in [0, 1]), linear, softmax (word counts: the output is a "
+          "distribution over features), or auto to choose from the data", choices=OUTPUT_ACTIVATIONS),
+    Param("loss", "auto", "reconstruction loss: bce (sigmoid output only), multinomial (cross-entropy against each "
+          "row's distribution, softmax output only), mse, or auto (bce for sigmoid, multinomial for softmax, mse "
+          "otherwise)", choices=("auto", *LOSSES)),
+    Param("scaling", "auto", "input scaling: standard (zero mean, unit variance per feature), none, or auto (none "
+          "for data in [0, 1], standard otherwise); reconstructions are in the input's units", choices=SCALINGS),
+)
+
+REGULARIZATION_PARAMS = (
+    Param("denoise", None, "denoising: corrupt the input with gaussian:SIGMA, mask:FRACTION or salt_pepper:FRACTION "
+          "noise and reconstruct the clean one", valid=_spec, expect="a noise spec such as gaussian:0.3",
+          metavar="KIND:LEVEL"),
+    Param("sparse", None, "sparse code: l1:WEIGHT or kl:WEIGHT[:RATE] (KL of each unit's sigmoid rate to RATE, "
+          "0.05)", valid=_spec, expect="a spec such as l1:1e-4", metavar="SPEC"),
+    Param("contractive", 0.0, "contractive: weight of the encoder Jacobian's squared Frobenius norm", type=float,
+          valid=_at_least(0), expect="a number >= 0", metavar="WEIGHT"),
+    Param("code_l2", 0.0, "weight of the code's squared norm, which keeps codes near zero (for generation)",
+          type=float, valid=_at_least(0), expect="a number >= 0", metavar="WEIGHT"),
+    Param("variational", False, "variational auto-encoder: Gaussian encoder, reparameterised code sample, KL term "
+          "to N(0, I)", flag="--vae", action="store_true", valid=lambda v: isinstance(v, bool),
+          expect="True or False"),
+    Param("beta", 1.0, "weight of the variational KL term", type=float, valid=_at_least(0), expect="a number >= 0"),
+    Param("beta_warmup", 0, "raise beta linearly from 0 over this many epochs", type=int,
+          valid=_integer_at_least(0), expect="a whole number of epochs >= 0", metavar="EPOCHS"),
+)
+
+OPTIMIZER = (
+    Param("decoder_weight_decay", None, "AdamW weight decay of the decoder alone (None: weight_decay)", type=float,
+          valid=_optional(_at_least(0)), expect="a number >= 0 or None", metavar="WD"),
+)
+
+TRAINING_PARAMS = (
+    Param("epochs", 100, "passes over the training data", type=int, valid=_integer_at_least(1),
+          expect="a whole number >= 1"),
+    Param("batch_size", 256, "samples per optimizer step", type=int, valid=_integer_at_least(1),
+          expect="a whole number >= 1"),
+    Param("learning_rate", 3e-3, "peak learning rate (AdamW)", type=float, valid=_positive, expect="a number > 0",
+          flag="--lr"),
+    Param("lr_schedule", "onecycle", "learning-rate schedule", choices=SCHEDULES),
+    Param("weight_decay", 0.1, "AdamW weight decay", type=float, valid=_at_least(0), expect="a number >= 0"),
+    Param("validation_fraction", 0.1, "share of the training data held out for validation loss and early stopping",
+          type=float, valid=_fraction, expect="a number in [0, 1)"),
+    Param("patience", 20, "early-stopping patience in epochs (0 or None: never stop early)", type=int,
+          valid=_optional(_integer_at_least(0)), expect="a whole number >= 0 or None"),
+    Param("precision", "float32", "float32, or bfloat16 for mixed-precision training (autocast)",
+          choices=PRECISIONS),
+    Param("random_state", None, "seed for initialisation, validation split, shuffling and noise (None: a fresh "
+          "seed)", type=int, valid=_seed, expect="a whole number >= 0 or None", flag="--seed", cli_default=0),
+    Param("device", None, "cpu or cuda (None: cuda when available)", valid=lambda v: v is None or isinstance(v, str),
+          expect="a device name such as cpu or cuda"),
+    Param("verbose", False, "show a progress bar (only when writing to a terminal)", flag="--quiet",
+          action="store_false", cli_default=True, valid=lambda v: isinstance(v, bool), expect="True or False"),
+)
+
+#: Every auto-encoder takes these, in this order, after its architecture's own arguments.
+AUTOENCODER_PARAMS = OUTPUT + REGULARIZATION_PARAMS[:4] + OPTIMIZER + REGULARIZATION_PARAMS[4:] + TRAINING_PARAMS
+#: The arguments that configure the objective's terms (``aelab.objectives.Regularization``).
+REGULARIZATION = tuple(p.name for p in REGULARIZATION_PARAMS)
+TABLE = {p.name: p for p in AUTOENCODER_PARAMS}
+
+
+def defaults(names=None, **overrides) -> dict[str, Any]:
+    """``{name: default}`` for the table's parameters (``names``: a subset), with ``overrides``."""
+    rows = TABLE.values() if names is None else (TABLE[n] for n in names)
+    return {p.name: overrides.get(p.name, p.default) for p in rows}
+
+
+def check_params(values: dict[str, Any]) -> None:
+    """Raise a one-line ParameterError for the first value of a table parameter it does not take."""
+    for name, value in values.items():
+        if name in TABLE:
+            TABLE[name].check(value)
+
+
+def parameters_doc(params=AUTOENCODER_PARAMS, indent: str = "    ") -> str:
+    """numpydoc lines ``name : help`` for an estimator's docstring."""
+    import textwrap
+
+    lines = []
+    for p in params:
+        default = "" if p.default is None or p.default is False else f" Default: {p.default!r}."
+        text = f"{p.name} : {p.help[0].upper()}{p.help[1:]}.{default}"
+        lines += textwrap.wrap(text, 100, initial_indent=indent, subsequent_indent=indent + "    ")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,18 @@
+"""Search by code: FAISS indexes of codes, PCA scores or pixels; retrieval metrics; whole
+collections indexed, queried, drawn and evaluated."""
+
+from .collection import (
+    evaluate_indexes,
+    index_collection,
+    neighbour_figure,
+    open_collection,
+    query_vector,
+    search,
+    space_model,
+)
+from .index import AUTO_EXACT_LIMIT, Index, Neighbours
+from .metrics import RECALL_LEVELS, evaluate, exact_scores, neighbour_agreement, precision_at_k, ranking_metrics
+
+__all__ = ["AUTO_EXACT_LIMIT", "RECALL_LEVELS", "Index", "Neighbours", "evaluate", "evaluate_indexes",
+           "exact_scores", "index_collection", "neighbour_agreement", "neighbour_figure", "open_collection",
+           "precision_at_k", "query_vector", "ranking_metrics", "search", "space_model"]

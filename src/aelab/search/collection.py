@@ -1,0 +1,202 @@
+"""A whole collection in and out of an index: encoding and adding it a batch at a time, answering a
+query given as an item id or a file, drawing a query beside its neighbours, and evaluating several
+indexes of one collection side by side."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .. import datasets
+from ..datasets import Stream, open_stream, read_sample
+from ..errors import DataError
+from ..models import PCA, CodeModel
+from ..models import load as load_model
+from ..storage import check_output
+from .index import Index
+from .metrics import evaluate
+
+PCA_FIT_SAMPLES = 20_000  # a PCA space is fitted on up to this many samples spread over the collection
+
+
+def open_collection(spec: str, *, data_dir=None, split: str = "train", stream: bool = False, image_size=None,
+                    test_size: float = 0.2, seed: int = 0, label_column=None) -> Stream:
+    """The samples to index, as a :class:`aelab.datasets.Stream`: read a batch at a time from a
+    ``.npy`` file or an image folder (``stream``), or one ``split`` of a data set loaded in memory."""
+    if stream:
+        return open_stream(spec, image_size)
+    ds = datasets.load(spec, data_dir, test_size=test_size, seed=seed, label_column=label_column,
+                       image_size=image_size)
+    part = ds.split(split)
+    paths = [str(i) if isinstance(i, str) else None for i in part.ids] if part.ids is not None else None
+    return Stream(ds.name, len(part.X), ds.n_features, ds.image_shape,
+                  labels=None if part.y is None else part.y.tolist(), paths=paths,
+                  _read=lambda start, stop: part.X[start:stop])
+
+
+def space_model(space: str, model=None, n_components: int | None = None) -> CodeModel | None:
+    """What encodes a collection and later its queries: the trained ``model`` (a folder or a fitted
+    code model) for ``code``, a new PCA for ``pca`` (the model's code size, else ``n_components``
+    or 30), nothing for ``pixels``."""
+    if space == "pixels":
+        return None
+    if isinstance(model, (str, os.PathLike)):
+        path, model = model, load_model(model)
+        if not isinstance(model, CodeModel):
+            raise DataError(f"{path} holds a {type(model).__name__}, not a model with codes")
+    if space == "pca":
+        return PCA(n_components=n_components or (model.code_size if model is not None else 30))
+    if model is None:
+        raise DataError("--space code needs a trained model folder: aelab index DIR --data SPEC --out INDEX")
+    return model
+
+
+def index_collection(source: Stream, out, *, index: Index | None = None, model=None, space: str = "code",
+                     metric: str = "cosine", kind: str = "auto", n_components: int | None = None,
+                     batch_size: int = 8192, info: dict | None = None, overwrite: bool = False) -> Index:
+    """Encode ``source`` a batch at a time and write the index folder ``out`` atomically.
+
+    A new index is built in ``space`` (see :func:`space_model`); with ``index`` (loaded from
+    ``out``) the items are added to it, their ids prefixed with the source's name so that they
+    never collide with the first ones. ``info`` (the data spec, split...) is kept with a new index.
+    """
+    if int(batch_size) < 1:
+        raise DataError(f"the batch size must be at least 1, not {batch_size}")
+    adding = index is not None
+    if not adding:
+        check_output(out, overwrite)
+        index = Index(metric=metric, kind=kind, space=space)
+        index.model = space_model(space, model, n_components)
+    info = dict(info or {})
+    if index.model is None:
+        if index.dimension and source.n_features != index.dimension:
+            raise DataError(f"{source.name} has {source.n_features} features per sample but the index holds "
+                            f"{index.dimension}-D pixel vectors")
+    elif adding or space == "code":  # a new PCA is fitted on this data below
+        index.model.check_n_features(source.n_features, f"the data {source.name}")
+    split = info.get("split", "all")
+    prefix = "row:" if info.get("stream") else f"{split}:"
+    if adding:
+        prefix = f"{Path(str(info.get('data', source.name))).name}/{prefix}"
+        if any(i.startswith(prefix) for i in index.ids):
+            raise DataError(f"{out} already holds items from {info.get('data', source.name)} ({split}); "
+                            "nothing was added")
+    else:
+        if space == "pca":
+            rows = np.unique(np.linspace(0, source.n - 1, min(source.n, PCA_FIT_SAMPLES)).astype(int))
+            sample = np.concatenate([source.rows(r, r + 1) for r in rows]) if info.get("stream") \
+                else source.rows(0, source.n)
+            index.model.fit(sample, image_shape=source.image_shape)
+        index.info = dict(info, image_shape=list(source.image_shape) if source.image_shape else None)
+    for start, X in source.batches(int(batch_size)):
+        stop = start + len(X)
+        index.add(index.encode(X), [f"{prefix}{n}" for n in range(start, stop)],
+                  None if source.paths is None else source.paths[start:stop],
+                  None if source.labels is None else source.labels[start:stop])
+    index.save(out, overwrite=adding or overwrite)
+    return index
+
+
+# --- queries ----------------------------------------------------------------------------------------
+def query_sample(index: Index, path: Path) -> np.ndarray:
+    """One sample from an image or ``.npy`` file, read as the index's collection was."""
+    shape = tuple(index.info.get("image_shape") or ()) or None
+    n_features = index.model.n_features_in_ if index.model is not None else index.dimension
+    return read_sample(path, shape, n_features, "the index holds", "or an item id of the index")
+
+
+def query_vector(index: Index, query: str) -> tuple[np.ndarray, str]:
+    """The vector of a query in the index's space (an item id, or an image or ``.npy`` file), and
+    what the query was, in words."""
+    path = Path(query)
+    if not path.exists():
+        return index.vector(index.position(query)), f"item {query}"
+    return index.encode(query_sample(index, path)), str(path)
+
+
+def search(index: Index, query: str, k: int = 10) -> tuple[str, list[dict]]:
+    """The ``k`` nearest items of a query (see :func:`query_vector`): what the query was, and one
+    row per neighbour (rank, id, score, label, path)."""
+    vector, what = query_vector(index, query)
+    found = index.query(vector, k)
+    rows = [{"rank": r + 1, "id": found.ids[0][r], "score": float(found.scores[0][r]),
+             "label": None if found.labels is None else found.labels[0][r],
+             "path": index.paths[found.positions[0][r]]}
+            for r in range(found.positions.shape[1]) if found.positions[0][r] >= 0]
+    return what, rows
+
+
+def neighbour_figure(index: Index, query: str, rows: list[dict], beside: Index | None = None):
+    """The query beside its neighbours (and, with ``beside``, beside those another index of the same
+    collection finds). Pixels come from the indexed data set (reloaded) or from the items' image
+    files; items with neither are drawn blank."""
+    from ..report import image_strip
+
+    info = index.info
+    shape = tuple(info.get("image_shape") or ()) or None
+    if info.get("stream"):
+        pool, prefix = open_stream(info["data"], tuple(shape[:2]) if shape else None), "row:"
+    else:
+        ds = datasets.load(info["data"], info.get("data_dir"))
+        pool, prefix = ds.split(info.get("split", "train")), f"{info.get('split', 'train')}:"
+
+    def pixels(item_id: str, path: str | None):
+        if item_id.startswith(prefix):
+            row = int(item_id[len(prefix):])
+            return pool.rows(row, row + 1)[0] if info.get("stream") else pool.X[row]
+        if path and Path(path).exists() and index.model is not None:
+            return query_sample(index, Path(path))[0]
+        return None
+
+    first = query_sample(index, Path(query))[0] if Path(query).exists() else pixels(query, None)
+    blank = np.zeros(int(np.prod(shape)) if shape else index.model.n_features_in_ if index.model is not None
+                     else index.dimension, np.float32)
+    strips = [(f"{index.space} space", rows)]
+    if beside is not None:
+        if beside.info.get("data") != info.get("data") or beside.info.get("split") != info.get("split"):
+            raise DataError("--beside indexes another collection; build both indexes from the same --data")
+        if first is None:
+            raise DataError("--beside needs the query's pixels: give an image file or an item of the collection")
+        found = beside.query(beside.encode(first[None, :]), len(rows))
+        strips.append((f"{beside.space} space", [
+            {"rank": r + 1, "id": found.ids[0][r], "label": None if found.labels is None else found.labels[0][r],
+             "path": beside.paths[found.positions[0][r]]} for r in range(found.positions.shape[1])]))
+    images, titles = [], []
+    for name, strip in strips:
+        images += [first] + [pixels(r["id"], r["path"]) for r in strip]
+        titles += [f"query ({name})"] + [f"{r['rank']}: {r['label']}" if r["label"] is not None else str(r["rank"])
+                                         for r in strip]
+    images = np.stack([blank if im is None else im for im in images])
+    return image_strip(images, shape, titles, title=f"nearest items, {index.metric}", per_row=len(rows) + 1)
+
+
+# --- evaluation ---------------------------------------------------------------------------------------
+def evaluate_indexes(paths, ds: datasets.Dataset, split: str = "test", n_queries: int | None = None,
+                     queries_spec: str | None = None) -> tuple[dict[str, dict], int]:
+    """Retrieval figures (:func:`aelab.search.evaluate`) of each index folder in ``paths`` with the
+    labelled samples of ``ds.split(split)`` (the first ``n_queries``) as queries; a query that is an
+    item of an index (same data spec ``queries_spec`` and split) is not its own neighbour.
+
+    Returns the figures by ``"folder (space)"`` and the number of queries.
+    """
+    queries = ds.split(split)
+    if queries.y is None:
+        raise DataError(f"the queries ({ds.name}) have no labels; retrieval is evaluated with labels as relevance")
+    n = len(queries.X) if n_queries is None else max(1, min(int(n_queries), len(queries.X)))
+    X, y = queries.X[:n], queries.y[:n]
+    results = {}
+    for path in paths:
+        index = Index.load(path)
+        if index.labels is None:
+            raise DataError(f"{path} has no labels; build it from labelled data to evaluate retrieval")
+        if index.model is not None:
+            index.model.check_n_features(ds.n_features, f"the queries ({ds.name})")
+        elif ds.n_features != index.dimension:
+            raise DataError(f"the queries ({ds.name}) have {ds.n_features} features per sample but {path} holds "
+                            f"{index.dimension}-D vectors")
+        same = index.info.get("data") == queries_spec and index.info.get("split") == split
+        exclude = np.arange(n) if same else None  # a query is not its own neighbour
+        results[f"{Path(path).name} ({index.space})"] = evaluate(index, index.encode(X), y, exclude=exclude)
+    return results, n

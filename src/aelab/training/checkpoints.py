@@ -1,0 +1,59 @@
+"""Checkpoints: the whole training state after every epoch, written so that a run killed at any
+moment resumes from its last finished epoch. Tensor state is safetensors + JSON, never pickle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from ..errors import ModelError
+from ..storage import atomic_path, load_state, read_json, save_json, save_state
+
+CHECKPOINT_FILE = "checkpoint.json"
+
+
+def checkpoint_path(out) -> Path:
+    """Where the checkpoint of an unfinished run that writes ``out`` is kept: ``out.checkpoint``."""
+    out = Path(out)
+    return out.with_name(out.name + ".checkpoint")
+
+
+def save_checkpoint(folder: Path, run_id: dict, module, optimizer, scheduler, shuffle, best_weights, state) -> None:
+    """Write the complete training state of this epoch, then point ``checkpoint.json`` at it.
+
+    The pointer is replaced atomically after the state files are whole, so a run killed at any
+    moment leaves a checkpoint that is either the previous epoch's or this one's.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    tag = f"epoch-{state['epoch']:05d}"
+    save_state({"module": module.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "shuffle": shuffle.get_state(),
+                "rng": torch.get_rng_state(), "best_weights": best_weights}, folder, tag)
+    with atomic_path(folder / CHECKPOINT_FILE, overwrite=True) as tmp:
+        save_json(tmp, {"run": run_id, "state": state, "files": tag})
+    for old in folder.glob("epoch-*"):
+        if not old.name.startswith(tag + "."):
+            old.unlink(missing_ok=True)
+
+
+def load_checkpoint(folder: Path, run_id: dict) -> dict:
+    meta = read_json(folder / CHECKPOINT_FILE)
+    if _plain(meta.get("run")) != _plain(run_id):
+        raise ModelError(
+            f"the checkpoint in {folder} was made by a run with other settings or data; resume with the same "
+            "command and data, or delete that folder to start over"
+        )
+    saved = load_state(folder, meta["files"])
+    saved["state"] = meta["state"]
+    return saved
+
+
+def has_checkpoint(folder: Path | None) -> bool:
+    return folder is not None and (folder / CHECKPOINT_FILE).exists()
+
+
+def _plain(obj):
+    """Normalise tuples to lists so that settings compare equal after a trip through JSON."""
+    return json.loads(json.dumps(obj))
