@@ -29,9 +29,12 @@ from aelab import ConvAutoEncoder, datasets
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 CONFIGS = [  # (unpooling, upsampling, precision)
-    ("max", "deconv", "float32"), ("nearest", "deconv", "float32"),
-    ("max", "conv", "float32"), ("nearest", "conv", "float32"),
-    ("max", "deconv", "bfloat16"), ("nearest", "deconv", "bfloat16"),
+    ("max", "deconv", "float32"),
+    ("nearest", "deconv", "float32"),
+    ("max", "conv", "float32"),
+    ("nearest", "conv", "float32"),
+    ("max", "deconv", "bfloat16"),
+    ("nearest", "deconv", "bfloat16"),
 ]
 
 
@@ -61,9 +64,16 @@ def main() -> None:
         name = f"aelab {unpooling} unpool + {upsampling}" + (" (bf16)" if precision == "bfloat16" else "")
         if args.only and args.only not in name:
             continue
-        model = ConvAutoEncoder(channels=(16, 8, 8), unpooling=unpooling, upsampling=upsampling, epochs=args.epochs,
-                                batch_size=args.batch_size, validation_fraction=0.0, precision=precision,
-                                random_state=0)
+        model = ConvAutoEncoder(
+            channels=(16, 8, 8),
+            unpooling=unpooling,
+            upsampling=upsampling,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            validation_fraction=0.0,
+            precision=precision,
+            random_state=0,
+        )
         model.fit(ds.train.X, image_shape=ds.image_shape)
         speed = float(np.median([h["samples_per_s"] for h in model.history_]))
         bce, sq = per_image(model, ds.test.X)
@@ -72,15 +82,20 @@ def main() -> None:
 
     if args.keras_python:
         script = Path(__file__).with_name("keras_conv_reference.py")
-        done = subprocess.run([args.keras_python, str(script), args.data_dir, str(args.epochs), str(args.batch_size)],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [args.keras_python, str(script), args.data_dir, str(args.epochs), str(args.batch_size)],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             print(f"Keras reference failed: {done.stderr.strip().splitlines()[-1:]}")
             return
         k = json.loads(done.stdout.strip().splitlines()[-1])
         name = f"Keras {k['keras']} (TensorFlow {k['tensorflow']})"
-        print(f"{name:34s} {k['test_bce']:9.2f} {k['test_squared_error']:12.2f} {k['samples_per_s']:10.0f} "
-              f"{k['seconds']:8.0f}")
+        print(
+            f"{name:34s} {k['test_bce']:9.2f} {k['test_squared_error']:12.2f} {k['samples_per_s']:10.0f} "
+            f"{k['seconds']:8.0f}"
+        )
         for row in rows:
             print(f"  {row[0]}: {row[3] / k['samples_per_s']:.2f}x Keras's training speed")
     else:

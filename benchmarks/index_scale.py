@@ -48,8 +48,10 @@ def main() -> None:
     exact = Index.build(X, metric="l2", kind="exact")
     truth = exact.query(Q, 10).positions
     med, p95 = latency(exact, Q[:200])
-    print(f"exact: build {time.perf_counter() - t:.1f} s (incl. the 1,000 ground-truth queries), "
-          f"{exact.memory_bytes() / 2**20:.0f} MB, latency median {med:.2f} ms, p95 {p95:.2f} ms")
+    print(
+        f"exact: build {time.perf_counter() - t:.1f} s (incl. the 1,000 ground-truth queries), "
+        f"{exact.memory_bytes() / 2**20:.0f} MB, latency median {med:.2f} ms, p95 {p95:.2f} ms"
+    )
     del exact
     sweeps = (("hnsw", "efSearch", (64, 128, 256, 512)), ("ivf", "nprobe", (8, 16, 32, 64, 96, 128, 192)))
     for kind, knob, values in sweeps:
@@ -58,8 +60,10 @@ def main() -> None:
         t = time.perf_counter()
         index = Index.build(X, metric="l2", kind=kind)
         build = time.perf_counter() - t
-        print(f"{kind}: build {build:.0f} s, {index.memory_bytes() / 2**20:.0f} MB; "
-              f"peak RSS so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+        print(
+            f"{kind}: build {build:.0f} s, {index.memory_bytes() / 2**20:.0f} MB; "
+            f"peak RSS so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+        )
         for value in values:
             if kind == "hnsw":
                 index.faiss_index.hnsw.efSearch = value
@@ -68,8 +72,10 @@ def main() -> None:
             found = index.faiss_index.search(Q, 10)[1]
             recall = np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, truth)])
             med, p95 = latency(index, Q[:300])
-            print(f"  {knob} {value:4d}: recall@10 {recall:.4f}, latency median {med:.3f} ms, p95 {p95:.3f} ms",
-                  flush=True)
+            print(
+                f"  {knob} {value:4d}: recall@10 {recall:.4f}, latency median {med:.3f} ms, p95 {p95:.3f} ms",
+                flush=True,
+            )
         del index
 
 

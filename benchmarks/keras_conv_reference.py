@@ -19,7 +19,7 @@ def read_idx(path):
     with gzip.open(path) if path.endswith(".gz") else open(path, "rb") as fh:
         data = fh.read()
     ndim = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -72,9 +72,19 @@ def main():
     bce = float(np.mean(np.sum(-(xt * np.log(rc) + (1 - xt) * np.log(1 - rc)), axis=(1, 2, 3))))
     sq = float(np.mean(np.sum((rec - xt) ** 2, axis=(1, 2, 3))))
     steady = times[1:] or times  # the first epoch includes tracing
-    print(json.dumps({"tensorflow": tf.__version__, "keras": keras.__version__, "epochs": epochs,
-                      "samples_per_s": len(x_train) / float(np.median(steady)), "seconds": sum(times),
-                      "test_bce": bce, "test_squared_error": sq}))
+    print(
+        json.dumps(
+            {
+                "tensorflow": tf.__version__,
+                "keras": keras.__version__,
+                "epochs": epochs,
+                "samples_per_s": len(x_train) / float(np.median(steady)),
+                "seconds": sum(times),
+                "test_bce": bce,
+                "test_squared_error": sq,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -39,26 +39,56 @@ def main() -> None:
     print(f"data: {ds!r}")
     t = time.perf_counter()
     pca = PCA(n_components=30).fit(ds.train.X)
-    print(f"PCA-30            test error per image: {pca.reconstruction_error(ds.test.X):.2f}  "
-          f"(fit {time.perf_counter() - t:.1f} s)")
+    print(
+        f"PCA-30            test error per image: {pca.reconstruction_error(ds.test.X):.2f}  "
+        f"(fit {time.perf_counter() - t:.1f} s)"
+    )
 
     rss_before = peak_rss_mib()
-    ae = AutoEncoder(n_components=30, hidden_layer_sizes=(1000, 500, 250), epochs=args.epochs,
-                     batch_size=args.batch_size, learning_rate=args.lr, weight_decay=args.weight_decay,
-                     validation_fraction=0.0, random_state=args.seed, verbose=True)
+    ae = AutoEncoder(
+        n_components=30,
+        hidden_layer_sizes=(1000, 500, 250),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        weight_decay=args.weight_decay,
+        validation_fraction=0.0,
+        random_state=args.seed,
+        verbose=True,
+    )
     params = ae.get_params()
-    print("recipe: " + ", ".join(f"{k}={params[k]}" for k in (
-        "activation", "normalization", "loss", "output_activation", "learning_rate", "lr_schedule",
-        "batch_size", "epochs", "weight_decay")) + ", optimizer=AdamW, all 60,000 training images")
+    print(
+        "recipe: "
+        + ", ".join(
+            f"{k}={params[k]}"
+            for k in (
+                "activation",
+                "normalization",
+                "loss",
+                "output_activation",
+                "learning_rate",
+                "lr_schedule",
+                "batch_size",
+                "epochs",
+                "weight_decay",
+            )
+        )
+        + ", optimizer=AdamW, all 60,000 training images"
+    )
     ae.fit(ds.train.X)
-    print(f"auto-encoder 784-1000-500-250-30: {ae.n_epochs_} epochs in {ae.training_seconds_:.0f} s "
-          f"({ae.training_seconds_ / 60:.1f} min, {aelab.__name__} {aelab.__version__}, "
-          f"{ae.history_[-1]['samples_per_s']:.0f} samples/s in the last epoch)")
+    print(
+        f"auto-encoder 784-1000-500-250-30: {ae.n_epochs_} epochs in {ae.training_seconds_:.0f} s "
+        f"({ae.training_seconds_ / 60:.1f} min, {aelab.__name__} {aelab.__version__}, "
+        f"{ae.history_[-1]['samples_per_s']:.0f} samples/s in the last epoch)"
+    )
     print(f"auto-encoder      train error per image: {ae.reconstruction_error(ds.train.X):.2f}")
-    print(f"auto-encoder      test error per image: {ae.reconstruction_error(ds.test.X):.2f}  "
-          "(Hinton & Salakhutdinov 2006: 3.00; PCA-30: 13.87)")
-    print(f"peak memory (RSS): {peak_rss_mib():.0f} MiB for the whole process; "
-          f"{rss_before:.0f} MiB before training began")
+    print(
+        f"auto-encoder      test error per image: {ae.reconstruction_error(ds.test.X):.2f}  "
+        "(Hinton & Salakhutdinov 2006: 3.00; PCA-30: 13.87)"
+    )
+    print(
+        f"peak memory (RSS): {peak_rss_mib():.0f} MiB for the whole process; {rss_before:.0f} MiB before training began"
+    )
     if args.save:
         ae.save(args.save, overwrite=True)
         print(f"model saved in {args.save}")

@@ -38,21 +38,29 @@ def main() -> None:
 
     ds = datasets.load("mnist", data_dir=args.data_dir)
     X, y, unlabelled = keep_labels(ds.train.X, ds.train.y, args.n_labels, seed=0)
-    print(f"data: {ds!r}; {len(X)} labelled, {len(unlabelled)} unlabelled; classifier 784-"
-          + "-".join(map(str, HIDDEN)) + "-10")
+    print(
+        f"data: {ds!r}; {len(X)} labelled, {len(unlabelled)} unlabelled; classifier 784-"
+        + "-".join(map(str, HIDDEN))
+        + "-10"
+    )
 
     t = time.perf_counter()
-    ae = AutoEncoder(n_components=30, hidden_layer_sizes=HIDDEN, epochs=args.ae_epochs, validation_fraction=0.0,
-                     random_state=0).fit(ds.train.X)
+    ae = AutoEncoder(
+        n_components=30, hidden_layer_sizes=HIDDEN, epochs=args.ae_epochs, validation_fraction=0.0, random_state=0
+    ).fit(ds.train.X)
     seconds = time.perf_counter() - t
-    print(f"auto-encoder 784-{'-'.join(map(str, HIDDEN))}-30: {args.ae_epochs} epochs in {seconds:.0f} s, "
-          f"test reconstruction error {ae.reconstruction_error(ds.test.X):.2f}", flush=True)
+    print(
+        f"auto-encoder 784-{'-'.join(map(str, HIDDEN))}-30: {args.ae_epochs} epochs in {seconds:.0f} s, "
+        f"test reconstruction error {ae.reconstruction_error(ds.test.X):.2f}",
+        flush=True,
+    )
 
     few = dict(hidden_layer_sizes=HIDDEN, epochs=args.few_epochs, batch_size=100, random_state=0)
     runs = {
         "greedy pre-training": Classifier(pretrain="greedy", pretrain_epochs=args.pretrain_epochs, **few),
-        "greedy, denoising layers": Classifier(pretrain="greedy", pretrain_epochs=args.pretrain_epochs,
-                                               pretrain_denoise=args.denoise, **few),
+        "greedy, denoising layers": Classifier(
+            pretrain="greedy", pretrain_epochs=args.pretrain_epochs, pretrain_denoise=args.denoise, **few
+        ),
         "encoder of the auto-encoder": Classifier(init=ae, **few),
         "random initialisation": Classifier(**few),
     }
@@ -61,18 +69,22 @@ def main() -> None:
         t = time.perf_counter()
         clf.fit(X, y, X_unlabelled=unlabelled)
         error = 100 * (1 - clf.score(ds.test.X, ds.test.y))
-        print(f"  {name:30s} test error {error:5.2f}%  ({time.perf_counter() - t:.0f} s, "
-              f"best epoch {clf.best_epoch_})", flush=True)
+        print(
+            f"  {name:30s} test error {error:5.2f}%  ({time.perf_counter() - t:.0f} s, best epoch {clf.best_epoch_})",
+            flush=True,
+        )
 
     if args.skip_full:
         return
     print(f"\nall {len(ds.train.X)} labels, {args.full_epochs} epochs (paper: 1.2% pre-trained, 1.6% without):")
     full = dict(hidden_layer_sizes=HIDDEN, epochs=args.full_epochs, batch_size=256, random_state=0)
-    for name, clf in {"greedy pre-training": Classifier(pretrain="greedy", pretrain_epochs=args.pretrain_epochs,
-                                                        **full),
-                      "greedy, denoising layers": Classifier(pretrain="greedy", pretrain_epochs=args.pretrain_epochs,
-                                                             pretrain_denoise=args.denoise, **full),
-                      "random initialisation": Classifier(**full)}.items():
+    for name, clf in {
+        "greedy pre-training": Classifier(pretrain="greedy", pretrain_epochs=args.pretrain_epochs, **full),
+        "greedy, denoising layers": Classifier(
+            pretrain="greedy", pretrain_epochs=args.pretrain_epochs, pretrain_denoise=args.denoise, **full
+        ),
+        "random initialisation": Classifier(**full),
+    }.items():
         t = time.perf_counter()
         clf.fit(ds.train.X, ds.train.y)
         error = 100 * (1 - clf.score(ds.test.X, ds.test.y))

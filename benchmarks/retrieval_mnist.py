@@ -16,8 +16,7 @@ import time
 from pathlib import Path
 
 from aelab import PCA, AutoEncoder, datasets, load
-from aelab.search import evaluate
-from aelab.search import Index
+from aelab.search import Index, evaluate
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
@@ -38,13 +37,17 @@ def main() -> None:
         t = time.perf_counter()
         ae = AutoEncoder(n_components=30, epochs=args.epochs, validation_fraction=0.0, random_state=0)
         ae.fit(ds.train.X)
-        print(f"auto-encoder 784-1000-500-250-30: {args.epochs} epochs in {time.perf_counter() - t:.0f} s, "
-              f"test reconstruction error {ae.reconstruction_error(ds.test.X):.2f}")
+        print(
+            f"auto-encoder 784-1000-500-250-30: {args.epochs} epochs in {time.perf_counter() - t:.0f} s, "
+            f"test reconstruction error {ae.reconstruction_error(ds.test.X):.2f}"
+        )
     pca = PCA(n_components=30).fit(ds.train.X)
     spaces = {"pixels (784-D)": None, "PCA-30": pca, f"auto-encoder codes ({ae.code_size}-D)": ae}
     print(f"{len(ds.test.X)} test queries against {len(ds.train.X)} training images, exact {args.metric} search")
-    print(f"{'space':26s} {'P@1':>7s} {'P@10':>7s} {'P@100':>7s} {'mAP':>7s} {'search q/s':>10s} "
-          f"{'+encoding':>10s} {'median ms':>10s}")
+    print(
+        f"{'space':26s} {'P@1':>7s} {'P@10':>7s} {'P@100':>7s} {'mAP':>7s} {'search q/s':>10s} "
+        f"{'+encoding':>10s} {'median ms':>10s}"
+    )
     rates = {}
     for name, model in spaces.items():
         encode = (lambda X: X) if model is None else model.transform
@@ -56,12 +59,17 @@ def main() -> None:
         with_encoding = len(Q) / (len(Q) / r["queries_per_s"] + encode_s)
         rates[name] = (r["queries_per_s"], with_encoding, r["latency_ms"]["median"])
         pa = r["precision_at"]
-        print(f"{name:26s} {pa[1]:7.4f} {pa[10]:7.4f} {pa[100]:7.4f} {r['map']:7.4f} {r['queries_per_s']:10.0f} "
-              f"{with_encoding:10.0f} {r['latency_ms']['median']:10.3f}", flush=True)
+        print(
+            f"{name:26s} {pa[1]:7.4f} {pa[10]:7.4f} {pa[100]:7.4f} {r['map']:7.4f} {r['queries_per_s']:10.0f} "
+            f"{with_encoding:10.0f} {r['latency_ms']['median']:10.3f}",
+            flush=True,
+        )
     pixels, code = rates[list(spaces)[0]], rates[list(spaces)[2]]
-    print(f"code space against pixel space: {code[0] / pixels[0]:.1f}x the batched search rate, "
-          f"{code[1] / pixels[1]:.1f}x with the encoding of the queries included, "
-          f"{pixels[2] / code[2]:.1f}x faster single queries (median latency)")
+    print(
+        f"code space against pixel space: {code[0] / pixels[0]:.1f}x the batched search rate, "
+        f"{code[1] / pixels[1]:.1f}x with the encoding of the queries included, "
+        f"{pixels[2] / code[2]:.1f}x faster single queries (median latency)"
+    )
     if args.save and not args.model:
         ae.save(args.save, overwrite=True)
 

@@ -43,15 +43,23 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     for batch in args.batch_size:
         before = matmul_gflops()
-        ae = AutoEncoder(n_components=30, hidden_layer_sizes=(1000, 500, 250), epochs=args.epochs, batch_size=batch,
-                         validation_fraction=0.0, random_state=0).fit(X)
+        ae = AutoEncoder(
+            n_components=30,
+            hidden_layer_sizes=(1000, 500, 250),
+            epochs=args.epochs,
+            batch_size=batch,
+            validation_fraction=0.0,
+            random_state=0,
+        ).fit(X)
         after = matmul_gflops()
         rate = float(np.median([h["samples_per_s"] for h in ae.history_]))
         params = sum(p.numel() for p in ae.module_.parameters())
         gflops = max(before, after)
         limit = gflops * 1e9 / (6 * params)
-        print(f"batch {batch}: matmul {gflops:.0f} GFLOP/s -> limit {limit:.0f} samples/s for {params:,} parameters; "
-              f"training {rate:.0f} samples/s = {rate / limit:.0%} of the limit")
+        print(
+            f"batch {batch}: matmul {gflops:.0f} GFLOP/s -> limit {limit:.0f} samples/s for {params:,} parameters; "
+            f"training {rate:.0f} samples/s = {rate / limit:.0%} of the limit"
+        )
 
 
 if __name__ == "__main__":

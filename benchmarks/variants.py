@@ -60,10 +60,14 @@ def main() -> None:
         per_epoch = model.training_seconds_ / model.n_epochs_
         plain_per_epoch = plain_per_epoch or per_epoch
         last = model.history_[-1]
-        shown = ", ".join(f"{k} {last[k]:.3g}" for k in last
-                          if k not in ("epoch", "loss", "seconds", "samples_per_s", "lr"))
-        print(f"{name:34s} {error:10.2f} {squared_error(from_noisy, ds.test.X):10.2f} "
-              f"{model.training_seconds_:8.0f} {per_epoch / plain_per_epoch:5.2f}x  {shown}", flush=True)
+        shown = ", ".join(
+            f"{k} {last[k]:.3g}" for k in last if k not in ("epoch", "loss", "seconds", "samples_per_s", "lr")
+        )
+        print(
+            f"{name:34s} {error:10.2f} {squared_error(from_noisy, ds.test.X):10.2f} "
+            f"{model.training_seconds_:8.0f} {per_epoch / plain_per_epoch:5.2f}x  {shown}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

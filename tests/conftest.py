@@ -13,8 +13,9 @@ import torch
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MNIST_DIR = SHARED_DATA / "mnist"
 
-requires_mnist = pytest.mark.skipif(not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists(),
-                                    reason="../shared/data/mnist is absent")
+requires_mnist = pytest.mark.skipif(
+    not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists(), reason="../shared/data/mnist is absent"
+)
 
 
 @pytest.fixture(autouse=True)

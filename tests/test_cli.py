@@ -4,10 +4,10 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import write_idx
 
 import aelab
 from aelab.cli import main
+from conftest import write_idx
 
 FAST = ["--n-components", "2", "--hidden", "32-16", "--epochs", "5", "--batch-size", "32", "--quiet"]
 
@@ -51,22 +51,32 @@ def test_reconstruct_and_evaluate_write_figures(trained, tmp_path, capsys):
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())["models"]
     ds = aelab.datasets.load("digits")
     assert metrics["pca-2"]["test_error"] == pytest.approx(
-        aelab.PCA(2).fit(ds.train.X).reconstruction_error(ds.test.X), rel=1e-5)
+        aelab.PCA(2).fit(ds.train.X).reconstruction_error(ds.test.X), rel=1e-5
+    )
     assert {"reconstructions.png", "code_map.png", "training_curve.png", "report.html"} <= {
-        p.name for p in (tmp_path / "ev").iterdir()}
+        p.name for p in (tmp_path / "ev").iterdir()
+    }
 
 
 def _run(*args):
     return subprocess.run([sys.executable, "-m", "aelab.cli", *args], capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("setup, args, message", [
-    (None, ["train", "--data", "no/such/file.npy", "--out", "m"], "no data at 'no/such/file.npy'"),
-    ("truncated", ["train", "--data", "{tmp}/x-idx3-ubyte", "--out", "m"], "truncated"),
-    ("nan", ["train", "--data", "{tmp}/nan.npy", "--out", "m"], "NaN or infinite"),
-    (None, ["encode", "{model}", "--data", "{tmp}/wide.npy", "--out", "c.npy"], "has 10 features per sample but the model"),
-    (None, ["evaluate", "{tmp}/not-a-model", "--data", "digits"], "no model at"),
-])
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "setup, args, message",
+    [
+        (None, ["train", "--data", "no/such/file.npy", "--out", "m"], "no data at 'no/such/file.npy'"),
+        ("truncated", ["train", "--data", "{tmp}/x-idx3-ubyte", "--out", "m"], "truncated"),
+        ("nan", ["train", "--data", "{tmp}/nan.npy", "--out", "m"], "NaN or infinite"),
+        (
+            None,
+            ["encode", "{model}", "--data", "{tmp}/wide.npy", "--out", "c.npy"],
+            "has 10 features, but AutoEncoder is expecting 64",
+        ),
+        (None, ["evaluate", "{tmp}/not-a-model", "--data", "digits"], "no model at"),
+    ],
+)
 def test_bad_input_gets_one_line_and_a_non_zero_status(tmp_path, trained, setup, args, message):
     write_idx(tmp_path / "x-idx3-ubyte", np.zeros((4, 3, 3)))
     (tmp_path / "x-idx3-ubyte").write_bytes((tmp_path / "x-idx3-ubyte").read_bytes()[:-5])
@@ -86,11 +96,19 @@ def test_every_command_has_help_with_examples():
         assert exit_.value.code == 0
 
 
+@pytest.mark.slow
 def test_demo_writes_the_report(tmp_path, capsys):
     out = tmp_path / "report"
     assert main(["demo", "--out", str(out)]) == 0
     files = {p.name for p in out.iterdir()}
-    assert {"report.html", "metrics.json", "reconstructions.png", "code_map.png", "training_curve.png", "models"} <= files
+    assert {
+        "report.html",
+        "metrics.json",
+        "reconstructions.png",
+        "code_map.png",
+        "training_curve.png",
+        "models",
+    } <= files
     metrics = json.loads((out / "metrics.json").read_text())["models"]
     assert set(metrics) == {"autoencoder-2", "pca-2", "autoencoder-16", "pca-16"}
     # the deep auto-encoder keeps more of each digit than PCA with the same code size
@@ -109,12 +127,26 @@ def test_progress_bar_stays_quiet_when_output_is_not_a_terminal(tmp_path, capsys
     assert "test reconstruction error" in captured.out and "PCA-2" in captured.out
 
 
+@pytest.mark.slow
 def test_progress_bar_shows_epoch_losses_and_speed_on_a_terminal(tmp_path):
     import os
     import pty
 
-    args = [sys.executable, "-m", "aelab.cli", "train", "--data", "digits", "--out", str(tmp_path / "m"),
-            *FAST[:-1], "--epochs", "20", "--batch-size", "8"]
+    args = [
+        sys.executable,
+        "-m",
+        "aelab.cli",
+        "train",
+        "--data",
+        "digits",
+        "--out",
+        str(tmp_path / "m"),
+        *FAST[:-1],
+        "--epochs",
+        "20",
+        "--batch-size",
+        "8",
+    ]
     pid, fd = pty.fork()
     if pid == 0:  # child: stdout and stderr are a 120-column terminal
         import fcntl
@@ -142,12 +174,32 @@ def test_table_data_round_trip_through_the_cli(tmp_path, capsys):
     rng = np.random.default_rng(0)
     Z = rng.normal(size=(120, 2))
     X = Z @ rng.normal(size=(2, 5)) * 10 + 100  # rank-2 table far from [0, 1]
-    rows = ["a,b,c,d,e,kind"] + [",".join(f"{v:.4f}" for v in x) + f",{'yes' if z[0] > 0 else 'no'}"
-                                 for x, z in zip(X, Z)]
+    rows = ["a,b,c,d,e,kind"] + [
+        ",".join(f"{v:.4f}" for v in x) + f",{'yes' if z[0] > 0 else 'no'}" for x, z in zip(X, Z)
+    ]
     (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
     model = tmp_path / "m"
-    assert main(["train", "--data", str(tmp_path / "t.csv"), "--out", str(model), "--n-components", "2",
-                 "--hidden", "16", "--epochs", "40", "--batch-size", "16", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(tmp_path / "t.csv"),
+                "--out",
+                str(model),
+                "--n-components",
+                "2",
+                "--hidden",
+                "16",
+                "--epochs",
+                "40",
+                "--batch-size",
+                "16",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     ae = aelab.load(model)
     assert ae.output_activation_ == "linear" and ae.loss_ == "mse" and ae.image_shape_ is None
     assert main(["reconstruct", str(model), "--data", str(tmp_path / "t.csv"), "--out", str(tmp_path / "r.png")]) == 0
@@ -159,9 +211,35 @@ def test_table_data_round_trip_through_the_cli(tmp_path, capsys):
 
 def test_train_conv_with_combined_terms_and_reconstruct_noisy(idx_folder, tmp_path, capsys):
     out = tmp_path / "cae"
-    assert main(["train", "--data", str(idx_folder), "--out", str(out), "--model", "conv", "--channels", "4-4",
-                 "--n-components", "3", "--unpooling", "nearest", "--denoise", "gaussian:0.2", "--sparse", "l1:1e-3",
-                 "--epochs", "2", "--batch-size", "8", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(idx_folder),
+                "--out",
+                str(out),
+                "--model",
+                "conv",
+                "--channels",
+                "4-4",
+                "--n-components",
+                "3",
+                "--unpooling",
+                "nearest",
+                "--denoise",
+                "gaussian:0.2",
+                "--sparse",
+                "l1:1e-3",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "8",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "reconstruction" in printed and "sparse" in printed and "PCA-3" in printed
     config = json.loads((out / "config.json").read_text())
@@ -172,8 +250,15 @@ def test_train_conv_with_combined_terms_and_reconstruct_noisy(idx_folder, tmp_pa
     assert figure.stat().st_size > 0 and "noisy input" in capsys.readouterr().out  # the model's own noise
 
 
-@pytest.mark.parametrize("option", [["--denoise", "blur:1"], ["--sparse", "l1:x"], ["--contractive", "-1"],
-                                    ["--model", "conv", "--pretrain", "greedy"]])
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--denoise", "blur:1"],
+        ["--sparse", "l1:x"],
+        ["--contractive", "-1"],
+        ["--model", "conv", "--pretrain", "greedy"],
+    ],
+)
 def test_bad_term_options_are_one_line_errors(option, tmp_path, capsys):
     assert main(["train", "--data", "digits", "--out", str(tmp_path / "m"), *FAST, *option]) == 1
     err = capsys.readouterr().err
@@ -183,8 +268,31 @@ def test_bad_term_options_are_one_line_errors(option, tmp_path, capsys):
 
 def test_classify_with_few_labels_and_greedy_pretraining(tmp_path, capsys):
     out = tmp_path / "clf"
-    assert main(["classify", "--data", "digits", "--n-labels", "300", "--pretrain", "greedy", "--pretrain-epochs",
-                 "2", "--hidden", "64-32", "--epochs", "20", "--batch-size", "32", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "classify",
+                "--data",
+                "digits",
+                "--n-labels",
+                "300",
+                "--pretrain",
+                "greedy",
+                "--pretrain-epochs",
+                "2",
+                "--hidden",
+                "64-32",
+                "--epochs",
+                "20",
+                "--batch-size",
+                "32",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "300 labelled training samples, 1137 unlabelled" in printed
     accuracy = float(printed.split("test accuracy: ")[1].split()[0])
@@ -202,6 +310,21 @@ def test_classify_errors(trained, tmp_path, capsys):
     assert "has no labels" in capsys.readouterr().err
     assert main(["classify", "--data", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "c")]) == 1
     capsys.readouterr()
-    assert main(["classify", "--data", "digits", "--init", str(trained), "--pretrain", "greedy",
-                 "--out", str(tmp_path / "c"), "--quiet"]) == 1
+    assert (
+        main(
+            [
+                "classify",
+                "--data",
+                "digits",
+                "--init",
+                str(trained),
+                "--pretrain",
+                "greedy",
+                "--out",
+                str(tmp_path / "c"),
+                "--quiet",
+            ]
+        )
+        == 1
+    )
     assert "choose one start" in capsys.readouterr().err

@@ -13,11 +13,9 @@ def _net(unpooling, size=(5, 5)):
 
 def test_max_unpooling_puts_each_value_back_where_its_maximum_was():
     net = _net("max")
-    x = torch.tensor([[1., 9, 2, 0, 3],
-                      [4, 0, 0, 8, 0],
-                      [0, 0, 5, 0, 0],
-                      [6, 0, 0, 0, 0],
-                      [0, 0, 0, 0, 7]])[None, None]
+    x = torch.tensor([[1.0, 9, 2, 0, 3], [4, 0, 0, 8, 0], [0, 0, 5, 0, 0], [6, 0, 0, 0, 0], [0, 0, 0, 0, 7]])[
+        None, None
+    ]
     pooled, switches = torch.nn.functional.max_pool2d(x, 2, ceil_mode=True, return_indices=True)
     assert pooled[0, 0].tolist() == [[9, 8, 3], [6, 5, 0], [0, 0, 7]]  # odd size: edge blocks pooled too
     back = net._unpool(pooled, (5, 5), switches)
@@ -29,7 +27,7 @@ def test_max_unpooling_puts_each_value_back_where_its_maximum_was():
 
 def test_nearest_unpooling_copies_each_value_to_its_block_and_crops_to_size():
     net = _net("nearest")
-    pooled = torch.tensor([[1., 2, 3], [4, 5, 6], [7, 8, 9]])[None, None]
+    pooled = torch.tensor([[1.0, 2, 3], [4, 5, 6], [7, 8, 9]])[None, None]
     back = net._unpool(pooled, (5, 5), None)
     assert back.shape[-2:] == (5, 5)
     assert back[0, 0, :2, :2].eq(1).all() and back[0, 0, 2:4, 2:4].eq(5).all() and back[0, 0, 4, 4] == 9
@@ -37,7 +35,7 @@ def test_nearest_unpooling_copies_each_value_to_its_block_and_crops_to_size():
 
 def test_max_unpooling_without_switches_uses_the_top_left_corner():
     net = _net("max", (4, 4))
-    back = net._unpool(torch.tensor([[1., 2], [3, 4]])[None, None], (4, 4), None)
+    back = net._unpool(torch.tensor([[1.0, 2], [3, 4]])[None, None], (4, 4), None)
     assert back[0, 0].tolist() == [[1, 0, 2, 0], [0, 0, 0, 0], [3, 0, 4, 0], [0, 0, 0, 0]]
 
 
@@ -46,8 +44,15 @@ def test_max_unpooling_without_switches_uses_the_top_left_corner():
 def test_colour_images_of_odd_size_round_trip(tmp_path, unpooling, upsampling):
     rng = np.random.default_rng(0)
     images = rng.random((40, 9, 7, 3)).astype(np.float32)
-    model = ConvAutoEncoder(channels=(4, 6), n_components=3, unpooling=unpooling, upsampling=upsampling, epochs=2,
-                            batch_size=8, random_state=0).fit(images)
+    model = ConvAutoEncoder(
+        channels=(4, 6),
+        n_components=3,
+        unpooling=unpooling,
+        upsampling=upsampling,
+        epochs=2,
+        batch_size=8,
+        random_state=0,
+    ).fit(images)
     assert model.image_shape_ == (9, 7, 3)
     flat = images.reshape(40, -1)
     assert model.transform(flat).shape == (40, 3)
@@ -67,8 +72,9 @@ def test_without_a_dense_code_the_pooled_maps_are_the_code():
 
 def test_conv_auto_encoder_learns_digits():
     ds = datasets.load("digits")
-    model = ConvAutoEncoder(channels=(16, 8), unpooling="nearest", epochs=25, batch_size=32, learning_rate=1e-2,
-                            random_state=0).fit(ds.train.X, image_shape=ds.image_shape)
+    model = ConvAutoEncoder(
+        channels=(16, 8), unpooling="nearest", epochs=25, batch_size=32, learning_rate=1e-2, random_state=0
+    ).fit(ds.train.X, image_shape=ds.image_shape)
     mean_image = ds.train.X.mean(0)
     baseline = float(np.mean(np.sum((ds.test.X - mean_image) ** 2, 1)))
     assert model.reconstruction_error(ds.test.X) < 0.5 * baseline
@@ -87,6 +93,14 @@ def test_conv_errors_are_one_line():
 
 def test_regularizers_compose_with_the_conv_architecture():
     images = np.random.default_rng(0).random((32, 8, 8)).astype(np.float32)
-    model = ConvAutoEncoder(channels=(4,), n_components=2, variational=True, contractive=0.1, denoise="mask:0.2",
-                            epochs=2, batch_size=8, random_state=0).fit(images)
+    model = ConvAutoEncoder(
+        channels=(4,),
+        n_components=2,
+        variational=True,
+        contractive=0.1,
+        denoise="mask:0.2",
+        epochs=2,
+        batch_size=8,
+        random_state=0,
+    ).fit(images)
     assert {"reconstruction", "contractive", "kl"} <= set(model.history_[-1])

@@ -2,12 +2,12 @@ import gzip
 
 import numpy as np
 import pytest
-from conftest import MNIST_DIR, requires_mnist, write_idx
 from PIL import Image
 
 from aelab import datasets
 from aelab.datasets import named
 from aelab.errors import DataError
+from conftest import MNIST_DIR, requires_mnist, write_idx
 
 
 def test_digits_is_built_in_scaled_and_split():
@@ -30,11 +30,14 @@ def test_idx_folder_keeps_its_own_split(idx_folder):
     assert ds.train.y.shape == (40,)
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda b: b"\x08\x03" + b[2:], "bad magic number"),
-    (lambda b: b[:-7], "truncated"),
-    (lambda b: b[:6], "truncated"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda b: b"\x08\x03" + b[2:], "bad magic number"),
+        (lambda b: b[:-7], "truncated"),
+        (lambda b: b[:6], "truncated"),
+    ],
+)
 def test_damaged_idx_files_get_one_line_errors(tmp_path, damage, message):
     path = write_idx(tmp_path / "x-idx3-ubyte", np.zeros((3, 4, 4)))
     path.write_bytes(damage(path.read_bytes()))
@@ -61,8 +64,13 @@ def test_npy_uint8_images_are_scaled(tmp_path):
 
 def test_npz_with_keras_split_and_labels(tmp_path):
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "d.npz", x_train=rng.random((20, 3)), y_train=np.arange(20) % 2,
-             x_test=rng.random((5, 3)), y_test=np.arange(5) % 2)
+    np.savez(
+        tmp_path / "d.npz",
+        x_train=rng.random((20, 3)),
+        y_train=np.arange(20) % 2,
+        x_test=rng.random((5, 3)),
+        y_test=np.arange(5) % 2,
+    )
     ds = datasets.load(tmp_path / "d.npz")
     assert (len(ds.train), len(ds.test), ds.image_shape) == (20, 5, None)
     assert ds.test.y.tolist() == [0, 1, 0, 1, 0]
@@ -89,12 +97,17 @@ def test_csv_label_column_by_index_and_bad_values(tmp_path):
     assert ds.n_features == 2 and ds.classes is None and set(ds.split("all").y) == {0, 1}
 
 
-@pytest.mark.parametrize("X, message", [
-    (np.zeros((0, 3)), "empty"),
-    (np.array([[0.0, np.nan], [1.0, 2.0]]), "NaN or infinite values .first at row 0, column 1"),
-    (np.array([[np.inf]]), "NaN or infinite"),
-    (np.zeros(4), "1-D"),
-])
+@pytest.mark.parametrize(
+    "X, message",
+    [
+        (np.zeros((0, 3)), "empty"),
+        (np.array([[0.0, np.nan], [1.0, 2.0]]), "NaN or infinite values .first at row 0, column 1"),
+        (np.array([[np.inf]]), "NaN or infinite"),
+        (np.zeros(4), r"Reshape your data: .* has shape \(4,\); pass one sample per row"),
+        (np.float32(3.0), "Reshape your data"),
+        (np.array([[1 + 2j]]), "Complex data not supported"),
+    ],
+)
 def test_bad_arrays_are_refused(tmp_path, X, message):
     np.save(tmp_path / "bad.npy", X)
     with pytest.raises(DataError, match=message):
@@ -157,8 +170,12 @@ def test_download_is_verified_by_checksum(tmp_path, monkeypatch, idx_folder):
     import hashlib
 
     monkeypatch.setenv("AELAB_CACHE", str(tmp_path / "cache"))
-    files = {"train_images": "train-images-idx3-ubyte.gz", "train_labels": "train-labels-idx1-ubyte.gz",
-             "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte"}
+    files = {
+        "train_images": "train-images-idx3-ubyte.gz",
+        "train_labels": "train-labels-idx1-ubyte.gz",
+        "test_images": "t10k-images-idx3-ubyte",
+        "test_labels": "t10k-labels-idx1-ubyte",
+    }
     served = tmp_path / "served"
     served.mkdir()
     md5 = {}
@@ -167,7 +184,9 @@ def test_download_is_verified_by_checksum(tmp_path, monkeypatch, idx_folder):
         data = data if data[:2] == b"\x1f\x8b" else gzip.compress(data)
         (served / named._FILES[key]).write_bytes(data)
         md5[key] = hashlib.md5(data).hexdigest()
-    monkeypatch.setitem(named.MIRRORS, "mnist", {"urls": [served.as_uri() + "/"], "md5": dict(md5, test_labels="0" * 32)})
+    monkeypatch.setitem(
+        named.MIRRORS, "mnist", {"urls": [served.as_uri() + "/"], "md5": dict(md5, test_labels="0" * 32)}
+    )
     with pytest.raises(DataError, match="checksum mismatch"):
         datasets.load("mnist")
     assert not (tmp_path / "cache" / "mnist" / "t10k-labels-idx1-ubyte.gz").exists()
@@ -176,6 +195,7 @@ def test_download_is_verified_by_checksum(tmp_path, monkeypatch, idx_folder):
     assert (len(ds.train), len(ds.test)) == (40, 10)
 
 
+@pytest.mark.slow
 @requires_mnist
 def test_shared_mnist_reads_as_published():
     ds = datasets.load("mnist", data_dir=MNIST_DIR)

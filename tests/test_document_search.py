@@ -2,14 +2,13 @@ import json
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA
 
 from aelab import DocumentModel, load
 from aelab.cli import main
-from aelab.text import Documents, load_text
-from aelab.text import DocumentSearch, first_line, topic_shares
 from aelab.errors import DataError, ParameterError
 from aelab.search import neighbour_agreement
+from aelab.text import Documents, DocumentSearch, first_line, load_text, topic_shares
+from conftest import SHARED_DATA
 
 NEWS = SHARED_DATA / "20newsgroups" / "20news-bydate.tar.gz"
 TOPICS = {
@@ -123,6 +122,7 @@ def test_cli_text_train_search_and_map(tmp_path, capsys):
     assert "no document search" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not NEWS.exists(), reason="20 Newsgroups not in ../shared/data")
 def test_lsa_search_on_20_newsgroups_finds_the_topic():
     news = load_text(str(NEWS), strip_parts=("headers",))

@@ -42,7 +42,7 @@ def test_grid_is_evenly_spaced_over_the_box_and_decoded(ae2):
     np.testing.assert_allclose(codes[::5, 1], np.linspace(box[3], box[2], 5), rtol=1e-5)  # rows go down in y
     np.testing.assert_allclose(images, ae2.inverse_transform(codes), atol=1e-6)
     _, _, zero = generate.grid(ae2, 3, "zero")
-    rms = np.sqrt(np.mean(ae2.code_sample_ ** 2, axis=0))
+    rms = np.sqrt(np.mean(ae2.code_sample_**2, axis=0))
     np.testing.assert_allclose(zero, [-2 * rms[0], 2 * rms[0], -2 * rms[1], 2 * rms[1]], rtol=1e-5)
     _, given, _ = generate.grid(ae2, 3, generate.parse_box("-1,1,0,2"))
     assert given[0].tolist() == [-1.0, 2.0] and given[-1].tolist() == [1.0, 0.0]
@@ -94,11 +94,13 @@ def test_frechet_distance_of_gaussians_by_hand():
 
 
 def test_sample_quality_tells_real_digits_from_noise(digits):
-    judge = Classifier(hidden_layer_sizes=(128,), epochs=40, batch_size=64, validation_fraction=0.0, patience=None,
-                       random_state=0).fit(digits.train.X, digits.train.y)
+    judge = Classifier(
+        hidden_layer_sizes=(128,), epochs=40, batch_size=64, validation_fraction=0.0, patience=None, random_state=0
+    ).fit(digits.train.X, digits.train.y)
     real = sample_quality(digits.test.X, judge, digits.train.X)
-    noise = sample_quality(np.random.default_rng(0).uniform(0, 1, digits.test.X.shape).astype(np.float32),
-                           judge, digits.train.X)
+    noise = sample_quality(
+        np.random.default_rng(0).uniform(0, 1, digits.test.X.shape).astype(np.float32), judge, digits.train.X
+    )
     assert real["confident_share"] > 0.6 and real["class_entropy_bits"] > 3.2
     assert noise["frechet_distance"] > 10 * real["frechet_distance"]
     assert noise["class_entropy_bits"] < real["class_entropy_bits"]
@@ -107,22 +109,88 @@ def test_sample_quality_tells_real_digits_from_noise(digits):
 
 def test_cli_generate_and_evaluate_samples(tmp_path, capsys):
     model, out = str(tmp_path / "d2"), tmp_path
-    assert main(["train", "--data", "digits", "--out", model, "--n-components", "2", "--hidden", "64-32",
-                 "--epochs", "10", "--quiet"]) == 0
-    assert main(["generate", model, "--grid", "6", "--box", "zero", "--out", str(out / "g.png"),
-                 "--npy", str(out / "g.npy")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                "digits",
+                "--out",
+                model,
+                "--n-components",
+                "2",
+                "--hidden",
+                "64-32",
+                "--epochs",
+                "10",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "generate",
+                model,
+                "--grid",
+                "6",
+                "--box",
+                "zero",
+                "--out",
+                str(out / "g.png"),
+                "--npy",
+                str(out / "g.npy"),
+            ]
+        )
+        == 0
+    )
     assert np.load(out / "g.npy").shape == (36, 64) and (out / "g.png").stat().st_size > 5000
     assert main(["generate", model, "--sample", "16", "--density", "gmm", "--out", str(out / "s.png")]) == 0
-    assert main(["generate", model, "--interpolate", "test:0", "test:5", "--data", "digits", "--out",
-                 str(out / "i.png")]) == 0
+    assert (
+        main(["generate", model, "--interpolate", "test:0", "test:5", "--data", "digits", "--out", str(out / "i.png")])
+        == 0
+    )
     np.save(out / "a.npy", datasets.load("digits").test.X[3])
-    assert main(["generate", model, "--interpolate", str(out / "a.npy"), "test:5", "--data", "digits", "--steps",
-                 "4", "--out", str(out / "k.png"), "--npy", str(out / "k.npy")]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                model,
+                "--interpolate",
+                str(out / "a.npy"),
+                "test:5",
+                "--data",
+                "digits",
+                "--steps",
+                "4",
+                "--out",
+                str(out / "k.png"),
+                "--npy",
+                str(out / "k.npy"),
+            ]
+        )
+        == 0
+    )
     assert np.load(out / "k.npy").shape == (4, 64)
     np.save(out / "wrong.npy", np.zeros(10, np.float32))
     capsys.readouterr()
-    assert main(["generate", model, "--interpolate", str(out / "wrong.npy"), "test:5", "--data", "digits",
-                 "--out", str(out / "w.png")]) == 1
+    assert (
+        main(
+            [
+                "generate",
+                model,
+                "--interpolate",
+                str(out / "wrong.npy"),
+                "test:5",
+                "--data",
+                "digits",
+                "--out",
+                str(out / "w.png"),
+            ]
+        )
+        == 1
+    )
     assert "has 10 values but the model takes samples of 64" in capsys.readouterr().err
     assert main(["generate", model, "--interpolate", "test:0", "test:5", "--out", str(out / "j.png")]) == 1
     assert "give --data" in capsys.readouterr().err
@@ -130,11 +198,16 @@ def test_cli_generate_and_evaluate_samples(tmp_path, capsys):
     assert "variational" in capsys.readouterr().err
     assert main(["generate", model, "--grid", "6", "--out", str(out / "g.png")]) == 1  # no overwriting
     assert "already exists" in capsys.readouterr().err
-    assert main(["evaluate-samples", model, "--data", "digits", "--grid", "5", "--json",
-                 "--classifier", str(out / "judge")]) == 0
+    assert (
+        main(
+            ["evaluate-samples", model, "--data", "digits", "--grid", "5", "--json", "--classifier", str(out / "judge")]
+        )
+        == 0
+    )
     figures = json.loads(capsys.readouterr().out)
     assert figures["n_samples"] == 25 and 0 <= figures["confident_share"] <= 1 and figures["frechet_distance"] > 0
     assert (out / "judge" / "config.json").exists()  # trained once, loaded the next time
-    assert main(["evaluate-samples", model, "--data", "digits", "--sample", "30", "--classifier",
-                 str(out / "judge")]) == 0
+    assert (
+        main(["evaluate-samples", model, "--data", "digits", "--sample", "30", "--classifier", str(out / "judge")]) == 0
+    )
     assert "Frechet distance" in capsys.readouterr().out

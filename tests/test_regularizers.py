@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from aelab import AutoEncoder, datasets, load
-from aelab.errors import DataError, ParameterError
+from aelab.errors import ParameterError
 from aelab.nn import mlp
 from aelab.objectives import Corruption, Regularization, Sparsity, contractive_penalty, gaussian_kl
 from aelab.training import TrainConfig, fit_module
@@ -148,10 +148,12 @@ def test_noise_is_part_of_the_checkpoint_so_resumed_runs_match(tmp_path):
     def build():
         torch.manual_seed(0)
         from aelab.nn import MLPAutoEncoderNet
+
         return MLPAutoEncoderNet(10, (8,), 3, "gelu", "batch", variational=True)
 
     def loss(module, batch, epoch):
         from aelab.objectives import objective
+
         return objective(module, batch[0], epoch, reg, lambda lg, t: (lg - t).square().sum(1).mean())
 
     config = TrainConfig(epochs=4, batch_size=16, seed=3)
@@ -178,8 +180,9 @@ def test_training_leaves_the_callers_random_generator_alone():
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    AutoEncoder(n_components=2, hidden_layer_sizes=(8,), epochs=2, batch_size=8, denoise="mask:0.3",
-                random_state=0).fit(X)
+    AutoEncoder(
+        n_components=2, hidden_layer_sizes=(8,), epochs=2, batch_size=8, denoise="mask:0.3", random_state=0
+    ).fit(X)
     assert torch.equal(torch.rand(3), expected)
 
 

@@ -20,8 +20,10 @@ def test_exact_search_matches_brute_force_for_every_metric(vectors):
     queries = vectors[:20] + 0.1
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     q_unit = queries / np.linalg.norm(queries, axis=1, keepdims=True)
-    expected = {"cosine": np.argsort(-(q_unit @ unit.T), axis=1)[:, :5],
-                "ip": np.argsort(-(queries @ vectors.T), axis=1)[:, :5]}
+    expected = {
+        "cosine": np.argsort(-(q_unit @ unit.T), axis=1)[:, :5],
+        "ip": np.argsort(-(queries @ vectors.T), axis=1)[:, :5],
+    }
     for metric in ("cosine", "ip"):
         found = Index.build(vectors, metric=metric, kind="exact").query(queries, k=5)
         np.testing.assert_array_equal(found.positions, expected[metric])
@@ -31,12 +33,54 @@ def test_exact_search_matches_brute_force_for_every_metric(vectors):
     np.testing.assert_allclose(found.scores, distances, rtol=1e-4)
 
 
-@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
-def test_approximate_search_recalls_most_exact_neighbours(vectors, kind):
+@pytest.fixture(scope="module")
+def clustered():
+    """20,000 vectors around 50 centres: the kind of collection an IVF index is built for."""
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(50, 16)) * 4
+    return (centres[rng.integers(0, 50, 20000)] + rng.normal(size=(20000, 16))).astype(np.float32)
+
+
+def _recall(approx, exact) -> float:
+    return float(np.mean([len(set(a) & set(e)) / exact.shape[1] for a, e in zip(approx, exact)]))
+
+
+def test_hnsw_search_recalls_most_exact_neighbours(vectors):
     exact = Index.build(vectors, kind="exact").query(vectors[:200], k=10).positions
-    approx = Index.build(vectors, kind=kind).query(vectors[:200], k=10).positions
-    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
-    assert recall >= 0.9
+    approx = Index.build(vectors, kind="hnsw").query(vectors[:200], k=10).positions
+    assert _recall(approx, exact) >= 0.9
+
+
+def test_ivf_search_is_approximate_and_recalls_most_exact_neighbours(clustered):
+    queries = clustered[:300] + 0.05
+    exact = Index.build(clustered, kind="exact", metric="l2").query(queries, k=10).positions
+    index = Index.build(clustered, kind="ivf", metric="l2", n_probe=8)
+    ivf = index.faiss_index
+    assert ivf.nlist == 512 and ivf.nprobe == 8  # 8 of 512 cells visited: not an exhaustive search
+    assert _recall(index.query(queries, k=10).positions, exact) >= 0.9
+    ivf.nprobe = 1  # fewer cells, fewer true neighbours: the probes decide what is found
+    assert _recall(index.query(queries, k=10).positions, exact) < 0.9
+
+
+def test_id_queries_work_on_every_index_kind(vectors, clustered, tmp_path):
+    for kind, data in (("exact", vectors), ("hnsw", vectors), ("ivf", clustered)):
+        index = Index.build(data, kind=kind, metric="l2")
+        np.testing.assert_allclose(index.vector(index.position("7")), data[7:8], rtol=1e-5)
+        index.add(data[:3] + 1, ids=["a", "b", "c"])  # added items are found by id too
+        np.testing.assert_allclose(index.vector(index.position("b")), data[1:2] + 1, rtol=1e-5)
+        index.save(tmp_path / kind)
+        back = Index.load(tmp_path / kind)
+        np.testing.assert_allclose(back.vector(back.position("7")), data[7:8], rtol=1e-5)
+        with pytest.raises(ModelError, match="FAISS index refused"):  # a FAISS error is one line
+            back.vector(10**9)
+
+
+def test_cli_id_query_on_an_ivf_index(digits_model, tmp_path, capsys):
+    index = tmp_path / "ivf"
+    assert main(["index", str(digits_model), "--data", "digits", "--kind", "ivf", "--out", str(index)]) == 0
+    assert "ivf search" in capsys.readouterr().out
+    assert main(["search", str(index), "--query", "train:7", "-k", "3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["neighbours"][0]["id"] == "train:7"
 
 
 def test_add_ids_labels_and_their_errors(vectors):
@@ -61,7 +105,11 @@ def test_saved_index_answers_the_same_and_damage_is_reported(vectors, tmp_path):
     back = Index.load(tmp_path / "ix")
     a, b = index.query(vectors[:5], k=4), back.query(vectors[:5], k=4)
     np.testing.assert_array_equal(a.positions, b.positions)
-    assert a.labels.tolist() == b.labels.tolist() and back.kind_ == "hnsw" and back.faiss_index.hnsw.efSearch == index.ef_search
+    assert (
+        a.labels.tolist() == b.labels.tolist()
+        and back.kind_ == "hnsw"
+        and back.faiss_index.hnsw.efSearch == index.ef_search
+    )
     (tmp_path / "ix" / "vectors.faiss").write_bytes(b"garbage")
     with pytest.raises(ModelError, match="damaged"):
         Index.load(tmp_path / "ix")
@@ -90,8 +138,9 @@ def test_an_interrupted_save_keeps_the_previous_index(vectors, tmp_path, monkeyp
 def digits_model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("search")
     ds = aelab.datasets.load("digits")
-    aelab.AutoEncoder(n_components=8, hidden_layer_sizes=(64, 32), epochs=20, batch_size=32,
-                      random_state=0).fit(ds.train.X, image_shape=ds.image_shape).save(folder / "ae")
+    aelab.AutoEncoder(n_components=8, hidden_layer_sizes=(64, 32), epochs=20, batch_size=32, random_state=0).fit(
+        ds.train.X, image_shape=ds.image_shape
+    ).save(folder / "ae")
     return folder / "ae"
 
 
@@ -121,8 +170,12 @@ def test_cli_bad_queries_are_one_line_errors(digits_model, tmp_path, capsys):
     Image.fromarray(np.zeros((9, 8), np.uint8)).save(tmp_path / "tall.png")
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "rgb.png")
     (tmp_path / "junk.png").write_text("not an image")
-    for query, message in [("tall.png", "is 9x8 but the index holds 8x8"), ("rgb.png", "is colour but"),
-                           ("junk.png", "cannot be read as an image"), ("train:99999", "no item with id")]:
+    for query, message in [
+        ("tall.png", "is 9x8 but the index holds 8x8"),
+        ("rgb.png", "is colour but"),
+        ("junk.png", "cannot be read as an image"),
+        ("train:99999", "no item with id"),
+    ]:
         target = str(tmp_path / query) if query.endswith(".png") else query
         assert main(["search", str(index), "--query", target]) == 1
         err = capsys.readouterr().err
@@ -163,11 +216,27 @@ def test_well_separated_clusters_are_retrieved_perfectly():
 
 def test_cli_evaluate_retrieval_side_by_side(digits_model, tmp_path, capsys):
     for space in ("code", "pixels"):
-        assert main(["index", str(digits_model), "--space", space, "--data", "digits",
-                     "--out", str(tmp_path / space)]) == 0
+        assert (
+            main(["index", str(digits_model), "--space", space, "--data", "digits", "--out", str(tmp_path / space)])
+            == 0
+        )
     out = tmp_path / "eval"
-    assert main(["evaluate-retrieval", "--index", str(tmp_path / "code"), "--index", str(tmp_path / "pixels"),
-                 "--queries", "digits", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate-retrieval",
+                "--index",
+                str(tmp_path / "code"),
+                "--index",
+                str(tmp_path / "pixels"),
+                "--queries",
+                "digits",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "code (code)" in printed and "pixels (pixels)" in printed
     metrics = json.loads((out / "metrics.json").read_text())["indexes"]
@@ -178,11 +247,28 @@ def test_cli_evaluate_retrieval_side_by_side(digits_model, tmp_path, capsys):
 
 def test_cli_figure_beside_the_pixel_space_neighbours(digits_model, tmp_path, capsys):
     for space in ("code", "pixels"):
-        assert main(["index", str(digits_model), "--space", space, "--data", "digits",
-                     "--out", str(tmp_path / space)]) == 0
+        assert (
+            main(["index", str(digits_model), "--space", space, "--data", "digits", "--out", str(tmp_path / space)])
+            == 0
+        )
     figure = tmp_path / "both.png"
-    assert main(["search", str(tmp_path / "code"), "--query", "train:0", "-k", "4", "--figure", str(figure),
-                 "--beside", str(tmp_path / "pixels")]) == 0
+    assert (
+        main(
+            [
+                "search",
+                str(tmp_path / "code"),
+                "--query",
+                "train:0",
+                "-k",
+                "4",
+                "--figure",
+                str(figure),
+                "--beside",
+                str(tmp_path / "pixels"),
+            ]
+        )
+        == 0
+    )
     from PIL import Image
 
     with Image.open(figure) as img:
@@ -190,8 +276,21 @@ def test_cli_figure_beside_the_pixel_space_neighbours(digits_model, tmp_path, ca
     other = tmp_path / "other"
     assert main(["index", "--space", "pixels", "--data", "digits", "--split", "test", "--out", str(other)]) == 0
     capsys.readouterr()
-    assert main(["search", str(tmp_path / "code"), "--query", "train:0", "--figure", str(tmp_path / "x.png"),
-                 "--beside", str(other)]) == 1
+    assert (
+        main(
+            [
+                "search",
+                str(tmp_path / "code"),
+                "--query",
+                "train:0",
+                "--figure",
+                str(tmp_path / "x.png"),
+                "--beside",
+                str(other),
+            ]
+        )
+        == 1
+    )
     assert "another collection" in capsys.readouterr().err
 
 
@@ -201,22 +300,56 @@ def test_streamed_npy_and_image_folder_index_like_loaded_data(digits_model, tmp_
     ds = aelab.datasets.load("digits")
     pixels = np.round(ds.train.X[:300] * 255).astype(np.uint8).reshape(-1, 8, 8)
     np.save(tmp_path / "digits.npy", pixels)
-    assert main(["index", str(digits_model), "--data", str(tmp_path / "digits.npy"), "--stream", "--batch-size",
-                 "64", "--out", str(tmp_path / "streamed")]) == 0
+    assert (
+        main(
+            [
+                "index",
+                str(digits_model),
+                "--data",
+                str(tmp_path / "digits.npy"),
+                "--stream",
+                "--batch-size",
+                "64",
+                "--out",
+                str(tmp_path / "streamed"),
+            ]
+        )
+        == 0
+    )
     streamed = Index.load(tmp_path / "streamed")
     assert len(streamed) == 300 and streamed.ids[:2] == ["row:0", "row:1"]
     expected = aelab.load(digits_model).transform(pixels.reshape(300, -1) / np.float32(255))
-    np.testing.assert_allclose(streamed.faiss_index.reconstruct_n(0, 300),
-                               expected / np.linalg.norm(expected, axis=1, keepdims=True), atol=1e-5)
-    assert main(["search", str(tmp_path / "streamed"), "--query", "row:7", "-k", "3",
-                 "--figure", str(tmp_path / "s.png")]) == 0
+    np.testing.assert_allclose(
+        streamed.faiss_index.reconstruct_n(0, 300),
+        expected / np.linalg.norm(expected, axis=1, keepdims=True),
+        atol=1e-5,
+    )
+    assert (
+        main(["search", str(tmp_path / "streamed"), "--query", "row:7", "-k", "3", "--figure", str(tmp_path / "s.png")])
+        == 0
+    )
 
     folder = tmp_path / "images"
     for i, image in enumerate(pixels[:30]):
         (folder / str(i % 3)).mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(folder / str(i % 3) / f"{i:03d}.png")
-    assert main(["index", "--space", "pixels", "--data", str(folder), "--stream", "--batch-size", "7",
-                 "--out", str(tmp_path / "folder")]) == 0
+    assert (
+        main(
+            [
+                "index",
+                "--space",
+                "pixels",
+                "--data",
+                str(folder),
+                "--stream",
+                "--batch-size",
+                "7",
+                "--out",
+                str(tmp_path / "folder"),
+            ]
+        )
+        == 0
+    )
     index = Index.load(tmp_path / "folder")
     assert len(index) == 30 and sorted(set(index.labels)) == ["0", "1", "2"]
     assert index.paths[0].endswith("000.png")

@@ -4,10 +4,10 @@ import tarfile
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA
 
-from aelab.text import decode, load_text, parse_strip, strip
 from aelab.errors import DataError, ParameterError
+from aelab.text import decode, load_text, parse_strip, strip
+from conftest import SHARED_DATA
 
 NEWS = SHARED_DATA / "20newsgroups" / "20news-bydate.tar.gz"
 
@@ -22,7 +22,7 @@ Someone, somewhere
 
 
 def test_any_bytes_decode_without_error():
-    assert decode("café".encode("utf-8")) == "café"
+    assert decode("café".encode()) == "café"
     assert decode("café".encode("latin-1")) == "café"  # not UTF-8: the Latin-1 fallback
     assert decode(b"\xef\xbb\xbfbom") == "bom"
     assert decode(bytes(range(256))).isprintable() is False  # junk decodes; control characters go
@@ -90,6 +90,7 @@ def test_csv_and_json_lines_tables(tmp_path):
         load_text(str(tmp_path / "missing"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not NEWS.exists(), reason="../shared/data/20newsgroups is absent")
 def test_20_newsgroups_bydate_straight_from_the_archive():
     corpus = load_text(str(NEWS), strip_parts=parse_strip("all"))

@@ -8,19 +8,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import FAST_AE
 from safetensors.torch import load_file
 
 from aelab import AutoEncoder, datasets
 from aelab.errors import ModelError
 from aelab.storage import atomic_path, load_state, save_state
 from aelab.training import TrainConfig, TrainingError, fit_module
+from conftest import FAST_AE
 
 
 def test_early_stopping_stops_and_keeps_the_best_epoch():
     X = np.random.default_rng(0).random((200, 20)).astype(np.float32)  # noise: validation loss soon rises
-    ae = AutoEncoder(n_components=15, hidden_layer_sizes=(256,), epochs=300, batch_size=16, learning_rate=1e-2,
-                     lr_schedule="constant", patience=5, random_state=0).fit(X)
+    ae = AutoEncoder(
+        n_components=15,
+        hidden_layer_sizes=(256,),
+        epochs=300,
+        batch_size=16,
+        learning_rate=1e-2,
+        lr_schedule="constant",
+        patience=5,
+        random_state=0,
+    ).fit(X)
     assert ae.stopped_early_ and ae.n_epochs_ < 300
     assert ae.n_epochs_ == ae.best_epoch_ + 5
     best = min(h["val_loss"] for h in ae.history_)
@@ -62,14 +70,35 @@ def test_atomic_path_keeps_the_old_result_when_writing_fails(tmp_path):
 
 
 def _train_cmd(out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "aelab.cli", "train", "--data", "digits", "--out", str(out), "--n-components", "2",
-            "--hidden", "48-24", "--epochs", "25", "--batch-size", "8", "--seed", "3", "--quiet", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "aelab.cli",
+        "train",
+        "--data",
+        "digits",
+        "--out",
+        str(out),
+        "--n-components",
+        "2",
+        "--hidden",
+        "48-24",
+        "--epochs",
+        "25",
+        "--batch-size",
+        "8",
+        "--seed",
+        "3",
+        "--quiet",
+        *extra,
+    ]
 
 
 def _weights(folder: Path) -> dict:
     return load_file(str(folder / "model.safetensors"))
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_reaches_the_uninterrupted_result(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     subprocess.run(_train_cmd(tmp_path / "whole"), check=True, env=env, capture_output=True)

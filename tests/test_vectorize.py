@@ -7,12 +7,14 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from aelab.errors import DataError, ModelError, ParameterError
 from aelab.text import DocumentVectorizer
 
-DOCS = ["The rocket reached orbit and the crew cheered.",
-        "A new engine for the car: more power, less fuel.",
-        "Orbit insertion burn for the rocket engine.",
-        "",
-        "Car dealers sell cars; the car market grows.",
-        "\x00\x01 binary junk \xff"]
+DOCS = [
+    "The rocket reached orbit and the crew cheered.",
+    "A new engine for the car: more power, less fuel.",
+    "Orbit insertion burn for the rocket engine.",
+    "",
+    "Car dealers sell cars; the car market grows.",
+    "\x00\x01 binary junk \xff",
+]
 
 
 def test_weightings_match_scikit_learn_and_their_definitions():
@@ -50,8 +52,9 @@ def test_words_are_letters_only():
 def test_state_round_trips_through_json():
     v = DocumentVectorizer("tfidf", max_features=15).fit(DOCS)
     back = DocumentVectorizer.from_state(json.loads(json.dumps(v.state())))
-    np.testing.assert_array_equal(back.transform(["rocket car orbit"]).toarray(),
-                                  v.transform(["rocket car orbit"]).toarray())
+    np.testing.assert_array_equal(
+        back.transform(["rocket car orbit"]).toarray(), v.transform(["rocket car orbit"]).toarray()
+    )
     state = v.state()
     state["idf"] = state["idf"][:-1]
     with pytest.raises(ModelError, match="damaged"):
@@ -104,8 +107,9 @@ def test_document_auto_encoder_with_a_softmax_output():
     topics = rng.dirichlet(np.full(30, 0.1), size=3)  # three topics, each a word distribution
     labels = rng.integers(0, 3, 300)
     counts = np.stack([rng.multinomial(50, topics[t]) for t in labels]).astype(np.float32)
-    ae = AutoEncoder(n_components=2, hidden_layer_sizes=(32,), output_activation="softmax", epochs=30,
-                     batch_size=32, random_state=0).fit(counts)
+    ae = AutoEncoder(
+        n_components=2, hidden_layer_sizes=(32,), output_activation="softmax", epochs=30, batch_size=32, random_state=0
+    ).fit(counts)
     assert ae.loss_ == "multinomial" and ae.mean_ is None  # counts are not standardised
     assert ae.history_[-1]["loss"] < 0.8 * ae.history_[0]["loss"]
     recon = ae.reconstruct(counts)
@@ -124,8 +128,9 @@ def test_log_input_encodes_log_counts_and_reconstructs_the_counts(tmp_path):
 
     rng = np.random.default_rng(1)
     counts = rng.poisson(rng.gamma(0.3, 5.0, size=(120, 20))).astype(np.float32)
-    ae = AutoEncoder(n_components=3, hidden_layer_sizes=(16,), log_input=True, output_activation="softmax",
-                     epochs=3, random_state=0).fit(counts)
+    ae = AutoEncoder(
+        n_components=3, hidden_layer_sizes=(16,), log_input=True, output_activation="softmax", epochs=3, random_state=0
+    ).fit(counts)
     with torch.no_grad():
         expected = ae.module_.encoder(torch.log1p(torch.from_numpy(counts))).numpy()
     np.testing.assert_allclose(ae.transform(counts), expected, rtol=1e-5, atol=1e-6)

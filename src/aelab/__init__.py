@@ -21,10 +21,31 @@ from .errors import AelabError, DataError, ModelError, ParameterError
 __version__ = "0.1.0"
 
 #: Public names and the module each comes from.
-_NAMES = {"AutoEncoder": "models", "Classifier": "models", "CodeModel": "models", "ConvAutoEncoder": "models",
-          "LSA": "models", "PCA": "models", "DocumentModel": "text", "DocumentSearch": "text"}
-_SUBPACKAGES = ("datasets", "demo", "generate", "models", "nn", "objectives", "params", "report", "search", "storage",
-                "text", "training", "validation")
+_NAMES = {
+    "AutoEncoder": "models",
+    "Classifier": "models",
+    "CodeModel": "models",
+    "ConvAutoEncoder": "models",
+    "LSA": "models",
+    "PCA": "models",
+    "DocumentModel": "text",
+    "DocumentSearch": "text",
+}
+_SUBPACKAGES = (
+    "datasets",
+    "demo",
+    "generate",
+    "models",
+    "nn",
+    "objectives",
+    "params",
+    "report",
+    "search",
+    "storage",
+    "text",
+    "training",
+    "validation",
+)
 
 __all__ = ["AelabError", "DataError", "ModelError", "ParameterError", "load", "__version__", *_NAMES, *_SUBPACKAGES]
 

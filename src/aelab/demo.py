@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from . import datasets, report
 from .models import AutoEncoder
@@ -20,8 +20,15 @@ CODE_SIZES = (2, 16)
 DEMO_MODEL = dict(hidden_layer_sizes=(256, 128, 64), epochs=150, batch_size=64, patience=30)
 
 
-def run_demo(out: str | os.PathLike, *, data: str = "digits", seed: int = 0, overwrite: bool = False,
-             progress: bool = True, log: Callable[[str], None] = print) -> Path:
+def run_demo(
+    out: str | os.PathLike,
+    *,
+    data: str = "digits",
+    seed: int = 0,
+    overwrite: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> Path:
     """Train, compare and report; returns the path of the HTML report inside ``out``."""
     started = time.perf_counter()
     ds = datasets.load(data, seed=seed)
@@ -42,14 +49,18 @@ def run_demo(out: str | os.PathLike, *, data: str = "digits", seed: int = 0, ove
         figures = report.write_figures(tmp, models, ds)
         for name, m in models.items():
             m.save(tmp / "models" / name)
-        save_json(tmp / "metrics.json", {"data": ds.name, "n_train": len(ds.train), "n_test": len(ds.test),
-                                         "models": metrics})
-        notes = [f"Data: {ds.name}, {len(ds.train)} training and {len(ds.test)} test samples. Errors are the "
-                 "squared error summed over pixels, averaged over samples. Models are in models/: reload one with "
-                 "aelab.load(path) or run `aelab evaluate models/NAME --data digits`.",
-                 f"Made by aelab demo in {time.perf_counter() - started:.0f} s."]
-        report.write_html(tmp / "report.html", "aelab demo: deep auto-encoder beside PCA", sentences, table,
-                          figures, notes)
+        save_json(
+            tmp / "metrics.json", {"data": ds.name, "n_train": len(ds.train), "n_test": len(ds.test), "models": metrics}
+        )
+        notes = [
+            f"Data: {ds.name}, {len(ds.train)} training and {len(ds.test)} test samples. Errors are the "
+            "squared error summed over pixels, averaged over samples. Models are in models/: reload one with "
+            "aelab.load(path) or run `aelab evaluate models/NAME --data digits`.",
+            f"Made by aelab demo in {time.perf_counter() - started:.0f} s.",
+        ]
+        report.write_html(
+            tmp / "report.html", "aelab demo: deep auto-encoder beside PCA", sentences, table, figures, notes
+        )
     log("\n" + table + "\n")
     for s in sentences:
         log(s)

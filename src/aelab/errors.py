@@ -13,6 +13,10 @@ class DataError(AelabError, ValueError):
     """The data cannot be read or is not fit for the requested operation."""
 
 
+class NotNumericError(DataError, TypeError):
+    """The data holds values that are not numbers."""
+
+
 class ParameterError(AelabError, ValueError):
     """An estimator or command was given a parameter value it does not take."""
 

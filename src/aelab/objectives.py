@@ -136,8 +136,9 @@ class Sparsity:
         return f"l1:{self.weight:g}" if self.kind == "l1" else f"kl:{self.weight:g}:{self.rate:g}"
 
 
-def contractive_penalty(code: torch.Tensor, x: torch.Tensor, exact: bool = False,
-                        create_graph: bool = True) -> torch.Tensor:
+def contractive_penalty(
+    code: torch.Tensor, x: torch.Tensor, exact: bool = False, create_graph: bool = True
+) -> torch.Tensor:
     """Mean over the batch of ||d code / d x||_F^2, for ``code`` computed from ``x`` (which must
     require grad).
 
@@ -187,15 +188,26 @@ class Regularization:
         values = {name: params.get(name, TABLE[name].default) for name in REGULARIZATION}
         for name, value in values.items():
             TABLE[name].check(value)
-        return cls(Corruption.parse(values["denoise"]), Sparsity.parse(values["sparse"]),
-                   float(values["contractive"]), float(values["code_l2"]), bool(values["variational"]),
-                   float(values["beta"]), int(values["beta_warmup"]))
+        return cls(
+            Corruption.parse(values["denoise"]),
+            Sparsity.parse(values["sparse"]),
+            float(values["contractive"]),
+            float(values["code_l2"]),
+            bool(values["variational"]),
+            float(values["beta"]),
+            int(values["beta_warmup"]),
+        )
 
     @property
     def names(self) -> list[str]:
         """The terms that are on, as the training log names them."""
-        on = {"denoise": self.denoise, "sparse": self.sparse, "contractive": self.contractive,
-              "code_l2": self.code_l2, "kl": self.variational}
+        on = {
+            "denoise": self.denoise,
+            "sparse": self.sparse,
+            "contractive": self.contractive,
+            "code_l2": self.code_l2,
+            "kl": self.variational,
+        }
         return [k for k, v in on.items() if v]
 
     def beta_at(self, epoch: float) -> float:

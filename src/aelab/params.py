@@ -16,15 +16,23 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .errors import ParameterError
 
 # --- allowed values ---------------------------------------------------------------------------------
 #: Hidden activations by name, each the name of its ``torch.nn`` class.
-ACTIVATIONS = {"relu": "ReLU", "gelu": "GELU", "elu": "ELU", "silu": "SiLU", "tanh": "Tanh", "sigmoid": "Sigmoid",
-               "leaky_relu": "LeakyReLU"}
+ACTIVATIONS = {
+    "relu": "ReLU",
+    "gelu": "GELU",
+    "elu": "ELU",
+    "silu": "SiLU",
+    "tanh": "Tanh",
+    "sigmoid": "Sigmoid",
+    "leaky_relu": "LeakyReLU",
+}
 #: Normalization after a hidden layer, each the name of its ``torch.nn`` class (None: no layer).
 NORMALIZATIONS = {"batch": "BatchNorm1d", "layer": "LayerNorm", "none": None}
 CONV_NORMALIZATIONS = {"batch": "BatchNorm2d", "none": None}
@@ -117,59 +125,171 @@ class Param:
 
 
 OUTPUT = (
-    Param("output_activation", "auto", "sigmoid (data in [0, 1]), linear, softmax (word counts: the output is a "
-          "distribution over features), or auto to choose from the data", choices=OUTPUT_ACTIVATIONS),
-    Param("loss", "auto", "reconstruction loss: bce (sigmoid output only), multinomial (cross-entropy against each "
-          "row's distribution, softmax output only), mse, or auto (bce for sigmoid, multinomial for softmax, mse "
-          "otherwise)", choices=("auto", *LOSSES)),
-    Param("scaling", "auto", "input scaling: standard (zero mean, unit variance per feature), none, or auto (none "
-          "for data in [0, 1], standard otherwise); reconstructions are in the input's units", choices=SCALINGS),
+    Param(
+        "output_activation",
+        "auto",
+        "sigmoid (data in [0, 1]), linear, softmax (word counts: the output is a "
+        "distribution over features), or auto to choose from the data",
+        choices=OUTPUT_ACTIVATIONS,
+    ),
+    Param(
+        "loss",
+        "auto",
+        "reconstruction loss: bce (sigmoid output only), multinomial (cross-entropy against each "
+        "row's distribution, softmax output only), mse, or auto (bce for sigmoid, multinomial for softmax, mse "
+        "otherwise)",
+        choices=("auto", *LOSSES),
+    ),
+    Param(
+        "scaling",
+        "auto",
+        "input scaling: standard (zero mean, unit variance per feature), none, or auto (none "
+        "for data in [0, 1], standard otherwise); reconstructions are in the input's units",
+        choices=SCALINGS,
+    ),
 )
 
 REGULARIZATION_PARAMS = (
-    Param("denoise", None, "denoising: corrupt the input with gaussian:SIGMA, mask:FRACTION or salt_pepper:FRACTION "
-          "noise and reconstruct the clean one", valid=_spec, expect="a noise spec such as gaussian:0.3",
-          metavar="KIND:LEVEL"),
-    Param("sparse", None, "sparse code: l1:WEIGHT or kl:WEIGHT[:RATE] (KL of each unit's sigmoid rate to RATE, "
-          "0.05)", valid=_spec, expect="a spec such as l1:1e-4", metavar="SPEC"),
-    Param("contractive", 0.0, "contractive: weight of the encoder Jacobian's squared Frobenius norm", type=float,
-          valid=_at_least(0), expect="a number >= 0", metavar="WEIGHT"),
-    Param("code_l2", 0.0, "weight of the code's squared norm, which keeps codes near zero (for generation)",
-          type=float, valid=_at_least(0), expect="a number >= 0", metavar="WEIGHT"),
-    Param("variational", False, "variational auto-encoder: Gaussian encoder, reparameterised code sample, KL term "
-          "to N(0, I)", flag="--vae", action="store_true", valid=lambda v: isinstance(v, bool),
-          expect="True or False"),
+    Param(
+        "denoise",
+        None,
+        "denoising: corrupt the input with gaussian:SIGMA, mask:FRACTION or salt_pepper:FRACTION "
+        "noise and reconstruct the clean one",
+        valid=_spec,
+        expect="a noise spec such as gaussian:0.3",
+        metavar="KIND:LEVEL",
+    ),
+    Param(
+        "sparse",
+        None,
+        "sparse code: l1:WEIGHT or kl:WEIGHT[:RATE] (KL of each unit's sigmoid rate to RATE, 0.05)",
+        valid=_spec,
+        expect="a spec such as l1:1e-4",
+        metavar="SPEC",
+    ),
+    Param(
+        "contractive",
+        0.0,
+        "contractive: weight of the encoder Jacobian's squared Frobenius norm",
+        type=float,
+        valid=_at_least(0),
+        expect="a number >= 0",
+        metavar="WEIGHT",
+    ),
+    Param(
+        "code_l2",
+        0.0,
+        "weight of the code's squared norm, which keeps codes near zero (for generation)",
+        type=float,
+        valid=_at_least(0),
+        expect="a number >= 0",
+        metavar="WEIGHT",
+    ),
+    Param(
+        "variational",
+        False,
+        "variational auto-encoder: Gaussian encoder, reparameterised code sample, KL term to N(0, I)",
+        flag="--vae",
+        action="store_true",
+        valid=lambda v: isinstance(v, bool),
+        expect="True or False",
+    ),
     Param("beta", 1.0, "weight of the variational KL term", type=float, valid=_at_least(0), expect="a number >= 0"),
-    Param("beta_warmup", 0, "raise beta linearly from 0 over this many epochs", type=int,
-          valid=_integer_at_least(0), expect="a whole number of epochs >= 0", metavar="EPOCHS"),
+    Param(
+        "beta_warmup",
+        0,
+        "raise beta linearly from 0 over this many epochs",
+        type=int,
+        valid=_integer_at_least(0),
+        expect="a whole number of epochs >= 0",
+        metavar="EPOCHS",
+    ),
 )
 
 OPTIMIZER = (
-    Param("decoder_weight_decay", None, "AdamW weight decay of the decoder alone (None: weight_decay)", type=float,
-          valid=_optional(_at_least(0)), expect="a number >= 0 or None", metavar="WD"),
+    Param(
+        "decoder_weight_decay",
+        None,
+        "AdamW weight decay of the decoder alone (None: weight_decay)",
+        type=float,
+        valid=_optional(_at_least(0)),
+        expect="a number >= 0 or None",
+        metavar="WD",
+    ),
 )
 
 TRAINING_PARAMS = (
-    Param("epochs", 100, "passes over the training data", type=int, valid=_integer_at_least(1),
-          expect="a whole number >= 1"),
-    Param("batch_size", 256, "samples per optimizer step", type=int, valid=_integer_at_least(1),
-          expect="a whole number >= 1"),
-    Param("learning_rate", 3e-3, "peak learning rate (AdamW)", type=float, valid=_positive, expect="a number > 0",
-          flag="--lr"),
+    Param(
+        "epochs",
+        100,
+        "passes over the training data",
+        type=int,
+        valid=_integer_at_least(1),
+        expect="a whole number >= 1",
+    ),
+    Param(
+        "batch_size",
+        256,
+        "samples per optimizer step",
+        type=int,
+        valid=_integer_at_least(1),
+        expect="a whole number >= 1",
+    ),
+    Param(
+        "learning_rate",
+        3e-3,
+        "peak learning rate (AdamW)",
+        type=float,
+        valid=_positive,
+        expect="a number > 0",
+        flag="--lr",
+    ),
     Param("lr_schedule", "onecycle", "learning-rate schedule", choices=SCHEDULES),
     Param("weight_decay", 0.1, "AdamW weight decay", type=float, valid=_at_least(0), expect="a number >= 0"),
-    Param("validation_fraction", 0.1, "share of the training data held out for validation loss and early stopping",
-          type=float, valid=_fraction, expect="a number in [0, 1)"),
-    Param("patience", 20, "early-stopping patience in epochs (0 or None: never stop early)", type=int,
-          valid=_optional(_integer_at_least(0)), expect="a whole number >= 0 or None"),
-    Param("precision", "float32", "float32, or bfloat16 for mixed-precision training (autocast)",
-          choices=PRECISIONS),
-    Param("random_state", None, "seed for initialisation, validation split, shuffling and noise (None: a fresh "
-          "seed)", type=int, valid=_seed, expect="a whole number >= 0 or None", flag="--seed", cli_default=0),
-    Param("device", None, "cpu or cuda (None: cuda when available)", valid=lambda v: v is None or isinstance(v, str),
-          expect="a device name such as cpu or cuda"),
-    Param("verbose", False, "show a progress bar (only when writing to a terminal)", flag="--quiet",
-          action="store_false", cli_default=True, valid=lambda v: isinstance(v, bool), expect="True or False"),
+    Param(
+        "validation_fraction",
+        0.1,
+        "share of the training data held out for validation loss and early stopping",
+        type=float,
+        valid=_fraction,
+        expect="a number in [0, 1)",
+    ),
+    Param(
+        "patience",
+        20,
+        "early-stopping patience in epochs (0 or None: never stop early)",
+        type=int,
+        valid=_optional(_integer_at_least(0)),
+        expect="a whole number >= 0 or None",
+    ),
+    Param("precision", "float32", "float32, or bfloat16 for mixed-precision training (autocast)", choices=PRECISIONS),
+    Param(
+        "random_state",
+        None,
+        "seed for initialisation, validation split, shuffling and noise (None: a fresh seed)",
+        type=int,
+        valid=_seed,
+        expect="a whole number >= 0 or None",
+        flag="--seed",
+        cli_default=0,
+    ),
+    Param(
+        "device",
+        None,
+        "cpu or cuda (None: cuda when available)",
+        valid=lambda v: v is None or isinstance(v, str),
+        expect="a device name such as cpu or cuda",
+    ),
+    Param(
+        "verbose",
+        False,
+        "show a progress bar (only when writing to a terminal)",
+        flag="--quiet",
+        action="store_false",
+        cli_default=True,
+        valid=lambda v: isinstance(v, bool),
+        expect="True or False",
+    ),
 )
 
 #: Every auto-encoder takes these, in this order, after its architecture's own arguments.

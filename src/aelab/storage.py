@@ -12,8 +12,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,9 +27,7 @@ def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Fail early, before any work, if ``path`` exists and may not be replaced."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise OutputExistsError(
-            f"{path} already exists; choose another output path or pass --overwrite to replace it"
-        )
+        raise OutputExistsError(f"{path} already exists; choose another output path or pass --overwrite to replace it")
     return path
 
 
@@ -115,12 +114,12 @@ def read_json(path: Path) -> Any:
 
 # --- nested state (dicts of tensors and plain values) as safetensors + JSON -----------------------
 
+
 def save_state(state: Any, folder: Path, name: str) -> None:
     """Store a nested structure of tensors and plain values as ``name.safetensors`` + ``name.json``."""
     tensors: dict[str, torch.Tensor] = {}
     skeleton = _encode(state, tensors)
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()},
-              str(folder / f"{name}.safetensors"))
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(folder / f"{name}.safetensors"))
     save_json(folder / f"{name}.json", skeleton)
 
 

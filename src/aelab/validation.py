@@ -10,31 +10,44 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataError, ParameterError
+from .errors import DataError, NotNumericError, ParameterError
 
 
 def as_samples(X, what: str = "data") -> np.ndarray:
     """Check an array of samples at the boundary and return it as 2-D float32.
 
-    Raises a one-line :class:`DataError` for empty data, non-numeric values, NaN or infinity.
+    Raises a one-line :class:`DataError` for sparse, complex, empty or non-numeric data, NaN or
+    infinity (worded as scikit-learn's ``check_array`` words them, where it has words for them).
     """
+    import scipy.sparse as sp
+
+    if sp.issparse(X):
+        raise DataError(
+            f"{what} is a sparse matrix; sparse input is not supported here: pass a dense array (X.toarray())"
+        )
     try:
         X = np.asarray(X)
     except Exception as exc:  # ragged lists and the like
         raise DataError(f"{what} cannot be read as an array ({exc})") from None
-    if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+    if np.iscomplexobj(X):
+        raise DataError(f"Complex data not supported: {what} holds complex numbers")
+    if X.dtype == object:
+        try:
+            X = X.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise NotNumericError(f"{what} must be numeric ({exc})") from None
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
         raise DataError(f"{what} must be numeric, got values of type {X.dtype}")
-    if X.ndim == 1:
+    if X.ndim <= 1:
         raise DataError(
-            f"{what} is 1-D with shape {X.shape}; pass one sample per row "
+            f"Reshape your data: {what} has shape {X.shape}; pass one sample per row "
             "(reshape(-1, 1) for a single feature, reshape(1, -1) for a single sample)"
         )
-    if X.ndim == 0:
-        raise DataError(f"{what} is a single number; pass one sample per row")
     if X.ndim > 2:
         X = X.reshape(len(X), -1)
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise DataError(f"{what} is empty (shape {X.shape}); give at least one sample with one feature")
+    for n, kind in ((X.shape[0], "sample"), (X.shape[1], "feature")):
+        if n == 0:
+            raise DataError(f"{what} is empty: 0 {kind}(s) (shape={X.shape}) while a minimum of 1 is required.")
     X = X.astype(np.float32, copy=False)
     if not np.isfinite(X).all():
         bad = np.argwhere(~np.isfinite(X))[0]

@@ -20,11 +20,13 @@ EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="aelab", formatter_class=Formatter,
+        prog="aelab",
+        formatter_class=Formatter,
         description="Auto-encoders beside PCA: train, encode, reconstruct, evaluate, search, generate.",
         epilog="examples:\n  aelab demo\n  aelab train --data mnist --data-dir ../shared/data/mnist --out mnist-ae\n"
-               "  aelab evaluate mnist-ae --data mnist --data-dir ../shared/data/mnist\n\n"
-               "Run 'aelab COMMAND --help' for a command's options.")
+        "  aelab evaluate mnist-ae --data mnist --data-dir ../shared/data/mnist\n\n"
+        "Run 'aelab COMMAND --help' for a command's options.",
+    )
     parser.add_argument("--version", action="version", version=f"aelab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for group in (models, search, text, generate):

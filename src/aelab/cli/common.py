@@ -15,16 +15,18 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action):
         text = action.help or ""
         default = action.default
-        if action.option_strings and "%(default)" not in text and not (
-                default is None or default is False or default is True or default is argparse.SUPPRESS):
+        if (
+            action.option_strings
+            and "%(default)" not in text
+            and not (default is None or default is False or default is True or default is argparse.SUPPRESS)
+        ):
             text += " (default: %(default)s)"
         return text
 
 
 def command(sub, name: str, help: str, examples: str) -> argparse.ArgumentParser:
     """A sub-command parser with its help and examples."""
-    return sub.add_parser(name, help=help, description=help, formatter_class=Formatter,
-                          epilog="examples:\n" + examples)
+    return sub.add_parser(name, help=help, description=help, formatter_class=Formatter, epilog="examples:\n" + examples)
 
 
 def sizes(text: str) -> tuple[int, ...]:
@@ -41,9 +43,14 @@ def sizes(text: str) -> tuple[int, ...]:
 def data_args(p: argparse.ArgumentParser, required: bool = True, flag: str = "--data") -> None:
     """The options that name a data set and how to split it (``aelab.datasets.load``)."""
     g = p.add_argument_group("data" if flag == "--data" else "queries")
-    g.add_argument(flag, required=required, metavar="SPEC", dest="data",
-                   help="digits, mnist, fashion-mnist, a folder (IDX files or images in label sub-folders), "
-                        "or a .npy, .npz, .csv or IDX file")
+    g.add_argument(
+        flag,
+        required=required,
+        metavar="SPEC",
+        dest="data",
+        help="digits, mnist, fashion-mnist, a folder (IDX files or images in label sub-folders), "
+        "or a .npy, .npz, .csv or IDX file",
+    )
     g.add_argument("--data-dir", metavar="DIR", help="folder holding the IDX files of mnist / fashion-mnist")
     g.add_argument("--test-size", type=float, default=0.2, help="hold-out share for data without its own split")
     g.add_argument("--split-seed", type=int, default=0, help="seed of that hold-out")
@@ -55,8 +62,14 @@ def load_data(args):
     """The data set the data options name."""
     from .. import datasets
 
-    return datasets.load(args.data, args.data_dir, test_size=args.test_size, seed=args.split_seed,
-                         label_column=args.label_column, image_size=datasets.parse_image_size(args.image_size))
+    return datasets.load(
+        args.data,
+        args.data_dir,
+        test_size=args.test_size,
+        seed=args.split_seed,
+        label_column=args.label_column,
+        image_size=datasets.parse_image_size(args.image_size),
+    )
 
 
 def add_params(group, names, **defaults) -> None:

@@ -27,45 +27,83 @@ CLASSIFIER_DEFAULTS = {"epochs": 50, "batch_size": 128, "learning_rate": 1e-3}
 
 
 def add_commands(sub) -> None:
-    p = command(sub, "demo", "Train a deep auto-encoder and PCA on the built-in digits and write a report.",
-                "  aelab demo\n  aelab demo --out my-report\n")
+    p = command(
+        sub,
+        "demo",
+        "Train a deep auto-encoder and PCA on the built-in digits and write a report.",
+        "  aelab demo\n  aelab demo --out my-report\n",
+    )
     p.add_argument("--out", metavar="DIR", help="report folder (default: aelab-demo, or aelab-demo-N if that exists)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data split and the models")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_demo)
 
-    p = command(sub, "train", "Train an auto-encoder (or PCA) on your data and save it as a model folder.",
-                "  aelab train --data digits --out digits-ae --n-components 2 --hidden 256-128-64\n"
-                "  aelab train --data mnist --data-dir ../shared/data/mnist --out mnist-ae\n"
-                "  aelab train --data table.csv --label-column species --out table-ae --loss mse\n"
-                "  aelab train --data mnist --out mnist-ae --resume   # continue an interrupted run\n"
-                "  aelab train --data mnist --out mnist-cae --model conv --unpooling nearest --epochs 10\n"
-                "  aelab train --data mnist --out mnist-dae --denoise gaussian:0.3 --sparse l1:1e-4\n"
-                "  aelab train --data mnist --out mnist-vae --n-components 2 --vae --beta 1 --beta-warmup 10\n"
-                "  aelab train --data mnist --out mnist-greedy --pretrain greedy\n")
+    p = command(
+        sub,
+        "train",
+        "Train an auto-encoder (or PCA) on your data and save it as a model folder.",
+        "  aelab train --data digits --out digits-ae --n-components 2 --hidden 256-128-64\n"
+        "  aelab train --data mnist --data-dir ../shared/data/mnist --out mnist-ae\n"
+        "  aelab train --data table.csv --label-column species --out table-ae --loss mse\n"
+        "  aelab train --data mnist --out mnist-ae --resume   # continue an interrupted run\n"
+        "  aelab train --data mnist --out mnist-cae --model conv --unpooling nearest --epochs 10\n"
+        "  aelab train --data mnist --out mnist-dae --denoise gaussian:0.3 --sparse l1:1e-4\n"
+        "  aelab train --data mnist --out mnist-vae --n-components 2 --vae --beta 1 --beta-warmup 10\n"
+        "  aelab train --data mnist --out mnist-greedy --pretrain greedy\n",
+    )
     data_args(p)
     p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
     m = p.add_argument_group("model")
-    m.add_argument("--model", choices=MODEL_KINDS, default="autoencoder",
-                   help="what to train: an MLP auto-encoder, a convolutional one, or PCA")
-    m.add_argument("--n-components", type=int, default=None,
-                   help="code size (default: 30; for conv, the pooled feature maps unless given)")
-    m.add_argument("--hidden", type=sizes, default="1000-500-250", metavar="SIZES",
-                   help="encoder hidden sizes (the decoder mirrors them)")
-    m.add_argument("--activation", default=None, choices=sorted(ACTIVATIONS),
-                   help="hidden-layer activation (default: gelu; conv: relu)")
-    m.add_argument("--normalization", default=None, choices=sorted(NORMALIZATIONS),
-                   help="normalization after each hidden layer (default: batch; conv: none, or batch)")
+    m.add_argument(
+        "--model",
+        choices=MODEL_KINDS,
+        default="autoencoder",
+        help="what to train: an MLP auto-encoder, a convolutional one, or PCA",
+    )
+    m.add_argument(
+        "--n-components",
+        type=int,
+        default=None,
+        help="code size (default: 30; for conv, the pooled feature maps unless given)",
+    )
+    m.add_argument(
+        "--hidden",
+        type=sizes,
+        default="1000-500-250",
+        metavar="SIZES",
+        help="encoder hidden sizes (the decoder mirrors them)",
+    )
+    m.add_argument(
+        "--activation",
+        default=None,
+        choices=sorted(ACTIVATIONS),
+        help="hidden-layer activation (default: gelu; conv: relu)",
+    )
+    m.add_argument(
+        "--normalization",
+        default=None,
+        choices=sorted(NORMALIZATIONS),
+        help="normalization after each hidden layer (default: batch; conv: none, or batch)",
+    )
     add_params(m, OUTPUT_NAMES)
     c = p.add_argument_group("convolutional model (--model conv)")
-    c.add_argument("--channels", type=sizes, default="16-8-8", metavar="SIZES",
-                   help="channels of each convolution + pooling stage")
+    c.add_argument(
+        "--channels", type=sizes, default="16-8-8", metavar="SIZES", help="channels of each convolution + pooling stage"
+    )
     c.add_argument("--kernel-size", type=int, default=3, help="convolution kernel size (odd)")
     c.add_argument("--pool-size", type=int, default=2, help="max-pooling block size")
-    c.add_argument("--unpooling", choices=UNPOOLING, default="max",
-                   help="max: back where the maximum was, zeros elsewhere; nearest: copy to the whole block")
-    c.add_argument("--upsampling", choices=UPSAMPLING, default="deconv",
-                   help="decoder layer after each unpooling: transposed convolution or convolution")
+    c.add_argument(
+        "--unpooling",
+        choices=UNPOOLING,
+        default="max",
+        help="max: back where the maximum was, zeros elsewhere; nearest: copy to the whole block",
+    )
+    c.add_argument(
+        "--upsampling",
+        choices=UPSAMPLING,
+        default="deconv",
+        help="decoder layer after each unpooling: transposed convolution or convolution",
+    )
     r = p.add_argument_group("regularization (terms combine)")
     add_params(r, REGULARIZATION + ("decoder_weight_decay",))
     _pretraining_args(r)
@@ -74,9 +112,13 @@ def add_commands(sub) -> None:
     _run_args(t)
     p.set_defaults(func=cmd_train)
 
-    p = command(sub, "encode", "Write the codes of your data, one row per sample, as a .npy file.",
-                "  aelab encode digits-ae --data digits --out codes.npy\n"
-                "  aelab encode mnist-ae --data mnist --data-dir ../shared/data/mnist --split test --out test-codes.npy\n")
+    p = command(
+        sub,
+        "encode",
+        "Write the codes of your data, one row per sample, as a .npy file.",
+        "  aelab encode digits-ae --data digits --out codes.npy\n"
+        "  aelab encode mnist-ae --data mnist --data-dir ../shared/data/mnist --split test --out test-codes.npy\n",
+    )
     p.add_argument("model", metavar="DIR", help="model folder")
     data_args(p)
     p.add_argument("--out", required=True, metavar="FILE.npy")
@@ -84,45 +126,65 @@ def add_commands(sub) -> None:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_encode)
 
-    p = command(sub, "reconstruct", "Draw test samples and their reconstructions.",
-                "  aelab reconstruct digits-ae --data digits --out reconstructions.png\n")
+    p = command(
+        sub,
+        "reconstruct",
+        "Draw test samples and their reconstructions.",
+        "  aelab reconstruct digits-ae --data digits --out reconstructions.png\n",
+    )
     p.add_argument("model", metavar="DIR", help="model folder")
     data_args(p)
     p.add_argument("--out", required=True, metavar="FILE.png")
     p.add_argument("-n", type=int, default=10, help="number of samples")
     p.add_argument("--split", choices=("train", "test"), default="test")
-    p.add_argument("--noise", metavar="KIND:LEVEL",
-                   help="corrupt the inputs first and show clean, noisy and reconstructed side by side: "
-                        "gaussian:SIGMA, mask:FRACTION or salt_pepper:FRACTION (default: a denoising "
-                        "model's own noise; 'none' for clean inputs)")
+    p.add_argument(
+        "--noise",
+        metavar="KIND:LEVEL",
+        help="corrupt the inputs first and show clean, noisy and reconstructed side by side: "
+        "gaussian:SIGMA, mask:FRACTION or salt_pepper:FRACTION (default: a denoising "
+        "model's own noise; 'none' for clean inputs)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the noise")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_reconstruct)
 
-    p = command(sub, "classify", "Train a classifier whose hidden layers come from an auto-encoder, and test it.",
-                "  aelab classify --data mnist --n-labels 1000 --pretrain greedy --out clf-greedy\n"
-                "  aelab classify --data mnist --n-labels 1000 --init mnist-ae --out clf-encoder\n"
-                "  aelab classify --data mnist --hidden 500-500-2000 --out clf-random\n")
+    p = command(
+        sub,
+        "classify",
+        "Train a classifier whose hidden layers come from an auto-encoder, and test it.",
+        "  aelab classify --data mnist --n-labels 1000 --pretrain greedy --out clf-greedy\n"
+        "  aelab classify --data mnist --n-labels 1000 --init mnist-ae --out clf-encoder\n"
+        "  aelab classify --data mnist --hidden 500-500-2000 --out clf-random\n",
+    )
     data_args(p)
     p.add_argument("--out", required=True, metavar="DIR", help="model folder to write (with confusion-matrix.png)")
     m = p.add_argument_group("model")
     m.add_argument("--init", metavar="DIR", help="a trained auto-encoder whose encoder gives the hidden layers")
     _pretraining_args(m)
-    m.add_argument("--hidden", type=sizes, default="500-500-2000", metavar="SIZES",
-                   help="hidden sizes (ignored with --init)")
+    m.add_argument(
+        "--hidden", type=sizes, default="500-500-2000", metavar="SIZES", help="hidden sizes (ignored with --init)"
+    )
     m.add_argument("--activation", default="gelu", choices=sorted(ACTIVATIONS))
     m.add_argument("--normalization", default="batch", choices=sorted(NORMALIZATIONS))
-    m.add_argument("--n-labels", type=int, metavar="N",
-                   help="keep the labels of only N training samples (stratified by --seed); the rest are "
-                        "unlabelled inputs for --pretrain")
+    m.add_argument(
+        "--n-labels",
+        type=int,
+        metavar="N",
+        help="keep the labels of only N training samples (stratified by --seed); the rest are "
+        "unlabelled inputs for --pretrain",
+    )
     t = p.add_argument_group("training")
     add_params(t, TRAINING, **CLASSIFIER_DEFAULTS)
     _run_args(t)
     p.set_defaults(func=cmd_classify)
 
-    p = command(sub, "evaluate", "Reconstruction error of a model beside PCA with the same code size, with figures.",
-                "  aelab evaluate mnist-ae --data mnist --data-dir ../shared/data/mnist\n"
-                "  aelab evaluate digits-ae --data digits --out digits-eval\n")
+    p = command(
+        sub,
+        "evaluate",
+        "Reconstruction error of a model beside PCA with the same code size, with figures.",
+        "  aelab evaluate mnist-ae --data mnist --data-dir ../shared/data/mnist\n"
+        "  aelab evaluate digits-ae --data digits --out digits-eval\n",
+    )
     p.add_argument("model", metavar="DIR", help="model folder")
     data_args(p)
     p.add_argument("--out", metavar="DIR", help="folder for figures and metrics (default: DIR-evaluation[-N])")
@@ -133,8 +195,11 @@ def add_commands(sub) -> None:
 def _pretraining_args(g) -> None:
     g.add_argument("--pretrain", choices=("greedy",), help="greedy layer-wise pre-training before fine-tuning")
     g.add_argument("--pretrain-epochs", type=int, default=10, help="epochs of each pre-trained layer")
-    g.add_argument("--pretrain-denoise", metavar="KIND:LEVEL",
-                   help="input noise of each pre-trained layer (stacked denoising auto-encoders), e.g. mask:0.5")
+    g.add_argument(
+        "--pretrain-denoise",
+        metavar="KIND:LEVEL",
+        help="input noise of each pre-trained layer (stacked denoising auto-encoders), e.g. mask:0.5",
+    )
 
 
 def _run_args(g) -> None:
@@ -144,13 +209,13 @@ def _run_args(g) -> None:
 
 # --- commands -------------------------------------------------------------------------------------
 
+
 def cmd_demo(args) -> None:
     from ..demo import run_demo
     from ..storage import check_output, fresh_path
 
     out = check_output(args.out, args.overwrite) if args.out else fresh_path("aelab-demo")
-    path = run_demo(out, seed=args.seed, overwrite=args.overwrite, progress=True,
-                    log=lambda s: print(s, flush=True))
+    path = run_demo(out, seed=args.seed, overwrite=args.overwrite, progress=True, log=lambda s: print(s, flush=True))
     print(f"\nreport: {path.resolve()}")
 
 
@@ -167,11 +232,25 @@ def _estimator(args):
             raise AelabError("--pretrain greedy is for MLP auto-encoders (--model autoencoder)")
         if arch.get("normalization", "none") not in CONV_NORMALIZATIONS:
             raise AelabError(f"--normalization for --model conv is one of {', '.join(CONV_NORMALIZATIONS)}")
-        return ConvAutoEncoder(n_components=args.n_components or None, channels=args.channels,
-                               kernel_size=args.kernel_size, pool_size=args.pool_size, unpooling=args.unpooling,
-                               upsampling=args.upsampling, **arch, **terms)
-    return AutoEncoder(n_components=args.n_components or 30, hidden_layer_sizes=args.hidden, pretrain=args.pretrain,
-                       pretrain_epochs=args.pretrain_epochs, pretrain_denoise=args.pretrain_denoise, **arch, **terms)
+        return ConvAutoEncoder(
+            n_components=args.n_components or None,
+            channels=args.channels,
+            kernel_size=args.kernel_size,
+            pool_size=args.pool_size,
+            unpooling=args.unpooling,
+            upsampling=args.upsampling,
+            **arch,
+            **terms,
+        )
+    return AutoEncoder(
+        n_components=args.n_components or 30,
+        hidden_layer_sizes=args.hidden,
+        pretrain=args.pretrain,
+        pretrain_epochs=args.pretrain_epochs,
+        pretrain_denoise=args.pretrain_denoise,
+        **arch,
+        **terms,
+    )
 
 
 def cmd_train(args) -> None:
@@ -188,17 +267,29 @@ def cmd_train(args) -> None:
     print(f"data: {ds!r}", flush=True)
     fit_kw = {} if isinstance(model, PCA) else {"y": ds.train.y}
     try:
-        fit_to_folder(model, args.out, ds.train.X, image_shape=ds.image_shape, resume=args.resume,
-                      overwrite=args.overwrite, **fit_kw)
+        fit_to_folder(
+            model,
+            args.out,
+            ds.train.X,
+            image_shape=ds.image_shape,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            **fit_kw,
+        )
     except KeyboardInterrupt:
         if not isinstance(model, PCA):
-            print(f"\ninterrupted; the last finished epoch is saved in {checkpoint_path(args.out)}: run the same "
-                  "command with --resume to continue", file=sys.stderr)
+            print(
+                f"\ninterrupted; the last finished epoch is saved in {checkpoint_path(args.out)}: run the same "
+                "command with --resume to continue",
+                file=sys.stderr,
+            )
         raise
     if not isinstance(model, PCA):
         stop = " (stopped early)" if model.stopped_early_ else ""
-        print(f"trained {model.n_epochs_} epochs{stop} in {model.training_seconds_:.0f} s; "
-              f"best validation epoch: {model.best_epoch_}")
+        print(
+            f"trained {model.n_epochs_} epochs{stop} in {model.training_seconds_:.0f} s; "
+            f"best validation epoch: {model.best_epoch_}"
+        )
         print(_terms_line(model.history_[-1]))
     line = f"test reconstruction error: {model.reconstruction_error(ds.test.X):.4f} per sample"
     if not isinstance(model, PCA):
@@ -225,8 +316,10 @@ def code_model_and_data(args):
 
     model = load(args.model)
     if not isinstance(model, CodeModel):
-        raise AelabError(f"{args.model} holds a {type(model).__name__}, not a model with codes; "
-                         f"'aelab {args.command}' needs an auto-encoder or PCA")
+        raise AelabError(
+            f"{args.model} holds a {type(model).__name__}, not a model with codes; "
+            f"'aelab {args.command}' needs an auto-encoder or PCA"
+        )
     ds = load_data(args)
     model.check_n_features(ds.n_features, f"--data {args.data}")
     if ds.image_shape is None:
@@ -265,8 +358,10 @@ def cmd_reconstruct(args) -> None:
             raise AelabError(f"--noise needs an auto-encoder; {args.model} holds a {type(model).__name__}")
         noisy, recon = model.denoise_reconstruct(X, noise, seed=args.seed)
         rows = {f"noisy ({noise})": noisy, name: recon}
-        print(f"squared error per sample against the clean inputs: noisy input "
-              f"{squared_error(noisy, X):.4f}, reconstruction {squared_error(recon, X):.4f}")
+        print(
+            f"squared error per sample against the clean inputs: noisy input "
+            f"{squared_error(noisy, X):.4f}, reconstruction {squared_error(recon, X):.4f}"
+        )
     save_figure(reconstruction_figure(X, rows, ds.image_shape), args.out, args.overwrite)
     print(f"wrote {args.out}")
 
@@ -278,9 +373,16 @@ def cmd_classify(args) -> None:
     from ..storage import check_output
 
     out = check_output(args.out, args.overwrite)
-    model = Classifier(hidden_layer_sizes=args.hidden, activation=args.activation, normalization=args.normalization,
-                       init=args.init, pretrain=args.pretrain, pretrain_epochs=args.pretrain_epochs,
-                       pretrain_denoise=args.pretrain_denoise, **params_from(args, TRAINING))
+    model = Classifier(
+        hidden_layer_sizes=args.hidden,
+        activation=args.activation,
+        normalization=args.normalization,
+        init=args.init,
+        pretrain=args.pretrain,
+        pretrain_epochs=args.pretrain_epochs,
+        pretrain_denoise=args.pretrain_denoise,
+        **params_from(args, TRAINING),
+    )
     model.validate_params()
     ds = load_data(args)
     if ds.train.y is None or ds.test.y is None:
@@ -288,15 +390,26 @@ def cmd_classify(args) -> None:
     X, y, unlabelled = ds.train.X, ds.train.y, None
     if args.n_labels is not None:
         X, y, unlabelled = keep_labels(X, y, args.n_labels, args.random_state)
-    print(f"data: {ds!r}; {len(X)} labelled training samples"
-          + (f", {len(unlabelled)} unlabelled" if unlabelled is not None else ""), flush=True)
-    fit_to_folder(model, out, X, y, X_unlabelled=unlabelled if args.pretrain else None, resume=args.resume,
-                  overwrite=args.overwrite)
+    print(
+        f"data: {ds!r}; {len(X)} labelled training samples"
+        + (f", {len(unlabelled)} unlabelled" if unlabelled is not None else ""),
+        flush=True,
+    )
+    fit_to_folder(
+        model,
+        out,
+        X,
+        y,
+        X_unlabelled=unlabelled if args.pretrain else None,
+        resume=args.resume,
+        overwrite=args.overwrite,
+    )
     predicted = model.predict(ds.test.X)
     accuracy = float((predicted == ds.test.y).mean())
     start = f"the encoder of {args.init}" if args.init else "greedy pre-training" if args.pretrain else "random weights"
-    fig = confusion_matrix_figure(ds.test.y, predicted, ds.classes,
-                                  title=f"{ds.name}: test accuracy {accuracy:.4f} ({start})")
+    fig = confusion_matrix_figure(
+        ds.test.y, predicted, ds.classes, title=f"{ds.name}: test accuracy {accuracy:.4f} ({start})"
+    )
     save_figure(fig, out / "confusion-matrix.png", overwrite=True)
     print(f"trained {model.n_epochs_} epochs in {model.training_seconds_:.0f} s, hidden layers from {start}")
     print(f"test accuracy: {accuracy:.4f} (error {100 * (1 - accuracy):.2f}%) on {len(predicted)} samples")

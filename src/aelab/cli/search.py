@@ -11,55 +11,98 @@ from .common import command, data_args, load_data
 
 
 def add_commands(sub) -> None:
-    p = command(sub, "index", "Encode a collection and store it as a searchable index folder (FAISS).",
-                "  aelab index mnist-ae --data mnist --data-dir ../shared/data/mnist --out mnist-codes\n"
-                "  aelab index --space pixels --data mnist --out mnist-pixels --metric l2\n"
-                "  aelab index mnist-ae --space pca --data mnist --out mnist-pca\n"
-                "  aelab index --add mnist-codes --data more-images/   # add items to an existing index\n")
-    p.add_argument("model", metavar="DIR", nargs="?", help="trained model folder (for --space code; for --space "
-                   "pca it sets the code size)")
+    p = command(
+        sub,
+        "index",
+        "Encode a collection and store it as a searchable index folder (FAISS).",
+        "  aelab index mnist-ae --data mnist --data-dir ../shared/data/mnist --out mnist-codes\n"
+        "  aelab index --space pixels --data mnist --out mnist-pixels --metric l2\n"
+        "  aelab index mnist-ae --space pca --data mnist --out mnist-pca\n"
+        "  aelab index --add mnist-codes --data more-images/   # add items to an existing index\n",
+    )
+    p.add_argument(
+        "model",
+        metavar="DIR",
+        nargs="?",
+        help="trained model folder (for --space code; for --space pca it sets the code size)",
+    )
     data_args(p)
     p.add_argument("--out", metavar="INDEX", help="index folder to write")
     p.add_argument("--add", metavar="INDEX", help="add the data to this existing index instead (same space)")
-    p.add_argument("--space", choices=SPACES, default="code", help="code: the model's codes; pca: PCA scores "
-                   "fitted on the collection; pixels: the raw inputs (the baseline)")
+    p.add_argument(
+        "--space",
+        choices=SPACES,
+        default="code",
+        help="code: the model's codes; pca: PCA scores fitted on the collection; pixels: the raw inputs (the baseline)",
+    )
     p.add_argument("--n-components", type=int, help="PCA size for --space pca without a model (default 30)")
     p.add_argument("--metric", choices=METRICS, default="cosine", help="similarity, fixed when indexing")
-    p.add_argument("--kind", choices=INDEX_KINDS, default="auto",
-                   help="exact search, approximate HNSW or IVF, or auto (exact up to 200,000 items, IVF above)")
+    p.add_argument(
+        "--kind",
+        choices=INDEX_KINDS,
+        default="auto",
+        help="exact search, approximate HNSW or IVF, or auto (exact up to 200,000 items, IVF above)",
+    )
     p.add_argument("--split", choices=("all", "train", "test"), default="train", help="which samples to index")
     p.add_argument("--batch-size", type=int, default=8192, help="samples encoded and added at a time")
-    p.add_argument("--stream", action="store_true", help="read a .npy file (memory-mapped) or an image folder a "
-                   "batch at a time, for collections larger than memory; every sample is indexed (no split)")
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="read a .npy file (memory-mapped) or an image folder a "
+        "batch at a time, for collections larger than memory; every sample is indexed (no split)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_index)
 
-    p = command(sub, "search", "The nearest items of an index to a query image, file or item id.",
-                "  aelab search mnist-codes --query train:7 -k 10\n"
-                "  aelab search photos-index --query cat.png --figure neighbours.png\n"
-                "  aelab search mnist-codes --query test-image.npy --json\n")
+    p = command(
+        sub,
+        "search",
+        "The nearest items of an index to a query image, file or item id.",
+        "  aelab search mnist-codes --query train:7 -k 10\n"
+        "  aelab search photos-index --query cat.png --figure neighbours.png\n"
+        "  aelab search mnist-codes --query test-image.npy --json\n",
+    )
     p.add_argument("index", metavar="INDEX", help="index folder written by 'aelab index'")
-    p.add_argument("--query", required=True, metavar="FILE_OR_ID",
-                   help="an item id of the index, an image file, or a .npy file with one sample")
+    p.add_argument(
+        "--query",
+        required=True,
+        metavar="FILE_OR_ID",
+        help="an item id of the index, an image file, or a .npy file with one sample",
+    )
     p.add_argument("-k", type=int, default=10, help="number of neighbours")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--figure", metavar="FILE.png", help="draw the query beside its neighbours")
-    p.add_argument("--beside", metavar="INDEX", help="with --figure: also draw the neighbours found in this index "
-                   "of the same collection (e.g. its pixel-space index)")
+    p.add_argument(
+        "--beside",
+        metavar="INDEX",
+        help="with --figure: also draw the neighbours found in this index "
+        "of the same collection (e.g. its pixel-space index)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace --figure if it exists")
     p.set_defaults(func=cmd_search)
 
-    p = command(sub, "evaluate-retrieval", "Precision, mean average precision, precision-recall and speed of "
-                "indexes, with labels as relevance.",
-                "  aelab evaluate-retrieval --index mnist-codes --index mnist-pca --index mnist-pixels \\\n"
-                "      --queries mnist --data-dir ../shared/data/mnist\n")
-    p.add_argument("--index", required=True, action="append", metavar="INDEX",
-                   help="index folder (repeat to compare spaces side by side)")
+    p = command(
+        sub,
+        "evaluate-retrieval",
+        "Precision, mean average precision, precision-recall and speed of indexes, with labels as relevance.",
+        "  aelab evaluate-retrieval --index mnist-codes --index mnist-pca --index mnist-pixels \\\n"
+        "      --queries mnist --data-dir ../shared/data/mnist\n",
+    )
+    p.add_argument(
+        "--index",
+        required=True,
+        action="append",
+        metavar="INDEX",
+        help="index folder (repeat to compare spaces side by side)",
+    )
     data_args(p, flag="--queries")
     p.add_argument("--split", choices=("train", "test", "all"), default="test", help="which samples query")
     p.add_argument("--n-queries", type=int, help="use only the first N queries")
-    p.add_argument("--out", metavar="DIR", help="folder for metrics.json and the precision-recall figure "
-                   "(default: INDEX-retrieval[-N])")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="folder for metrics.json and the precision-recall figure (default: INDEX-retrieval[-N])",
+    )
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_evaluate_retrieval)
 
@@ -75,16 +118,34 @@ def cmd_index(args) -> None:
         check_output(args.out, args.overwrite)
     existing = Index.load(args.add) if args.add else None
     split = "all" if args.stream else args.split
-    source = open_collection(args.data, data_dir=args.data_dir, split=args.split, stream=args.stream,
-                             image_size=parse_image_size(args.image_size), test_size=args.test_size,
-                             seed=args.split_seed, label_column=args.label_column)
+    source = open_collection(
+        args.data,
+        data_dir=args.data_dir,
+        split=args.split,
+        stream=args.stream,
+        image_size=parse_image_size(args.image_size),
+        test_size=args.test_size,
+        seed=args.split_seed,
+        label_column=args.label_column,
+    )
     out = args.add or args.out
-    index = index_collection(source, out, index=existing, model=args.model, space=args.space, metric=args.metric,
-                             kind=args.kind, n_components=args.n_components, batch_size=args.batch_size,
-                             info={"data": args.data, "data_dir": args.data_dir, "split": split,
-                                   "stream": bool(args.stream)}, overwrite=args.overwrite)
-    print(f"{'added' if args.add else 'indexed'} {source.n} items ({index.space} space, {index.dimension}-D, "
-          f"{index.metric}, {getattr(index, 'kind_', index.kind)} search); {len(index)} items in {out}")
+    index = index_collection(
+        source,
+        out,
+        index=existing,
+        model=args.model,
+        space=args.space,
+        metric=args.metric,
+        kind=args.kind,
+        n_components=args.n_components,
+        batch_size=args.batch_size,
+        info={"data": args.data, "data_dir": args.data_dir, "split": split, "stream": bool(args.stream)},
+        overwrite=args.overwrite,
+    )
+    print(
+        f"{'added' if args.add else 'indexed'} {source.n} items ({index.space} space, {index.dimension}-D, "
+        f"{index.metric}, {getattr(index, 'kind_', index.kind)} search); {len(index)} items in {out}"
+    )
 
 
 def cmd_search(args) -> None:
@@ -105,8 +166,9 @@ def cmd_search(args) -> None:
         print(f"query: {what}; {index.space} space, {index.metric} {score}")
         print(f"{'rank':>4}  {'id':<14} {score:>10}  {'label':<10} path")
         for row in rows:
-            print(f"{row['rank']:>4}  {row['id']:<14} {row['score']:>10.4f}  {str(row['label']):<10} "
-                  f"{row['path'] or ''}")
+            print(
+                f"{row['rank']:>4}  {row['id']:<14} {row['score']:>10.4f}  {str(row['label']):<10} {row['path'] or ''}"
+            )
     if args.figure:
         beside = Index.load(args.beside) if args.beside else None
         save_figure(neighbour_figure(index, args.query, rows, beside), args.figure, args.overwrite)
@@ -125,7 +187,6 @@ def cmd_evaluate_retrieval(args) -> None:
     curves = {name: (r["pr_curve"]["recall"], r["pr_curve"]["precision"]) for name, r in results.items()}
     with atomic_path(out, args.overwrite) as tmp:
         tmp.mkdir()
-        save_json(tmp / "metrics.json", {"queries": args.data, "split": args.split, "n_queries": n,
-                                         "indexes": results})
+        save_json(tmp / "metrics.json", {"queries": args.data, "split": args.split, "n_queries": n, "indexes": results})
         save_figure(precision_recall_figure(curves, title=f"{ds.name}: {n} queries"), tmp / "precision-recall.png")
     print(f"metrics.json and precision-recall.png in {out}")

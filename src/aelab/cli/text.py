@@ -10,38 +10,72 @@ from ..params import DOCUMENT_KINDS, DOCUMENT_LOSSES
 from .common import command, sizes
 
 #: DocumentModel's defaults for the options below (a test holds them equal).
-DOCUMENT_DEFAULTS = dict(n_components=10, max_features=2000, loss="auto", hidden_layer_sizes=(1000, 500, 250),
-                         denoise="mask:0.4", epochs=40, batch_size=128, learning_rate=1e-3)
+DOCUMENT_DEFAULTS = dict(
+    n_components=10,
+    max_features=2000,
+    loss="auto",
+    hidden_layer_sizes=(1000, 500, 250),
+    denoise="mask:0.4",
+    epochs=40,
+    batch_size=128,
+    learning_rate=1e-3,
+)
 
 
 def add_commands(sub) -> None:
     """Register ``aelab text train|map|search``."""
-    top = command(sub, "text", "Documents: a search engine and a map over a text collection, the auto-encoder "
-                  "beside LSA.",
-                  "  aelab text train --data 20news-bydate.tar.gz --strip headers --out news\n"
-                  "  aelab text search news --query \"orbit of the space shuttle\"\n"
-                  "  aelab text map news2d --data 20news-bydate.tar.gz --out map.png\n")
+    top = command(
+        sub,
+        "text",
+        "Documents: a search engine and a map over a text collection, the auto-encoder beside LSA.",
+        "  aelab text train --data 20news-bydate.tar.gz --strip headers --out news\n"
+        '  aelab text search news --query "orbit of the space shuttle"\n'
+        "  aelab text map news2d --data 20news-bydate.tar.gz --out map.png\n",
+    )
     text_sub = top.add_subparsers(dest="text_command", metavar="COMMAND", required=True)
     d = DOCUMENT_DEFAULTS
 
-    p = command(text_sub, "train", "Fit the vocabulary, a document auto-encoder and LSA with the same code size, "
-                "index the training documents, and report retrieval on the test documents.",
-                "  aelab text train --data 20news-bydate.tar.gz --strip headers --out news\n"
-                "  aelab text train --data 20news-bydate.tar.gz --strip headers --n-components 2 --out news2d\n"
-                "  aelab text train --data reviews.csv --text-column body --input tfidf --loss mse --out reviews\n")
+    p = command(
+        text_sub,
+        "train",
+        "Fit the vocabulary, a document auto-encoder and LSA with the same code size, "
+        "index the training documents, and report retrieval on the test documents.",
+        "  aelab text train --data 20news-bydate.tar.gz --strip headers --out news\n"
+        "  aelab text train --data 20news-bydate.tar.gz --strip headers --n-components 2 --out news2d\n"
+        "  aelab text train --data reviews.csv --text-column body --input tfidf --loss mse --out reviews\n",
+    )
     _text_data_args(p)
-    p.add_argument("--out", required=True, metavar="DIR", help="folder to write (models, indexes, and the test metrics in search.json)")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="folder to write (models, indexes, and the test metrics in search.json)",
+    )
     m = p.add_argument_group("model")
     m.add_argument("--n-components", type=int, default=d["n_components"], help="code size (2 for a map)")
-    m.add_argument("--input", choices=("counts", "tf", "tfidf"), default="counts",
-                   help="the document vectors the auto-encoder reconstructs (LSA always uses TF-IDF)")
-    m.add_argument("--loss", choices=DOCUMENT_LOSSES, default=d["loss"],
-                   help="multinomial: cross-entropy against each document's word distribution; mse: squared error")
+    m.add_argument(
+        "--input",
+        choices=("counts", "tf", "tfidf"),
+        default="counts",
+        help="the document vectors the auto-encoder reconstructs (LSA always uses TF-IDF)",
+    )
+    m.add_argument(
+        "--loss",
+        choices=DOCUMENT_LOSSES,
+        default=d["loss"],
+        help="multinomial: cross-entropy against each document's word distribution; mse: squared error",
+    )
     m.add_argument("--vocabulary", type=int, default=d["max_features"], help="the most frequent words kept")
-    m.add_argument("--hidden", type=sizes, default="-".join(map(str, d["hidden_layer_sizes"])), metavar="SIZES",
-                   help="encoder hidden sizes; the decoder mirrors them")
-    m.add_argument("--denoise", default=d["denoise"], metavar="KIND:LEVEL", help="input noise while training "
-                   "('none' for none)")
+    m.add_argument(
+        "--hidden",
+        type=sizes,
+        default="-".join(map(str, d["hidden_layer_sizes"])),
+        metavar="SIZES",
+        help="encoder hidden sizes; the decoder mirrors them",
+    )
+    m.add_argument(
+        "--denoise", default=d["denoise"], metavar="KIND:LEVEL", help="input noise while training ('none' for none)"
+    )
     m.add_argument("--epochs", type=int, default=d["epochs"], help="auto-encoder training epochs")
     m.add_argument("--batch-size", type=int, default=d["batch_size"], help="documents per training step")
     m.add_argument("--lr", type=float, default=d["learning_rate"], help="peak learning rate (AdamW, one-cycle)")
@@ -51,9 +85,13 @@ def add_commands(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_text_train)
 
-    p = command(text_sub, "map", "Draw the 2-D document map, the auto-encoder beside LSA, coloured by topic.",
-                "  aelab text train --data 20news-bydate.tar.gz --strip headers --n-components 2 --out news2d\n"
-                "  aelab text map news2d --data 20news-bydate.tar.gz --out map.png\n")
+    p = command(
+        text_sub,
+        "map",
+        "Draw the 2-D document map, the auto-encoder beside LSA, coloured by topic.",
+        "  aelab text train --data 20news-bydate.tar.gz --strip headers --n-components 2 --out news2d\n"
+        "  aelab text map news2d --data 20news-bydate.tar.gz --out map.png\n",
+    )
     p.add_argument("search", metavar="DIR", help="folder written by 'aelab text train' with --n-components 2")
     _text_data_args(p, strip_default=None)
     p.add_argument("--split", choices=("train", "test", "all"), default="test", help="which documents to draw")
@@ -61,9 +99,13 @@ def add_commands(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_text_map)
 
-    p = command(text_sub, "search", "The nearest documents of a query text, and its predicted topic.",
-                "  aelab text search news --query \"orbit of the space shuttle\" -k 5\n"
-                "  aelab text search news --query-file question.txt --model lsa --json\n")
+    p = command(
+        text_sub,
+        "search",
+        "The nearest documents of a query text, and its predicted topic.",
+        '  aelab text search news --query "orbit of the space shuttle" -k 5\n'
+        "  aelab text search news --query-file question.txt --model lsa --json\n",
+    )
     p.add_argument("search", metavar="DIR", help="folder written by 'aelab text train'")
     q = p.add_mutually_exclusive_group(required=True)
     q.add_argument("--query", metavar="TEXT", help="the query, as words")
@@ -76,12 +118,20 @@ def add_commands(sub) -> None:
 
 def _text_data_args(p, strip_default: str | None = "none") -> None:
     g = p.add_argument_group("documents")
-    g.add_argument("--data", required=True, metavar="SPEC",
-                   help="a folder of text files (one sub-folder per label), a .tar.gz of one, or a .csv / .jsonl "
-                        "file with a text column")
-    g.add_argument("--strip", default=strip_default, metavar="PARTS",
-                   help="remove e-mail parts: headers, quotes, signatures (comma-separated), all or none"
-                        + ("" if strip_default else " (default: as when trained)"))
+    g.add_argument(
+        "--data",
+        required=True,
+        metavar="SPEC",
+        help="a folder of text files (one sub-folder per label), a .tar.gz of one, or a .csv / .jsonl "
+        "file with a text column",
+    )
+    g.add_argument(
+        "--strip",
+        default=strip_default,
+        metavar="PARTS",
+        help="remove e-mail parts: headers, quotes, signatures (comma-separated), all or none"
+        + ("" if strip_default else " (default: as when trained)"),
+    )
     g.add_argument("--text-column", metavar="NAME", help="text column of a CSV / JSON-lines table")
     g.add_argument("--label-column", metavar="NAME", help="label column of a CSV / JSON-lines table")
     g.add_argument("--test-size", type=float, default=0.2, help="hold-out share for data without its own split")
@@ -91,8 +141,14 @@ def _text_data_args(p, strip_default: str | None = "none") -> None:
 def _load_corpus(args, strip: str | None):
     from ..text import load_text, parse_strip
 
-    return load_text(args.data, strip_parts=parse_strip(strip), text_column=args.text_column,
-                     label_column=args.label_column, test_size=args.test_size, seed=args.split_seed)
+    return load_text(
+        args.data,
+        strip_parts=parse_strip(strip),
+        text_column=args.text_column,
+        label_column=args.label_column,
+        test_size=args.test_size,
+        seed=args.split_seed,
+    )
 
 
 def cmd_text_train(args) -> None:
@@ -110,24 +166,38 @@ def cmd_text_train(args) -> None:
     checkpoint = checkpoint_path(out)
     started = time.perf_counter()
     engine = DocumentSearch.build(
-        corpus.train, n_components=args.n_components, max_features=args.vocabulary, weighting=args.input,
-        loss=args.loss, hidden_layer_sizes=args.hidden,
-        denoise=None if args.denoise in (None, "", "none") else args.denoise, epochs=args.epochs,
-        batch_size=args.batch_size, learning_rate=args.lr,
-        random_state=args.seed, verbose=not args.quiet, checkpoint_dir=checkpoint, resume=args.resume,
-        info={"data": args.data, "strip": args.strip or "none", "split": corpus.info.get("split")})
+        corpus.train,
+        n_components=args.n_components,
+        max_features=args.vocabulary,
+        weighting=args.input,
+        loss=args.loss,
+        hidden_layer_sizes=args.hidden,
+        denoise=None if args.denoise in (None, "", "none") else args.denoise,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        random_state=args.seed,
+        verbose=not args.quiet,
+        checkpoint_dir=checkpoint,
+        resume=args.resume,
+        info={"data": args.data, "strip": args.strip or "none", "split": corpus.info.get("split")},
+    )
     vocabulary = len(next(iter(engine.models.values())).vocabulary)
-    print(f"trained in {time.perf_counter() - started:.0f} s: a {vocabulary}-word vocabulary, "
-          f"{args.n_components}-D codes of {len(corpus.train)} training documents")
+    print(
+        f"trained in {time.perf_counter() - started:.0f} s: a {vocabulary}-word vocabulary, "
+        f"{args.n_components}-D codes of {len(corpus.train)} training documents"
+    )
     metrics = {}
     if corpus.test.labels is not None and len(corpus.test):
         metrics = engine.evaluate(corpus.test)
-        print(f"\n{len(corpus.test)} test documents as queries against the training documents; relevant = same "
-              f"label\n\n{text_retrieval_table(metrics)}")
+        print(
+            f"\n{len(corpus.test)} test documents as queries against the training documents; relevant = same "
+            f"label\n\n{text_retrieval_table(metrics)}"
+        )
     engine.info["metrics"] = {kind: {n: v for n, v in m.items() if n != "pr_curve"} for kind, m in metrics.items()}
     engine.save(out, overwrite=args.overwrite)
     shutil.rmtree(checkpoint, ignore_errors=True)
-    print(f"\nsaved in {out} (metrics in search.json); query it with: aelab text search {out} --query \"some words\"")
+    print(f'\nsaved in {out} (metrics in search.json); query it with: aelab text search {out} --query "some words"')
 
 
 def cmd_text_map(args) -> None:
@@ -138,8 +208,10 @@ def cmd_text_map(args) -> None:
     check_output(args.out, args.overwrite)
     engine = DocumentSearch.load(args.search)
     if engine.code_size != 2:
-        raise AelabError(f"{args.search} has {engine.code_size}-D codes; a map needs 2-D codes: train one with "
-                         "aelab text train ... --n-components 2")
+        raise AelabError(
+            f"{args.search} has {engine.code_size}-D codes; a map needs 2-D codes: train one with "
+            "aelab text train ... --n-components 2"
+        )
     corpus = _load_corpus(args, args.strip if args.strip is not None else engine.info.get("strip", "none"))
     docs = corpus.split(args.split)
     codes, shares = engine.map(docs)
@@ -148,7 +220,8 @@ def cmd_text_map(args) -> None:
         print(f"{name}: {share:.4f} of each document's 10 nearest neighbours on the map share its topic")
     if shares:
         title += "; share of 10 map neighbours on the same topic: " + ", ".join(
-            f"{name.split(' (')[0]} {share:.3f}" for name, share in shares.items())
+            f"{name.split(' (')[0]} {share:.3f}" for name, share in shares.items()
+        )
     save_figure(code_map(codes, docs.labels, title=title), args.out, args.overwrite)
     print(f"wrote {args.out}")
 

@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 
 from ..errors import DataError
-from .arrays import load_csv, load_idx_file, load_npy, load_npz
 from ..validation import as_samples
+from .arrays import load_csv, load_idx_file, load_npy, load_npz
 from .base import Dataset, Split, hold_out, keep_labels
 from .idx import find_idx_files, read_idx
 from .images import is_image_file, load_image_folder, read_images
@@ -22,8 +22,21 @@ from .named import NAMES, load_idx_folder, load_named
 from .samples import read_sample
 from .stream import Stream, open_stream
 
-__all__ = ["NAMES", "Dataset", "Split", "Stream", "as_samples", "hold_out", "keep_labels", "load", "open_stream",
-           "parse_image_size", "read_idx", "read_images", "read_sample"]
+__all__ = [
+    "NAMES",
+    "Dataset",
+    "Split",
+    "Stream",
+    "as_samples",
+    "hold_out",
+    "keep_labels",
+    "load",
+    "open_stream",
+    "parse_image_size",
+    "read_idx",
+    "read_images",
+    "read_sample",
+]
 
 SPEC_HELP = (
     "digits (built in), mnist, fashion-mnist, a folder of IDX files, a folder of images (one "
@@ -31,9 +44,15 @@ SPEC_HELP = (
 )
 
 
-def load(spec: str | os.PathLike, data_dir: str | os.PathLike | None = None, *, test_size: float = 0.2,
-         seed: int = 0, label_column: str | int | None = None,
-         image_size: tuple[int, int] | None = None) -> Dataset:
+def load(
+    spec: str | os.PathLike,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    test_size: float = 0.2,
+    seed: int = 0,
+    label_column: str | int | None = None,
+    image_size: tuple[int, int] | None = None,
+) -> Dataset:
     """Load a data set with its train and test splits.
 
     Parameters

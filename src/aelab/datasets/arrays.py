@@ -26,8 +26,7 @@ def _image_shape(arr: np.ndarray) -> tuple[int, ...] | None:
         if arr.shape[-1] in (1, 3, 4):
             return tuple(arr.shape[1:3]) if arr.shape[-1] == 1 else tuple(arr.shape[1:])
         raise DataError(
-            f"4-D array of shape {arr.shape}: images must be (N, height, width, channels) with 1, 3 "
-            "or 4 channels last"
+            f"4-D array of shape {arr.shape}: images must be (N, height, width, channels) with 1, 3 or 4 channels last"
         )
     if arr.ndim > 4:
         raise DataError(f"array of shape {arr.shape} has too many dimensions; use (N, features) or (N, H, W[, C])")
@@ -80,8 +79,13 @@ def load_npz(path: Path, test_size: float, seed: int) -> Dataset:
             raise DataError(f"{path}: x_train has {Xtr.shape[1]} features per sample but x_test has {Xte.shape[1]}")
         ytr = _labels(arrays["y_train"], len(Xtr), f"{path}:y_train") if "y_train" in arrays else None
         yte = _labels(arrays["y_test"], len(Xte), f"{path}:y_test") if "y_test" in arrays else None
-        return Dataset(path.name, Split(Xtr, ytr), Split(Xte, yte), image_shape=shape,
-                       info={"split": "the file's own x_train / x_test"})
+        return Dataset(
+            path.name,
+            Split(Xtr, ytr),
+            Split(Xte, yte),
+            image_shape=shape,
+            info={"split": "the file's own x_train / x_test"},
+        )
     xkey = next((k for k in _X_KEYS if k in arrays), None)
     if xkey is None:
         if len(arrays) != 1:
@@ -124,7 +128,7 @@ def load_csv(path: Path, test_size: float, seed: int, label_column: str | int | 
     y = None
     if label_idx is not None:
         labels = [r[label_idx].strip() for r in rows]
-        rows = [r[:label_idx] + r[label_idx + 1:] for r in rows]
+        rows = [r[:label_idx] + r[label_idx + 1 :] for r in rows]
         y = np.array(labels)
         if all(_is_int(v) for v in labels):
             y = y.astype(np.int64)

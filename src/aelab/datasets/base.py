@@ -10,7 +10,6 @@ from sklearn.model_selection import train_test_split
 from ..errors import DataError
 
 
-
 @dataclass
 class Split:
     """One part of a data set: samples ``X`` (float32, one row each), labels ``y`` or None, and
@@ -49,11 +48,15 @@ class Dataset:
         if which in ("train", "test"):
             return getattr(self, which)
         if which == "all":
+
             def both(a, b):
                 return None if a is None or b is None else np.concatenate([a, b])
 
-            return Split(np.concatenate([self.train.X, self.test.X]),
-                         both(self.train.y, self.test.y), both(self.train.ids, self.test.ids))
+            return Split(
+                np.concatenate([self.train.X, self.test.X]),
+                both(self.train.y, self.test.y),
+                both(self.train.ids, self.test.ids),
+            )
         raise ValueError(f"split must be 'train', 'test' or 'all', not {which!r}")
 
     def __repr__(self) -> str:
@@ -66,12 +69,13 @@ def scale_images(X: np.ndarray) -> np.ndarray:
     """Integer pixels to [0, 1]; float pixels are taken as they are."""
     if np.issubdtype(X.dtype, np.integer):
         top = 255.0 if X.max(initial=0) <= 255 else float(np.iinfo(X.dtype).max)
-        return (X.astype(np.float32) / top)
+        return X.astype(np.float32) / top
     return X.astype(np.float32, copy=False)
 
 
-def hold_out(name: str, X: np.ndarray, y: np.ndarray | None, test_size: float, seed: int,
-             ids: np.ndarray | None = None, **kw) -> Dataset:
+def hold_out(
+    name: str, X: np.ndarray, y: np.ndarray | None, test_size: float, seed: int, ids: np.ndarray | None = None, **kw
+) -> Dataset:
     """Make a seeded train/test split for data that has no split of its own.
 
     Each sample keeps its id (by default its row number in the source) so it can be traced back.
@@ -86,9 +90,7 @@ def hold_out(name: str, X: np.ndarray, y: np.ndarray | None, test_size: float, s
         n_test = int(np.ceil(test_size * len(y)))
         if counts.min() >= 2 and len(counts) <= n_test <= len(y) - len(counts):
             stratify = y
-    idx_train, idx_test = train_test_split(
-        np.arange(len(X)), test_size=test_size, random_state=seed, stratify=stratify
-    )
+    idx_train, idx_test = train_test_split(np.arange(len(X)), test_size=test_size, random_state=seed, stratify=stratify)
     ids = np.arange(len(X)) if ids is None else np.asarray(ids)
 
     def part(idx):

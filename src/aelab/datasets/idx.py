@@ -44,13 +44,12 @@ def read_idx(path: str | Path) -> np.ndarray:
     header = 4 + 4 * ndim
     if ndim == 0 or len(raw) < header:
         raise DataError(f"{path} has a truncated IDX header; download it again")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     expected = header + int(np.prod(shape)) * dtype.itemsize
     if len(raw) != expected:
         state = "truncated" if len(raw) < expected else "longer than its header says"
         raise DataError(
-            f"{path} is {state}: {len(raw)} bytes for shape {shape}, expected {expected}; "
-            "download it again"
+            f"{path} is {state}: {len(raw)} bytes for shape {shape}, expected {expected}; download it again"
         )
     return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
@@ -63,7 +62,13 @@ def find_idx_files(folder: Path) -> dict[str, Path]:
         if "ubyte" not in name and not name.endswith((".idx", ".idx.gz")):
             continue
         split = "train" if name.startswith("train") else "test" if name.startswith(("t10k", "test")) else None
-        kind = "images" if ("images" in name or "idx3" in name) else "labels" if ("labels" in name or "idx1" in name) else None
+        kind = (
+            "images"
+            if ("images" in name or "idx3" in name)
+            else "labels"
+            if ("labels" in name or "idx1" in name)
+            else None
+        )
         if split and kind:
             key = f"{split}_{kind}"
             # prefer an uncompressed file over its .gz twin only if both exist: either is fine

@@ -66,8 +66,9 @@ def _pixels(img: Image.Image, colour: bool, size: tuple[int, int] | None) -> np.
     return np.asarray(img, dtype=np.float32) / 255.0
 
 
-def read_images(files: list[Path], image_size: tuple[int, int] | None = None,
-                colour: bool | None = None) -> tuple[np.ndarray, tuple[int, ...]]:
+def read_images(
+    files: list[Path], image_size: tuple[int, int] | None = None, colour: bool | None = None
+) -> tuple[np.ndarray, tuple[int, ...]]:
     """Read image files into rows of float32 in [0, 1], and return them with the image shape."""
     if not files:
         raise DataError("no images to read")
@@ -77,7 +78,9 @@ def read_images(files: list[Path], image_size: tuple[int, int] | None = None,
             with Image.open(f) as img:
                 headers.append((img.mode, img.size))
         except (UnidentifiedImageError, OSError) as exc:
-            raise DataError(f"{f} cannot be read as an image ({exc.__class__.__name__}); remove or replace it") from None
+            raise DataError(
+                f"{f} cannot be read as an image ({exc.__class__.__name__}); remove or replace it"
+            ) from None
     if colour is None:
         colour = any(mode not in _GREY_MODES for mode, _ in headers)
     if image_size is None:
@@ -97,8 +100,7 @@ def read_images(files: list[Path], image_size: tuple[int, int] | None = None,
     return as_samples(X.reshape(len(X), -1), "images"), shape
 
 
-def load_image_folder(folder: Path, test_size: float, seed: int,
-                      image_size: tuple[int, int] | None = None) -> Dataset:
+def load_image_folder(folder: Path, test_size: float, seed: int, image_size: tuple[int, int] | None = None) -> Dataset:
     parts = {p: folder / p for p in ("train", "test")}
     if all(d.is_dir() for d in parts.values()):
         found = {p: _collect(d) for p, d in parts.items()}
@@ -112,9 +114,14 @@ def load_image_folder(folder: Path, test_size: float, seed: int,
         classes = sorted(set(found["train"][1]) | set(found["test"][1])) if labelled else None
         y = np.array([classes.index(c) for c in found["train"][1] + found["test"][1]]) if labelled else None
         ids = np.array([str(f) for f in all_files])
-        return Dataset(folder.name, Split(X[:n_train], None if y is None else y[:n_train], ids[:n_train]),
-                       Split(X[n_train:], None if y is None else y[n_train:], ids[n_train:]),
-                       image_shape=shape, classes=classes, info={"split": "the folder's own train/ and test/"})
+        return Dataset(
+            folder.name,
+            Split(X[:n_train], None if y is None else y[:n_train], ids[:n_train]),
+            Split(X[n_train:], None if y is None else y[n_train:], ids[n_train:]),
+            image_shape=shape,
+            classes=classes,
+            info={"split": "the folder's own train/ and test/"},
+        )
     files, labels = _collect(folder)
     if not files:
         raise DataError(
@@ -126,5 +133,6 @@ def load_image_folder(folder: Path, test_size: float, seed: int,
     if labels is not None:
         classes = sorted(set(labels))
         y = np.array([classes.index(c) for c in labels])
-    return hold_out(folder.name, X, y, test_size, seed, ids=np.array([str(f) for f in files]),
-                    image_shape=shape, classes=classes)
+    return hold_out(
+        folder.name, X, y, test_size, seed, ids=np.array([str(f) for f in files]), image_shape=shape, classes=classes
+    )

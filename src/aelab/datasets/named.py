@@ -50,8 +50,18 @@ MIRRORS = {
     },
 }
 
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+FASHION_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 
 NAMES = ("digits", "mnist", "fashion-mnist")
 
@@ -91,8 +101,14 @@ def load_idx_folder(folder: Path, name: str | None = None) -> Dataset:
         raise DataError(f"{folder}: train and test images differ in size")
     shape = tuple(read_idx(files["test_images"]).shape[1:])
     classes = FASHION_CLASSES if name == "fashion-mnist" else None
-    return Dataset(name or folder.name, splits["train"], splits["test"], image_shape=shape, classes=classes,
-                   info={"split": "the data set's own train/test split", "source": str(folder)})
+    return Dataset(
+        name or folder.name,
+        splits["train"],
+        splits["test"],
+        image_shape=shape,
+        classes=classes,
+        info={"split": "the data set's own train/test split", "source": str(folder)},
+    )
 
 
 def load_named(name: str, data_dir: str | os.PathLike | None, test_size: float, seed: int) -> Dataset:

@@ -12,8 +12,13 @@ from ..errors import DataError
 from .images import _GREY_MODES, is_image_file, read_images
 
 
-def read_sample(path: str | Path, shape: tuple[int, ...] | None, n_features: int, holder: str = "the index holds",
-                other: str = "or an item id of the index") -> np.ndarray:
+def read_sample(
+    path: str | Path,
+    shape: tuple[int, ...] | None,
+    n_features: int,
+    holder: str = "the index holds",
+    other: str = "or an item id of the index",
+) -> np.ndarray:
     """One sample (a 1-row array) from an image file or a ``.npy`` array, checked against what
     ``holder`` (e.g. "the model takes") expects: ``n_features`` values, images of ``shape``.
     ``other`` names what else the caller would take instead of a file, for the error message."""
@@ -44,10 +49,13 @@ def _read_image(path: Path, shape, holder: str) -> np.ndarray:
         channels = shape[2] if len(shape) == 3 else 1
         colour = mode not in _GREY_MODES  # the same rule as the image-folder loader
         if (height, width) != tuple(shape[:2]):
-            raise DataError(f"the query image {path} is {height}x{width} but {holder} "
-                            f"{shape[0]}x{shape[1]} images; resize it first")
+            raise DataError(
+                f"the query image {path} is {height}x{width} but {holder} {shape[0]}x{shape[1]} images; resize it first"
+            )
         if colour != (channels == 3):
-            raise DataError(f"the query image {path} is {'colour' if colour else 'grey'} but {holder} "
-                            f"{'colour' if channels == 3 else 'grey'} images")
+            raise DataError(
+                f"the query image {path} is {'colour' if colour else 'grey'} but {holder} "
+                f"{'colour' if channels == 3 else 'grey'} images"
+            )
         return read_images([path], colour=channels == 3)[0]
     return read_images([path])[0]

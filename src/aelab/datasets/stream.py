@@ -7,9 +7,9 @@ order, as ``aelab index --stream`` indexes it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -50,8 +50,9 @@ def open_stream(spec: str, image_size: tuple[int, int] | None = None) -> Stream:
         return _npy_stream(path)
     if path.is_dir():
         return _image_stream(path, image_size)
-    raise DataError(f"--stream reads a .npy file or a folder of images, not {spec!r}; drop --stream to load "
-                    "other data into memory")
+    raise DataError(
+        f"--stream reads a .npy file or a folder of images, not {spec!r}; drop --stream to load other data into memory"
+    )
 
 
 def _npy_stream(path: Path) -> Stream:
@@ -64,8 +65,11 @@ def _npy_stream(path: Path) -> Stream:
     shape = _image_shape(arr)
     top = None
     if np.issubdtype(arr.dtype, np.integer):  # pixels, scaled to [0, 1] as the in-memory loader does
-        top = 255.0 if arr.dtype == np.uint8 else max(
-            (float(arr[i:i + 65536].max()) for i in range(0, len(arr), 65536)), default=0.0)
+        top = (
+            255.0
+            if arr.dtype == np.uint8
+            else max((float(arr[i : i + 65536].max()) for i in range(0, len(arr), 65536)), default=0.0)
+        )
         top = 255.0 if top <= 255 else float(np.iinfo(arr.dtype).max)
     n_features = int(np.prod(arr.shape[1:]))
 
@@ -87,8 +91,9 @@ def _image_stream(folder: Path, image_size: tuple[int, int] | None) -> Stream:
                 modes.add(img.mode)
                 sizes.add(img.size)
         except (UnidentifiedImageError, OSError) as exc:
-            raise DataError(f"{f} cannot be read as an image ({exc.__class__.__name__}); remove or replace it") \
-                from None
+            raise DataError(
+                f"{f} cannot be read as an image ({exc.__class__.__name__}); remove or replace it"
+            ) from None
     if image_size is None:
         if len(sizes) > 1:
             raise DataError(f"the images of {folder} differ in size; pass --image-size HxW to resize them all")
@@ -100,5 +105,6 @@ def _image_stream(folder: Path, image_size: tuple[int, int] | None) -> Stream:
     def read(start: int, stop: int) -> np.ndarray:
         return read_images(files[start:stop], image_size=image_size, colour=colour)[0]
 
-    return Stream(folder.name, len(files), int(np.prod(shape)), shape, labels=labels,
-                  paths=[str(f) for f in files], _read=read)
+    return Stream(
+        folder.name, len(files), int(np.prod(shape)), shape, labels=labels, paths=[str(f) for f in files], _read=read
+    )

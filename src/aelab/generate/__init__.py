@@ -14,5 +14,18 @@ from .sampling import (
     training_codes,
 )
 
-__all__ = ["code_box", "draw", "fit_density", "frechet_distance", "grid", "interpolate", "judge", "parse_box",
-           "parse_dims", "quality_classifier", "sample", "sample_quality", "training_codes"]
+__all__ = [
+    "code_box",
+    "draw",
+    "fit_density",
+    "frechet_distance",
+    "grid",
+    "interpolate",
+    "judge",
+    "parse_box",
+    "parse_dims",
+    "quality_classifier",
+    "sample",
+    "sample_quality",
+    "training_codes",
+]

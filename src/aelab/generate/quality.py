@@ -58,8 +58,15 @@ def sample_quality(samples: np.ndarray, classifier, reference: np.ndarray) -> di
 def quality_classifier(X: np.ndarray, y: np.ndarray, seed: int = 0, verbose: bool = False):
     """The small classifier that judges samples: 256-256 hidden units, 10 epochs (MNIST: about
     98% test accuracy in under a minute on 2 cores)."""
-    return Classifier(hidden_layer_sizes=(256, 256), epochs=10, batch_size=256, validation_fraction=0.0,
-                      patience=None, random_state=seed, verbose=verbose).fit(X, y)
+    return Classifier(
+        hidden_layer_sizes=(256, 256),
+        epochs=10,
+        batch_size=256,
+        validation_fraction=0.0,
+        patience=None,
+        random_state=seed,
+        verbose=verbose,
+    ).fit(X, y)
 
 
 def judge(X: np.ndarray, y: np.ndarray, folder=None, verbose: bool = False):

@@ -38,8 +38,10 @@ def training_codes(model, codes=None, labels=None):
         return np.asarray(codes, dtype=np.float32), None if labels is None else np.asarray(labels)
     kept = getattr(model, "code_sample_", None)
     if kept is None:
-        raise DataError("this model kept no training codes (it is not a trained auto-encoder, or was saved by an "
-                        "older aelab): give the training data (--data) to encode")
+        raise DataError(
+            "this model kept no training codes (it is not a trained auto-encoder, or was saved by an "
+            "older aelab): give the training data (--data) to encode"
+        )
     kept_labels = getattr(model, "code_sample_labels_", None)
     return kept, None if kept_labels is None else np.asarray(kept_labels)
 
@@ -80,9 +82,11 @@ def grid(model, n: int = 20, box="auto", dims=None, codes=None):
     size = model.code_size
     if dims is None:
         if size != 2:
-            raise DataError(f"a grid of codes needs a 2-D code, but this model's codes have {size} dimensions: "
-                            "choose two of them (dims / --dims 0,1; the others are held at their mean), or draw "
-                            "samples instead (--sample N)")
+            raise DataError(
+                f"a grid of codes needs a 2-D code, but this model's codes have {size} dimensions: "
+                "choose two of them (dims / --dims 0,1; the others are held at their mean), or draw "
+                "samples instead (--sample N)"
+            )
         dims = (0, 1)
     dims = tuple(int(d) for d in dims)
     if len(dims) != 2 or dims[0] == dims[1] or not all(0 <= d < size for d in dims):
@@ -116,8 +120,10 @@ def sample(model, n: int = 64, density: str = "gaussian", seed: int = 0, codes=N
         raise DataError(f"the number of samples must be at least 1, not {n}")
     if density == "prior":
         if not getattr(model, "variational", False):
-            raise DataError("density 'prior' is for variational models (trained with --vae); fit a density to "
-                            "this model's codes instead: gaussian or gmm")
+            raise DataError(
+                "density 'prior' is for variational models (trained with --vae); fit a density to "
+                "this model's codes instead: gaussian or gmm"
+            )
         Z = np.random.default_rng(seed).standard_normal((int(n), model.code_size)).astype(np.float32)
     else:
         gmm = fit_density(training_codes(model, codes)[0], density, seed)
@@ -134,8 +140,9 @@ def interpolate(model, a, b, steps: int = 10):
     ``b`` (both ends included); returns ``(images, codes)``."""
     if int(steps) < 2:
         raise DataError(f"an interpolation needs at least 2 steps, not {steps}")
-    ends = model.transform(np.concatenate([np.asarray(a, np.float32).reshape(1, -1),
-                                           np.asarray(b, np.float32).reshape(1, -1)]))
+    ends = model.transform(
+        np.concatenate([np.asarray(a, np.float32).reshape(1, -1), np.asarray(b, np.float32).reshape(1, -1)])
+    )
     t = np.linspace(0.0, 1.0, int(steps), dtype=np.float32)[:, None]
     Z = (1 - t) * ends[0] + t * ends[1]
     return model.inverse_transform(Z), Z
@@ -151,8 +158,18 @@ def parse_dims(text: str | None):
         raise DataError(f"dims must be two code dimensions like 0,1, not {text!r}") from None
 
 
-def draw(model, *, grid_size: int | None = None, n_samples: int = 64, box="auto", dims=None, density="gaussian",
-         seed: int = 0, codes=None, labels=None):
+def draw(
+    model,
+    *,
+    grid_size: int | None = None,
+    n_samples: int = 64,
+    box="auto",
+    dims=None,
+    density="gaussian",
+    seed: int = 0,
+    codes=None,
+    labels=None,
+):
     """Decode a grid (``grid_size`` points a side) or ``n_samples`` samples, for a figure.
 
     ``codes``/``labels`` are the training codes (None: those the model kept; a given ``box`` over a
@@ -169,9 +186,11 @@ def draw(model, *, grid_size: int | None = None, n_samples: int = 64, box="auto"
             codes, labels = None, None
         images, _, spanned = grid(model, grid_size, box, dims, codes)
         extra = dict(codes=codes, labels=labels, box=spanned, dims=dims or (0, 1))
-        caption = (f"{grid_size} x {grid_size} grid over codes [{spanned[0]:.2f}, {spanned[1]:.2f}] x "
-                   f"[{spanned[2]:.2f}, {spanned[3]:.2f}]")
+        caption = (
+            f"{grid_size} x {grid_size} grid over codes [{spanned[0]:.2f}, {spanned[1]:.2f}] x "
+            f"[{spanned[2]:.2f}, {spanned[3]:.2f}]"
+        )
         return images, grid_size, extra, caption
     fitted = None if density == "prior" else training_codes(model, codes, labels)[0]
     images, _ = sample(model, n_samples, density, seed, fitted)
-    return images, int(round(n_samples ** 0.5)) or 1, {}, f"{n_samples} samples, codes from {density} (seed {seed})"
+    return images, int(round(n_samples**0.5)) or 1, {}, f"{n_samples} samples, codes from {density} (seed {seed})"

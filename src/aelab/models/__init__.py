@@ -10,5 +10,17 @@ from .mlp import AutoEncoder
 from .pca import PCA
 from .torch_base import TorchEstimator, fit_to_folder
 
-__all__ = ["AutoEncoder", "Classifier", "CodeModel", "ConvAutoEncoder", "LSA", "PCA", "SavedModel", "TorchEstimator", "fit_to_folder",
-           "load", "restore", "squared_error"]
+__all__ = [
+    "AutoEncoder",
+    "Classifier",
+    "CodeModel",
+    "ConvAutoEncoder",
+    "LSA",
+    "PCA",
+    "SavedModel",
+    "TorchEstimator",
+    "fit_to_folder",
+    "load",
+    "restore",
+    "squared_error",
+]

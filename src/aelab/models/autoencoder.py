@@ -40,18 +40,27 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
         self.regularization_ = self._regularization()
         self._set_image_shape(X, image_shape)
         X = self._check_X(X, fitting=True)
+        if len(X) < 2:
+            raise DataError(f"an auto-encoder needs at least 2 samples to train on, not {len(X)} sample")
+        y = None if y is None else np.asarray(y)
         if y is not None and len(y) != len(X):
             raise DataError(f"y must hold one label per sample: {len(X)} samples, {len(y)} labels")
         self._check_architecture()
         self._choose_scaling(X)
         Xs = self._scale(X)
         self.output_activation_ = self._choose_output(Xs)
-        self.loss_ = self.loss if self.loss != "auto" else {"sigmoid": "bce", "softmax": "multinomial"}.get(
-            self.output_activation_, "mse")
+        self.loss_ = (
+            self.loss
+            if self.loss != "auto"
+            else {"sigmoid": "bce", "softmax": "multinomial"}.get(self.output_activation_, "mse")
+        )
         if (self.loss_ == "multinomial") != (self.output_activation_ == "softmax") or (
-                self.loss_ == "multinomial" and (self.mean_ is not None or X.min() < 0)):
-            raise DataError("loss='multinomial' and output_activation='softmax' go together, on non-negative data "
-                            "(word counts or frequencies) with scaling='none'")
+            self.loss_ == "multinomial" and (self.mean_ is not None or X.min() < 0)
+        ):
+            raise DataError(
+                "loss='multinomial' and output_activation='softmax' go together, on non-negative data "
+                "(word counts or frequencies) with scaling='none'"
+            )
         if self.loss_ == "bce" and (self.output_activation_ != "sigmoid" or Xs.min() < 0 or Xs.max() > 1):
             raise DataError("loss='bce' needs data in [0, 1] and a sigmoid output; use loss='mse' for other data")
 
@@ -60,8 +69,14 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
             torch.manual_seed(config.seed)
             self.module_ = self._build(X.shape[1])
         self._pretrain(Xs, config)
-        self._train(Xs, self._batch_loss, config, param_groups=self._param_groups(), checkpoint_dir=checkpoint_dir,
-                    resume=resume)
+        self._train(
+            Xs,
+            self._batch_loss,
+            config,
+            param_groups=self._param_groups(),
+            checkpoint_dir=checkpoint_dir,
+            resume=resume,
+        )
         self._keep_code_sample(X, y, config.seed)
         return self
 
@@ -90,8 +105,10 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
             return None
         decoder = {id(p) for p in self.module_.decoder_parameters()}
         rest = [p for p in self.module_.parameters() if id(p) not in decoder]
-        return [{"params": rest}, {"params": list(self.module_.decoder_parameters()),
-                                   "weight_decay": float(self.decoder_weight_decay)}]
+        return [
+            {"params": rest},
+            {"params": list(self.module_.decoder_parameters()), "weight_decay": float(self.decoder_weight_decay)},
+        ]
 
     def _reconstruction(self, logits, target):
         return reconstruction_loss(self.loss_, logits, target, self.output_activation_)
@@ -137,6 +154,7 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
         def run(x):
             stats, aux = self.module_.encode(x)
             return self._output(self.module_.decode(self._code(stats), aux))
+
         out = self._unscale(self._run(run, self._scale(X)))
         return out * X.sum(1, keepdims=True) if self.output_activation_ == "softmax" else out
 

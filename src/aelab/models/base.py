@@ -26,7 +26,7 @@ FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
-_REGISTRY: dict[str, type["SavedModel"]] = {}
+_REGISTRY: dict[str, type[SavedModel]] = {}
 
 
 class SavedModel(BaseEstimator):
@@ -55,8 +55,8 @@ class SavedModel(BaseEstimator):
         check_is_fitted(self)
         if n_features != self.n_features_in_:
             raise DataError(
-                f"{what} has {n_features} features per sample but the model was trained on "
-                f"{self.n_features_in_}{self._shape_hint()}; use data like the training data"
+                f"{what} has {n_features} features, but {type(self).__name__} is expecting {self.n_features_in_} "
+                f"features as input{self._shape_hint()}; use data like the training data"
             )
 
     def _shape_hint(self) -> str:
@@ -64,7 +64,7 @@ class SavedModel(BaseEstimator):
         return f" (images of {'x'.join(map(str, shape))})" if shape else ""
 
     def _set_image_shape(self, X, image_shape) -> None:
-        arr_shape = np.shape(X)
+        arr_shape = np.asarray(X).shape
         if image_shape is None and len(arr_shape) in (3, 4):
             image_shape = tuple(arr_shape[1:])
         if image_shape is not None and int(np.prod(image_shape)) != int(np.prod(arr_shape[1:])):
@@ -93,8 +93,9 @@ class SavedModel(BaseEstimator):
             "format_version": FORMAT_VERSION,
             "class": type(self).__name__,
             "params": self.get_params(deep=False),
-            "fitted": dict(fitted, n_features_in_=self.n_features_in_,
-                           image_shape_=getattr(self, "image_shape_", None)),
+            "fitted": dict(
+                fitted, n_features_in_=self.n_features_in_, image_shape_=getattr(self, "image_shape_", None)
+            ),
         }
         return config, tensors
 
@@ -109,6 +110,11 @@ class SavedModel(BaseEstimator):
 class CodeModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, SavedModel):
     """A model that maps samples to codes and back. Subclasses implement ``fit``, ``transform``
     and ``inverse_transform``; the code size is ``n_components_`` once fitted (or ``n_components``)."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # codes and reconstructions are float32
+        return tags
 
     @property
     def code_size(self) -> int:

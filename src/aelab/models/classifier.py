@@ -17,6 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin, clone
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
 from torch import nn
 
 from ..errors import DataError, ModelError, ParameterError
@@ -59,10 +61,27 @@ class Classifier(ClassifierMixin, TorchEstimator):
     # for epochs, batch_size and learning_rate (a test holds them to it)
     DEFAULT_OVERRIDES = {"epochs": 50, "batch_size": 128, "learning_rate": 1e-3}
 
-    def __init__(self, hidden_layer_sizes=(500, 500, 2000), activation="gelu", normalization="batch", init=None,
-                 pretrain=None, pretrain_epochs=10, pretrain_denoise=None, epochs=50, batch_size=128,
-                 learning_rate=1e-3, lr_schedule="onecycle", weight_decay=0.1, validation_fraction=0.1, patience=20,
-                 precision="float32", random_state=None, device=None, verbose=False):
+    def __init__(
+        self,
+        hidden_layer_sizes=(500, 500, 2000),
+        activation="gelu",
+        normalization="batch",
+        init=None,
+        pretrain=None,
+        pretrain_epochs=10,
+        pretrain_denoise=None,
+        epochs=50,
+        batch_size=128,
+        learning_rate=1e-3,
+        lr_schedule="onecycle",
+        weight_decay=0.1,
+        validation_fraction=0.1,
+        patience=20,
+        precision="float32",
+        random_state=None,
+        device=None,
+        verbose=False,
+    ):
         self._init_params(locals())
 
     def __sklearn_clone__(self):
@@ -75,29 +94,48 @@ class Classifier(ClassifierMixin, TorchEstimator):
         """Train on labelled ``X, y``; greedy pre-training also uses ``X_unlabelled``. Returns self."""
         self._check_params()
         X = self._check_X(X, fitting=True)
+        if y is None:
+            raise DataError("Classifier requires y to be passed, but the target y is None")
         y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
         if y.ndim != 1 or len(y) != len(X):
             raise DataError(f"y must hold one label per sample: {len(X)} samples, labels of shape {y.shape}")
+        try:
+            check_classification_targets(y)
+        except ValueError as exc:
+            raise DataError(f"{exc}; y must hold class labels") from None
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise DataError("classification needs at least two classes in y")
+            raise DataError("classification needs at least two classes in y, which holds one class")
         extra = None if X_unlabelled is None else self._check_X(X_unlabelled, what="X_unlabelled")
         config = self._train_config()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             body = self._body(X, extra, config)
             self.module_ = nn.Sequential(body, nn.Linear(self.hidden_sizes_[-1], len(self.classes_)))
-        self._train(self._scale(X), _cross_entropy, config, y=y_idx.astype(np.int64), checkpoint_dir=checkpoint_dir,
-                    resume=resume)
+        self._train(
+            self._scale(X),
+            _cross_entropy,
+            config,
+            y=y_idx.astype(np.int64),
+            checkpoint_dir=checkpoint_dir,
+            resume=resume,
+        )
         return self
 
     def _check_params(self):
         super()._check_params()
-        check_choices(("activation", self.activation, ACTIVATIONS), ("pretrain", self.pretrain, PRETRAINING),
-                      ("normalization", self.normalization, NORMALIZATIONS))
+        check_choices(
+            ("activation", self.activation, ACTIVATIONS),
+            ("pretrain", self.pretrain, PRETRAINING),
+            ("normalization", self.normalization, NORMALIZATIONS),
+        )
         TABLE["denoise"].check(self.pretrain_denoise)
         if self.init is not None and self.pretrain is not None:
-            raise ParameterError("choose one start for the hidden layers: init (a trained encoder) or pretrain='greedy'")
+            raise ParameterError(
+                "choose one start for the hidden layers: init (a trained encoder) or pretrain='greedy'"
+            )
 
     def _init_encoder(self) -> AutoEncoder:
         """The trained auto-encoder of ``init`` (loaded from its folder, or given), checked."""
@@ -105,11 +143,14 @@ class Classifier(ClassifierMixin, TorchEstimator):
         if not isinstance(ae, AutoEncoder):
             raise ModelError(f"init must be a trained AutoEncoder (MLP) or its folder, not a {type(ae).__name__}")
         if not hasattr(ae, "module_"):
-            raise ModelError("init is an AutoEncoder that was never trained; fit it first, or give the folder of a "
-                             "saved one")
+            raise ModelError(
+                "init is an AutoEncoder that was never trained; fit it first, or give the folder of a saved one"
+            )
         if ae.log_input:
-            raise ModelError("init from an auto-encoder with log_input=True is not supported; "
-                             "use pretrain='greedy' or random initialisation")
+            raise ModelError(
+                "init from an auto-encoder with log_input=True is not supported; "
+                "use pretrain='greedy' or random initialisation"
+            )
         return ae
 
     def _body(self, X, extra, config) -> nn.Sequential:
@@ -135,10 +176,18 @@ class Classifier(ClassifierMixin, TorchEstimator):
             def first_loss(logits, target):
                 return reconstruction_loss(first, logits, target, "sigmoid" if in_unit else "linear")
 
-            stack = greedy_layerwise(self._scale(both), [X.shape[1], *self.hidden_sizes_], self.activation,
-                                     self.normalization, first_loss, config, int(self.pretrain_epochs),
-                                     code_layer=False, corruption=Corruption.parse(self.pretrain_denoise),
-                                     progress=self.verbose)
+            stack = greedy_layerwise(
+                self._scale(both),
+                [X.shape[1], *self.hidden_sizes_],
+                self.activation,
+                self.normalization,
+                first_loss,
+                config,
+                int(self.pretrain_epochs),
+                code_layer=False,
+                corruption=Corruption.parse(self.pretrain_denoise),
+                progress=self.verbose,
+            )
             load_stack(body, stack)
             self.pretrain_history_ = [s.history for s in stack]
         return body
@@ -153,7 +202,8 @@ class Classifier(ClassifierMixin, TorchEstimator):
         return self._run(self.module_[0], self._scale(self._check_X(X)))
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(1)]
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(1)]
 
     # --- saving ----------------------------------------------------------------------------------
     def stored(self):
@@ -170,20 +220,27 @@ class Classifier(ClassifierMixin, TorchEstimator):
         return config, tensors
 
     def _saved_state(self):
-        fitted = {"classes_": self.classes_.tolist(), "hidden_sizes_": self.hidden_sizes_,
-                  "activation_": self.activation_, "normalization_": self.normalization_, **self._training_record()}
+        fitted = {
+            "classes_": self.classes_.tolist(),
+            "hidden_sizes_": self.hidden_sizes_,
+            "activation_": self.activation_,
+            "normalization_": self.normalization_,
+            **self._training_record(),
+        }
         return fitted, self._module_tensors()
 
     def _restore_state(self, fitted, tensors):
         nested = fitted.pop("init_model", None)
         if nested is not None:
-            self.init = restore(nested, {k[len(_INIT):]: v for k, v in tensors.items() if k.startswith(_INIT)},
-                                "the classifier's init model")
+            self.init = restore(
+                nested,
+                {k[len(_INIT) :]: v for k, v in tensors.items() if k.startswith(_INIT)},
+                "the classifier's init model",
+            )
         for k, v in fitted.items():
             setattr(self, k, v)
         self.classes_ = np.asarray(self.classes_)
-        body = mlp([self.n_features_in_, *self.hidden_sizes_], self.activation_, self.normalization_,
-                   last_plain=False)
+        body = mlp([self.n_features_in_, *self.hidden_sizes_], self.activation_, self.normalization_, last_plain=False)
         self.module_ = nn.Sequential(body, nn.Linear(self.hidden_sizes_[-1], len(self.classes_)))
         self._restore_module(tensors)
 

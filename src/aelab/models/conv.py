@@ -45,39 +45,81 @@ class ConvAutoEncoder(NeuralAutoEncoder):
     _FITTED = NeuralAutoEncoder._FITTED + ("n_components_",)
 
     # the arguments from output_activation on are the table of aelab.params (a test holds them to it)
-    def __init__(self, n_components=None, channels=(16, 8, 8), kernel_size=3, pool_size=2, unpooling="max",
-                 upsampling="deconv", activation="relu", normalization="none", output_activation="auto", loss="auto",
-                 scaling="auto", denoise=None, sparse=None, contractive=0.0, code_l2=0.0, decoder_weight_decay=None,
-                 variational=False, beta=1.0, beta_warmup=0, epochs=100, batch_size=256, learning_rate=3e-3,
-                 lr_schedule="onecycle", weight_decay=0.1, validation_fraction=0.1, patience=20, precision="float32",
-                 random_state=None, device=None, verbose=False):
+    def __init__(
+        self,
+        n_components=None,
+        channels=(16, 8, 8),
+        kernel_size=3,
+        pool_size=2,
+        unpooling="max",
+        upsampling="deconv",
+        activation="relu",
+        normalization="none",
+        output_activation="auto",
+        loss="auto",
+        scaling="auto",
+        denoise=None,
+        sparse=None,
+        contractive=0.0,
+        code_l2=0.0,
+        decoder_weight_decay=None,
+        variational=False,
+        beta=1.0,
+        beta_warmup=0,
+        epochs=100,
+        batch_size=256,
+        learning_rate=3e-3,
+        lr_schedule="onecycle",
+        weight_decay=0.1,
+        validation_fraction=0.1,
+        patience=20,
+        precision="float32",
+        random_state=None,
+        device=None,
+        verbose=False,
+    ):
         self._init_params(locals())
 
     def _check_params(self):
         super()._check_params()
         if self.n_components is not None and int(self.n_components) < 1:
-            raise ParameterError(f"n_components must be at least 1 (or None for no dense code), not {self.n_components}")
+            raise ParameterError(
+                f"n_components must be at least 1 (or None for no dense code), not {self.n_components}"
+            )
         if not self.channels or any(int(c) < 1 for c in self.channels):
             raise ParameterError(f"channels must be positive sizes like 16-8-8, not {self.channels!r}")
         if int(self.kernel_size) < 1 or int(self.kernel_size) % 2 == 0:
             raise ParameterError(f"kernel_size must be odd (3, 5, ...), not {self.kernel_size}")
         if int(self.pool_size) < 1:
             raise ParameterError(f"pool_size must be at least 1, not {self.pool_size}")
-        check_choices(("unpooling", self.unpooling, UNPOOLING), ("upsampling", self.upsampling, UPSAMPLING),
-                      ("activation", self.activation, ACTIVATIONS),
-                      ("normalization", self.normalization, CONV_NORMALIZATIONS))
+        check_choices(
+            ("unpooling", self.unpooling, UNPOOLING),
+            ("upsampling", self.upsampling, UPSAMPLING),
+            ("activation", self.activation, ACTIVATIONS),
+            ("normalization", self.normalization, CONV_NORMALIZATIONS),
+        )
         if self.variational and not self.n_components:
             raise ParameterError("a variational ConvAutoEncoder needs a dense code: set n_components (e.g. 2 or 16)")
 
     def _check_architecture(self) -> None:
         if not self.image_shape_ or len(self.image_shape_) not in (2, 3):
-            raise DataError("ConvAutoEncoder needs images: fit it on an array of images (n, height, width[, "
-                            "channels]) or pass image_shape=(height, width[, channels]), or use AutoEncoder")
+            raise DataError(
+                "ConvAutoEncoder needs images: fit it on an array of images (n, height, width[, "
+                "channels]) or pass image_shape=(height, width[, channels]), or use AutoEncoder"
+            )
         net = self._build(self.n_features_in_)
         self.n_components_ = int(self.n_components) if self.n_components else int(math.prod(net.top))
 
     def _build(self, n_features: int) -> ConvAutoEncoderNet:
-        return ConvAutoEncoderNet(self.image_shape_, tuple(int(c) for c in self.channels), int(self.kernel_size),
-                                  int(self.pool_size), self.unpooling, self.upsampling,
-                                  int(self.n_components) if self.n_components else None, self.activation,
-                                  self.normalization, bool(self.variational))
+        return ConvAutoEncoderNet(
+            self.image_shape_,
+            tuple(int(c) for c in self.channels),
+            int(self.kernel_size),
+            int(self.pool_size),
+            self.unpooling,
+            self.upsampling,
+            int(self.n_components) if self.n_components else None,
+            self.activation,
+            self.normalization,
+            bool(self.variational),
+        )

@@ -38,10 +38,13 @@ class LSA(CodeModel):
         """Fit on ``X`` (documents in rows, sparse or dense). Returns self."""
         X = self._check_X(X, fitting=True)
         if not 1 <= int(self.n_components) < X.shape[1]:
-            raise DataError(f"LSA n_components={self.n_components} must be between 1 and {X.shape[1] - 1} "
-                            "(fewer than the number of words)")
-        self.svd_ = TruncatedSVD(n_components=int(self.n_components), n_iter=int(self.n_iter),
-                                 random_state=self.random_state).fit(X)
+            raise DataError(
+                f"LSA n_components={self.n_components} must be between 1 and {X.shape[1] - 1} "
+                "(fewer than the number of words)"
+            )
+        self.svd_ = TruncatedSVD(
+            n_components=int(self.n_components), n_iter=int(self.n_iter), random_state=self.random_state
+        ).fit(X)
         self._expose()
         return self
 
@@ -76,7 +79,7 @@ class LSA(CodeModel):
         X = self._check_X(X)
         total = 0.0
         for start in range(0, X.shape[0], chunk):
-            part = X[start:start + chunk]
+            part = X[start : start + chunk]
             dense = part.toarray() if sp.issparse(part) else part
             total += float(np.sum((self.reconstruct(part) - dense) ** 2, dtype=np.float64))
         return total / X.shape[0]
@@ -85,8 +88,7 @@ class LSA(CodeModel):
         return {}, {name: torch.from_numpy(np.asarray(getattr(self.svd_, name))) for name in _ARRAYS}
 
     def _restore_state(self, fitted, tensors):
-        svd = TruncatedSVD(n_components=int(self.n_components), n_iter=int(self.n_iter),
-                           random_state=self.random_state)
+        svd = TruncatedSVD(n_components=int(self.n_components), n_iter=int(self.n_iter), random_state=self.random_state)
         for name in _ARRAYS:
             setattr(svd, name, tensors[name].numpy())
         svd.n_features_in_ = self.n_features_in_

@@ -49,13 +49,39 @@ class AutoEncoder(NeuralAutoEncoder):
     """
 
     # the arguments from output_activation on are the table of aelab.params (a test holds them to it)
-    def __init__(self, n_components=30, hidden_layer_sizes=(1000, 500, 250), activation="gelu",
-                 normalization="batch", pretrain=None, pretrain_epochs=10, pretrain_denoise=None, log_input=False,
-                 output_activation="auto", loss="auto", scaling="auto", denoise=None, sparse=None, contractive=0.0,
-                 code_l2=0.0, decoder_weight_decay=None, variational=False, beta=1.0, beta_warmup=0, epochs=100,
-                 batch_size=256, learning_rate=3e-3, lr_schedule="onecycle", weight_decay=0.1,
-                 validation_fraction=0.1, patience=20, precision="float32", random_state=None, device=None,
-                 verbose=False):
+    def __init__(
+        self,
+        n_components=30,
+        hidden_layer_sizes=(1000, 500, 250),
+        activation="gelu",
+        normalization="batch",
+        pretrain=None,
+        pretrain_epochs=10,
+        pretrain_denoise=None,
+        log_input=False,
+        output_activation="auto",
+        loss="auto",
+        scaling="auto",
+        denoise=None,
+        sparse=None,
+        contractive=0.0,
+        code_l2=0.0,
+        decoder_weight_decay=None,
+        variational=False,
+        beta=1.0,
+        beta_warmup=0,
+        epochs=100,
+        batch_size=256,
+        learning_rate=3e-3,
+        lr_schedule="onecycle",
+        weight_decay=0.1,
+        validation_fraction=0.1,
+        patience=20,
+        precision="float32",
+        random_state=None,
+        device=None,
+        verbose=False,
+    ):
         self._init_params(locals())
 
     def _check_params(self):
@@ -66,14 +92,23 @@ class AutoEncoder(NeuralAutoEncoder):
             raise ParameterError(f"hidden layer sizes must be positive, not {tuple(self.hidden_layer_sizes)}")
         if int(self.pretrain_epochs) < 1:
             raise ParameterError(f"pretrain_epochs must be at least 1, not {self.pretrain_epochs}")
-        check_choices(("activation", self.activation, ACTIVATIONS), ("pretrain", self.pretrain, PRETRAINING),
-                      ("normalization", self.normalization, NORMALIZATIONS))
+        check_choices(
+            ("activation", self.activation, ACTIVATIONS),
+            ("pretrain", self.pretrain, PRETRAINING),
+            ("normalization", self.normalization, NORMALIZATIONS),
+        )
         TABLE["denoise"].check(self.pretrain_denoise)
 
     def _build(self, n_features: int) -> MLPAutoEncoderNet:
-        return MLPAutoEncoderNet(n_features, tuple(int(h) for h in self.hidden_layer_sizes),
-                                 int(self.n_components), self.activation, self.normalization, bool(self.variational),
-                                 bool(self.log_input))
+        return MLPAutoEncoderNet(
+            n_features,
+            tuple(int(h) for h in self.hidden_layer_sizes),
+            int(self.n_components),
+            self.activation,
+            self.normalization,
+            bool(self.variational),
+            bool(self.log_input),
+        )
 
     def _choose_scaling(self, X):
         super()._choose_scaling(X)
@@ -87,8 +122,17 @@ class AutoEncoder(NeuralAutoEncoder):
             return
         sizes = [Xs.shape[1], *map(int, self.hidden_layer_sizes), int(self.n_components)]
         first_input = np.log1p(Xs) if self.log_input else Xs  # what the encoder's first layer sees
-        stack = greedy_layerwise(first_input, sizes, self.activation, self.normalization, self._reconstruction, config,
-                                 epochs=int(self.pretrain_epochs), code_layer=True,
-                                 corruption=Corruption.parse(self.pretrain_denoise), progress=self.verbose)
+        stack = greedy_layerwise(
+            first_input,
+            sizes,
+            self.activation,
+            self.normalization,
+            self._reconstruction,
+            config,
+            epochs=int(self.pretrain_epochs),
+            code_layer=True,
+            corruption=Corruption.parse(self.pretrain_denoise),
+            progress=self.verbose,
+        )
         load_stack(self.module_.encoder, stack, self.module_.decoder)
         self.pretrain_history_ = [s.history for s in stack]

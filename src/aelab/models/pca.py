@@ -50,8 +50,12 @@ class PCA(CodeModel):
                 f"PCA n_components={self.n_components} must be between 1 and {limit} "
                 f"(the smaller of {X.shape[0]} samples and {X.shape[1]} features)"
             )
-        self.pca_ = _SkPCA(n_components=int(self.n_components), whiten=self.whiten,
-                           svd_solver=self.svd_solver, random_state=self.random_state).fit(X)
+        self.pca_ = _SkPCA(
+            n_components=int(self.n_components),
+            whiten=self.whiten,
+            svd_solver=self.svd_solver,
+            random_state=self.random_state,
+        ).fit(X)
         self._expose()
         return self
 
@@ -72,8 +76,12 @@ class PCA(CodeModel):
         return fitted, {name: torch.from_numpy(np.asarray(getattr(self.pca_, name))) for name in _ARRAYS}
 
     def _restore_state(self, fitted, tensors):
-        pca = _SkPCA(n_components=int(self.n_components), whiten=self.whiten,
-                     svd_solver=self.svd_solver, random_state=self.random_state)
+        pca = _SkPCA(
+            n_components=int(self.n_components),
+            whiten=self.whiten,
+            svd_solver=self.svd_solver,
+            random_state=self.random_state,
+        )
         for name in _ARRAYS:
             setattr(pca, name, tensors[name].numpy())
         pca.n_components_ = pca.components_.shape[0]

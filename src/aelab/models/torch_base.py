@@ -40,21 +40,35 @@ class TorchEstimator(SavedModel):
     def _train_config(self) -> TrainConfig:
         """The training settings of this estimator's parameters (``random_state`` None draws a fresh
         seed; ``device`` None means cuda when available)."""
-        seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1) if self.random_state is None \
+        seed = (
+            int(np.random.SeedSequence().generate_state(1)[0] >> 1)
+            if self.random_state is None
             else int(self.random_state)
+        )
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        return TrainConfig(epochs=int(self.epochs), batch_size=int(self.batch_size),
-                           learning_rate=float(self.learning_rate), lr_schedule=self.lr_schedule,
-                           weight_decay=float(self.weight_decay), validation_fraction=float(self.validation_fraction),
-                           patience=self.patience, precision=self.precision, seed=seed, device=device)
+        return TrainConfig(
+            epochs=int(self.epochs),
+            batch_size=int(self.batch_size),
+            learning_rate=float(self.learning_rate),
+            lr_schedule=self.lr_schedule,
+            weight_decay=float(self.weight_decay),
+            validation_fraction=float(self.validation_fraction),
+            patience=self.patience,
+            precision=self.precision,
+            seed=seed,
+            device=device,
+        )
 
     def _train(self, X: np.ndarray, batch_loss, config: TrainConfig, **kw):
         """Train ``module_`` on ``X`` with :func:`aelab.training.fit_module` (``kw`` are its keyword
         arguments), with this estimator's settings as the run's fingerprint, and record the run.
         The module ends on the CPU."""
-        fingerprint = {"model": type(self).__name__,
-                       "params": {k: _plain_value(v) for k, v in self.get_params(deep=False).items()
-                                  if k not in ("verbose", "device")}}
+        fingerprint = {
+            "model": type(self).__name__,
+            "params": {
+                k: _plain_value(v) for k, v in self.get_params(deep=False).items() if k not in ("verbose", "device")
+            },
+        }
         result = fit_module(self.module_, X, batch_loss, config, fingerprint=fingerprint, progress=self.verbose, **kw)
         self.module_.to("cpu").eval()
         self.history_ = result.history
@@ -83,8 +97,10 @@ class TorchEstimator(SavedModel):
         """``fn`` (torch in, torch out) over the rows of ``A`` in chunks, in evaluation mode."""
         self.module_.eval()
         with torch.no_grad():
-            parts = [fn(torch.from_numpy(np.ascontiguousarray(A[i:i + chunk]))).float().numpy()
-                     for i in range(0, len(A), chunk)]
+            parts = [
+                fn(torch.from_numpy(np.ascontiguousarray(A[i : i + chunk]))).float().numpy()
+                for i in range(0, len(A), chunk)
+            ]
         return np.concatenate(parts).astype(np.float32, copy=False)
 
     # --- saving ----------------------------------------------------------------------------------
@@ -95,13 +111,15 @@ class TorchEstimator(SavedModel):
         """The module's weights, and the input scaling if there is one, as the tensors of a model file."""
         tensors = {f"module.{k}": v for k, v in self.module_.state_dict().items()}
         if self.mean_ is not None:
-            tensors.update(scaling_mean=torch.from_numpy(np.asarray(self.mean_)),
-                           scaling_scale=torch.from_numpy(np.asarray(self.scale_)))
+            tensors.update(
+                scaling_mean=torch.from_numpy(np.asarray(self.mean_)),
+                scaling_scale=torch.from_numpy(np.asarray(self.scale_)),
+            )
         return tensors
 
     def _restore_module(self, tensors: dict[str, torch.Tensor]) -> None:
         """Inverse of :meth:`_module_tensors`, into the freshly built ``module_`` (left in evaluation mode)."""
-        self.module_.load_state_dict({k[len("module."):]: v for k, v in tensors.items() if k.startswith("module.")})
+        self.module_.load_state_dict({k[len("module.") :]: v for k, v in tensors.items() if k.startswith("module.")})
         self.module_.eval()
         if "scaling_mean" in tensors:
             self.mean_, self.scale_ = tensors["scaling_mean"].numpy(), tensors["scaling_scale"].numpy()

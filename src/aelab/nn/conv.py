@@ -29,17 +29,28 @@ from .mlp import reparameterize
 
 def _stage(conv: nn.Module, channels: int, activation_name: str, normalization: str) -> nn.Sequential:
     # in-place activations overwrite their input: no extra buffer for these large feature maps
-    return nn.Sequential(conv, *norm(CONV_NORMALIZATIONS, normalization, channels),
-                         activation(activation_name, inplace=True))
+    return nn.Sequential(
+        conv, *norm(CONV_NORMALIZATIONS, normalization, channels), activation(activation_name, inplace=True)
+    )
 
 
 class ConvAutoEncoderNet(nn.Module):
     """Convolution + pooling stages of ``channels``, an optional dense code of ``n_components``,
     and the mirrored decoder."""
 
-    def __init__(self, image_shape: tuple[int, ...], channels: tuple[int, ...], kernel_size: int, pool_size: int,
-                 unpooling: str, upsampling: str, n_components: int | None, activation_name: str, normalization: str,
-                 variational: bool = False):
+    def __init__(
+        self,
+        image_shape: tuple[int, ...],
+        channels: tuple[int, ...],
+        kernel_size: int,
+        pool_size: int,
+        unpooling: str,
+        upsampling: str,
+        n_components: int | None,
+        activation_name: str,
+        normalization: str,
+        variational: bool = False,
+    ):
         super().__init__()
         height, width = image_shape[:2]
         self.in_channels = image_shape[2] if len(image_shape) == 3 else 1
@@ -49,7 +60,8 @@ class ConvAutoEncoderNet(nn.Module):
         widths = [self.in_channels, *channels]
         self.stages = nn.ModuleList(
             _stage(nn.Conv2d(c_in, c_out, kernel_size, padding=pad), c_out, activation_name, normalization)
-            for c_in, c_out in zip(widths[:-1], widths[1:]))
+            for c_in, c_out in zip(widths[:-1], widths[1:])
+        )
         self.sizes = []  # feature-map size before each pooling
         h, w = height, width
         for _ in channels:
@@ -100,7 +112,7 @@ class ConvAutoEncoderNet(nn.Module):
     def _unpool(self, x: torch.Tensor, size: tuple[int, int], switches: torch.Tensor | None) -> torch.Tensor:
         p = self.pool
         if self.unpooling == "nearest":
-            return F.interpolate(x, scale_factor=p, mode="nearest")[..., :size[0], :size[1]]
+            return F.interpolate(x, scale_factor=p, mode="nearest")[..., : size[0], : size[1]]
         if switches is None:
             switches = self._corner_switches(x, size)
         return F.max_unpool2d(x.contiguous(), switches, p, p, output_size=size)

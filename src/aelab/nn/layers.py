@@ -22,9 +22,13 @@ def norm(table: dict, name: str, width: int) -> list[nn.Module]:
 def mlp(sizes, activation_name: str, normalization: str, last_plain: bool = True) -> nn.Sequential:
     """Linear layers of ``sizes``, each followed by norm + activation, except the last one when
     ``last_plain`` (a linear code or output layer)."""
-    return nn.Sequential(*[m for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))
-                           for m in layer(n_in, n_out, activation_name,
-                                          None if last_plain and i == len(sizes) - 2 else normalization)])
+    return nn.Sequential(
+        *[
+            m
+            for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))
+            for m in layer(n_in, n_out, activation_name, None if last_plain and i == len(sizes) - 2 else normalization)
+        ]
+    )
 
 
 def layer(n_in: int, n_out: int, activation_name: str, normalization: str | None) -> list[nn.Module]:

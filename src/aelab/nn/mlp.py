@@ -19,12 +19,19 @@ class MLPAutoEncoderNet(nn.Module):
     """Encoder ``n_features - hidden - code`` and its mirror. A variational encoder's last layer
     gives twice the code size: the mean, then the log-variance."""
 
-    def __init__(self, n_features: int, hidden: tuple[int, ...], n_components: int, activation: str,
-                 normalization: str, variational: bool = False, log_input: bool = False):
+    def __init__(
+        self,
+        n_features: int,
+        hidden: tuple[int, ...],
+        n_components: int,
+        activation: str,
+        normalization: str,
+        variational: bool = False,
+        log_input: bool = False,
+    ):
         super().__init__()
         self.log_input, self.variational = log_input, variational
-        self.encoder = mlp([n_features, *hidden, n_components * (2 if variational else 1)], activation,
-                           normalization)
+        self.encoder = mlp([n_features, *hidden, n_components * (2 if variational else 1)], activation, normalization)
         self.decoder = mlp([n_components, *reversed(hidden), n_features], activation, normalization)
 
     def encode(self, x: torch.Tensor):

@@ -14,7 +14,24 @@ from .figures import (
 )
 from .tables import comparison_table, retrieval_table, text_retrieval_table, text_table
 
-__all__ = ["account", "code_map", "comparison_table", "confusion_matrix_figure", "evaluate_model", "generated_figure",
-           "image_strip", "model_metrics", "mosaic", "pca_twin", "precision_recall_figure", "reconstruction_figure",
-           "retrieval_table", "save_figure", "text_retrieval_table", "text_table", "training_curves",
-           "write_figures", "write_html"]
+__all__ = [
+    "account",
+    "code_map",
+    "comparison_table",
+    "confusion_matrix_figure",
+    "evaluate_model",
+    "generated_figure",
+    "image_strip",
+    "model_metrics",
+    "mosaic",
+    "pca_twin",
+    "precision_recall_figure",
+    "reconstruction_figure",
+    "retrieval_table",
+    "save_figure",
+    "text_retrieval_table",
+    "text_table",
+    "training_curves",
+    "write_figures",
+    "write_html",
+]

@@ -44,16 +44,19 @@ def write_figures(folder: Path, models: dict[str, CodeModel], ds: Dataset, n_exa
     recon = {name: m.reconstruct(X) for name, m in models.items()}
     figures["reconstructions"] = plots.save_figure(
         plots.reconstruction_figure(X, recon, ds.image_shape, title=f"{ds.name}: test samples and reconstructions"),
-        folder / "reconstructions.png")
+        folder / "reconstructions.png",
+    )
     maps = {name: m.transform(ds.test.X) for name, m in models.items() if m.code_size == 2}
     if maps:
         figures["code_map"] = plots.save_figure(
             plots.code_map(maps, ds.test.y, ds.classes, title=f"{ds.name}: 2-D codes of the test samples"),
-            folder / "code_map.png")
+            folder / "code_map.png",
+        )
     histories = {name: m.history_ for name, m in models.items() if getattr(m, "history_", None)}
     if histories:
-        figures["training_curve"] = plots.save_figure(plots.training_curves(histories, title="training"),
-                                                      folder / "training_curve.png")
+        figures["training_curve"] = plots.save_figure(
+            plots.training_curves(histories, title="training"), folder / "training_curve.png"
+        )
     return figures
 
 
@@ -63,32 +66,48 @@ def account(metrics: dict[str, dict], pairs: list[tuple[str, str]]) -> list[str]
     for ae, pca in pairs:
         a, p = metrics[ae], metrics[pca]
         change = (p["test_error"] - a["test_error"]) / p["test_error"]
-        verdict = (f"{abs(change):.0%} lower than" if change > 0.005 else
-                   f"{abs(change):.0%} higher than" if change < -0.005 else "about the same as")
-        line = (f"With a {a['n_components']}-D code the auto-encoder's test reconstruction error is "
-                f"{a['test_error']:.3f} per sample, {verdict} PCA's {p['test_error']:.3f}.")
+        verdict = (
+            f"{abs(change):.0%} lower than"
+            if change > 0.005
+            else f"{abs(change):.0%} higher than"
+            if change < -0.005
+            else "about the same as"
+        )
+        line = (
+            f"With a {a['n_components']}-D code the auto-encoder's test reconstruction error is "
+            f"{a['test_error']:.3f} per sample, {verdict} PCA's {p['test_error']:.3f}."
+        )
         if "knn_accuracy" in a:
-            line += (f" A 5-nearest-neighbour classifier on the codes reaches {a['knn_accuracy']:.1%} "
-                     f"(auto-encoder) against {p['knn_accuracy']:.1%} (PCA).")
+            line += (
+                f" A 5-nearest-neighbour classifier on the codes reaches {a['knn_accuracy']:.1%} "
+                f"(auto-encoder) against {p['knn_accuracy']:.1%} (PCA)."
+            )
         lines.append(line)
     return lines
 
 
-def write_html(path: Path, title: str, sentences: list[str], table: str, figures: dict[str, Path],
-               notes: list[str] = ()) -> None:
+def write_html(
+    path: Path, title: str, sentences: list[str], table: str, figures: dict[str, Path], notes: list[str] = ()
+) -> None:
     """A single self-contained HTML page: figures inline as base64 PNG."""
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
-             "img{max-width:100%}pre{background:#f4f4f4;padding:1em;overflow:auto}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+        "img{max-width:100%}pre{background:#f4f4f4;padding:1em;overflow:auto}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
     parts += [f"<p>{html.escape(s)}</p>" for s in sentences]
     parts.append(f"<h2>Metrics</h2><pre>{html.escape(table)}</pre>")
-    captions = {"reconstructions": "Test samples (top row) and their reconstructions",
-                "code_map": "2-D codes of the test samples, coloured by label",
-                "training_curve": "Training and validation loss per epoch"}
+    captions = {
+        "reconstructions": "Test samples (top row) and their reconstructions",
+        "code_map": "2-D codes of the test samples, coloured by label",
+        "training_curve": "Training and validation loss per epoch",
+    }
     for key, fig_path in figures.items():
         data = base64.b64encode(Path(fig_path).read_bytes()).decode()
-        parts.append(f"<h2>{html.escape(captions.get(key, key))}</h2><img alt='{key}' src='data:image/png;base64,{data}'>")
+        parts.append(
+            f"<h2>{html.escape(captions.get(key, key))}</h2><img alt='{key}' src='data:image/png;base64,{data}'>"
+        )
     parts += [f"<p><small>{html.escape(n)}</small></p>" for n in notes]
     parts.append("</body></html>")
     path.write_text("\n".join(parts), encoding="utf-8")

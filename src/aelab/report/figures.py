@@ -42,8 +42,12 @@ def _show(ax, row, image_shape, vmin=None, vmax=None):
     ax.set_yticks([])
 
 
-def reconstruction_figure(originals: np.ndarray, reconstructions: dict[str, np.ndarray],
-                          image_shape: tuple[int, ...] | None, title: str | None = None) -> Figure:
+def reconstruction_figure(
+    originals: np.ndarray,
+    reconstructions: dict[str, np.ndarray],
+    image_shape: tuple[int, ...] | None,
+    title: str | None = None,
+) -> Figure:
     """Originals on the top row, one row of reconstructions per model under them."""
     rows = {"original": originals, **reconstructions}
     n = len(originals)
@@ -60,8 +64,12 @@ def reconstruction_figure(originals: np.ndarray, reconstructions: dict[str, np.n
     return fig
 
 
-def code_map(codes: dict[str, np.ndarray], labels: np.ndarray | None = None,
-             classes: list[str] | None = None, title: str | None = None) -> Figure:
+def code_map(
+    codes: dict[str, np.ndarray],
+    labels: np.ndarray | None = None,
+    classes: list[str] | None = None,
+    title: str | None = None,
+) -> Figure:
     """2-D codes side by side, one panel per model, points coloured by label. Up to 10 labels
     get a legend in each panel; more (20 newsgroups) get one legend under the panels."""
     values = None if labels is None else np.unique(labels)
@@ -78,8 +86,14 @@ def code_map(codes: dict[str, np.ndarray], labels: np.ndarray | None = None,
             for i, v in enumerate(values):
                 pick = labels == v
                 name_v = classes[int(v)] if classes is not None and np.issubdtype(type(v), np.integer) else str(v)
-                ax.scatter(Z[pick, 0], Z[pick, 1], s=5 if not many else 3, alpha=0.7, label=name_v,
-                           color=_palette(cmap, i, len(values)))
+                ax.scatter(
+                    Z[pick, 0],
+                    Z[pick, 1],
+                    s=5 if not many else 3,
+                    alpha=0.7,
+                    label=name_v,
+                    color=_palette(cmap, i, len(values)),
+                )
             if not many:
                 ax.legend(markerscale=3, fontsize=7, loc="best", frameon=True)
         ax.set_title(name)
@@ -87,8 +101,9 @@ def code_map(codes: dict[str, np.ndarray], labels: np.ndarray | None = None,
         ax.set_ylabel("code 2")
     if many:
         handles, names = axes[0].get_legend_handles_labels()
-        fig.legend(handles, names, loc="lower center", ncol=min(5, len(names)), fontsize=7, markerscale=3,
-                   frameon=False)
+        fig.legend(
+            handles, names, loc="lower center", ncol=min(5, len(names)), fontsize=7, markerscale=3, frameon=False
+        )
         fig.subplots_adjust(bottom=0.26)
     if title:
         fig.suptitle(title)
@@ -121,15 +136,20 @@ def training_curves(histories: dict[str, list[dict]], title: str | None = None) 
     return fig
 
 
-def confusion_matrix_figure(y_true: np.ndarray, y_pred: np.ndarray, classes: list | None = None,
-                            title: str | None = None) -> Figure:
+def confusion_matrix_figure(
+    y_true: np.ndarray, y_pred: np.ndarray, classes: list | None = None, title: str | None = None
+) -> Figure:
     """Counts of true class (rows) against predicted class (columns), with the counts written in."""
     from sklearn.metrics import confusion_matrix
 
     labels = np.unique(np.concatenate([y_true, y_pred]))
     counts = confusion_matrix(y_true, y_pred, labels=labels)
-    names = [str(classes[int(v)]) if classes is not None and np.issubdtype(labels.dtype, np.integer)
-             and 0 <= int(v) < len(classes) else str(v) for v in labels]
+    names = [
+        str(classes[int(v)])
+        if classes is not None and np.issubdtype(labels.dtype, np.integer) and 0 <= int(v) < len(classes)
+        else str(v)
+        for v in labels
+    ]
     size = max(4.0, 0.45 * len(labels) + 2)
     fig = Figure(figsize=(size + 1, size), dpi=100)
     ax = fig.subplots()
@@ -142,15 +162,27 @@ def confusion_matrix_figure(y_true: np.ndarray, y_pred: np.ndarray, classes: lis
     if len(labels) <= 20:
         for i in range(len(labels)):
             for j in range(len(labels)):
-                ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if counts[i, j] > counts.max() / 2 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(counts[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if counts[i, j] > counts.max() / 2 else "black",
+                )
     accuracy = np.trace(counts) / max(counts.sum(), 1)
     ax.set_title(title or f"accuracy {accuracy:.4f}")
     return fig
 
 
-def image_strip(images: np.ndarray, image_shape: tuple[int, ...] | None, titles: list[str],
-                title: str | None = None, per_row: int = 11) -> Figure:
+def image_strip(
+    images: np.ndarray,
+    image_shape: tuple[int, ...] | None,
+    titles: list[str],
+    title: str | None = None,
+    per_row: int = 11,
+) -> Figure:
     """Samples side by side with a caption each: a query and its neighbours, a contact sheet."""
     n = len(images)
     cols = min(n, per_row)
@@ -194,13 +226,20 @@ def mosaic(images: np.ndarray, image_shape: tuple[int, ...], n_cols: int, gap: i
     out = np.ones((n_rows * (h + gap) - gap, n_cols * (w + gap) - gap, *extra), dtype=np.float32)
     for i, row in enumerate(images):
         r, c = divmod(i, n_cols)
-        out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = as_image(row, image_shape)
+        out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = as_image(row, image_shape)
     return out
 
 
-def generated_figure(images: np.ndarray, image_shape: tuple[int, ...], n_cols: int, title: str | None = None,
-                     codes: np.ndarray | None = None, labels: np.ndarray | None = None,
-                     box: tuple[float, float, float, float] | None = None, dims=(0, 1)) -> Figure:
+def generated_figure(
+    images: np.ndarray,
+    image_shape: tuple[int, ...],
+    n_cols: int,
+    title: str | None = None,
+    codes: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    box: tuple[float, float, float, float] | None = None,
+    dims=(0, 1),
+) -> Figure:
     """Generated samples as one image of images; with ``codes``, beside it the scatter of the
     training codes coloured by label, with the sampled ``box`` drawn on it."""
     from matplotlib.patches import Rectangle
@@ -211,8 +250,9 @@ def generated_figure(images: np.ndarray, image_shape: tuple[int, ...], n_cols: i
     panels = 2 if codes is not None else 1
     fig = Figure(figsize=(6.0 * panels, 6.0), dpi=100)
     axes = fig.subplots(1, panels, squeeze=False)[0]
-    axes[0].imshow(np.clip(tiles, 0, 1), cmap="gray" if tiles.ndim == 2 else None, vmin=0, vmax=1,
-                   interpolation="nearest")
+    axes[0].imshow(
+        np.clip(tiles, 0, 1), cmap="gray" if tiles.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest"
+    )
     axes[0].set_xticks([])
     axes[0].set_yticks([])
     axes[0].set_title("decoded codes")
@@ -225,16 +265,26 @@ def generated_figure(images: np.ndarray, image_shape: tuple[int, ...], n_cols: i
             values = np.unique(labels)
             for i, v in enumerate(values):
                 pick = labels == v
-                ax.scatter(Z[pick, 0], Z[pick, 1], s=3, alpha=0.6, label=str(v),
-                           color=_palette("tab10" if len(values) <= 10 else "tab20", i, len(values)))
+                ax.scatter(
+                    Z[pick, 0],
+                    Z[pick, 1],
+                    s=3,
+                    alpha=0.6,
+                    label=str(v),
+                    color=_palette("tab10" if len(values) <= 10 else "tab20", i, len(values)),
+                )
             ax.legend(markerscale=4, fontsize=7, loc="best")
         if box is not None:
             x0, x1, y0, y1 = box
             ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="black", linewidth=1.5))
-            ax.set_xlim(min(x0, np.percentile(Z[:, 0], 0.5)) - 0.05 * (x1 - x0),
-                        max(x1, np.percentile(Z[:, 0], 99.5)) + 0.05 * (x1 - x0))
-            ax.set_ylim(min(y0, np.percentile(Z[:, 1], 0.5)) - 0.05 * (y1 - y0),
-                        max(y1, np.percentile(Z[:, 1], 99.5)) + 0.05 * (y1 - y0))
+            ax.set_xlim(
+                min(x0, np.percentile(Z[:, 0], 0.5)) - 0.05 * (x1 - x0),
+                max(x1, np.percentile(Z[:, 0], 99.5)) + 0.05 * (x1 - x0),
+            )
+            ax.set_ylim(
+                min(y0, np.percentile(Z[:, 1], 0.5)) - 0.05 * (y1 - y0),
+                max(y1, np.percentile(Z[:, 1], 99.5)) + 0.05 * (y1 - y0),
+            )
         ax.set_title("training codes and the sampled box" if box is not None else "training codes")
         ax.set_xlabel(f"code {dims[0] + 1}")
         ax.set_ylabel(f"code {dims[1] + 1}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 def text_table(rows: list[list[str]]) -> str:
     """Rows of cells (the first row the header) as aligned text: the first column to the left,
     the others to the right, a rule under the header."""
@@ -13,9 +14,15 @@ def text_table(rows: list[list[str]]) -> str:
 
 def comparison_table(metrics: dict[str, dict]) -> str:
     """A plain-text table of the metrics of several models."""
-    cols = [("model", None), ("code", "n_components"), ("train error", "train_error"),
-            ("test error", "test_error"), ("5-NN acc.", "knn_accuracy"), ("epochs", "n_epochs"),
-            ("seconds", "training_seconds")]
+    cols = [
+        ("model", None),
+        ("code", "n_components"),
+        ("train error", "train_error"),
+        ("test error", "test_error"),
+        ("5-NN acc.", "knn_accuracy"),
+        ("epochs", "n_epochs"),
+        ("seconds", "training_seconds"),
+    ]
     cols = [(h, k) for h, k in cols if k is None or any(k in m for m in metrics.values())]
     rows = [[h for h, _ in cols]]
     for name, m in metrics.items():
@@ -37,9 +44,18 @@ def retrieval_table(results: dict) -> str:
     rows = [head]
     for name, r in results.items():
         p = r["precision_at"]
-        rows.append([name, str(r["dimension"]), *(f"{p[k]:.4f}" if k in p else "-" for k in (1, 10, 100)),
-                     f"{r['map']:.4f}", f"{r['queries_per_s']:.0f}", f"{r['latency_ms']['median']:.3f}",
-                     f"{r['latency_ms']['p95']:.3f}", f"{r['memory_mb']:.2f}"])
+        rows.append(
+            [
+                name,
+                str(r["dimension"]),
+                *(f"{p[k]:.4f}" if k in p else "-" for k in (1, 10, 100)),
+                f"{r['map']:.4f}",
+                f"{r['queries_per_s']:.0f}",
+                f"{r['latency_ms']['median']:.3f}",
+                f"{r['latency_ms']['p95']:.3f}",
+                f"{r['memory_mb']:.2f}",
+            ]
+        )
     return text_table(rows)
 
 
@@ -49,6 +65,13 @@ def text_retrieval_table(metrics: dict) -> str:
     head = ["model", "dim", *(f"R={100 * r:g}%" for r in recall_levels), "P@10", "mAP"]
     rows = [head]
     for name, r in metrics.items():
-        rows.append([name, str(r["dimension"]), *(f"{r['precision_at_recall'][level]:.4f}" for level in recall_levels),
-                     f"{r['precision_at'][10]:.4f}", f"{r['map']:.4f}"])
+        rows.append(
+            [
+                name,
+                str(r["dimension"]),
+                *(f"{r['precision_at_recall'][level]:.4f}" for level in recall_levels),
+                f"{r['precision_at'][10]:.4f}",
+                f"{r['map']:.4f}",
+            ]
+        )
     return "precision at recall R (and at 10 documents):\n" + text_table(rows)

@@ -13,6 +13,21 @@ from .collection import (
 from .index import AUTO_EXACT_LIMIT, Index, Neighbours
 from .metrics import RECALL_LEVELS, evaluate, exact_scores, neighbour_agreement, precision_at_k, ranking_metrics
 
-__all__ = ["AUTO_EXACT_LIMIT", "RECALL_LEVELS", "Index", "Neighbours", "evaluate", "evaluate_indexes",
-           "exact_scores", "index_collection", "neighbour_agreement", "neighbour_figure", "open_collection",
-           "precision_at_k", "query_vector", "ranking_metrics", "search", "space_model"]
+__all__ = [
+    "AUTO_EXACT_LIMIT",
+    "RECALL_LEVELS",
+    "Index",
+    "Neighbours",
+    "evaluate",
+    "evaluate_indexes",
+    "exact_scores",
+    "index_collection",
+    "neighbour_agreement",
+    "neighbour_figure",
+    "open_collection",
+    "precision_at_k",
+    "query_vector",
+    "ranking_metrics",
+    "search",
+    "space_model",
+]

@@ -21,19 +21,33 @@ from .metrics import evaluate
 PCA_FIT_SAMPLES = 20_000  # a PCA space is fitted on up to this many samples spread over the collection
 
 
-def open_collection(spec: str, *, data_dir=None, split: str = "train", stream: bool = False, image_size=None,
-                    test_size: float = 0.2, seed: int = 0, label_column=None) -> Stream:
+def open_collection(
+    spec: str,
+    *,
+    data_dir=None,
+    split: str = "train",
+    stream: bool = False,
+    image_size=None,
+    test_size: float = 0.2,
+    seed: int = 0,
+    label_column=None,
+) -> Stream:
     """The samples to index, as a :class:`aelab.datasets.Stream`: read a batch at a time from a
     ``.npy`` file or an image folder (``stream``), or one ``split`` of a data set loaded in memory."""
     if stream:
         return open_stream(spec, image_size)
-    ds = datasets.load(spec, data_dir, test_size=test_size, seed=seed, label_column=label_column,
-                       image_size=image_size)
+    ds = datasets.load(spec, data_dir, test_size=test_size, seed=seed, label_column=label_column, image_size=image_size)
     part = ds.split(split)
     paths = [str(i) if isinstance(i, str) else None for i in part.ids] if part.ids is not None else None
-    return Stream(ds.name, len(part.X), ds.n_features, ds.image_shape,
-                  labels=None if part.y is None else part.y.tolist(), paths=paths,
-                  _read=lambda start, stop: part.X[start:stop])
+    return Stream(
+        ds.name,
+        len(part.X),
+        ds.n_features,
+        ds.image_shape,
+        labels=None if part.y is None else part.y.tolist(),
+        paths=paths,
+        _read=lambda start, stop: part.X[start:stop],
+    )
 
 
 def space_model(space: str, model=None, n_components: int | None = None) -> CodeModel | None:
@@ -53,9 +67,20 @@ def space_model(space: str, model=None, n_components: int | None = None) -> Code
     return model
 
 
-def index_collection(source: Stream, out, *, index: Index | None = None, model=None, space: str = "code",
-                     metric: str = "cosine", kind: str = "auto", n_components: int | None = None,
-                     batch_size: int = 8192, info: dict | None = None, overwrite: bool = False) -> Index:
+def index_collection(
+    source: Stream,
+    out,
+    *,
+    index: Index | None = None,
+    model=None,
+    space: str = "code",
+    metric: str = "cosine",
+    kind: str = "auto",
+    n_components: int | None = None,
+    batch_size: int = 8192,
+    info: dict | None = None,
+    overwrite: bool = False,
+) -> Index:
     """Encode ``source`` a batch at a time and write the index folder ``out`` atomically.
 
     A new index is built in ``space`` (see :func:`space_model`); with ``index`` (loaded from
@@ -72,8 +97,10 @@ def index_collection(source: Stream, out, *, index: Index | None = None, model=N
     info = dict(info or {})
     if index.model is None:
         if index.dimension and source.n_features != index.dimension:
-            raise DataError(f"{source.name} has {source.n_features} features per sample but the index holds "
-                            f"{index.dimension}-D pixel vectors")
+            raise DataError(
+                f"{source.name} has {source.n_features} features per sample but the index holds "
+                f"{index.dimension}-D pixel vectors"
+            )
     elif adding or space == "code":  # a new PCA is fitted on this data below
         index.model.check_n_features(source.n_features, f"the data {source.name}")
     split = info.get("split", "all")
@@ -81,20 +108,27 @@ def index_collection(source: Stream, out, *, index: Index | None = None, model=N
     if adding:
         prefix = f"{Path(str(info.get('data', source.name))).name}/{prefix}"
         if any(i.startswith(prefix) for i in index.ids):
-            raise DataError(f"{out} already holds items from {info.get('data', source.name)} ({split}); "
-                            "nothing was added")
+            raise DataError(
+                f"{out} already holds items from {info.get('data', source.name)} ({split}); nothing was added"
+            )
     else:
         if space == "pca":
             rows = np.unique(np.linspace(0, source.n - 1, min(source.n, PCA_FIT_SAMPLES)).astype(int))
-            sample = np.concatenate([source.rows(r, r + 1) for r in rows]) if info.get("stream") \
+            sample = (
+                np.concatenate([source.rows(r, r + 1) for r in rows])
+                if info.get("stream")
                 else source.rows(0, source.n)
+            )
             index.model.fit(sample, image_shape=source.image_shape)
         index.info = dict(info, image_shape=list(source.image_shape) if source.image_shape else None)
     for start, X in source.batches(int(batch_size)):
         stop = start + len(X)
-        index.add(index.encode(X), [f"{prefix}{n}" for n in range(start, stop)],
-                  None if source.paths is None else source.paths[start:stop],
-                  None if source.labels is None else source.labels[start:stop])
+        index.add(
+            index.encode(X),
+            [f"{prefix}{n}" for n in range(start, stop)],
+            None if source.paths is None else source.paths[start:stop],
+            None if source.labels is None else source.labels[start:stop],
+        )
     index.save(out, overwrite=adding or overwrite)
     return index
 
@@ -121,10 +155,17 @@ def search(index: Index, query: str, k: int = 10) -> tuple[str, list[dict]]:
     row per neighbour (rank, id, score, label, path)."""
     vector, what = query_vector(index, query)
     found = index.query(vector, k)
-    rows = [{"rank": r + 1, "id": found.ids[0][r], "score": float(found.scores[0][r]),
-             "label": None if found.labels is None else found.labels[0][r],
-             "path": index.paths[found.positions[0][r]]}
-            for r in range(found.positions.shape[1]) if found.positions[0][r] >= 0]
+    rows = [
+        {
+            "rank": r + 1,
+            "id": found.ids[0][r],
+            "score": float(found.scores[0][r]),
+            "label": None if found.labels is None else found.labels[0][r],
+            "path": index.paths[found.positions[0][r]],
+        }
+        for r in range(found.positions.shape[1])
+        if found.positions[0][r] >= 0
+    ]
     return what, rows
 
 
@@ -144,15 +185,17 @@ def neighbour_figure(index: Index, query: str, rows: list[dict], beside: Index |
 
     def pixels(item_id: str, path: str | None):
         if item_id.startswith(prefix):
-            row = int(item_id[len(prefix):])
+            row = int(item_id[len(prefix) :])
             return pool.rows(row, row + 1)[0] if info.get("stream") else pool.X[row]
         if path and Path(path).exists() and index.model is not None:
             return query_sample(index, Path(path))[0]
         return None
 
     first = query_sample(index, Path(query))[0] if Path(query).exists() else pixels(query, None)
-    blank = np.zeros(int(np.prod(shape)) if shape else index.model.n_features_in_ if index.model is not None
-                     else index.dimension, np.float32)
+    blank = np.zeros(
+        int(np.prod(shape)) if shape else index.model.n_features_in_ if index.model is not None else index.dimension,
+        np.float32,
+    )
     strips = [(f"{index.space} space", rows)]
     if beside is not None:
         if beside.info.get("data") != info.get("data") or beside.info.get("split") != info.get("split"):
@@ -160,21 +203,34 @@ def neighbour_figure(index: Index, query: str, rows: list[dict], beside: Index |
         if first is None:
             raise DataError("--beside needs the query's pixels: give an image file or an item of the collection")
         found = beside.query(beside.encode(first[None, :]), len(rows))
-        strips.append((f"{beside.space} space", [
-            {"rank": r + 1, "id": found.ids[0][r], "label": None if found.labels is None else found.labels[0][r],
-             "path": beside.paths[found.positions[0][r]]} for r in range(found.positions.shape[1])]))
+        strips.append(
+            (
+                f"{beside.space} space",
+                [
+                    {
+                        "rank": r + 1,
+                        "id": found.ids[0][r],
+                        "label": None if found.labels is None else found.labels[0][r],
+                        "path": beside.paths[found.positions[0][r]],
+                    }
+                    for r in range(found.positions.shape[1])
+                ],
+            )
+        )
     images, titles = [], []
     for name, strip in strips:
         images += [first] + [pixels(r["id"], r["path"]) for r in strip]
-        titles += [f"query ({name})"] + [f"{r['rank']}: {r['label']}" if r["label"] is not None else str(r["rank"])
-                                         for r in strip]
+        titles += [f"query ({name})"] + [
+            f"{r['rank']}: {r['label']}" if r["label"] is not None else str(r["rank"]) for r in strip
+        ]
     images = np.stack([blank if im is None else im for im in images])
     return image_strip(images, shape, titles, title=f"nearest items, {index.metric}", per_row=len(rows) + 1)
 
 
 # --- evaluation ---------------------------------------------------------------------------------------
-def evaluate_indexes(paths, ds: datasets.Dataset, split: str = "test", n_queries: int | None = None,
-                     queries_spec: str | None = None) -> tuple[dict[str, dict], int]:
+def evaluate_indexes(
+    paths, ds: datasets.Dataset, split: str = "test", n_queries: int | None = None, queries_spec: str | None = None
+) -> tuple[dict[str, dict], int]:
     """Retrieval figures (:func:`aelab.search.evaluate`) of each index folder in ``paths`` with the
     labelled samples of ``ds.split(split)`` (the first ``n_queries``) as queries; a query that is an
     item of an index (same data spec ``queries_spec`` and split) is not its own neighbour.
@@ -194,8 +250,10 @@ def evaluate_indexes(paths, ds: datasets.Dataset, split: str = "test", n_queries
         if index.model is not None:
             index.model.check_n_features(ds.n_features, f"the queries ({ds.name})")
         elif ds.n_features != index.dimension:
-            raise DataError(f"the queries ({ds.name}) have {ds.n_features} features per sample but {path} holds "
-                            f"{index.dimension}-D vectors")
+            raise DataError(
+                f"the queries ({ds.name}) have {ds.n_features} features per sample but {path} holds "
+                f"{index.dimension}-D vectors"
+            )
         same = index.info.get("data") == queries_spec and index.info.get("split") == split
         exclude = np.arange(n) if same else None  # a query is not its own neighbour
         results[f"{Path(path).name} ({index.space})"] = evaluate(index, index.encode(X), y, exclude=exclude)

@@ -21,6 +21,7 @@ from ..errors import DataError, ModelError
 from ..params import INDEX_KINDS, METRICS, SPACES
 from ..storage import atomic_path, json_value, read_json, read_tagged_folder, save_json
 from ..validation import check_choices
+
 #: ``kind="auto"`` searches exactly up to this many items, approximately (IVF) above. On 1,000,000
 #: synthetic 30-D codes IVF with 64 probes recalled 0.977 of the 10 nearest in 0.22 ms, where HNSW
 #: reached 0.75 at 0.83 ms; at 10,000,000, 96 probes recalled 0.961 in 0.80 ms
@@ -65,8 +66,16 @@ class Index:
     [['0', '1']]
     """
 
-    def __init__(self, metric: str = "cosine", kind: str = "auto", space: str = "code", hnsw_neighbours: int = 32,
-                 ef_search: int = 256, ivf_lists: int | None = None, n_probe: int | None = None):
+    def __init__(
+        self,
+        metric: str = "cosine",
+        kind: str = "auto",
+        space: str = "code",
+        hnsw_neighbours: int = 32,
+        ef_search: int = 256,
+        ivf_lists: int | None = None,
+        n_probe: int | None = None,
+    ):
         check_choices(("metric", metric, METRICS), ("kind", kind, INDEX_KINDS), ("space", space, SPACES))
         self.metric, self.kind, self.space = metric, kind, space
         self.hnsw_neighbours, self.ef_search = hnsw_neighbours, ef_search
@@ -142,8 +151,10 @@ class Index:
         # FAISS's rule of thumb: about 4 sqrt(n) cells, each trained on at least 39 vectors
         lists = int(self.ivf_lists or max(1, min(65536, int(4 * np.sqrt(len(V))), len(V) // 39)))
         if len(V) < lists:
-            raise DataError(f"an IVF index with {lists} cells needs at least {lists} vectors to train on; "
-                            "build it from more items, or use kind='exact' or 'hnsw'")
+            raise DataError(
+                f"an IVF index with {lists} cells needs at least {lists} vectors to train on; "
+                "build it from more items, or use kind='exact' or 'hnsw'"
+            )
         quantizer = faiss.IndexFlatL2(d) if self.metric == "l2" else faiss.IndexFlatIP(d)
         index = faiss.IndexIVFFlat(quantizer, d, lists, metric)
         index.train(V)
@@ -176,8 +187,12 @@ class Index:
             scores = np.sqrt(np.maximum(scores, 0))
         ids, labels = self._arrays()
         found = np.where(positions >= 0, positions, 0)
-        return Neighbours(scores, positions, np.where(positions >= 0, ids[found], ""),
-                          None if labels is None else np.where(positions >= 0, labels[found], None))
+        return Neighbours(
+            scores,
+            positions,
+            np.where(positions >= 0, ids[found], ""),
+            None if labels is None else np.where(positions >= 0, labels[found], None),
+        )
 
     def _arrays(self):
         """The ids and labels as arrays, for fast lookups of many results (rebuilt after ``add``)."""
@@ -193,8 +208,9 @@ class Index:
         try:
             return self._positions[str(item_id)]
         except KeyError:
-            raise DataError(f"no item with id {item_id!r} in the index ({len(self)} items, ids like "
-                            f"{', '.join(self.ids[:3])})") from None
+            raise DataError(
+                f"no item with id {item_id!r} in the index ({len(self)} items, ids like {', '.join(self.ids[:3])})"
+            ) from None
 
     def vector(self, position: int) -> np.ndarray:
         """The stored vector of an item (normalised, for a cosine index), on every index kind."""
@@ -225,13 +241,26 @@ class Index:
             tmp.mkdir()
             faiss.write_index(self.faiss_index, str(tmp / VECTORS_FILE))
             save_json(tmp / ITEMS_FILE, {"ids": self.ids, "paths": self.paths, "labels": self.labels})
-            save_json(tmp / META_FILE, {
-                "format": INDEX_FORMAT, "format_version": 1, "metric": self.metric, "kind": self.kind,
-                "built_as": getattr(self, "kind_", self.kind), "space": self.space, "count": len(self),
-                "dimension": self.dimension, "params": {"hnsw_neighbours": self.hnsw_neighbours,
-                                                        "ef_search": self.ef_search, "ivf_lists": self.ivf_lists,
-                                                        "n_probe": self.n_probe},
-                "info": self.info})
+            save_json(
+                tmp / META_FILE,
+                {
+                    "format": INDEX_FORMAT,
+                    "format_version": 1,
+                    "metric": self.metric,
+                    "kind": self.kind,
+                    "built_as": getattr(self, "kind_", self.kind),
+                    "space": self.space,
+                    "count": len(self),
+                    "dimension": self.dimension,
+                    "params": {
+                        "hnsw_neighbours": self.hnsw_neighbours,
+                        "ef_search": self.ef_search,
+                        "ivf_lists": self.ivf_lists,
+                        "n_probe": self.n_probe,
+                    },
+                    "info": self.info,
+                },
+            )
             if self.model is not None:
                 self.model.save(tmp / MODEL_DIR)
         return Path(path)
@@ -249,8 +278,10 @@ class Index:
         try:
             index.faiss_index = faiss.read_index(str(path / VECTORS_FILE))
         except RuntimeError as exc:
-            raise ModelError(f"{path / VECTORS_FILE} cannot be read ({str(exc).splitlines()[0][:120]}); "
-                             "the index is damaged: build it again") from None
+            raise ModelError(
+                f"{path / VECTORS_FILE} cannot be read ({str(exc).splitlines()[0][:120]}); "
+                "the index is damaged: build it again"
+            ) from None
         if index.kind_ == "hnsw":
             index.faiss_index.hnsw.efSearch = int(index.ef_search)
         elif index.kind_ == "ivf":
@@ -261,8 +292,10 @@ class Index:
         items = read_json(path / ITEMS_FILE)
         index.ids, index.paths, index.labels = items["ids"], items["paths"], items["labels"]
         if len(index.ids) != index.faiss_index.ntotal:
-            raise ModelError(f"{path} holds {index.faiss_index.ntotal} vectors but {len(index.ids)} items; "
-                             "the index is damaged: build it again")
+            raise ModelError(
+                f"{path} holds {index.faiss_index.ntotal} vectors but {len(index.ids)} items; "
+                "the index is damaged: build it again"
+            )
         if (path / MODEL_DIR).is_dir():
             index.model = load_model(path / MODEL_DIR)
         index.info = meta.get("info", {})
@@ -275,5 +308,7 @@ def _faiss_call(fn, *args):
         return fn(*args)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"the FAISS index refused the operation ({first[:160]}); if the index folder came from "
-                         "elsewhere, build it again with aelab index") from None
+        raise ModelError(
+            f"the FAISS index refused the operation ({first[:160]}); if the index folder came from "
+            "elsewhere, build it again with aelab index"
+        ) from None

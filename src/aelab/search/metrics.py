@@ -27,8 +27,13 @@ def exact_scores(index: Index, Q: np.ndarray) -> np.ndarray:
     return Q @ V.T
 
 
-def ranking_metrics(scores: np.ndarray, item_labels: np.ndarray, query_labels: np.ndarray,
-                    recall_levels=RECALL_LEVELS, exclude: np.ndarray | None = None) -> dict:
+def ranking_metrics(
+    scores: np.ndarray,
+    item_labels: np.ndarray,
+    query_labels: np.ndarray,
+    recall_levels=RECALL_LEVELS,
+    exclude: np.ndarray | None = None,
+) -> dict:
     """Average precision of each query, and precision at the given recall levels, from full rankings.
 
     ``exclude[i]`` (or -1) is an item to leave out of query i's ranking (the query itself, when
@@ -64,8 +69,16 @@ def precision_at_k(found_labels: np.ndarray, query_labels: np.ndarray, ks=(1, 10
     return {k: float(rel[:, :k].mean()) for k in ks if k <= rel.shape[1]}
 
 
-def evaluate(index: Index, Q: np.ndarray, query_labels, ks=(1, 10, 100), recall_levels=RECALL_LEVELS,
-             latency_queries: int = 200, chunk: int = 256, exclude: np.ndarray | None = None) -> dict:
+def evaluate(
+    index: Index,
+    Q: np.ndarray,
+    query_labels,
+    ks=(1, 10, 100),
+    recall_levels=RECALL_LEVELS,
+    latency_queries: int = 200,
+    chunk: int = 256,
+    exclude: np.ndarray | None = None,
+) -> dict:
     """All retrieval figures of ``index`` for queries ``Q`` (already encoded) with ``query_labels``."""
     if index.labels is None:
         raise DataError("the index has no labels: retrieval is evaluated with labels as relevance")
@@ -83,9 +96,13 @@ def evaluate(index: Index, Q: np.ndarray, query_labels, ks=(1, 10, 100), recall_
     levels = sorted(set(recall_levels) | set(CURVE_LEVELS))
     ap, at_recall = [], []
     for start in range(0, len(Q), chunk):
-        part = ranking_metrics(exact_scores(index, Q[start:start + chunk]), item_labels,
-                               query_labels[start:start + chunk], levels,
-                               None if exclude is None else exclude[start:start + chunk])
+        part = ranking_metrics(
+            exact_scores(index, Q[start : start + chunk]),
+            item_labels,
+            query_labels[start : start + chunk],
+            levels,
+            None if exclude is None else exclude[start : start + chunk],
+        )
         ap.append(part["average_precision"])
         at_recall.append(part["precision_at_recall"])
     mean_at = dict(zip(levels, np.concatenate(at_recall).mean(0).tolist()))
@@ -98,8 +115,10 @@ def evaluate(index: Index, Q: np.ndarray, query_labels, ks=(1, 10, 100), recall_
         t = time.perf_counter()
         index.query(row[None, :], 10)
         latencies.append(time.perf_counter() - t)
-    out["latency_ms"] = {"median": 1000 * float(np.median(latencies)),
-                         "p95": 1000 * float(np.percentile(latencies, 95))}
+    out["latency_ms"] = {
+        "median": 1000 * float(np.median(latencies)),
+        "p95": 1000 * float(np.percentile(latencies, 95)),
+    }
     out["memory_mb"] = index.memory_bytes() / 2**20
     out["n_items"], out["n_queries"], out["dimension"] = len(index), len(Q), index.dimension
     return out

@@ -6,5 +6,19 @@ from .model import DocumentModel
 from .search import DocumentSearch, Hit, Result, first_line, topic_shares
 from .vectorize import WORDS, DocumentVectorizer
 
-__all__ = ["Corpus", "DocumentModel", "DocumentSearch", "DocumentVectorizer", "Documents", "Hit", "Result", "WORDS",
-           "decode", "first_line", "load_text", "parse_strip", "strip", "topic_shares"]
+__all__ = [
+    "Corpus",
+    "DocumentModel",
+    "DocumentSearch",
+    "DocumentVectorizer",
+    "Documents",
+    "Hit",
+    "Result",
+    "WORDS",
+    "decode",
+    "first_line",
+    "load_text",
+    "parse_strip",
+    "strip",
+    "topic_shares",
+]

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import DataError, ParameterError
 from ..params import STRIP_CHOICES
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TEXT_COLUMNS = ("text", "document", "body", "content", "message")
 _LABEL_COLUMNS = ("label", "labels", "topic", "category", "class", "target", "y")
@@ -42,8 +43,11 @@ class Documents:
         return len(self.texts)
 
     def subset(self, rows) -> Documents:
-        return Documents([self.texts[i] for i in rows], [self.ids[i] for i in rows],
-                         None if self.labels is None else self.labels[rows])
+        return Documents(
+            [self.texts[i] for i in rows],
+            [self.ids[i] for i in rows],
+            None if self.labels is None else self.labels[rows],
+        )
 
 
 @dataclass
@@ -65,8 +69,11 @@ class Corpus:
             return self.train
         if which == "test":
             return self.test
-        both = Documents(self.train.texts + self.test.texts, self.train.ids + self.test.ids,
-                         None if self.train.labels is None else np.concatenate([self.train.labels, self.test.labels]))
+        both = Documents(
+            self.train.texts + self.test.texts,
+            self.train.ids + self.test.ids,
+            None if self.train.labels is None else np.concatenate([self.train.labels, self.test.labels]),
+        )
         return both
 
     def __repr__(self) -> str:
@@ -112,28 +119,42 @@ def parse_strip(spec: str | None) -> tuple[str, ...]:
     return parts
 
 
-def load_text(spec: str, *, strip_parts: tuple[str, ...] = (), text_column: str | None = None,
-              label_column: str | None = None, test_size: float = 0.2, seed: int = 0) -> Corpus:
+def load_text(
+    spec: str,
+    *,
+    strip_parts: tuple[str, ...] = (),
+    text_column: str | None = None,
+    label_column: str | None = None,
+    test_size: float = 0.2,
+    seed: int = 0,
+) -> Corpus:
     """Read a text collection: a folder, a ``.tar.gz`` / ``.tgz`` of one, a ``.csv`` or a ``.jsonl``."""
     path = Path(spec)
     if not path.exists():
-        raise DataError(f"no text collection at {spec!r}: give a folder of text files (one sub-folder per "
-                        "label), a .tar.gz of one, or a .csv / .jsonl file with a text column")
+        raise DataError(
+            f"no text collection at {spec!r}: give a folder of text files (one sub-folder per "
+            "label), a .tar.gz of one, or a .csv / .jsonl file with a text column"
+        )
     name = path.name
     for suffix in (".tar.gz", ".tgz", ".csv", ".jsonl", ".json"):
         if name.endswith(suffix):
             name = name[: -len(suffix)]
     if path.is_dir():
-        docs = _from_files(((str(f.relative_to(path)), f.read_bytes()) for f in sorted(path.rglob("*"))
-                            if f.is_file() and not f.name.startswith(".")))
+        docs = _from_files(
+            (str(f.relative_to(path)), f.read_bytes())
+            for f in sorted(path.rglob("*"))
+            if f.is_file() and not f.name.startswith(".")
+        )
     elif path.name.endswith((".tar.gz", ".tgz", ".tar")):
         docs = _from_files(_tar_members(path))
     elif path.suffix == ".csv":
-        return _hold_out(name, _from_table(_csv_rows(path), text_column, label_column, path), strip_parts,
-                         test_size, seed)
+        return _hold_out(
+            name, _from_table(_csv_rows(path), text_column, label_column, path), strip_parts, test_size, seed
+        )
     elif path.suffix in (".jsonl", ".json"):
-        return _hold_out(name, _from_table(_jsonl_rows(path), text_column, label_column, path), strip_parts,
-                         test_size, seed)
+        return _hold_out(
+            name, _from_table(_jsonl_rows(path), text_column, label_column, path), strip_parts, test_size, seed
+        )
     else:
         raise DataError(f"{spec} is not a folder, .tar.gz, .csv or .jsonl text collection")
     if not docs:
@@ -141,8 +162,7 @@ def load_text(spec: str, *, strip_parts: tuple[str, ...] = (), text_column: str 
     parts = {}
     for rel, raw in docs:
         pieces = rel.split("/")
-        split = next((s for s in ("train", "test") for p in pieces[:-1]
-                      if p == s or p.endswith("-" + s)), None)
+        split = next((s for s in ("train", "test") for p in pieces[:-1] if p == s or p.endswith("-" + s)), None)
         label_dirs = [p for p in pieces[:-1] if not (p in ("train", "test") or p.endswith(("-train", "-test")))]
         parts.setdefault(split, []).append((rel, label_dirs[-1] if label_dirs else None, raw))
     if set(parts) == {"train", "test"}:
@@ -161,8 +181,11 @@ def _tar_members(path: Path) -> list[tuple[str, bytes]]:
     folder is a train/test part)."""
     try:
         with tarfile.open(path, "r:*") as archive:
-            files = [(m.name, archive.extractfile(m).read()) for m in archive
-                     if m.isfile() and not Path(m.name).name.startswith(".")]
+            files = [
+                (m.name, archive.extractfile(m).read())
+                for m in archive
+                if m.isfile() and not Path(m.name).name.startswith(".")
+            ]
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise DataError(f"{path} is not a readable tar archive ({exc}); is the download complete?") from None
     tops = {name.split("/", 1)[0] for name, _ in files}
@@ -228,5 +251,6 @@ def _hold_out(name: str, docs: Documents, strip_parts, test_size: float, seed: i
         train, test = train_test_split(rows, test_size=test_size, random_state=seed, stratify=docs.labels)
     except ValueError:  # a label with a single document: no stratification
         train, test = train_test_split(rows, test_size=test_size, random_state=seed)
-    return Corpus(name, docs.subset(np.sort(train)), docs.subset(np.sort(test)),
-                  {"split": f"seeded hold-out of {test_size:.0%}"})
+    return Corpus(
+        name, docs.subset(np.sort(train)), docs.subset(np.sort(test)), {"split": f"seeded hold-out of {test_size:.0%}"}
+    )

@@ -21,6 +21,7 @@ from ..models import LSA, AutoEncoder, CodeModel, restore
 from ..params import DOCUMENT_KINDS, DOCUMENT_LOSSES, WEIGHTINGS
 from ..validation import check_choices
 from .vectorize import DocumentVectorizer
+
 _CODE_MODEL = "code_model."
 
 
@@ -48,9 +49,21 @@ class DocumentModel(CodeModel):
     (1, 2)
     """
 
-    def __init__(self, n_components=10, kind="autoencoder", weighting="auto", max_features=2000, loss="auto",
-                 hidden_layer_sizes=(1000, 500, 250), denoise="mask:0.4", epochs=40, batch_size=128,
-                 learning_rate=1e-3, random_state=None, verbose=False):
+    def __init__(
+        self,
+        n_components=10,
+        kind="autoencoder",
+        weighting="auto",
+        max_features=2000,
+        loss="auto",
+        hidden_layer_sizes=(1000, 500, 250),
+        denoise="mask:0.4",
+        epochs=40,
+        batch_size=128,
+        learning_rate=1e-3,
+        random_state=None,
+        verbose=False,
+    ):
         self._init_params(locals())
 
     # --- fitting -------------------------------------------------------------------------------
@@ -59,11 +72,15 @@ class DocumentModel(CodeModel):
 
         ``checkpoint_dir`` and ``resume`` let an interrupted auto-encoder run continue.
         """
-        check_choices(("kind", self.kind, DOCUMENT_KINDS), ("weighting", self.weighting, ("auto", *WEIGHTINGS)),
-                      ("loss", self.loss, DOCUMENT_LOSSES))
+        check_choices(
+            ("kind", self.kind, DOCUMENT_KINDS),
+            ("weighting", self.weighting, ("auto", *WEIGHTINGS)),
+            ("loss", self.loss, DOCUMENT_LOSSES),
+        )
         texts = _texts(texts)
-        weighting = self.weighting if self.weighting != "auto" else ("counts" if self.kind == "autoencoder"
-                                                                     else "tfidf")
+        weighting = (
+            self.weighting if self.weighting != "auto" else ("counts" if self.kind == "autoencoder" else "tfidf")
+        )
         self.vectorizer_ = DocumentVectorizer(weighting, int(self.max_features)).fit(texts)
         X = self.vectorizer_.transform(texts)
         self.n_features_in_ = X.shape[1]
@@ -72,20 +89,33 @@ class DocumentModel(CodeModel):
         else:
             if X.shape[0] < 2:
                 raise DataError("a document auto-encoder needs at least 2 documents to train on")
-            self.code_model_ = self._autoencoder(weighting).fit(X.toarray(), checkpoint_dir=checkpoint_dir,
-                                                                 resume=resume)
+            self.code_model_ = self._autoencoder(weighting).fit(
+                X.toarray(), checkpoint_dir=checkpoint_dir, resume=resume
+            )
         self.weighting_ = weighting
         return self
 
     def _autoencoder(self, weighting: str) -> AutoEncoder:
         words = self.loss in ("auto", "multinomial")
         return AutoEncoder(
-            n_components=int(self.n_components), hidden_layer_sizes=tuple(self.hidden_layer_sizes),
-            activation="tanh", normalization="none", log_input=words and weighting == "counts",
-            output_activation="softmax" if words else "auto", loss="multinomial" if words else "mse",
-            scaling="none" if words else "auto", denoise=self.denoise, epochs=self.epochs,
-            batch_size=self.batch_size, learning_rate=self.learning_rate, weight_decay=0.0,
-            validation_fraction=0.0, patience=None, random_state=self.random_state, verbose=self.verbose)
+            n_components=int(self.n_components),
+            hidden_layer_sizes=tuple(self.hidden_layer_sizes),
+            activation="tanh",
+            normalization="none",
+            log_input=words and weighting == "counts",
+            output_activation="softmax" if words else "auto",
+            loss="multinomial" if words else "mse",
+            scaling="none" if words else "auto",
+            denoise=self.denoise,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            weight_decay=0.0,
+            validation_fraction=0.0,
+            patience=None,
+            random_state=self.random_state,
+            verbose=self.verbose,
+        )
 
     # --- codes ---------------------------------------------------------------------------------
     def vectorize(self, texts) -> sp.csr_matrix:
@@ -98,8 +128,9 @@ class DocumentModel(CodeModel):
         X = self.vectorize(texts)
         if self.kind == "lsa":
             return self.code_model_.transform(X)
-        return np.concatenate([self.code_model_.transform(X[i:i + chunk].toarray())
-                               for i in range(0, X.shape[0], chunk)])
+        return np.concatenate(
+            [self.code_model_.transform(X[i : i + chunk].toarray()) for i in range(0, X.shape[0], chunk)]
+        )
 
     def inverse_transform(self, Z) -> np.ndarray:
         """Word weights decoded from codes (for the default auto-encoder, word distributions)."""
@@ -132,7 +163,7 @@ class DocumentModel(CodeModel):
     def _restore_state(self, fitted, tensors):
         self.weighting_ = fitted["weighting_"]
         self.vectorizer_ = DocumentVectorizer.from_state(fitted["vectorizer"])
-        inner = {k[len(_CODE_MODEL):]: v for k, v in tensors.items() if k.startswith(_CODE_MODEL)}
+        inner = {k[len(_CODE_MODEL) :]: v for k, v in tensors.items() if k.startswith(_CODE_MODEL)}
         self.code_model_ = restore(fitted["code_model"], inner, "the document model's code model")
 
 

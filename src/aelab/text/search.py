@@ -75,9 +75,19 @@ class DocumentSearch:
         self.indexes, self.first_lines, self.info = indexes, first_lines, dict(info or {})
 
     @classmethod
-    def build(cls, documents: Documents, n_components: int = 10, models=DOCUMENT_KINDS, max_features: int = 2000,
-              random_state=None, verbose: bool = False, checkpoint_dir=None, resume: bool = False,
-              info: dict | None = None, **autoencoder) -> DocumentSearch:
+    def build(
+        cls,
+        documents: Documents,
+        n_components: int = 10,
+        models=DOCUMENT_KINDS,
+        max_features: int = 2000,
+        random_state=None,
+        verbose: bool = False,
+        checkpoint_dir=None,
+        resume: bool = False,
+        info: dict | None = None,
+        **autoencoder,
+    ) -> DocumentSearch:
         """Fit each model in ``models`` ("autoencoder", "lsa") on the documents and index their codes.
 
         ``autoencoder`` holds further :class:`DocumentModel` arguments of the auto-encoder
@@ -88,15 +98,26 @@ class DocumentSearch:
             check_choices(("model", kind, DOCUMENT_KINDS))
         indexes = {}
         for kind in models:
-            params = dict(kind=kind, n_components=n_components, max_features=max_features,
-                          random_state=random_state, verbose=verbose)
+            params = dict(
+                kind=kind,
+                n_components=n_components,
+                max_features=max_features,
+                random_state=random_state,
+                verbose=verbose,
+            )
             if kind == "autoencoder":
                 params.update(autoencoder)
-            model = DocumentModel(**params).fit(documents.texts, checkpoint_dir=checkpoint_dir if kind ==
-                                                "autoencoder" else None, resume=resume)
-            index = Index.build(model.transform(documents.texts), ids=documents.ids,
-                                labels=None if documents.labels is None else documents.labels.tolist(),
-                                metric="cosine", kind="auto", space="code")
+            model = DocumentModel(**params).fit(
+                documents.texts, checkpoint_dir=checkpoint_dir if kind == "autoencoder" else None, resume=resume
+            )
+            index = Index.build(
+                model.transform(documents.texts),
+                ids=documents.ids,
+                labels=None if documents.labels is None else documents.labels.tolist(),
+                metric="cosine",
+                kind="auto",
+                space="code",
+            )
             index.model = model
             index.info = {"model": kind}
             indexes[kind] = index
@@ -129,9 +150,17 @@ class DocumentSearch:
         found = index.query(index.model.transform(queries), k)
         results = []
         for q, text in enumerate(queries):
-            hits = [Hit(r + 1, str(found.ids[q][r]), None if found.labels is None else found.labels[q][r],
-                        float(found.scores[q][r]), self.first_lines[p])
-                    for r, p in enumerate(found.positions[q]) if p >= 0]
+            hits = [
+                Hit(
+                    r + 1,
+                    str(found.ids[q][r]),
+                    None if found.labels is None else found.labels[q][r],
+                    float(found.scores[q][r]),
+                    self.first_lines[p],
+                )
+                for r, p in enumerate(found.positions[q])
+                if p >= 0
+            ]
             results.append(Result(text, model, hits, topic_shares([h.label for h in hits])))
         return results[0] if single else results
 
@@ -140,18 +169,25 @@ class DocumentSearch:
         test documents, labelled) as queries against the indexed ones; relevant = same label."""
         if documents.labels is None:
             raise DataError("the query documents have no labels: retrieval is evaluated with labels as relevance")
-        return {kind: evaluate(index, index.model.transform(documents.texts), documents.labels, ks=ks)
-                for kind, index in self.indexes.items()}
+        return {
+            kind: evaluate(index, index.model.transform(documents.texts), documents.labels, ks=ks)
+            for kind, index in self.indexes.items()
+        }
 
     def map(self, documents: Documents) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         """The 2-D codes of ``documents`` under each model (named for a figure), and for labelled
         documents the share of each document's 10 nearest map neighbours that share its label."""
         if self.code_size != 2:
-            raise DataError(f"this document search has {self.code_size}-D codes; a map needs 2-D codes: train one "
-                            "with aelab text train ... --n-components 2")
+            raise DataError(
+                f"this document search has {self.code_size}-D codes; a map needs 2-D codes: train one "
+                "with aelab text train ... --n-components 2"
+            )
         codes = {f"{MODEL_NAMES[kind]} (2-D)": self.encode(documents.texts, kind) for kind in self.indexes}
-        shares = {} if documents.labels is None else {
-            name: neighbour_agreement(Z, documents.labels, 10) for name, Z in codes.items()}
+        shares = (
+            {}
+            if documents.labels is None
+            else {name: neighbour_agreement(Z, documents.labels, 10) for name, Z in codes.items()}
+        )
         return codes, shares
 
     # --- saving --------------------------------------------------------------------------------
@@ -162,9 +198,17 @@ class DocumentSearch:
             for kind, index in self.indexes.items():
                 index.save(tmp / kind)
             save_json(tmp / DOCUMENTS_FILE, {"first_lines": self.first_lines})
-            save_json(tmp / SEARCH_FILE, {"format": FORMAT, "format_version": 1, "models": list(self.indexes),
-                                          "code_size": self.code_size, "count": len(self.first_lines),
-                                          "info": self.info})
+            save_json(
+                tmp / SEARCH_FILE,
+                {
+                    "format": FORMAT,
+                    "format_version": 1,
+                    "models": list(self.indexes),
+                    "code_size": self.code_size,
+                    "count": len(self.first_lines),
+                    "info": self.info,
+                },
+            )
         return Path(path)
 
     @classmethod
@@ -178,7 +222,7 @@ class DocumentSearch:
 def first_line(text: str) -> str:
     """A document's first non-blank line, shortened for display."""
     line = next((s.strip() for s in text.splitlines() if s.strip()), "")
-    return line if len(line) <= FIRST_LINE_CHARS else line[:FIRST_LINE_CHARS - 3] + "..."
+    return line if len(line) <= FIRST_LINE_CHARS else line[: FIRST_LINE_CHARS - 3] + "..."
 
 
 def topic_shares(labels) -> list[tuple[str, float]]:

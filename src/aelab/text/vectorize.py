@@ -22,6 +22,7 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
 from ..errors import DataError, ModelError, ParameterError
 from ..params import WEIGHTINGS
+
 WORDS = r"(?u)\b[^\W\d_]{2,}\b"  # two or more letters
 
 
@@ -35,8 +36,14 @@ class DocumentVectorizer:
     [[0.0, 1.0, 2.0]]
     """
 
-    def __init__(self, weighting: str = "tfidf", max_features: int = 2000, stop_words: str | None = "english",
-                 min_df: int = 1, token_pattern: str = WORDS):
+    def __init__(
+        self,
+        weighting: str = "tfidf",
+        max_features: int = 2000,
+        stop_words: str | None = "english",
+        min_df: int = 1,
+        token_pattern: str = WORDS,
+    ):
         if weighting not in WEIGHTINGS:
             raise ParameterError(f"weighting must be one of {', '.join(WEIGHTINGS)}, not {weighting!r}")
         if int(max_features) < 1:
@@ -47,8 +54,13 @@ class DocumentVectorizer:
         self.idf: np.ndarray | None = None
 
     def fit(self, texts) -> DocumentVectorizer:
-        counter = CountVectorizer(max_features=self.max_features, stop_words=self.stop_words, min_df=self.min_df,
-                                  token_pattern=self.token_pattern, dtype=np.float32)
+        counter = CountVectorizer(
+            max_features=self.max_features,
+            stop_words=self.stop_words,
+            min_df=self.min_df,
+            token_pattern=self.token_pattern,
+            dtype=np.float32,
+        )
         try:
             counts = counter.fit_transform(texts)
         except ValueError as exc:  # scikit-learn: "empty vocabulary"
@@ -61,8 +73,9 @@ class DocumentVectorizer:
         """Sparse rows of word weights (an empty document is a row of zeros)."""
         if self.vocabulary is None:
             raise ModelError("the vectorizer is not fitted; call fit first")
-        counter = CountVectorizer(vocabulary=self.vocabulary, stop_words=self.stop_words,
-                                  token_pattern=self.token_pattern, dtype=np.float32)
+        counter = CountVectorizer(
+            vocabulary=self.vocabulary, stop_words=self.stop_words, token_pattern=self.token_pattern, dtype=np.float32
+        )
         counts = counter.transform(texts).tocsr()
         if self.weighting == "counts":
             return counts
@@ -88,15 +101,26 @@ class DocumentVectorizer:
     def state(self) -> dict:
         if self.vocabulary is None:
             raise ModelError("the vectorizer is not fitted; call fit first")
-        return {"weighting": self.weighting, "max_features": self.max_features, "stop_words": self.stop_words,
-                "min_df": self.min_df, "token_pattern": self.token_pattern, "vocabulary": self.vocabulary,
-                "idf": self.idf.tolist()}
+        return {
+            "weighting": self.weighting,
+            "max_features": self.max_features,
+            "stop_words": self.stop_words,
+            "min_df": self.min_df,
+            "token_pattern": self.token_pattern,
+            "vocabulary": self.vocabulary,
+            "idf": self.idf.tolist(),
+        }
 
     @classmethod
     def from_state(cls, state: dict) -> DocumentVectorizer:
         try:
-            v = cls(state["weighting"], state["max_features"], state["stop_words"], state.get("min_df", 1),
-                    state.get("token_pattern", WORDS))
+            v = cls(
+                state["weighting"],
+                state["max_features"],
+                state["stop_words"],
+                state.get("min_df", 1),
+                state.get("token_pattern", WORDS),
+            )
             v.vocabulary = list(state["vocabulary"])
             v.idf = np.asarray(state["idf"], dtype=np.float32)
         except (KeyError, TypeError) as exc:

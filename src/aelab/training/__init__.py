@@ -4,5 +4,15 @@ from .checkpoints import checkpoint_path, has_checkpoint
 from .loop import BatchLoss, TrainConfig, TrainingError, TrainResult, evaluate_loss, fit_module
 from .pretrain import greedy_layerwise, load_stack
 
-__all__ = ["BatchLoss", "TrainConfig", "TrainResult", "TrainingError", "checkpoint_path", "evaluate_loss",
-           "fit_module", "greedy_layerwise", "has_checkpoint", "load_stack"]
+__all__ = [
+    "BatchLoss",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingError",
+    "checkpoint_path",
+    "evaluate_loss",
+    "fit_module",
+    "greedy_layerwise",
+    "has_checkpoint",
+    "load_stack",
+]

@@ -28,9 +28,18 @@ def save_checkpoint(folder: Path, run_id: dict, module, optimizer, scheduler, sh
     """
     folder.mkdir(parents=True, exist_ok=True)
     tag = f"epoch-{state['epoch']:05d}"
-    save_state({"module": module.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "shuffle": shuffle.get_state(),
-                "rng": torch.get_rng_state(), "best_weights": best_weights}, folder, tag)
+    save_state(
+        {
+            "module": module.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "shuffle": shuffle.get_state(),
+            "rng": torch.get_rng_state(),
+            "best_weights": best_weights,
+        },
+        folder,
+        tag,
+    )
     with atomic_path(folder / CHECKPOINT_FILE, overwrite=True) as tmp:
         save_json(tmp, {"run": run_id, "state": state, "files": tag})
     for old in folder.glob("epoch-*"):

@@ -12,12 +12,11 @@ resumes from its last epoch and ends exactly where an uninterrupted run with the
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -56,8 +55,16 @@ class TrainConfig:
 
     def check(self) -> None:
         """One-line ParameterErrors for values the table of :mod:`aelab.params` does not allow."""
-        for name in ("epochs", "batch_size", "learning_rate", "lr_schedule", "weight_decay", "validation_fraction",
-                     "patience", "precision"):
+        for name in (
+            "epochs",
+            "batch_size",
+            "learning_rate",
+            "lr_schedule",
+            "weight_decay",
+            "validation_fraction",
+            "patience",
+            "precision",
+        ):
             TABLE[name].check(getattr(self, name))
 
 
@@ -73,10 +80,19 @@ class TrainResult:
         return float(sum(h["seconds"] for h in self.history))
 
 
-def fit_module(module: nn.Module, X: np.ndarray, batch_loss: BatchLoss, config: TrainConfig, *,
-               y: np.ndarray | None = None, param_groups: list[dict] | None = None,
-               checkpoint_dir: str | Path | None = None, resume: bool = False,
-               fingerprint: dict | None = None, progress: bool = True) -> TrainResult:
+def fit_module(
+    module: nn.Module,
+    X: np.ndarray,
+    batch_loss: BatchLoss,
+    config: TrainConfig,
+    *,
+    y: np.ndarray | None = None,
+    param_groups: list[dict] | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    fingerprint: dict | None = None,
+    progress: bool = True,
+) -> TrainResult:
     """Train ``module`` on the rows of ``X`` (and targets ``y``, if given) to minimise ``batch_loss``.
 
     A ``validation_fraction`` of the rows (chosen by the seed) is held out: its loss is reported
@@ -92,8 +108,9 @@ def fit_module(module: nn.Module, X: np.ndarray, batch_loss: BatchLoss, config: 
     device = torch.device(config.device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed + 2)
-        return _fit(module, X, y, batch_loss, config, device, param_groups, checkpoint_dir, resume,
-                    fingerprint, progress)
+        return _fit(
+            module, X, y, batch_loss, config, device, param_groups, checkpoint_dir, resume, fingerprint, progress
+        )
 
 
 def _fit(module, X, y, batch_loss, config, device, param_groups, checkpoint_dir, resume, fingerprint, progress):
@@ -113,8 +130,9 @@ def _fit(module, X, y, batch_loss, config, device, param_groups, checkpoint_dir,
     per_epoch = max(1, n_train // batch)  # the remainder is dropped: BatchNorm needs full batches
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bfloat16")
 
-    optimizer = torch.optim.AdamW(param_groups or module.parameters(), lr=config.learning_rate,
-                                  weight_decay=config.weight_decay, fused=True)
+    optimizer = torch.optim.AdamW(
+        param_groups or module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
+    )
     scheduler = _schedule(optimizer, config, per_epoch * int(config.epochs))
     shuffle = torch.Generator().manual_seed(config.seed + 1)
     state = {"epoch": 0, "history": [], "best_val": math.inf, "best_epoch": None, "bad_epochs": 0}
@@ -143,8 +161,14 @@ def _fit(module, X, y, batch_loss, config, device, param_groups, checkpoint_dir,
         result.resumed_from = state["epoch"]
 
     total = int(config.epochs)
-    bar = tqdm(total=total * per_epoch * batch, initial=state["epoch"] * per_epoch * batch, unit="samples",
-               unit_scale=True, dynamic_ncols=True, disable=None if progress else True)
+    bar = tqdm(
+        total=total * per_epoch * batch,
+        initial=state["epoch"] * per_epoch * batch,
+        unit="samples",
+        unit_scale=True,
+        dynamic_ncols=True,
+        disable=None if progress else True,
+    )
     with contextlib.closing(bar):
         while state["epoch"] < total and not result.stopped_early:
             epoch = state["epoch"] + 1
@@ -154,7 +178,7 @@ def _fit(module, X, y, batch_loss, config, device, param_groups, checkpoint_dir,
             sums: dict[str, torch.Tensor] = {}
             perm = torch.randperm(n_train, generator=shuffle).to(device)
             for b in range(per_epoch):
-                rows = perm[b * batch:(b + 1) * batch]
+                rows = perm[b * batch : (b + 1) * batch]
                 with autocast:
                     loss, terms = batch_loss(module, tuple(a[rows] for a in train), epoch - 1 + b / per_epoch)
                 optimizer.zero_grad(set_to_none=True)
@@ -174,8 +198,9 @@ def _fit(module, X, y, batch_loss, config, device, param_groups, checkpoint_dir,
             if n_val:
                 with autocast:
                     record["val_loss"] = evaluate_loss(module, val, batch_loss)
-            record.update(seconds=seconds, samples_per_s=per_epoch * batch / seconds,
-                          lr=float(scheduler.get_last_lr()[0]))
+            record.update(
+                seconds=seconds, samples_per_s=per_epoch * batch / seconds, lr=float(scheduler.get_last_lr()[0])
+            )
             state["history"].append(record)
             state["epoch"] = epoch
             if n_val and record["val_loss"] < state["best_val"]:
@@ -185,11 +210,21 @@ def _fit(module, X, y, batch_loss, config, device, param_groups, checkpoint_dir,
                 state["bad_epochs"] += 1
             if config.patience and n_val and state["bad_epochs"] >= config.patience:
                 result.stopped_early = True
-            bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k not in (
-                "epoch", "seconds", "samples_per_s", "lr")}, refresh=False)
+            bar.set_postfix(
+                {k: f"{v:.4g}" for k, v in record.items() if k not in ("epoch", "seconds", "samples_per_s", "lr")},
+                refresh=False,
+            )
             if checkpoint_dir is not None:
-                save_checkpoint(checkpoint_dir, run_id, module, optimizer, scheduler, shuffle, best_weights,
-                                dict(state, stopped_early=result.stopped_early))
+                save_checkpoint(
+                    checkpoint_dir,
+                    run_id,
+                    module,
+                    optimizer,
+                    scheduler,
+                    shuffle,
+                    best_weights,
+                    dict(state, stopped_early=result.stopped_early),
+                )
 
     if best_weights is not None:
         module.load_state_dict(best_weights)
@@ -199,8 +234,7 @@ def _fit(module, X, y, batch_loss, config, device, param_groups, checkpoint_dir,
     return result
 
 
-def evaluate_loss(module: nn.Module, data: tuple[torch.Tensor, ...], batch_loss: BatchLoss,
-                  chunk: int = 4096) -> float:
+def evaluate_loss(module: nn.Module, data: tuple[torch.Tensor, ...], batch_loss: BatchLoss, chunk: int = 4096) -> float:
     """Mean loss over ``data`` in evaluation mode (no gradient, BatchNorm on running statistics),
     with every warm-up finished (``epoch=inf``), so that validation losses of all epochs compare."""
     module.eval()
@@ -208,7 +242,7 @@ def evaluate_loss(module: nn.Module, data: tuple[torch.Tensor, ...], batch_loss:
     n = len(data[0])
     with torch.no_grad():
         for start in range(0, n, chunk):
-            part = tuple(a[start:start + chunk] for a in data)
+            part = tuple(a[start : start + chunk] for a in data)
             total += float(batch_loss(module, part, math.inf)[0]) * len(part[0])
     module.train()
     return total / n

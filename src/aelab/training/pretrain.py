@@ -30,9 +30,18 @@ class Stage:
     history: list
 
 
-def greedy_layerwise(X: np.ndarray, sizes: list[int], activation: str, normalization: str, first_loss,
-                     config: TrainConfig, epochs: int, code_layer: bool, corruption=None,
-                     progress: bool = False) -> list[Stage]:
+def greedy_layerwise(
+    X: np.ndarray,
+    sizes: list[int],
+    activation: str,
+    normalization: str,
+    first_loss,
+    config: TrainConfig,
+    epochs: int,
+    code_layer: bool,
+    corruption=None,
+    progress: bool = False,
+) -> list[Stage]:
     """Pre-train the layers ``sizes[0] -> sizes[1] -> ...`` one at a time on ``X``.
 
     ``first_loss(logits, target)`` is the first layer's reconstruction loss (the data's own);
@@ -48,16 +57,17 @@ def greedy_layerwise(X: np.ndarray, sizes: list[int], activation: str, normaliza
         top_linear = code_layer and i == len(sizes) - 2
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed + 100 + i)
-            net = ShallowAutoEncoder(nn.Sequential(*layer(n_in, n_out, activation, None if top_linear else normalization)),
-                           nn.Linear(n_out, n_in))
+            net = ShallowAutoEncoder(
+                nn.Sequential(*layer(n_in, n_out, activation, None if top_linear else normalization)),
+                nn.Linear(n_out, n_in),
+            )
         loss = first_loss if i == 0 else _squared_error
 
         def batch_loss(module, batch, epoch, loss=loss):
             x = batch[0]
             return loss(module(corruption(x) if corruption else x), x), {}
 
-        result = fit_module(net, H, batch_loss, replace(layer_config, seed=config.seed + 100 + i),
-                            progress=progress)
+        result = fit_module(net, H, batch_loss, replace(layer_config, seed=config.seed + 100 + i), progress=progress)
         net.to("cpu").eval()
         H = _apply(net.block, H)
         stages.append(Stage(net.block, net.decoder, result.history))
@@ -97,4 +107,4 @@ def _squared_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def _apply(module: nn.Module, X: np.ndarray, chunk: int = 8192) -> np.ndarray:
     module.eval()
     with torch.no_grad():
-        return np.concatenate([module(torch.from_numpy(X[i:i + chunk])).numpy() for i in range(0, len(X), chunk)])
+        return np.concatenate([module(torch.from_numpy(X[i : i + chunk])).numpy() for i in range(0, len(X), chunk)])

@@ -1,0 +1,137 @@
+"""The house keeps its plan: parameters declared once, no import cycles, a CLI that starts without
+torch, and a README whose every name and option works as written."""
+
+import inspect
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import aelab
+from aelab import params
+from aelab.errors import AelabError, DataError, ParameterError
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+@pytest.mark.parametrize("name", ["AutoEncoder", "ConvAutoEncoder", "Classifier"])
+def test_estimator_signatures_follow_the_parameter_table(name):
+    cls = getattr(aelab, name)
+    signature = inspect.signature(cls.__init__).parameters
+    table = params.AUTOENCODER_PARAMS if name != "Classifier" else params.TRAINING_PARAMS
+    overrides = getattr(cls, "DEFAULT_OVERRIDES", {})
+    # the table's parameters come last, in the table's order, with the table's defaults
+    assert list(signature)[-len(table) :] == [p.name for p in table]
+    for p in table:
+        assert signature[p.name].default == overrides.get(p.name, p.default), p.name
+        assert p.name in cls.__doc__, f"{name}'s docs lack {p.name}"
+
+
+def test_cli_defaults_are_the_estimators_defaults():
+    from aelab.cli import build_parser
+    from aelab.cli.models import CLASSIFIER_DEFAULTS
+    from aelab.cli.text import DOCUMENT_DEFAULTS
+
+    assert aelab.Classifier.DEFAULT_OVERRIDES == CLASSIFIER_DEFAULTS
+    document = aelab.DocumentModel().get_params()
+    assert {k: document[k] for k in DOCUMENT_DEFAULTS} == DOCUMENT_DEFAULTS
+    train = build_parser().parse_args(["train", "--data", "d", "--out", "o"])
+    ae = aelab.AutoEncoder().get_params()
+    for p in params.AUTOENCODER_PARAMS:
+        expected = ae[p.name] if p.cli_default is ... else p.cli_default
+        assert getattr(train, p.name) == expected, p.name
+    assert train.hidden == ae["hidden_layer_sizes"] and train.channels == aelab.ConvAutoEncoder().channels
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: aelab.AutoEncoder(activation="swish"), "activation must be one of"),
+        (lambda: aelab.AutoEncoder(epochs=0), "epochs must be a whole number >= 1"),
+        (lambda: aelab.AutoEncoder(weight_decay=-1.0), "weight_decay must be a number >= 0"),
+        (lambda: aelab.ConvAutoEncoder(lr_schedule="step"), "lr_schedule must be one of"),
+        (lambda: aelab.Classifier(validation_fraction=1.5), "validation_fraction must be a number in"),
+        (lambda: aelab.AutoEncoder(denoise="blur:1"), "denoise must be KIND:LEVEL"),
+    ],
+)
+def test_parameter_mistakes_raise_a_parameter_error(make, message):
+    X = aelab.datasets.load("digits").train.X[:64]
+    with pytest.raises(ParameterError, match=message) as caught:
+        make().fit(X, [0, 1] * 32) if isinstance(make(), aelab.Classifier) else make().fit(X)
+    assert isinstance(caught.value, AelabError) and isinstance(caught.value, ValueError)
+    assert not isinstance(caught.value, DataError)
+
+
+def test_help_answers_without_importing_torch():
+    code = (
+        "import sys, aelab.cli\naelab.cli.build_parser().format_help()\n"
+        "print(sorted(m for m in ('torch', 'sklearn', 'numpy', 'faiss') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_no_import_cycles_inside_aelab():
+    import grimp
+
+    graph = grimp.build_graph("aelab")
+    cycles = []
+    for module in sorted(graph.modules):
+        for imported in graph.find_modules_directly_imported_by(module):
+            if imported != module and graph.find_shortest_chain(importer=imported, imported=module):
+                cycles.append(f"{module} <-> {imported}")
+    # a package's __init__ re-exports its own modules, which import each other's siblings:
+    # those are not cycles between ideas
+    cycles = [c for c in cycles if not _is_package_reexport(c)]
+    assert cycles == []
+
+
+def _is_package_reexport(cycle: str) -> bool:
+    a, b = cycle.split(" <-> ")
+    return a.startswith(b + ".") or b.startswith(a + ".")
+
+
+# --- the README works as written ------------------------------------------------------------------
+
+
+def _code_blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_every_python_name_in_the_readme_exists_after_import_aelab():
+    text = README.read_text()
+    dotted = sorted(set(re.findall(r"\baelab(?:\.[A-Za-z_]\w*)+", text)) - {"aelab.checkpoint"})
+    imports = [
+        line.strip()
+        for block in _code_blocks("python")
+        for line in block.splitlines()
+        if re.match(r"\s*(from aelab|import aelab)", line)
+    ]
+    code = "import aelab\n" + "".join(f"assert {name}, {name!r}\n" for name in dotted if "(" not in name)
+    code += "".join(f"{line}\n" for line in imports)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-800:]
+    assert "aelab.search.Index.build" in dotted and "aelab.report.generated_figure" in dotted
+
+
+def test_every_command_and_option_in_the_readme_exists():
+    from aelab.cli import build_parser
+
+    parser = build_parser()
+    commands = {}
+    for action in parser._subparsers._group_actions:
+        commands.update(action.choices)
+    lines = [line.strip() for block in _code_blocks("sh") for line in block.splitlines()]
+    lines = [line for line in lines if line.startswith("aelab ")]
+    assert len(lines) > 15
+    for line in lines:
+        words = line.split("#")[0].split()
+        sub = commands[words[1]]
+        if words[1] == "text":
+            sub = next(a for a in sub._subparsers._group_actions).choices[words[2]]
+        known = {opt for action in sub._actions for opt in action.option_strings}
+        for word in words:
+            for option in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", word.strip("[]|")):
+                assert option in known, f"README: {line!r} uses {option}, which 'aelab {words[1]}' lacks"
