@@ -31,12 +31,13 @@ def test_estimator_signatures_follow_the_parameter_table(name):
 
 def test_cli_defaults_are_the_estimators_defaults():
     from aelab.cli import build_parser
-    from aelab.cli.models import CLASSIFIER_DEFAULTS
-    from aelab.cli.text import DOCUMENT_DEFAULTS
 
-    assert aelab.Classifier.DEFAULT_OVERRIDES == CLASSIFIER_DEFAULTS
     document = aelab.DocumentModel().get_params()
-    assert {k: document[k] for k in DOCUMENT_DEFAULTS} == DOCUMENT_DEFAULTS
+    assert {k: document[k] for k in params.DOCUMENT_DEFAULTS} == params.DOCUMENT_DEFAULTS
+    text_train = build_parser().parse_args(["text", "train", "--data", "d", "--out", "o"])
+    assert (text_train.epochs, text_train.hidden) == (params.DOCUMENT_DEFAULTS["epochs"], (1000, 500, 250))
+    classify = build_parser().parse_args(["classify", "--data", "d", "--out", "o"])
+    assert {k: getattr(classify, k) for k in params.CLASSIFIER_DEFAULTS} == params.CLASSIFIER_DEFAULTS
     train = build_parser().parse_args(["train", "--data", "d", "--out", "o"])
     ae = aelab.AutoEncoder().get_params()
     for p in params.AUTOENCODER_PARAMS:

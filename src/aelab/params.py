@@ -299,6 +299,22 @@ REGULARIZATION = tuple(p.name for p in REGULARIZATION_PARAMS)
 TABLE = {p.name: p for p in AUTOENCODER_PARAMS}
 
 
+#: The classifier trains with its own defaults for these (``aelab.Classifier``; the CLI's ``classify``).
+CLASSIFIER_DEFAULTS = {"epochs": 50, "batch_size": 128, "learning_rate": 1e-3}
+#: The document auto-encoder's recipe (``aelab.text.DocumentModel``; the CLI's ``text train``), chosen
+#: on 20 Newsgroups (see the README).
+DOCUMENT_DEFAULTS = {
+    "n_components": 10,
+    "max_features": 2000,
+    "loss": "auto",
+    "hidden_layer_sizes": (1000, 500, 250),
+    "denoise": "mask:0.4",
+    "epochs": 40,
+    "batch_size": 128,
+    "learning_rate": 1e-3,
+}
+
+
 def defaults(names=None, **overrides) -> dict[str, Any]:
     """``{name: default}`` for the table's parameters (``names``: a subset), with ``overrides``."""
     rows = TABLE.values() if names is None else (TABLE[n] for n in names)

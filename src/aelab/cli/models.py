@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import AelabError
 from ..params import (
     ACTIVATIONS,
+    CLASSIFIER_DEFAULTS,
     CONV_NORMALIZATIONS,
     MODEL_KINDS,
     NORMALIZATIONS,
@@ -22,8 +23,6 @@ from .common import add_params, command, data_args, load_data, params_from, size
 
 TRAINING = tuple(p.name for p in TRAINING_PARAMS)
 OUTPUT_NAMES = tuple(p.name for p in OUTPUT)
-#: The classifier's own training defaults (aelab.Classifier.DEFAULT_OVERRIDES; a test holds them equal).
-CLASSIFIER_DEFAULTS = {"epochs": 50, "batch_size": 128, "learning_rate": 1e-3}
 
 
 def add_commands(sub) -> None:

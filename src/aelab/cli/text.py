@@ -6,20 +6,8 @@ import json
 from pathlib import Path
 
 from ..errors import AelabError
-from ..params import DOCUMENT_KINDS, DOCUMENT_LOSSES
+from ..params import DOCUMENT_DEFAULTS, DOCUMENT_KINDS, DOCUMENT_LOSSES
 from .common import command, sizes
-
-#: DocumentModel's defaults for the options below (a test holds them equal).
-DOCUMENT_DEFAULTS = dict(
-    n_components=10,
-    max_features=2000,
-    loss="auto",
-    hidden_layer_sizes=(1000, 500, 250),
-    denoise="mask:0.4",
-    epochs=40,
-    batch_size=128,
-    learning_rate=1e-3,
-)
 
 
 def add_commands(sub) -> None:

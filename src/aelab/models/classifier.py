@@ -24,7 +24,15 @@ from torch import nn
 from ..errors import DataError, ModelError, ParameterError
 from ..nn import mlp
 from ..objectives import Corruption, reconstruction_loss
-from ..params import ACTIVATIONS, NORMALIZATIONS, PRETRAINING, TABLE, TRAINING_PARAMS, parameters_doc
+from ..params import (
+    ACTIVATIONS,
+    CLASSIFIER_DEFAULTS,
+    NORMALIZATIONS,
+    PRETRAINING,
+    TABLE,
+    TRAINING_PARAMS,
+    parameters_doc,
+)
 from ..training import greedy_layerwise, load_stack
 from ..validation import check_choices
 from .base import load, restore
@@ -59,7 +67,7 @@ class Classifier(ClassifierMixin, TorchEstimator):
 
     # the arguments from epochs on are the table of aelab.params, with the classifier's own defaults
     # for epochs, batch_size and learning_rate (a test holds them to it)
-    DEFAULT_OVERRIDES = {"epochs": 50, "batch_size": 128, "learning_rate": 1e-3}
+    DEFAULT_OVERRIDES = CLASSIFIER_DEFAULTS
 
     def __init__(
         self,

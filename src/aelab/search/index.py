@@ -22,10 +22,8 @@ from ..params import INDEX_KINDS, METRICS, SPACES
 from ..storage import atomic_path, json_value, read_json, read_tagged_folder, save_json
 from ..validation import check_choices
 
-#: ``kind="auto"`` searches exactly up to this many items, approximately (IVF) above. On 1,000,000
-#: synthetic 30-D codes IVF with 64 probes recalled 0.977 of the 10 nearest in 0.22 ms, where HNSW
-#: reached 0.75 at 0.83 ms; at 10,000,000, 96 probes recalled 0.961 in 0.80 ms
-#: (benchmarks/index_scale.py).
+#: ``kind="auto"`` searches exactly up to this many items, approximately (IVF) above; the choice and
+#: its figures are in the README (benchmarks/index_scale.py).
 AUTO_EXACT_LIMIT = 200_000
 INDEX_FORMAT = "aelab-index"
 VECTORS_FILE, ITEMS_FILE, META_FILE, MODEL_DIR = "vectors.faiss", "items.json", "index.json", "model"
@@ -54,8 +52,8 @@ class Index:
     space : what the vectors are ("code", "pca" or "pixels"); recorded for reports.
     hnsw_neighbours, ef_search : HNSW graph degree and search breadth.
     ivf_lists, n_probe : IVF cells (None: about 4 sqrt(n), at most n / 39) and cells visited per
-        query (None: 64, or one in 128 cells when there are more; on synthetic 30-D codes that
-        recalls 0.98 of the 10 nearest at 1,000,000 items and 0.96 at 10,000,000, under 1 ms).
+        query (None: 64, or one in 128 cells when there are more; the README gives the recall
+        this reaches, from benchmarks/index_scale.py).
 
     Examples
     --------
