@@ -84,13 +84,7 @@ def hold_out(
         raise DataError(f"{name} has {len(X)} sample; at least 2 are needed to hold out a test set")
     if not 0 < test_size < 1:
         raise DataError(f"test_size must be between 0 and 1, not {test_size}")
-    stratify = None
-    if y is not None:
-        _, counts = np.unique(y, return_counts=True)
-        n_test = int(np.ceil(test_size * len(y)))
-        if counts.min() >= 2 and len(counts) <= n_test <= len(y) - len(counts):
-            stratify = y
-    idx_train, idx_test = train_test_split(np.arange(len(X)), test_size=test_size, random_state=seed, stratify=stratify)
+    idx_train, idx_test = split_rows(len(X), y, seed, test_size=test_size)
     ids = np.arange(len(X)) if ids is None else np.asarray(ids)
 
     def part(idx):
@@ -98,6 +92,20 @@ def hold_out(
 
     info = dict(kw.pop("info", {}), split=f"seeded hold-out: test_size={test_size}, seed={seed}")
     return Dataset(name, part(idx_train), part(idx_test), info=info, **kw)
+
+
+def split_rows(n: int, y=None, seed: int = 0, *, test_size: float | None = None, train_size: int | None = None):
+    """Row numbers ``(first, second)`` of a seeded split of ``n`` rows: ``train_size`` rows (or all
+    but a ``test_size`` share) in the first part, the rest in the second. With labels ``y`` the
+    split is stratified when every class can be in both parts, and plain random otherwise."""
+    rows = np.arange(n)
+    stratify = None
+    if y is not None:
+        _, counts = np.unique(np.asarray(y), return_counts=True)
+        n_second = n - int(train_size) if train_size is not None else int(np.ceil(test_size * n))
+        if counts.min() >= 2 and len(counts) <= n_second <= n - len(counts):
+            stratify = y
+    return train_test_split(rows, test_size=test_size, train_size=train_size, random_state=seed, stratify=stratify)
 
 
 def keep_labels(X: np.ndarray, y: np.ndarray, n_labels: int, seed: int = 0):
@@ -108,8 +116,5 @@ def keep_labels(X: np.ndarray, y: np.ndarray, n_labels: int, seed: int = 0):
     """
     if not 0 < n_labels < len(X):
         raise DataError(f"the number of labels to keep must be between 1 and {len(X) - 1}, not {n_labels}")
-    try:
-        keep, rest = train_test_split(np.arange(len(X)), train_size=n_labels, stratify=y, random_state=seed)
-    except ValueError:  # fewer labels than classes: a plain random draw
-        keep, rest = train_test_split(np.arange(len(X)), train_size=n_labels, random_state=seed)
+    keep, rest = split_rows(len(X), y, seed, train_size=int(n_labels))
     return X[keep], y[keep], X[rest]

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..params import TABLE, check_params
-from ..training import TrainConfig, fit_module
+from ..training import TrainConfig, apply_in_batches, fit_module
 from .base import SavedModel
 
 INFERENCE_CHUNK = 8192  # samples per forward pass at inference: bounded memory, few Python steps
@@ -96,12 +96,7 @@ class TorchEstimator(SavedModel):
     def _run(self, fn, A: np.ndarray, chunk: int = INFERENCE_CHUNK) -> np.ndarray:
         """``fn`` (torch in, torch out) over the rows of ``A`` in chunks, in evaluation mode."""
         self.module_.eval()
-        with torch.no_grad():
-            parts = [
-                fn(torch.from_numpy(np.ascontiguousarray(A[i : i + chunk]))).float().numpy()
-                for i in range(0, len(A), chunk)
-            ]
-        return np.concatenate(parts).astype(np.float32, copy=False)
+        return apply_in_batches(fn, A, chunk)
 
     # --- saving ----------------------------------------------------------------------------------
     def _training_record(self) -> dict:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datasets import split_rows
 from ..errors import DataError, ParameterError
 from ..params import STRIP_CHOICES
 
@@ -240,17 +241,11 @@ def _from_table(rows: list[dict], text_column, label_column, path) -> Documents:
 
 
 def _hold_out(name: str, docs: Documents, strip_parts, test_size: float, seed: int) -> Corpus:
-    from sklearn.model_selection import train_test_split
-
     if strip_parts:
         docs = Documents([strip(t, strip_parts) for t in docs.texts], docs.ids, docs.labels)
     if len(docs) < 2:
         raise DataError(f"{name} has {len(docs)} document; at least 2 are needed to hold out a test set")
-    rows = np.arange(len(docs))
-    try:
-        train, test = train_test_split(rows, test_size=test_size, random_state=seed, stratify=docs.labels)
-    except ValueError:  # a label with a single document: no stratification
-        train, test = train_test_split(rows, test_size=test_size, random_state=seed)
+    train, test = split_rows(len(docs), docs.labels, seed, test_size=test_size)
     return Corpus(
         name, docs.subset(np.sort(train)), docs.subset(np.sort(test)), {"split": f"seeded hold-out of {test_size:.0%}"}
     )

@@ -1,7 +1,7 @@
 """Training: the loop (plain PyTorch over arrays, no estimators), checkpoints, greedy pre-training."""
 
 from .checkpoints import checkpoint_path, has_checkpoint
-from .loop import BatchLoss, TrainConfig, TrainingError, TrainResult, evaluate_loss, fit_module
+from .loop import BatchLoss, TrainConfig, TrainingError, TrainResult, apply_in_batches, evaluate_loss, fit_module
 from .pretrain import greedy_layerwise, load_stack
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "TrainingError",
+    "apply_in_batches",
     "checkpoint_path",
     "evaluate_loss",
     "fit_module",

@@ -234,6 +234,17 @@ def _fit(module, X, y, batch_loss, config, device, param_groups, checkpoint_dir,
     return result
 
 
+def apply_in_batches(fn, A: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """``fn`` (torch in, torch out; a module in evaluation mode) over the rows of ``A`` in chunks,
+    without gradients: bounded memory, few Python steps. Returns float32 rows."""
+    with torch.no_grad():
+        parts = [
+            fn(torch.from_numpy(np.ascontiguousarray(A[i : i + chunk]))).float().numpy()
+            for i in range(0, len(A), chunk)
+        ]
+    return np.concatenate(parts).astype(np.float32, copy=False)
+
+
 def evaluate_loss(module: nn.Module, data: tuple[torch.Tensor, ...], batch_loss: BatchLoss, chunk: int = 4096) -> float:
     """Mean loss over ``data`` in evaluation mode (no gradient, BatchNorm on running statistics),
     with every warm-up finished (``epoch=inf``), so that validation losses of all epochs compare."""

@@ -17,7 +17,7 @@ from torch import nn
 
 from ..nn import ShallowAutoEncoder, layer
 from ..objectives import reconstruction_loss
-from .loop import TrainConfig, fit_module
+from .loop import TrainConfig, apply_in_batches, fit_module
 
 
 @dataclass
@@ -69,7 +69,8 @@ def greedy_layerwise(
 
         result = fit_module(net, H, batch_loss, replace(layer_config, seed=config.seed + 100 + i), progress=progress)
         net.to("cpu").eval()
-        H = _apply(net.block, H)
+        net.block.eval()
+        H = apply_in_batches(net.block, H)
         stages.append(Stage(net.block, net.decoder, result.history))
     return stages
 
@@ -102,9 +103,3 @@ def _same_shapes(a: nn.Module, b: nn.Module) -> bool:
 
 def _squared_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return reconstruction_loss("mse", output, target, "linear")
-
-
-def _apply(module: nn.Module, X: np.ndarray, chunk: int = 8192) -> np.ndarray:
-    module.eval()
-    with torch.no_grad():
-        return np.concatenate([module(torch.from_numpy(X[i : i + chunk])).numpy() for i in range(0, len(X), chunk)])
