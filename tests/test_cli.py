@@ -328,3 +328,19 @@ def test_classify_errors(trained, tmp_path, capsys):
         == 1
     )
     assert "choose one start" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--epochs", "0"], "--epochs must be a whole number >= 1"),
+        (["--weight-decay", "-1"], "--weight-decay must be a number >= 0"),
+        (["--lr", "0"], "--lr must be a number > 0"),
+        (["--model", "conv", "--validation-fraction", "1"], "--validation-fraction must be a number in [0, 1)"),
+    ],
+)
+def test_bad_training_options_fail_in_one_line_before_the_data_is_read(option, message, tmp_path, capsys):
+    assert main(["train", "--data", "no/such/data", "--out", str(tmp_path / "m"), *option]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("aelab: error: ") and message in err and len(err.strip().splitlines()) == 1
+    assert "no data at" not in err  # the options were checked first

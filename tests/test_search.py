@@ -356,3 +356,27 @@ def test_streamed_npy_and_image_folder_index_like_loaded_data(digits_model, tmp_
     capsys.readouterr()
     assert main(["index", "--space", "pixels", "--data", "digits", "--stream", "--out", str(tmp_path / "x")]) == 1
     assert "--stream reads a .npy file or a folder" in capsys.readouterr().err
+
+
+def test_a_collection_indexed_and_searched_from_python(digits_model, tmp_path):
+    from aelab.search import index_collection, open_collection, search
+
+    source = open_collection("digits", split="test")
+    index = index_collection(source, tmp_path / "ix", model=digits_model, info={"data": "digits", "split": "test"})
+    assert len(index) == 360 and index.ids[0] == "test:0" and index.info["image_shape"] == [8, 8]
+    what, rows = search(Index.load(tmp_path / "ix"), "test:3", k=5)
+    assert what == "item test:3" and rows[0]["id"] == "test:3" and len(rows) == 5
+    added = index_collection(
+        open_collection("digits", split="train"),
+        tmp_path / "ix",
+        index=Index.load(tmp_path / "ix"),
+        info={"data": "digits", "split": "train"},
+    )
+    assert len(added) == 360 + 1437 and "digits/train:0" in added.ids
+    with pytest.raises(DataError, match="already holds items"):
+        index_collection(
+            open_collection("digits", split="train"),
+            tmp_path / "ix",
+            index=added,
+            info={"data": "digits", "split": "train"},
+        )

@@ -315,12 +315,6 @@ DOCUMENT_DEFAULTS = {
 }
 
 
-def defaults(names=None, **overrides) -> dict[str, Any]:
-    """``{name: default}`` for the table's parameters (``names``: a subset), with ``overrides``."""
-    rows = TABLE.values() if names is None else (TABLE[n] for n in names)
-    return {p.name: overrides.get(p.name, p.default) for p in rows}
-
-
 def check_params(values: dict[str, Any]) -> None:
     """Raise a one-line ParameterError for the first value of a table parameter it does not take."""
     for name, value in values.items():

@@ -177,19 +177,25 @@ def _endpoint(model, args, spec: str, data: dict):
 
 
 def cmd_evaluate_samples(args) -> None:
-    from ..generate import judge, sample_quality
+    from ..generate import evaluate_samples, parse_box, parse_dims
 
     model = _model(args.model)
     ds = load_data(args)
-    if ds.train.y is None:
-        raise AelabError(f"--data {args.data} has no labels; the judging classifier needs labelled samples")
-    model.check_n_features(ds.n_features, f"--data {args.data}")
-    classifier = judge(ds.train.X, ds.train.y, args.classifier, verbose=not args.json)
-    accuracy = float((classifier.predict(ds.test.X) == ds.test.y).mean())
     grid = args.grid if args.grid is not None or args.sample is not None else (20 if model.code_size == 2 else None)
-    images, _, _, what = _draw(model, args, grid, args.sample if args.sample is not None else 1000, ds)
-    figures = sample_quality(images, classifier, ds.test.X)
-    figures.update(model=str(args.model), what=what, classifier_test_accuracy=accuracy)
+    figures = evaluate_samples(
+        model,
+        ds,
+        grid_size=grid,
+        n_samples=args.sample if args.sample is not None else 1000,
+        box=parse_box(args.box),
+        dims=parse_dims(args.dims),
+        density=args.density,
+        seed=args.seed,
+        classifier=args.classifier,
+        verbose=not args.json,
+    )
+    figures["model"] = str(args.model)
+    what, accuracy = figures["what"], figures["classifier_test_accuracy"]
     if args.json:
         print(json.dumps(figures))
         return

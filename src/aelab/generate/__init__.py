@@ -1,7 +1,7 @@
 """Generating from the code space: grids, samples from fitted code densities or the prior, and
 interpolations, decoded by a trained model; and how good the samples are, judged by a classifier."""
 
-from .quality import frechet_distance, judge, quality_classifier, sample_quality
+from .quality import evaluate_samples, frechet_distance, judge, quality_classifier, sample_quality
 from .sampling import (
     code_box,
     draw,
@@ -15,6 +15,7 @@ from .sampling import (
 )
 
 __all__ = [
+    "evaluate_samples",
     "code_box",
     "draw",
     "fit_density",

@@ -84,3 +84,45 @@ def judge(X: np.ndarray, y: np.ndarray, folder=None, verbose: bool = False):
     if folder is not None:
         classifier.save(folder)
     return classifier
+
+
+def evaluate_samples(
+    model,
+    ds,
+    *,
+    grid_size: int | None = None,
+    n_samples: int = 1000,
+    box="auto",
+    dims=None,
+    density: str = "gaussian",
+    seed: int = 0,
+    classifier=None,
+    verbose: bool = False,
+) -> dict:
+    """Draw from ``model`` (a grid of ``grid_size`` a side, else ``n_samples`` samples; see
+    :func:`aelab.generate.draw`, with the codes of ``ds``'s training samples) and judge what it
+    draws (:func:`sample_quality`) with the classifier of :func:`judge` (``classifier``: its folder).
+
+    Returns the figures, with what was drawn (``what``) and the judge's test accuracy.
+    """
+    from .sampling import draw
+
+    if ds.train.y is None:
+        raise DataError(f"{ds.name} has no labels; the judging classifier needs labelled samples")
+    model.check_n_features(ds.n_features, f"the data {ds.name}")
+    judge_model = judge(ds.train.X, ds.train.y, classifier, verbose=verbose)
+    accuracy = float((judge_model.predict(ds.test.X) == ds.test.y).mean())
+    images, _, _, what = draw(
+        model,
+        grid_size=grid_size,
+        n_samples=n_samples,
+        box=box,
+        dims=dims,
+        density=density,
+        seed=seed,
+        codes=model.transform(ds.train.X),
+        labels=ds.train.y,
+    )
+    figures = sample_quality(images, judge_model, ds.test.X)
+    figures.update(what=what, classifier_test_accuracy=accuracy)
+    return figures
