@@ -344,3 +344,30 @@ def test_bad_training_options_fail_in_one_line_before_the_data_is_read(option, m
     err = capsys.readouterr().err
     assert err.startswith("aelab: error: ") and message in err and len(err.strip().splitlines()) == 1
     assert "no data at" not in err  # the options were checked first
+
+
+@pytest.fixture
+def faces(tmp_path):
+    """40 grey 112x92 photos of 4 'people', one sub-folder each (named s1, s2, s3, s10)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for person in ("s1", "s2", "s3", "s10"):
+        base = rng.random((112, 92)) * 255
+        (tmp_path / "faces" / person).mkdir(parents=True)
+        for i in range(10):
+            img = np.clip(base + rng.normal(0, 20, base.shape), 0, 255).astype(np.uint8)
+            Image.fromarray(img).save(tmp_path / "faces" / person / f"{i}.pgm")
+    return tmp_path / "faces"
+
+
+def test_a_code_larger_than_pca_can_be_is_compared_with_the_largest_pca(faces, tmp_path, capsys):
+    model = tmp_path / "cae"  # the conv model's default code: the pooled maps, 8 x 14 x 12 = 1344 numbers
+    assert (
+        main(["train", "--data", str(faces), "--model", "conv", "--epochs", "1", "--quiet", "--out", str(model)]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "PCA-32" in out and "the largest PCA" in out  # 32 training images
+    assert main(["evaluate", str(model), "--data", str(faces), "--out", str(tmp_path / "ev")]) == 0
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())["models"]
+    assert set(metrics) == {"cae", "pca-32"} and metrics["pca-32"]["n_components"] == 32

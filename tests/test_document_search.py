@@ -131,3 +131,16 @@ def test_lsa_search_on_20_newsgroups_finds_the_topic():
     assert result.topics[0][0] == "sci.space"
     found = engine.index("lsa").query(engine.encode(news.test.texts[:500], "lsa"), 10)
     assert (found.labels == news.test.labels[:500, None]).mean() > 0.3  # 20 topics: chance is 0.05
+
+
+def test_a_query_without_known_words_is_refused_and_few_known_words_are_counted(tmp_path, capsys):
+    engine = DocumentSearch.build(corpus(20, 0), n_components=2, models=("lsa",), random_state=0)
+    with pytest.raises(DataError, match="none of the query's words is in the vocabulary"):
+        engine.search("zebra quokka xylophone", model="lsa")
+    result = engine.search("zebra garlic quokka garlic", model="lsa")
+    assert result.words_used == 2 and result.words == 4 and result.topics[0][0] == "cooking"
+    engine.save(tmp_path / "s")
+    assert main(["text", "search", str(tmp_path / "s"), "--model", "lsa", "--query", "quokka zebra"]) == 1
+    assert "none of the query's words" in capsys.readouterr().err
+    assert main(["text", "search", str(tmp_path / "s"), "--model", "lsa", "--query", "a garlic quokka"]) == 0
+    assert "1 of the query's 2 words are in the vocabulary" in capsys.readouterr().out

@@ -211,3 +211,13 @@ def test_cli_generate_and_evaluate_samples(tmp_path, capsys):
         main(["evaluate-samples", model, "--data", "digits", "--sample", "30", "--classifier", str(out / "judge")]) == 0
     )
     assert "Frechet distance" in capsys.readouterr().out
+
+
+def test_evaluate_samples_draws_the_grid_that_generate_draws(digits, ae2, tmp_path):
+    from aelab.generate import draw, evaluate_samples
+
+    ds = datasets.load("digits", seed=1)  # another split: its training codes differ from those the model kept
+    judge_dir = tmp_path / "judge"
+    figures = evaluate_samples(ae2, ds, grid_size=5, classifier=judge_dir)
+    assert figures["what"] == draw(ae2, grid_size=5)[3]  # the same box, from the codes the model kept
+    assert judge_dir.is_dir() and figures["n_samples"] == 25

@@ -131,3 +131,13 @@ def test_pca30_on_mnist_is_the_published_13_87():
     ds = datasets.load("mnist", data_dir=MNIST_DIR)
     pca = PCA(n_components=30, svd_solver="randomized", random_state=0).fit(ds.train.X)
     assert pca.reconstruction_error(ds.test.X) == pytest.approx(13.87, abs=0.005)
+
+
+def test_baselines_are_reproducible_by_default(digits):
+    from aelab import LSA
+
+    fits = [PCA(n_components=5, svd_solver="randomized").fit(digits.train.X) for _ in range(2)]
+    np.testing.assert_array_equal(fits[0].components_, fits[1].components_)
+    X = np.abs(digits.train.X[:300])
+    fits = [LSA(n_components=5, n_iter=1).fit(X) for _ in range(2)]
+    np.testing.assert_array_equal(fits[0].components_, fits[1].components_)

@@ -254,7 +254,7 @@ def _estimator(args):
 
 def cmd_train(args) -> None:
     from ..models import PCA, fit_to_folder
-    from ..report import pca_twin
+    from ..report import pca_twin, twin_note
     from ..storage import check_output
     from ..training import checkpoint_path
 
@@ -292,7 +292,9 @@ def cmd_train(args) -> None:
         print(_terms_line(model.history_[-1]))
     line = f"test reconstruction error: {model.reconstruction_error(ds.test.X):.4f} per sample"
     if not isinstance(model, PCA):
-        line += f" (PCA-{model.code_size}: {pca_twin(model, ds).reconstruction_error(ds.test.X):.4f})"
+        twin = pca_twin(model, ds)
+        note = twin_note(model, twin)
+        line += f" (PCA-{twin.code_size}: {twin.reconstruction_error(ds.test.X):.4f}{'; ' + note if note else ''})"
     print(line)
     print(f"model saved in {args.out}")
 

@@ -228,6 +228,7 @@ def cmd_text_search(args) -> None:
     if args.json:
         print(json.dumps(result.as_dict()))
         return
+    print(f"{result.words_used} of the query's {result.words} words are in the vocabulary and were used")
     print(f"{args.model} codes ({engine.code_size}-D), cosine similarity")
     width = max([5] + [len(h.id) for h in result.hits])
     lwidth = max([5] + [len(str(h.label)) for h in result.hits])

@@ -100,7 +100,8 @@ def evaluate_samples(
     verbose: bool = False,
 ) -> dict:
     """Draw from ``model`` (a grid of ``grid_size`` a side, else ``n_samples`` samples; see
-    :func:`aelab.generate.draw`, with the codes of ``ds``'s training samples) and judge what it
+    :func:`aelab.generate.draw`, over the training codes the model kept, as ``aelab generate`` does,
+    or those of ``ds``'s training samples for a model that kept none) and judge what it
     draws (:func:`sample_quality`) with the classifier of :func:`judge` (``classifier``: its folder).
 
     Returns the figures, with what was drawn (``what``) and the judge's test accuracy.
@@ -112,6 +113,9 @@ def evaluate_samples(
     model.check_n_features(ds.n_features, f"the data {ds.name}")
     judge_model = judge(ds.train.X, ds.train.y, classifier, verbose=verbose)
     accuracy = float((judge_model.predict(ds.test.X) == ds.test.y).mean())
+    codes = labels = None  # the training codes the model kept, as aelab generate uses them
+    if getattr(model, "code_sample_", None) is None:
+        codes, labels = model.transform(ds.train.X), ds.train.y
     images, _, _, what = draw(
         model,
         grid_size=grid_size,
@@ -120,8 +124,8 @@ def evaluate_samples(
         dims=dims,
         density=density,
         seed=seed,
-        codes=model.transform(ds.train.X),
-        labels=ds.train.y,
+        codes=codes,
+        labels=labels,
     )
     figures = sample_quality(images, judge_model, ds.test.X)
     figures.update(what=what, classifier_test_accuracy=accuracy)

@@ -29,7 +29,7 @@ class LSA(CodeModel):
     (4, 2)
     """
 
-    def __init__(self, n_components=10, n_iter=7, random_state=None):
+    def __init__(self, n_components=10, n_iter=7, random_state=0):
         self.n_components = n_components
         self.n_iter = n_iter
         self.random_state = random_state

@@ -1,6 +1,6 @@
 """Reports: figures, plain-text tables, and comparisons of models beside PCA with an HTML page."""
 
-from .comparison import account, evaluate_model, model_metrics, pca_twin, write_figures, write_html
+from .comparison import account, evaluate_model, model_metrics, pca_twin, twin_note, write_figures, write_html
 from .figures import (
     code_map,
     confusion_matrix_figure,
@@ -32,6 +32,7 @@ __all__ = [
     "text_retrieval_table",
     "text_table",
     "training_curves",
+    "twin_note",
     "write_figures",
     "write_html",
 ]

@@ -17,8 +17,20 @@ from .tables import comparison_table
 
 
 def pca_twin(model: CodeModel, ds: Dataset) -> PCA:
-    """PCA with the model's code size, fitted on the same training data."""
-    return PCA(n_components=model.code_size).fit(ds.train.X, image_shape=ds.image_shape)
+    """PCA with the model's code size, fitted on the same training data; when the code is larger than
+    PCA can be (more than the training samples or the features), the largest PCA there is."""
+    size = min(model.code_size, len(ds.train.X), ds.n_features)
+    return PCA(n_components=size).fit(ds.train.X, image_shape=ds.image_shape)
+
+
+def twin_note(model: CodeModel, pca: PCA) -> str:
+    """What a reader must know when the PCA beside a model is smaller than its code ("" otherwise)."""
+    if pca.code_size == model.code_size:
+        return ""
+    return (
+        f"the {model.code_size}-D code is larger than PCA can be on {pca.pca_.n_samples_} training samples of "
+        f"{pca.n_features_in_} features, so it is compared with PCA-{pca.code_size}, the largest PCA there is"
+    )
 
 
 def model_metrics(model: CodeModel, ds: Dataset) -> dict:
@@ -126,11 +138,15 @@ def evaluate_model(model: CodeModel, ds: Dataset, name: str, out=None, overwrite
         ds.image_shape = model.image_shape_
     models = {Path(name).name: model}
     short = Path(name).name
+    sentences = []
     if not isinstance(model, PCA):
-        models[f"pca-{model.code_size}"] = pca_twin(model, ds)
+        twin = pca_twin(model, ds)
+        models[f"pca-{twin.code_size}"] = twin
+        sentences = [note[0].upper() + note[1:] + "."] if (note := twin_note(model, twin)) else []
     metrics = {n: model_metrics(m, ds) for n, m in models.items()}
     table = comparison_table(metrics)
-    sentences = account(metrics, [(short, f"pca-{model.code_size}")]) if len(models) > 1 else []
+    if len(models) > 1:
+        sentences = account(metrics, [(short, f"pca-{twin.code_size}")]) + sentences
     with atomic_path(out, overwrite) as tmp:
         tmp.mkdir()
         figures = write_figures(tmp, models, ds)

@@ -52,6 +52,8 @@ class Result:
     model: str
     hits: list[Hit]
     topics: list[tuple[str, float]]
+    words: int = 0  # the query's words (two or more letters, stop words left out)
+    words_used: int = 0  # those in the vocabulary: the words the search used
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -147,6 +149,13 @@ class DocumentSearch:
         single = isinstance(query, str)
         queries = [query] if single else list(query)
         index = self.index(model)
+        used, words = index.model.vectorizer_.word_counts(queries)
+        if (used == 0).any():
+            which = "" if single else f" (query {int(np.argmax(used == 0))})"
+            raise DataError(
+                f"none of the query's words{which} is in the vocabulary of {len(index.model.vocabulary)} "
+                "words learnt from the collection; use words that its documents use"
+            )
         found = index.query(index.model.transform(queries), k)
         results = []
         for q, text in enumerate(queries):
@@ -161,7 +170,9 @@ class DocumentSearch:
                 for r, p in enumerate(found.positions[q])
                 if p >= 0
             ]
-            results.append(Result(text, model, hits, topic_shares([h.label for h in hits])))
+            results.append(
+                Result(text, model, hits, topic_shares([h.label for h in hits]), int(words[q]), int(used[q]))
+            )
         return results[0] if single else results
 
     def evaluate(self, documents: Documents, ks=RETRIEVAL_KS) -> dict[str, dict]:

@@ -90,6 +90,16 @@ class DocumentVectorizer:
         transformer.idf_ = self.idf
         return transformer.transform(counts).astype(np.float32).tocsr()
 
+    def word_counts(self, texts) -> tuple[np.ndarray, np.ndarray]:
+        """Per text, how many of its words are in the vocabulary, and how many words it has (words
+        as the vocabulary counts them: two or more letters, stop words left out)."""
+        if self.vocabulary is None:
+            raise ModelError("the vectorizer is not fitted; call fit first")
+        analyze = CountVectorizer(stop_words=self.stop_words, token_pattern=self.token_pattern).build_analyzer()
+        known = set(self.vocabulary)
+        tokens = [analyze(t) for t in texts]
+        return np.array([sum(w in known for w in ts) for ts in tokens]), np.array([len(ts) for ts in tokens])
+
     def fit_transform(self, texts) -> sp.csr_matrix:
         return self.fit(texts).transform(texts)
 
