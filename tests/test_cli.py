@@ -371,3 +371,56 @@ def test_a_code_larger_than_pca_can_be_is_compared_with_the_largest_pca(faces, t
     assert main(["evaluate", str(model), "--data", str(faces), "--out", str(tmp_path / "ev")]) == 0
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())["models"]
     assert set(metrics) == {"cae", "pca-32"} and metrics["pca-32"]["n_components"] == 32
+
+
+def test_labels_keep_their_names_in_natural_order_everywhere(faces, tmp_path, capsys):
+    from aelab.report import confusion_matrix_figure
+
+    ds = aelab.datasets.load(faces)
+    assert ds.classes == ["s1", "s2", "s3", "s10"] and set(ds.train.y) <= set(ds.classes)
+    fig = confusion_matrix_figure(ds.test.y, ds.test.y, ds.classes)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["s1", "s2", "s3", "s10"]
+    model = tmp_path / "ae"
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(faces),
+                "--n-components",
+                "2",
+                "--hidden",
+                "16",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "8",
+                "--quiet",
+                "--out",
+                str(model),
+            ]
+        )
+        == 0
+    )
+    assert main(["index", str(model), "--data", str(faces), "--out", str(tmp_path / "ix")]) == 0
+    capsys.readouterr()
+    assert main(["search", str(tmp_path / "ix"), "--query", "train:0", "-k", "3", "--json"]) == 0
+    labels = {n["label"] for n in json.loads(capsys.readouterr().out)["neighbours"]}
+    assert labels <= {"s1", "s2", "s3", "s10"}
+    assert aelab.load(model).code_sample_labels_[0] in {"s1", "s2", "s3", "s10"}  # the generate scatter's legend
+    assert main(["evaluate-samples", str(model), "--data", str(faces), "--grid", "3", "--json"]) == 0
+    histogram = json.loads(capsys.readouterr().out.splitlines()[-1])["class_histogram"]
+    assert list(histogram) == ["s1", "s2", "s3", "s10"]
+
+
+def test_fashion_mnist_labels_are_named(tmp_path):
+    from aelab.datasets.named import FASHION_CLASSES, load_idx_folder
+    from conftest import write_idx
+
+    rng = np.random.default_rng(0)
+    write_idx(tmp_path / "train-images-idx3-ubyte", rng.integers(0, 256, (20, 4, 4)))
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.arange(20) % 10)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", rng.integers(0, 256, (10, 4, 4)))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.arange(10))
+    ds = load_idx_folder(tmp_path, "fashion-mnist")
+    assert ds.test.y[9] == "Ankle boot" and ds.classes == FASHION_CLASSES

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import DataError
 from ..validation import as_samples
 from .arrays import load_csv, load_idx_file, load_npy, load_npz
-from .base import Dataset, Split, hold_out, keep_labels, split_rows
+from .base import Dataset, Split, hold_out, keep_labels, natural_key, natural_sorted, split_rows
 from .idx import find_idx_files, read_idx
 from .images import is_image_file, load_image_folder, read_images
 from .named import NAMES, load_idx_folder, load_named
@@ -31,6 +31,8 @@ __all__ = [
     "hold_out",
     "keep_labels",
     "load",
+    "natural_key",
+    "natural_sorted",
     "open_stream",
     "parse_image_size",
     "read_idx",

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..validation import as_samples
-from .base import Dataset, Split, hold_out, scale_images
+from .base import Dataset, Split, hold_out, natural_sorted, scale_images
 from .idx import read_idx
 
 _X_KEYS = ("X", "x", "data", "images", "features")
@@ -147,10 +147,7 @@ def load_csv(path: Path, test_size: float, seed: int, label_column: str | int | 
                     ) from None
         raise
     X = as_samples(X, str(path))
-    classes = None
-    if y is not None and y.dtype.kind == "U":
-        classes, y = np.unique(y, return_inverse=True)
-        classes = [str(c) for c in classes]
+    classes = natural_sorted(y) if y is not None and y.dtype.kind == "U" else None
     return hold_out(path.name, X, y, test_size, seed, classes=classes)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,7 +30,8 @@ class Dataset:
 
     ``image_shape`` is ``(height, width)`` for grey images, ``(height, width, channels)`` for
     colour images, and None for plain feature vectors; each row of ``X`` is an image flattened in
-    that order. ``classes`` names the labels when they came from names (folder names, CSV text).
+    that order. Labels that came from names (folder names, CSV text, a named data set's classes)
+    are those names, and ``classes`` lists them in natural order (s1, s2, ..., s10).
     """
 
     name: str
@@ -106,6 +108,19 @@ def split_rows(n: int, y=None, seed: int = 0, *, test_size: float | None = None,
         if counts.min() >= 2 and len(counts) <= n_second <= n - len(counts):
             stratify = y
     return train_test_split(rows, test_size=test_size, train_size=train_size, random_state=seed, stratify=stratify)
+
+
+def natural_key(label) -> list:
+    """A sort key that orders names as people do: s1, s2, ..., s10 (digit runs compare as numbers)."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", str(label))]
+
+
+def natural_sorted(labels) -> list:
+    """The distinct ``labels`` in natural order (numbers as numbers, names as :func:`natural_key`)."""
+    values = list(dict.fromkeys(np.asarray(labels).tolist()))
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return sorted(values)
+    return sorted(values, key=natural_key)
 
 
 def keep_labels(X: np.ndarray, y: np.ndarray, n_labels: int, seed: int = 0):

@@ -14,7 +14,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError
 from ..validation import as_samples
-from .base import Dataset, Split, hold_out
+from .base import Dataset, Split, hold_out, natural_sorted
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".pbm", ".pnm", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 _GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
@@ -111,8 +111,8 @@ def load_image_folder(folder: Path, test_size: float, seed: int, image_size: tup
         X, shape = read_images(all_files, image_size)
         n_train = len(found["train"][0])
         labelled = found["train"][1] is not None and found["test"][1] is not None
-        classes = sorted(set(found["train"][1]) | set(found["test"][1])) if labelled else None
-        y = np.array([classes.index(c) for c in found["train"][1] + found["test"][1]]) if labelled else None
+        classes = natural_sorted(found["train"][1] + found["test"][1]) if labelled else None
+        y = np.array(found["train"][1] + found["test"][1]) if labelled else None
         ids = np.array([str(f) for f in all_files])
         return Dataset(
             folder.name,
@@ -131,8 +131,7 @@ def load_image_folder(folder: Path, test_size: float, seed: int, image_size: tup
     X, shape = read_images(files, image_size)
     classes = y = None
     if labels is not None:
-        classes = sorted(set(labels))
-        y = np.array([classes.index(c) for c in labels])
+        classes, y = natural_sorted(labels), np.array(labels)
     return hold_out(
         folder.name, X, y, test_size, seed, ids=np.array([str(f) for f in files]), image_shape=shape, classes=classes
     )

@@ -96,6 +96,10 @@ def load_idx_folder(folder: Path, name: str | None = None) -> Dataset:
                 f"{files[f'{part}_images'].name}; the files do not belong together"
             )
         X = images.reshape(len(images), -1).astype(np.float32) / 255.0
+        if labels is not None and name == "fashion-mnist":  # labels by their names
+            if labels.max(initial=0) >= len(FASHION_CLASSES):
+                raise DataError(f"{files[f'{part}_labels']} holds label {labels.max()}; Fashion-MNIST has 10 classes")
+            labels = np.array(FASHION_CLASSES)[labels]
         splits[part] = Split(X, labels, np.arange(len(X)))
     if splits["train"].X.shape[1] != splits["test"].X.shape[1]:
         raise DataError(f"{folder}: train and test images differ in size")

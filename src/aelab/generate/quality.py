@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
+from ..datasets import natural_key
 from ..errors import DataError, ModelError
 from ..models import Classifier, load
 
@@ -50,7 +51,10 @@ def sample_quality(samples: np.ndarray, classifier, reference: np.ndarray) -> di
         "confident_share": float((proba.max(1) > CONFIDENCE).mean()),
         "class_entropy_bits": float(-(nonzero * np.log2(nonzero)).sum()),
         "max_entropy_bits": float(np.log2(len(classifier.classes_))),
-        "class_histogram": {str(c): int(n) for c, n in zip(classifier.classes_, counts)},
+        "class_histogram": {
+            str(c): int(n)
+            for c, n in sorted(zip(classifier.classes_.tolist(), counts), key=lambda cn: natural_key(cn[0]))
+        },
         "frechet_distance": frechet_distance(classifier.features(samples), classifier.features(reference)),
     }
 

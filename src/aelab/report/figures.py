@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..datasets import natural_sorted
 from ..storage import atomic_path
 
 
@@ -72,7 +73,7 @@ def code_map(
 ) -> Figure:
     """2-D codes side by side, one panel per model, points coloured by label. Up to 10 labels
     get a legend in each panel; more (20 newsgroups) get one legend under the panels."""
-    values = None if labels is None else np.unique(labels)
+    values = None if labels is None else np.array(natural_sorted(labels))
     many = values is not None and len(values) > 10
     fig = Figure(figsize=(5.0 * len(codes), 6.2 if many else 4.6), dpi=100)
     axes = fig.subplots(1, len(codes), squeeze=False)[0]
@@ -142,7 +143,7 @@ def confusion_matrix_figure(
     """Counts of true class (rows) against predicted class (columns), with the counts written in."""
     from sklearn.metrics import confusion_matrix
 
-    labels = np.unique(np.concatenate([y_true, y_pred]))
+    labels = np.array(natural_sorted(np.concatenate([y_true, y_pred])))
     counts = confusion_matrix(y_true, y_pred, labels=labels)
     names = [
         str(classes[int(v)])
@@ -262,7 +263,7 @@ def generated_figure(
         if labels is None:
             ax.scatter(Z[:, 0], Z[:, 1], s=3, alpha=0.5)
         else:
-            values = np.unique(labels)
+            values = np.array(natural_sorted(labels))
             for i, v in enumerate(values):
                 pick = labels == v
                 ax.scatter(
