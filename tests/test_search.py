@@ -172,14 +172,15 @@ def test_cli_bad_queries_are_one_line_errors(digits_model, tmp_path, capsys):
     (tmp_path / "junk.png").write_text("not an image")
     for query, message in [
         ("tall.png", "is 9x8 but the index holds 8x8"),
-        ("rgb.png", "is colour but"),
         ("junk.png", "cannot be read as an image"),
         ("train:99999", "no item with id"),
     ]:
         target = str(tmp_path / query) if query.endswith(".png") else query
-        assert main(["search", str(index), "--query", target]) == 1
+        assert main(["search", str(index), "--query", target, "--no-resize"]) == 1
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1
+    assert main(["search", str(index), "--query", str(tmp_path / "rgb.png")]) == 0  # converted to grey
+    assert "converted from colour to grey" in capsys.readouterr().out
     Image.fromarray(np.full((8, 8), 255, np.uint8)).save(tmp_path / "ok.png")
     assert main(["search", str(index), "--query", str(tmp_path / "ok.png"), "-k", "2"]) == 0
     assert main(["index", "--data", "digits", "--out", str(tmp_path / "c")]) == 1
@@ -380,3 +381,31 @@ def test_a_collection_indexed_and_searched_from_python(digits_model, tmp_path):
             index=added,
             info={"data": "digits", "split": "train"},
         )
+
+
+def test_queries_are_read_like_the_collection(digits_model, tmp_path, capsys):
+    from PIL import Image
+
+    index = tmp_path / "codes"
+    assert main(["index", str(digits_model), "--data", "digits", "--out", str(index)]) == 0
+    image = aelab.datasets.load("digits").train.X[5].reshape(8, 8)
+    np.save(tmp_path / "float.npy", image)
+    np.save(tmp_path / "uint8.npy", np.round(image * 255).astype(np.uint8))  # scaled to [0, 1] like the collection
+    big = np.kron(np.round(image * 255), np.ones((4, 4)))  # 32x32 ...
+    Image.fromarray(np.stack([big] * 3, -1).astype(np.uint8)).save(tmp_path / "colour.png")  # ... and RGB
+    np.save(tmp_path / "colour.npy", np.stack([big] * 3, -1).astype(np.uint8))  # the same as an array
+    found = {}
+    for name in ("float.npy", "uint8.npy", "colour.png", "colour.npy"):
+        capsys.readouterr()
+        assert main(["search", str(index), "--query", str(tmp_path / name), "-k", "5", "--json"]) == 0
+        found[name] = [(n["id"], n["label"]) for n in json.loads(capsys.readouterr().out)["neighbours"]]
+    assert found["float.npy"][0][0] == "train:5"
+    assert found["uint8.npy"] == found["float.npy"]
+    # resizing blurs a little: the same first neighbour, and neighbours of the same digit
+    for name in ("colour.png", "colour.npy"):
+        assert found[name][0] == found["float.npy"][0]
+        assert [label for _, label in found[name]] == [label for _, label in found["float.npy"]]
+    assert main(["search", str(index), "--query", str(tmp_path / "colour.png"), "-k", "1"]) == 0
+    assert "resized from 32x32 to 8x8, converted from colour to grey" in capsys.readouterr().out
+    assert main(["search", str(index), "--query", str(tmp_path / "colour.png"), "--no-resize"]) == 1
+    assert "is 32x32 but the index holds 8x8 images" in capsys.readouterr().err

@@ -161,7 +161,10 @@ def _endpoint(model, args, spec: str, data: dict):
 
     path = Path(spec)
     if path.exists():
-        return read_sample(path, model.image_shape_, model.n_features_in_, "the model takes", "or an id")
+        sample, note = read_sample(path, model.image_shape_, model.n_features_in_, "the model takes", "or an id")
+        if note:
+            print(f"{path}: {note}, as the model's training images")
+        return sample
     split, _, number = spec.partition(":")
     if split not in ("train", "test") or not number.isdigit():
         raise AelabError(f"{spec!r} is neither a file nor an id like test:0 or train:12")

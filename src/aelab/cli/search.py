@@ -78,6 +78,12 @@ def add_commands(sub) -> None:
         help="with --figure: also draw the neighbours found in this index "
         "of the same collection (e.g. its pixel-space index)",
     )
+    p.add_argument(
+        "--no-resize",
+        dest="resize",
+        action="store_false",
+        help="refuse a query image of another size than the collection's, instead of resizing it",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace --figure if it exists")
     p.set_defaults(func=cmd_search)
 
@@ -158,7 +164,7 @@ def cmd_search(args) -> None:
     index = Index.load(args.index)
     if args.figure:
         check_output(args.figure, args.overwrite)
-    what, rows = search(index, args.query, args.k)
+    what, rows = search(index, args.query, args.k, args.resize)
     if args.json:
         print(json.dumps({"query": args.query, "metric": index.metric, "space": index.space, "neighbours": rows}))
     else:

@@ -66,6 +66,21 @@ def _pixels(img: Image.Image, colour: bool, size: tuple[int, int] | None) -> np.
     return np.asarray(img, dtype=np.float32) / 255.0
 
 
+def resize_pixels(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """An image of float pixels (height x width [x channels]) resized to ``size`` with the filter
+    the image loader uses (bilinear), channel by channel, in float precision."""
+    channels = image[..., None] if image.ndim == 2 else image
+    out = [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(channels[..., c], np.float32), mode="F").resize(
+                (size[1], size[0]), Image.Resampling.BILINEAR
+            )
+        )
+        for c in range(channels.shape[-1])
+    ]
+    return out[0] if image.ndim == 2 else np.stack(out, -1)
+
+
 def read_images(
     files: list[Path], image_size: tuple[int, int] | None = None, colour: bool | None = None
 ) -> tuple[np.ndarray, tuple[int, ...]]:

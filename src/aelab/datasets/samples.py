@@ -1,5 +1,7 @@
-"""One sample read from a file, for a query or a generation end point: an image file or a ``.npy``
-array, checked against what the model or index that will take it expects."""
+"""One sample read from a file, for a query or a generation end point, the way its collection was
+read: an image file through the image-folder loader (grey or colour as the collection, resized to
+its size), a ``.npy`` array through the array loader (integer pixels scaled to [0, 1]), checked
+against what the model or index that will take it expects."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError
-from .images import _GREY_MODES, is_image_file, read_images
+from .arrays import _samples
+from .images import _GREY_MODES, is_image_file, read_images, resize_pixels
 
 
 def read_sample(
@@ -18,44 +21,73 @@ def read_sample(
     n_features: int,
     holder: str = "the index holds",
     other: str = "or an item id of the index",
-) -> np.ndarray:
-    """One sample (a 1-row array) from an image file or a ``.npy`` array, checked against what
-    ``holder`` (e.g. "the model takes") expects: ``n_features`` values, images of ``shape``.
-    ``other`` names what else the caller would take instead of a file, for the error message."""
+    resize: bool = True,
+) -> tuple[np.ndarray, str]:
+    """One sample (a 1-row array) from an image file or a ``.npy`` array, read as a collection of
+    images of ``shape`` (or of ``n_features`` values) is read, and what was done to it in words
+    ("" when nothing was). Grey and colour are converted; a different image size is resized when
+    ``resize``, else refused. ``holder`` (e.g. "the model takes") and ``other`` (what else the
+    caller would take instead of a file) word the errors."""
     path = Path(path)
     if path.suffix == ".npy":
-        try:
-            X = np.load(path, allow_pickle=False).astype(np.float32)
-        except (ValueError, OSError) as exc:
-            raise DataError(f"{path} is not a readable .npy array ({exc})") from None
-        X = X.reshape(1, -1)
+        X, notes = _npy_sample(path, shape, resize, holder)
     elif is_image_file(path):
-        X = _read_image(path, shape, holder)
+        X, notes = _image_sample(path, shape, resize, holder)
     else:
         raise DataError(f"{path} is neither an image file nor a .npy array; give an image, a .npy file {other}")
     if X.shape[1] != n_features:
         where = f" ({'x'.join(map(str, shape))} images)" if shape else ""
         raise DataError(f"the query {path} has {X.shape[1]} values but {holder} samples of {n_features}{where}")
-    return X
+    return X, ", ".join(notes)
 
 
-def _read_image(path: Path, shape, holder: str) -> np.ndarray:
+def _image_sample(path: Path, shape, resize: bool, holder: str):
     try:
         with Image.open(path) as img:
             mode, (width, height) = img.mode, img.size
-    except (UnidentifiedImageError, OSError):
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
         raise DataError(f"{path} cannot be read as an image; give an image file, a .npy file or an item id") from None
-    if shape is not None:
-        channels = shape[2] if len(shape) == 3 else 1
-        colour = mode not in _GREY_MODES  # the same rule as the image-folder loader
-        if (height, width) != tuple(shape[:2]):
-            raise DataError(
-                f"the query image {path} is {height}x{width} but {holder} {shape[0]}x{shape[1]} images; resize it first"
-            )
-        if colour != (channels == 3):
-            raise DataError(
-                f"the query image {path} is {'colour' if colour else 'grey'} but {holder} "
-                f"{'colour' if channels == 3 else 'grey'} images"
-            )
-        return read_images([path], colour=channels == 3)[0]
-    return read_images([path])[0]
+    if shape is None:
+        return read_images([path])[0], []
+    colour = len(shape) == 3
+    notes = _resize_note((height, width), shape, resize, path, holder)
+    if (mode not in _GREY_MODES) != colour:  # the same rule as the image-folder loader
+        notes.append(f"converted from {'grey' if colour else 'colour'} to {'colour' if colour else 'grey'}")
+    return read_images([path], image_size=tuple(shape[:2]), colour=colour)[0], notes
+
+
+def _npy_sample(path: Path, shape, resize: bool, holder: str):
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise DataError(f"{path} is not a readable .npy array ({exc})") from None
+    while arr.ndim > 1 and arr.shape[0] == 1:  # one sample, saved as a batch of one
+        arr = arr[0]
+    if arr.ndim <= 1:
+        return _samples(arr.reshape(1, -1), str(path))[0], []
+    X, own_shape = _samples(arr[None], str(path))  # one image: integer pixels scaled as in a collection
+    if shape is None or own_shape is None or tuple(own_shape) == tuple(shape):
+        return X, []
+    image = X[0].reshape(own_shape)
+    notes = _resize_note(own_shape[:2], shape, resize, path, holder)
+    if image.ndim != len(shape):
+        colour = len(shape) == 3
+        image = np.repeat(image[..., None], 3, -1) if colour else image[..., :3] @ _LUMA
+        notes.append(f"converted from {'grey' if colour else 'colour'} to {'colour' if colour else 'grey'}")
+    if image.shape[:2] != tuple(shape[:2]):
+        image = resize_pixels(image, tuple(shape[:2]))
+    return image.reshape(1, -1).astype(np.float32), notes
+
+
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601-2, as Pillow's convert("L")
+
+
+def _resize_note(size, shape, resize: bool, path: Path, holder: str) -> list[str]:
+    if tuple(size) == tuple(shape[:2]):
+        return []
+    if not resize:
+        raise DataError(
+            f"the query image {path} is {size[0]}x{size[1]} but {holder} {shape[0]}x{shape[1]} images; "
+            "leave out --no-resize to resize it"
+        )
+    return [f"resized from {size[0]}x{size[1]} to {shape[0]}x{shape[1]}"]

@@ -134,26 +134,28 @@ def index_collection(
 
 
 # --- queries ----------------------------------------------------------------------------------------
-def query_sample(index: Index, path: Path) -> np.ndarray:
-    """One sample from an image or ``.npy`` file, read as the index's collection was."""
+def query_sample(index: Index, path: Path, resize: bool = True) -> tuple[np.ndarray, str]:
+    """One sample from an image or ``.npy`` file, read as the index's collection was (see
+    :func:`aelab.datasets.read_sample`), and what was done to it in words."""
     shape = tuple(index.info.get("image_shape") or ()) or None
     n_features = index.model.n_features_in_ if index.model is not None else index.dimension
-    return read_sample(path, shape, n_features, "the index holds", "or an item id of the index")
+    return read_sample(path, shape, n_features, "the index holds", "or an item id of the index", resize)
 
 
-def query_vector(index: Index, query: str) -> tuple[np.ndarray, str]:
+def query_vector(index: Index, query: str, resize: bool = True) -> tuple[np.ndarray, str]:
     """The vector of a query in the index's space (an item id, or an image or ``.npy`` file), and
-    what the query was, in words."""
+    what the query was, in words (with what was done to a file to read it like the collection)."""
     path = Path(query)
     if not path.exists():
         return index.vector(index.position(query)), f"item {query}"
-    return index.encode(query_sample(index, path)), str(path)
+    X, note = query_sample(index, path, resize)
+    return index.encode(X), f"{path} ({note})" if note else str(path)
 
 
-def search(index: Index, query: str, k: int = 10) -> tuple[str, list[dict]]:
+def search(index: Index, query: str, k: int = 10, resize: bool = True) -> tuple[str, list[dict]]:
     """The ``k`` nearest items of a query (see :func:`query_vector`): what the query was, and one
     row per neighbour (rank, id, score, label, path)."""
-    vector, what = query_vector(index, query)
+    vector, what = query_vector(index, query, resize)
     found = index.query(vector, k)
     rows = [
         {
@@ -188,10 +190,10 @@ def neighbour_figure(index: Index, query: str, rows: list[dict], beside: Index |
             row = int(item_id[len(prefix) :])
             return pool.rows(row, row + 1)[0] if info.get("stream") else pool.X[row]
         if path and Path(path).exists() and index.model is not None:
-            return query_sample(index, Path(path))[0]
+            return query_sample(index, Path(path))[0][0]
         return None
 
-    first = query_sample(index, Path(query))[0] if Path(query).exists() else pixels(query, None)
+    first = query_sample(index, Path(query))[0][0] if Path(query).exists() else pixels(query, None)
     blank = np.zeros(
         int(np.prod(shape)) if shape else index.model.n_features_in_ if index.model is not None else index.dimension,
         np.float32,
