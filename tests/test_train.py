@@ -136,3 +136,26 @@ def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path):
         AutoEncoder(n_components=3, **dict(FAST_AE, epochs=2)).fit(ds.train.X, checkpoint_dir=ckpt, resume=True)
     with pytest.raises(TrainingError, match="pass --resume"):
         AutoEncoder(n_components=2, **dict(FAST_AE, epochs=2)).fit(ds.train.X, checkpoint_dir=ckpt)
+
+
+def test_auto_epochs_and_batch_size_follow_the_data_and_keep_the_mnist_recipe():
+    config = TrainConfig(epochs="auto", batch_size="auto", validation_fraction=0.1)
+    mnist = config.resolved(60000)
+    assert (mnist.batch_size, mnist.epochs) == (256, 100)  # the recipe chosen on MNIST, unchanged
+    faces = config.resolved(320)  # 288 training images: two steps an epoch at batch 256
+    assert faces.batch_size == 16 and faces.steps_per_epoch(320) == 18 and faces.epochs == 278
+    assert config.resolved(3000).batch_size == 64 and config.resolved(3000).epochs == 120
+    assert TrainConfig(epochs=7, batch_size=32).resolved(320) == TrainConfig(epochs=7, batch_size=32)  # given wins
+
+
+def test_a_run_that_cannot_learn_says_so():
+    X = datasets.load("digits").train.X[:100]
+    starved = AutoEncoder(n_components=2, hidden_layer_sizes=(16,), epochs=2, batch_size=256, random_state=0).fit(X)
+    assert starved.batch_size_ == 90 and starved.n_epochs_ * starved.steps_per_epoch_ == 2
+    assert starved.training_warning().startswith("only 2 optimizer steps")
+    frozen = AutoEncoder(
+        n_components=2, hidden_layer_sizes=(16,), epochs=30, batch_size=8, learning_rate=1e-9, random_state=0
+    ).fit(X)
+    assert "barely moved" in frozen.training_warning()
+    fine = AutoEncoder(n_components=2, hidden_layer_sizes=(16,), epochs=60, batch_size=8, random_state=0).fit(X)
+    assert fine.training_warning() == "" and fine.batch_size_ == 8

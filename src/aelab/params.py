@@ -61,6 +61,29 @@ DOCUMENT_LOSSES = ("auto", "multinomial", "mse")
 STRIP_CHOICES = ("headers", "quotes", "signatures")
 
 
+# --- what "auto" chooses: a training run of enough optimizer steps, whatever the data's size -----------
+AUTO_MAX_BATCH = 256  # the recipe's batch (MNIST: 54,000 training images, 210 steps an epoch)
+AUTO_MIN_BATCH = 16
+AUTO_STEPS_PER_EPOCH = 32  # a smaller collection gets smaller batches (a power of two) ...
+AUTO_EPOCHS = 100  # ... and the recipe's epochs,
+AUTO_STEPS = 5_000  # or more, until training takes this many steps
+AUTO_MAX_EPOCHS = 1_000
+
+
+def auto_batch_size(n_train: int) -> int:
+    """The batch of ``batch_size="auto"``: the largest power of two up to 256 that gives an epoch of
+    ``n_train`` samples at least 32 steps, and never below 16 (nor above ``n_train``)."""
+    batch = AUTO_MAX_BATCH
+    while batch > AUTO_MIN_BATCH and n_train / batch < AUTO_STEPS_PER_EPOCH:
+        batch //= 2
+    return max(1, min(batch, n_train))
+
+
+def auto_epochs(steps_per_epoch: int) -> int:
+    """The epochs of ``epochs="auto"``: 100, or more, up to 1,000, until training takes 5,000 steps."""
+    return int(min(AUTO_MAX_EPOCHS, max(AUTO_EPOCHS, math.ceil(AUTO_STEPS / max(1, steps_per_epoch)))))
+
+
 # --- the table ----------------------------------------------------------------------------------------
 def _number(v) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
@@ -76,6 +99,15 @@ def _positive(v) -> bool:
 
 def _integer_at_least(low: int) -> Callable[[Any], bool]:
     return lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
+
+
+def _auto_or(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: v == "auto" or check(v)
+
+
+def auto_or_int(text: str):
+    """A CLI value that is ``auto`` or a whole number."""
+    return "auto" if str(text).strip().lower() == "auto" else int(text)
 
 
 def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
@@ -221,19 +253,21 @@ OPTIMIZER = (
 TRAINING_PARAMS = (
     Param(
         "epochs",
-        100,
-        "passes over the training data",
-        type=int,
-        valid=_integer_at_least(1),
-        expect="a whole number >= 1",
+        "auto",
+        "passes over the training data; auto: 100, or more for small data, so that training takes at least "
+        f"{AUTO_STEPS:,} optimizer steps (at most {AUTO_MAX_EPOCHS} epochs)",
+        type=auto_or_int,
+        valid=_auto_or(_integer_at_least(1)),
+        expect="a whole number >= 1 or auto",
     ),
     Param(
         "batch_size",
-        256,
-        "samples per optimizer step",
-        type=int,
-        valid=_integer_at_least(1),
-        expect="a whole number >= 1",
+        "auto",
+        f"samples per optimizer step; auto: {AUTO_MAX_BATCH}, or less for small data, so that an epoch has at least "
+        f"{AUTO_STEPS_PER_EPOCH} steps (at least {AUTO_MIN_BATCH} samples)",
+        type=auto_or_int,
+        valid=_auto_or(_integer_at_least(1)),
+        expect="a whole number >= 1 or auto",
     ),
     Param(
         "learning_rate",

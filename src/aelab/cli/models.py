@@ -285,11 +285,22 @@ def cmd_train(args) -> None:
         raise
     if not isinstance(model, PCA):
         stop = " (stopped early)" if model.stopped_early_ else ""
+        chosen = [
+            f"{n} {v}"
+            for n, v, given in (
+                ("epochs", model.epochs_, model.epochs),
+                ("batch size", model.batch_size_, model.batch_size),
+            )
+            if given == "auto"
+        ]
+        chosen = f" ({', '.join(chosen)}: chosen for {len(ds.train)} training samples)" if chosen else ""
         print(
-            f"trained {model.n_epochs_} epochs{stop} in {model.training_seconds_:.0f} s; "
-            f"best validation epoch: {model.best_epoch_}"
+            f"trained {model.n_epochs_} epochs{stop} of {model.steps_per_epoch_} batches of {model.batch_size_} in "
+            f"{model.training_seconds_:.0f} s{chosen}; best validation epoch: {model.best_epoch_}"
         )
         print(_terms_line(model.history_[-1]))
+        if warning := model.training_warning():
+            print(f"warning: {warning}")
     line = f"test reconstruction error: {model.reconstruction_error(ds.test.X):.4f} per sample"
     if not isinstance(model, PCA):
         twin = pca_twin(model, ds)

@@ -26,7 +26,17 @@ class TorchEstimator(SavedModel):
     """Base of the estimators whose fitted state is a torch module (see the module docstring)."""
 
     #: Fitted attributes that record the training run, saved with the model.
-    TRAINING_RECORD = ("history_", "best_epoch_", "n_epochs_", "stopped_early_", "training_seconds_")
+    TRAINING_RECORD = (
+        "history_",
+        "best_epoch_",
+        "n_epochs_",
+        "stopped_early_",
+        "training_seconds_",
+        "epochs_",
+        "batch_size_",
+        "steps_per_epoch_",
+    )
+    MIN_STEPS = 500  # fewer optimizer steps than this hardly train a deep auto-encoder
 
     # --- training --------------------------------------------------------------------------------
     def validate_params(self) -> None:
@@ -39,7 +49,8 @@ class TorchEstimator(SavedModel):
 
     def _train_config(self) -> TrainConfig:
         """The training settings of this estimator's parameters (``random_state`` None draws a fresh
-        seed; ``device`` None means cuda when available)."""
+        seed; ``device`` None means cuda when available; "auto" epochs and batch size are chosen
+        when the data's size is known, in :meth:`_train`)."""
         seed = (
             int(np.random.SeedSequence().generate_state(1)[0] >> 1)
             if self.random_state is None
@@ -47,8 +58,8 @@ class TorchEstimator(SavedModel):
         )
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         return TrainConfig(
-            epochs=int(self.epochs),
-            batch_size=int(self.batch_size),
+            epochs=self.epochs,
+            batch_size=self.batch_size,
             learning_rate=float(self.learning_rate),
             lr_schedule=self.lr_schedule,
             weight_decay=float(self.weight_decay),
@@ -69,6 +80,9 @@ class TorchEstimator(SavedModel):
                 k: _plain_value(v) for k, v in self.get_params(deep=False).items() if k not in ("verbose", "device")
             },
         }
+        config = config.resolved(len(X))
+        self.epochs_, self.batch_size_ = config.epochs, min(int(config.batch_size), config.n_train(len(X)))
+        self.steps_per_epoch_ = config.steps_per_epoch(len(X))
         result = fit_module(self.module_, X, batch_loss, config, fingerprint=fingerprint, progress=self.verbose, **kw)
         self.module_.to("cpu").eval()
         self.history_ = result.history
@@ -77,6 +91,24 @@ class TorchEstimator(SavedModel):
         self.stopped_early_ = result.stopped_early
         self.training_seconds_ = result.seconds
         return result
+
+    def training_warning(self) -> str:
+        """One line when this run could hardly learn (too few optimizer steps, or a training loss
+        that barely moved), with what to try; "" when it looks fine."""
+        history = getattr(self, "history_", None) or []
+        steps = len(history) * int(getattr(self, "steps_per_epoch_", 0) or 0)
+        if history and steps and steps < self.MIN_STEPS and not self.stopped_early_:
+            return (
+                f"only {steps} optimizer steps ({len(history)} epochs of {self.steps_per_epoch_} batches of "
+                f"{self.batch_size_}): too few to learn; give more epochs or smaller batches (--epochs, "
+                "--batch-size, or leave both at auto)"
+            )
+        if len(history) >= 2 and history[-1]["loss"] > 0.98 * history[0]["loss"]:
+            return (
+                f"the training loss barely moved ({history[0]['loss']:.4g} -> {history[-1]['loss']:.4g}); try "
+                "smaller batches (--batch-size), more epochs (--epochs) or another learning rate (--lr)"
+            )
+        return ""
 
     # --- input scaling ---------------------------------------------------------------------------
     def _set_scaling(self, X: np.ndarray, standard: bool) -> None:

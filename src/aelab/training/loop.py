@@ -15,7 +15,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..errors import AelabError
-from ..params import TABLE
+from ..params import AUTO_EPOCHS, AUTO_MAX_BATCH, TABLE, auto_batch_size, auto_epochs
 from .checkpoints import has_checkpoint, load_checkpoint, save_checkpoint
 
 #: ``batch_loss(module, batch, epoch) -> (loss, {term name: value})``: the objective of one batch.
@@ -42,8 +42,8 @@ class TrainConfig:
     """How to train: the training parameters of :mod:`aelab.params` (whose defaults are the default
     recipe), with a definite ``seed`` and ``device``."""
 
-    epochs: int = TABLE["epochs"].default
-    batch_size: int = TABLE["batch_size"].default
+    epochs: int = AUTO_EPOCHS
+    batch_size: int = AUTO_MAX_BATCH
     learning_rate: float = TABLE["learning_rate"].default
     lr_schedule: str = TABLE["lr_schedule"].default
     weight_decay: float = TABLE["weight_decay"].default
@@ -52,6 +52,25 @@ class TrainConfig:
     precision: str = TABLE["precision"].default
     seed: int = 0
     device: str = "cpu"
+
+    def n_train(self, n_samples: int) -> int:
+        """How many of ``n_samples`` rows train (the rest validate)."""
+        return max(1, n_samples - (int(round(self.validation_fraction * n_samples)) if n_samples > 1 else 0))
+
+    def steps_per_epoch(self, n_samples: int) -> int:
+        """Optimizer steps in an epoch over ``n_samples`` rows (a last partial batch is dropped)."""
+        n_train = self.n_train(n_samples)
+        return max(1, n_train // min(int(self.batch_size), n_train))
+
+    def resolved(self, n_samples: int) -> TrainConfig:
+        """This configuration with ``"auto"`` epochs and batch size chosen for ``n_samples``
+        (:func:`aelab.params.auto_batch_size`, :func:`aelab.params.auto_epochs`)."""
+        config = self
+        if config.batch_size == "auto":
+            config = replace(config, batch_size=auto_batch_size(config.n_train(n_samples)))
+        if config.epochs == "auto":
+            config = replace(config, epochs=auto_epochs(config.steps_per_epoch(n_samples)))
+        return config
 
     def check(self) -> None:
         """One-line ParameterErrors for values the table of :mod:`aelab.params` does not allow."""
@@ -105,6 +124,7 @@ def fit_module(
     generator, seeded here and saved in every checkpoint; the caller's generator is left untouched.
     """
     config.check()
+    config = config.resolved(len(X))
     device = torch.device(config.device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed + 2)
