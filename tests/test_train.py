@@ -141,11 +141,13 @@ def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path):
 def test_auto_epochs_and_batch_size_follow_the_data_and_keep_the_mnist_recipe():
     config = TrainConfig(epochs="auto", batch_size="auto", validation_fraction=0.1)
     mnist = config.resolved(60000)
-    assert (mnist.batch_size, mnist.epochs) == (256, 100)  # the recipe chosen on MNIST, unchanged
+    assert (mnist.batch_size, mnist.epochs, mnist.patience) == (256, 100, 20)  # the recipe chosen on MNIST
     faces = config.resolved(320)  # 288 training images: two steps an epoch at batch 256
     assert faces.batch_size == 16 and faces.steps_per_epoch(320) == 18 and faces.epochs == 278
+    assert faces.patience == 55  # a fifth of the epochs: a long one-cycle run still warms up at epoch 20
     assert config.resolved(3000).batch_size == 64 and config.resolved(3000).epochs == 120
-    assert TrainConfig(epochs=7, batch_size=32).resolved(320) == TrainConfig(epochs=7, batch_size=32)  # given wins
+    given = TrainConfig(epochs=7, batch_size=32, patience=3)
+    assert given.resolved(320) == given  # what is given wins
 
 
 def test_a_run_that_cannot_learn_says_so():

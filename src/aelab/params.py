@@ -68,6 +68,12 @@ AUTO_STEPS_PER_EPOCH = 32  # a smaller collection gets smaller batches (a power 
 AUTO_EPOCHS = 100  # ... and the recipe's epochs,
 AUTO_STEPS = 5_000  # or more, until training takes this many steps
 AUTO_MAX_EPOCHS = 1_000
+AUTO_PATIENCE = 20
+
+
+def auto_patience(epochs: int) -> int:
+    """The patience of ``patience="auto"``: 20 epochs, or a fifth of the epochs when there are more than 100."""
+    return max(AUTO_PATIENCE, int(epochs) // 5)
 
 
 def auto_batch_size(n_train: int) -> int:
@@ -290,11 +296,12 @@ TRAINING_PARAMS = (
     ),
     Param(
         "patience",
-        20,
-        "early-stopping patience in epochs (0 or None: never stop early)",
-        type=int,
-        valid=_optional(_integer_at_least(0)),
-        expect="a whole number >= 0 or None",
+        "auto",
+        f"early-stopping patience in epochs (0 or None: never stop early); auto: {AUTO_PATIENCE}, or a fifth of the "
+        "epochs when there are more than 100 (a long one-cycle run still warms up at epoch 20)",
+        type=auto_or_int,
+        valid=_optional(_auto_or(_integer_at_least(0))),
+        expect="a whole number >= 0, auto or None",
     ),
     Param("precision", "float32", "float32, or bfloat16 for mixed-precision training (autocast)", choices=PRECISIONS),
     Param(

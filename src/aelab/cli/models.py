@@ -290,6 +290,7 @@ def cmd_train(args) -> None:
             for n, v, given in (
                 ("epochs", model.epochs_, model.epochs),
                 ("batch size", model.batch_size_, model.batch_size),
+                ("patience", model.patience_, model.patience),
             )
             if given == "auto"
         ]

@@ -76,7 +76,7 @@ class AutoEncoder(NeuralAutoEncoder):
         lr_schedule="onecycle",
         weight_decay=0.1,
         validation_fraction=0.1,
-        patience=20,
+        patience="auto",
         precision="float32",
         random_state=None,
         device=None,

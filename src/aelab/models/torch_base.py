@@ -82,7 +82,7 @@ class TorchEstimator(SavedModel):
         }
         config = config.resolved(len(X))
         self.epochs_, self.batch_size_ = config.epochs, min(int(config.batch_size), config.n_train(len(X)))
-        self.steps_per_epoch_ = config.steps_per_epoch(len(X))
+        self.steps_per_epoch_, self.patience_ = config.steps_per_epoch(len(X)), config.patience
         result = fit_module(self.module_, X, batch_loss, config, fingerprint=fingerprint, progress=self.verbose, **kw)
         self.module_.to("cpu").eval()
         self.history_ = result.history

@@ -24,7 +24,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..errors import AelabError
-from ..params import AUTO_EPOCHS, AUTO_MAX_BATCH, TABLE, auto_batch_size, auto_epochs
+from ..params import AUTO_EPOCHS, AUTO_MAX_BATCH, TABLE, auto_batch_size, auto_epochs, auto_patience
 from .checkpoints import has_checkpoint, load_checkpoint, save_checkpoint
 
 #: ``batch_loss(module, batch, epoch) -> (loss, {term name: value})``: the objective of one batch.
@@ -48,7 +48,7 @@ class TrainConfig:
     lr_schedule: str = TABLE["lr_schedule"].default
     weight_decay: float = TABLE["weight_decay"].default
     validation_fraction: float = TABLE["validation_fraction"].default
-    patience: int | None = TABLE["patience"].default
+    patience: int | str | None = TABLE["patience"].default
     precision: str = TABLE["precision"].default
     seed: int = 0
     device: str = "cpu"
@@ -70,6 +70,8 @@ class TrainConfig:
             config = replace(config, batch_size=auto_batch_size(config.n_train(n_samples)))
         if config.epochs == "auto":
             config = replace(config, epochs=auto_epochs(config.steps_per_epoch(n_samples)))
+        if config.patience == "auto":
+            config = replace(config, patience=auto_patience(config.epochs))
         return config
 
     def check(self) -> None:
