@@ -188,6 +188,7 @@ def test_training_leaves_the_callers_random_generator_alone():
 
 def test_decoder_weight_decay_gets_its_own_group():
     ae = AutoEncoder(n_components=2, hidden_layer_sizes=(8,), decoder_weight_decay=0.5)
+    ae._choose_architecture(n_train=100)
     ae.module_ = ae._build(6)
     groups = ae._param_groups()
     decoder_ids = {id(p) for p in ae.module_.decoder.parameters()}

@@ -161,3 +161,18 @@ def test_a_run_that_cannot_learn_says_so():
     assert "barely moved" in frozen.training_warning()
     fine = AutoEncoder(n_components=2, hidden_layer_sizes=(16,), epochs=60, batch_size=8, random_state=0).fit(X)
     assert fine.training_warning() == "" and fine.batch_size_ == 8
+
+
+def test_auto_hidden_layers_follow_the_number_of_training_samples(tmp_path):
+    from aelab.params import auto_hidden_sizes
+
+    assert auto_hidden_sizes(216) == (256, 128) and auto_hidden_sizes(2160) == (512, 256)
+    assert auto_hidden_sizes(54000) == (1000, 500, 250)  # the recipe chosen on MNIST
+    X = datasets.load("digits").train.X[:300]
+    ae = AutoEncoder(n_components=2, epochs=1, random_state=0).fit(X)
+    assert ae.hidden_layer_sizes == "auto" and ae.hidden_layer_sizes_ == [256, 128]
+    assert ae.module_.encoder[0].out_features == 256
+    ae.save(tmp_path / "m")
+    from aelab import load
+
+    assert load(tmp_path / "m").hidden_layer_sizes_ == [256, 128]

@@ -29,8 +29,10 @@ def command(sub, name: str, help: str, examples: str) -> argparse.ArgumentParser
     return sub.add_parser(name, help=help, description=help, formatter_class=Formatter, epilog="examples:\n" + examples)
 
 
-def sizes(text: str) -> tuple[int, ...]:
-    """``"1000-500-250"`` (or commas) to ``(1000, 500, 250)``."""
+def sizes(text: str) -> tuple[int, ...] | str:
+    """``"1000-500-250"`` (or commas) to ``(1000, 500, 250)``; ``"auto"`` stays ``"auto"``."""
+    if str(text).strip().lower() == "auto":
+        return "auto"
     try:
         values = tuple(int(s) for s in text.replace(",", "-").split("-") if s.strip())
         if not values or any(s < 1 for s in values):

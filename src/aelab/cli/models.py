@@ -68,9 +68,10 @@ def add_commands(sub) -> None:
     m.add_argument(
         "--hidden",
         type=sizes,
-        default="1000-500-250",
+        default="auto",
         metavar="SIZES",
-        help="encoder hidden sizes (the decoder mirrors them)",
+        help="encoder hidden sizes, e.g. 1000-500-250 (the decoder mirrors them); auto: 256-128 for fewer than 500 "
+        "training samples, 512-256 for fewer than 10,000, else 1000-500-250",
     )
     m.add_argument(
         "--activation",
@@ -291,6 +292,11 @@ def cmd_train(args) -> None:
                 ("epochs", model.epochs_, model.epochs),
                 ("batch size", model.batch_size_, model.batch_size),
                 ("patience", model.patience_, model.patience),
+                (
+                    "hidden layers",
+                    "-".join(map(str, getattr(model, "hidden_layer_sizes_", []))),
+                    getattr(model, "hidden_layer_sizes", None),
+                ),
             )
             if given == "auto"
         ]

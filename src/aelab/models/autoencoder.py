@@ -65,6 +65,7 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
             raise DataError("loss='bce' needs data in [0, 1] and a sigmoid output; use loss='mse' for other data")
 
         config = self._train_config()
+        self._choose_architecture(config.n_train(len(X)))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.module_ = self._build(X.shape[1])
@@ -90,6 +91,9 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
 
     def _regularization(self) -> Regularization:
         return Regularization.from_params(**{name: getattr(self, name) for name in REGULARIZATION})
+
+    def _choose_architecture(self, n_train: int) -> None:
+        """Resolve "auto" architecture parameters for ``n_train`` training samples (in subclasses)."""
 
     def _check_architecture(self) -> None:
         """Check the architecture's own parameters against the data (``n_features_in_`` is set)."""

@@ -167,7 +167,7 @@ class Classifier(ClassifierMixin, TorchEstimator):
             ae = self._init_encoder()
             ae.check_n_features(X.shape[1], "the classifier's data")
             self.mean_, self.scale_ = ae.mean_, ae.scale_
-            self.hidden_sizes_ = [int(h) for h in ae.hidden_layer_sizes]
+            self.hidden_sizes_ = [int(h) for h in ae.hidden_layer_sizes_]
             self.activation_, self.normalization_ = ae.activation, ae.normalization
             return copy.deepcopy(ae.module_.encoder[:-1])  # every layer but the code layer
         self.activation_, self.normalization_ = self.activation, self.normalization

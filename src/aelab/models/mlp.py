@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import DataError, ParameterError
 from ..nn import MLPAutoEncoderNet
 from ..objectives import Corruption
-from ..params import ACTIVATIONS, NORMALIZATIONS, PRETRAINING, TABLE
+from ..params import ACTIVATIONS, NORMALIZATIONS, PRETRAINING, TABLE, auto_hidden_sizes
 from ..training import greedy_layerwise, load_stack
 from ..validation import check_choices
 from .autoencoder import COMMON_PARAMETERS_DOC, NeuralAutoEncoder
@@ -27,7 +27,9 @@ class AutoEncoder(NeuralAutoEncoder):
     Parameters
     ----------
     n_components : code size (a linear layer).
-    hidden_layer_sizes : encoder widths between input and code; the decoder mirrors them.
+    hidden_layer_sizes : encoder widths between input and code; the decoder mirrors them. "auto":
+        256-128 for fewer than 500 training samples, 512-256 for fewer than 10,000, else 1000-500-250
+        (``hidden_layer_sizes_`` holds what was used).
     activation : hidden activation: relu, gelu, elu, silu, tanh, sigmoid or leaky_relu.
     normalization : "batch", "layer" or "none", after every hidden linear layer.
     pretrain : "greedy" for greedy layer-wise pre-training (Hinton & Salakhutdinov 2006) before
@@ -52,7 +54,7 @@ class AutoEncoder(NeuralAutoEncoder):
     def __init__(
         self,
         n_components=30,
-        hidden_layer_sizes=(1000, 500, 250),
+        hidden_layer_sizes="auto",
         activation="gelu",
         normalization="batch",
         pretrain=None,
@@ -88,8 +90,10 @@ class AutoEncoder(NeuralAutoEncoder):
         super()._check_params()
         if int(self.n_components) < 1:
             raise ParameterError(f"n_components must be at least 1, not {self.n_components}")
-        if any(int(h) < 1 for h in self.hidden_layer_sizes):
-            raise ParameterError(f"hidden layer sizes must be positive, not {tuple(self.hidden_layer_sizes)}")
+        if self.hidden_layer_sizes != "auto" and (
+            isinstance(self.hidden_layer_sizes, str) or any(int(h) < 1 for h in self.hidden_layer_sizes)
+        ):
+            raise ParameterError(f"hidden_layer_sizes must be positive sizes or auto, not {self.hidden_layer_sizes!r}")
         if int(self.pretrain_epochs) < 1:
             raise ParameterError(f"pretrain_epochs must be at least 1, not {self.pretrain_epochs}")
         check_choices(
@@ -99,10 +103,21 @@ class AutoEncoder(NeuralAutoEncoder):
         )
         TABLE["denoise"].check(self.pretrain_denoise)
 
+    _FITTED = NeuralAutoEncoder._FITTED + ("hidden_layer_sizes_",)
+
+    def _choose_architecture(self, n_train: int) -> None:
+        given = self.hidden_layer_sizes
+        self.hidden_layer_sizes_ = list(auto_hidden_sizes(n_train) if given == "auto" else map(int, given))
+
+    def _restore_state(self, fitted, tensors):
+        if "hidden_layer_sizes_" not in fitted:  # saved before "auto" existed: the sizes were given
+            fitted["hidden_layer_sizes_"] = [int(h) for h in self.hidden_layer_sizes]
+        super()._restore_state(fitted, tensors)
+
     def _build(self, n_features: int) -> MLPAutoEncoderNet:
         return MLPAutoEncoderNet(
             n_features,
-            tuple(int(h) for h in self.hidden_layer_sizes),
+            tuple(self.hidden_layer_sizes_),
             int(self.n_components),
             self.activation,
             self.normalization,
@@ -120,7 +135,7 @@ class AutoEncoder(NeuralAutoEncoder):
         then the stack is unrolled into the encoder and decoder."""
         if self.pretrain != "greedy":
             return
-        sizes = [Xs.shape[1], *map(int, self.hidden_layer_sizes), int(self.n_components)]
+        sizes = [Xs.shape[1], *self.hidden_layer_sizes_, int(self.n_components)]
         first_input = np.log1p(Xs) if self.log_input else Xs  # what the encoder's first layer sees
         stack = greedy_layerwise(
             first_input,
