@@ -41,7 +41,14 @@ def main() -> None:
     p.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))
     p.add_argument("--sizes", nargs="+", default=["28x28", "64x64", "112x92"])
     p.add_argument("--counts", nargs="+", type=int, default=[300, 1000, 3000])
-    p.add_argument("--models", nargs="+", default=["autoencoder", "conv"], choices=["autoencoder", "conv"])
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=["autoencoder", "conv"],
+        choices=["autoencoder", "conv", "before"],
+        help="before: the MLP with the recipe's fixed settings of before the auto defaults (batch 256, "
+        "100 epochs, patience 20, 1000-500-250), for comparison in the same run",
+    )
     args = p.parse_args()
 
     mnist = datasets.load("mnist", data_dir=args.data_dir)
@@ -58,7 +65,13 @@ def main() -> None:
                 )
                 ds = datasets.load(folder)
                 for name in args.models:
-                    model = AutoEncoder(random_state=0) if name == "autoencoder" else ConvAutoEncoder(random_state=0)
+                    model = {
+                        "autoencoder": lambda: AutoEncoder(random_state=0),
+                        "conv": lambda: ConvAutoEncoder(random_state=0),
+                        "before": lambda: AutoEncoder(
+                            epochs=100, batch_size=256, patience=20, hidden_layer_sizes=(1000, 500, 250), random_state=0
+                        ),
+                    }[name]()
                     started = time.perf_counter()
                     model.fit(ds.train.X, ds.train.y, image_shape=ds.image_shape)
                     seconds = time.perf_counter() - started
