@@ -136,3 +136,14 @@ def test_every_command_and_option_in_the_readme_exists():
         for word in words:
             for option in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", word.strip("[]|")):
                 assert option in known, f"README: {line!r} uses {option}, which 'aelab {words[1]}' lacks"
+
+
+@pytest.mark.slow
+def test_the_readmes_first_example_runs_as_written(tmp_path):
+    first = _code_blocks("python")[0]
+    assert "../shared" not in first
+    result = subprocess.run([sys.executable, "-c", first], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-800:]
+    errors = [float(line) for line in result.stdout.split()[-2:]]
+    assert errors[0] < errors[1]  # the auto-encoder beside PCA with the same code size
+    assert (tmp_path / "digits-ae" / "config.json").exists()
