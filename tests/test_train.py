@@ -176,3 +176,11 @@ def test_auto_hidden_layers_follow_the_number_of_training_samples(tmp_path):
     from aelab import load
 
     assert load(tmp_path / "m").hidden_layer_sizes_ == [256, 128]
+
+
+def test_document_auto_training_keeps_the_20_newsgroups_recipe_and_feeds_small_collections():
+    from aelab.params import auto_document_training
+
+    assert auto_document_training(11314) == (128, 40)  # 20 Newsgroups: the recipe, unchanged
+    assert auto_document_training(1000) == (16, 49)  # 62 steps an epoch, 3,038 in all
+    assert auto_document_training(4000) == (64, 49)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from ..errors import AelabError
-from ..params import DOCUMENT_DEFAULTS, DOCUMENT_KINDS, DOCUMENT_LOSSES
+from ..params import DOCUMENT_DEFAULTS, DOCUMENT_KINDS, DOCUMENT_LOSSES, auto_or_int
 from .common import command, sizes
 
 
@@ -64,8 +64,18 @@ def add_commands(sub) -> None:
     m.add_argument(
         "--denoise", default=d["denoise"], metavar="KIND:LEVEL", help="input noise while training ('none' for none)"
     )
-    m.add_argument("--epochs", type=int, default=d["epochs"], help="auto-encoder training epochs")
-    m.add_argument("--batch-size", type=int, default=d["batch_size"], help="documents per training step")
+    m.add_argument(
+        "--epochs",
+        type=auto_or_int,
+        default=d["epochs"],
+        help="auto-encoder training epochs (auto: 40, or more for fewer documents than 4,096)",
+    )
+    m.add_argument(
+        "--batch-size",
+        type=auto_or_int,
+        default=d["batch_size"],
+        help="documents per training step (auto: 128, or fewer for fewer documents than 4,096)",
+    )
     m.add_argument("--lr", type=float, default=d["learning_rate"], help="peak learning rate (AdamW, one-cycle)")
     m.add_argument("--seed", type=int, default=0, help="seed of the models")
     m.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")

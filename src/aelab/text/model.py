@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..errors import DataError
 from ..models import LSA, AutoEncoder, CodeModel, restore
-from ..params import DOCUMENT_KINDS, DOCUMENT_LOSSES, WEIGHTINGS
+from ..params import DOCUMENT_KINDS, DOCUMENT_LOSSES, WEIGHTINGS, auto_document_training
 from ..validation import check_choices
 from .vectorize import DocumentVectorizer
 
@@ -37,6 +37,8 @@ class DocumentModel(CodeModel):
     max_features : vocabulary size (the most frequent words once stop words are removed).
     loss : the auto-encoder's reconstruction loss: "multinomial" (softmax output, cross-entropy
         against each document's word distribution), "mse", or "auto" (multinomial).
+    epochs, batch_size : "auto": batches of 128 and 40 epochs, or for fewer documents smaller
+        batches and more epochs, so that training takes at least 3,000 steps.
     hidden_layer_sizes, denoise, epochs, batch_size, learning_rate : the auto-encoder's
         architecture and training (ignored by LSA).
     random_state, verbose : seed, and a progress bar while training.
@@ -58,8 +60,8 @@ class DocumentModel(CodeModel):
         loss="auto",
         hidden_layer_sizes=(1000, 500, 250),
         denoise="mask:0.4",
-        epochs=40,
-        batch_size=128,
+        epochs="auto",
+        batch_size="auto",
         learning_rate=1e-3,
         random_state=None,
         verbose=False,
@@ -89,14 +91,15 @@ class DocumentModel(CodeModel):
         else:
             if X.shape[0] < 2:
                 raise DataError("a document auto-encoder needs at least 2 documents to train on")
-            self.code_model_ = self._autoencoder(weighting).fit(
+            self.code_model_ = self._autoencoder(weighting, X.shape[0]).fit(
                 X.toarray(), checkpoint_dir=checkpoint_dir, resume=resume
             )
         self.weighting_ = weighting
         return self
 
-    def _autoencoder(self, weighting: str) -> AutoEncoder:
+    def _autoencoder(self, weighting: str, n_documents: int) -> AutoEncoder:
         words = self.loss in ("auto", "multinomial")
+        batch, epochs = auto_document_training(n_documents)
         return AutoEncoder(
             n_components=int(self.n_components),
             hidden_layer_sizes=tuple(self.hidden_layer_sizes),
@@ -107,8 +110,8 @@ class DocumentModel(CodeModel):
             loss="multinomial" if words else "mse",
             scaling="none" if words else "auto",
             denoise=self.denoise,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
+            epochs=epochs if self.epochs == "auto" else self.epochs,
+            batch_size=batch if self.batch_size == "auto" else self.batch_size,
             learning_rate=self.learning_rate,
             weight_decay=0.0,
             validation_fraction=0.0,
