@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from aelab import DocumentModel, report
+from aelab.params import auto_or_int
 from aelab.search import RECALL_LEVELS, Index, evaluate, neighbour_agreement, ranking_metrics
 from aelab.text import WORDS, load_text
 
@@ -53,7 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--out", default="text-20news", help="folder for the map figure")
-    parser.add_argument("--epochs", type=int, default=DocumentModel().epochs)
+    parser.add_argument("--epochs", type=auto_or_int, default=DocumentModel().epochs)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 

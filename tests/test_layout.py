@@ -147,3 +147,10 @@ def test_the_readmes_first_example_runs_as_written(tmp_path):
     errors = [float(line) for line in result.stdout.split()[-2:]]
     assert errors[0] < errors[1]  # the auto-encoder beside PCA with the same code size
     assert (tmp_path / "digits-ae" / "config.json").exists()
+
+
+@pytest.mark.parametrize("name", ["AutoEncoder", "ConvAutoEncoder", "Classifier", "PCA", "LSA", "DocumentModel"])
+def test_the_readme_lists_every_constructor_argument_with_its_default(name):
+    arguments = inspect.signature(getattr(aelab, name).__init__).parameters.values()
+    line = f"- `{name}(" + ", ".join(f"{p.name}={p.default!r}" for p in arguments if p.name != "self") + ")`"
+    assert line in README.read_text()
