@@ -424,3 +424,15 @@ def test_fashion_mnist_labels_are_named(tmp_path):
     write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.arange(10))
     ds = load_idx_folder(tmp_path, "fashion-mnist")
     assert ds.test.y[9] == "Ankle boot" and ds.classes == FASHION_CLASSES
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["autoencoder", "conv"])
+def test_defaults_train_and_evaluate_on_a_small_collection_of_odd_size(model, faces, tmp_path, capsys):
+    out = tmp_path / model
+    assert main(["train", "--data", str(faces), "--model", model, "--quiet", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "chosen for 32 training samples" in printed and "batch size 16" in printed
+    assert main(["evaluate", str(out), "--data", str(faces), "--out", str(tmp_path / "ev")]) == 0
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())["models"]
+    assert len(metrics) == 2 and all(m["test_error"] > 0 for m in metrics.values())
