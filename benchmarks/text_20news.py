@@ -83,7 +83,7 @@ def main() -> None:
     print(f"\n{len(news.test)} test documents query {len(news.train)} training documents; relevant = same newsgroup")
     print(
         "auto-encoder: 2000-1000-500-250-10, log counts in, softmax over words out, "
-        f"{args.epochs} epochs in {train_seconds:.0f} s"
+        f"{ae.code_model_.n_epochs_} epochs of batches of {ae.code_model_.batch_size_} in {train_seconds:.0f} s"
     )
     print(f"{'':44s}" + "".join(f"R={100 * r:g}%".rjust(9) for r in RECALL_LEVELS) + "     P@10")
     for name, (curve, p10) in results.items():
