@@ -172,6 +172,7 @@ class Param:
     metavar: str | None = None
     action: str | None = None
     cli_default: Any = ...
+    cli_help: str | None = None  # when the flag's sense differs from the argument's (--quiet for verbose)
 
     @property
     def option(self) -> str:
@@ -287,6 +288,7 @@ TRAINING_PARAMS = (
         type=auto_or_int,
         valid=_auto_or(_integer_at_least(1)),
         expect="a whole number >= 1 or auto",
+        metavar="N|auto",
     ),
     Param(
         "batch_size",
@@ -296,6 +298,7 @@ TRAINING_PARAMS = (
         type=auto_or_int,
         valid=_auto_or(_integer_at_least(1)),
         expect="a whole number >= 1 or auto",
+        metavar="N|auto",
     ),
     Param(
         "learning_rate",
@@ -305,9 +308,12 @@ TRAINING_PARAMS = (
         valid=_positive,
         expect="a number > 0",
         flag="--lr",
+        metavar="LR",
     ),
     Param("lr_schedule", "onecycle", "learning-rate schedule", choices=SCHEDULES),
-    Param("weight_decay", 0.1, "AdamW weight decay", type=float, valid=_at_least(0), expect="a number >= 0"),
+    Param(
+        "weight_decay", 0.1, "AdamW weight decay", type=float, valid=_at_least(0), expect="a number >= 0", metavar="WD"
+    ),
     Param(
         "validation_fraction",
         0.1,
@@ -315,6 +321,7 @@ TRAINING_PARAMS = (
         type=float,
         valid=_fraction,
         expect="a number in [0, 1)",
+        metavar="FRACTION",
     ),
     Param(
         "patience",
@@ -324,6 +331,7 @@ TRAINING_PARAMS = (
         type=auto_or_int,
         valid=_optional(_auto_or(_integer_at_least(0))),
         expect="a whole number >= 0, auto or None",
+        metavar="EPOCHS|auto",
     ),
     Param("precision", "float32", "float32, or bfloat16 for mixed-precision training (autocast)", choices=PRECISIONS),
     Param(
@@ -335,6 +343,7 @@ TRAINING_PARAMS = (
         expect="a whole number >= 0 or None",
         flag="--seed",
         cli_default=0,
+        metavar="SEED",
     ),
     Param(
         "device",
@@ -342,6 +351,7 @@ TRAINING_PARAMS = (
         "cpu or cuda (None: cuda when available)",
         valid=lambda v: v is None or isinstance(v, str),
         expect="a device name such as cpu or cuda",
+        metavar="DEVICE",
     ),
     Param(
         "verbose",
@@ -350,6 +360,7 @@ TRAINING_PARAMS = (
         flag="--quiet",
         action="store_false",
         cli_default=True,
+        cli_help="no progress bar",
         valid=lambda v: isinstance(v, bool),
         expect="True or False",
     ),

@@ -79,7 +79,7 @@ def add_params(group, names, **defaults) -> None:
     for name in names:
         p = TABLE[name]
         default = defaults.get(name, p.default if p.cli_default is ... else p.cli_default)
-        kw = dict(dest=p.name, help=p.help, default=default)
+        kw = dict(dest=p.name, help=p.cli_help or p.help, default=default)
         if p.action:
             kw["action"] = p.action
         else:
