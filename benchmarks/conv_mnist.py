@@ -65,6 +65,7 @@ def main() -> None:
         if args.only and args.only not in name:
             continue
         model = ConvAutoEncoder(
+            n_components=None,  # the lecture's model: the pooled maps (8 x 4 x 4) are the code
             channels=(16, 8, 8),
             unpooling=unpooling,
             upsampling=upsampling,

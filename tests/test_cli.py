@@ -362,9 +362,25 @@ def faces(tmp_path):
 
 
 def test_a_code_larger_than_pca_can_be_is_compared_with_the_largest_pca(faces, tmp_path, capsys):
-    model = tmp_path / "cae"  # the conv model's default code: the pooled maps, 8 x 14 x 12 = 1344 numbers
+    model = tmp_path / "cae"  # the pooled maps as the code (--n-components 0): 8 x 14 x 12 = 1344 numbers
     assert (
-        main(["train", "--data", str(faces), "--model", "conv", "--epochs", "1", "--quiet", "--out", str(model)]) == 0
+        main(
+            [
+                "train",
+                "--data",
+                str(faces),
+                "--model",
+                "conv",
+                "--n-components",
+                "0",
+                "--epochs",
+                "1",
+                "--quiet",
+                "--out",
+                str(model),
+            ]
+        )
+        == 0
     )
     out = capsys.readouterr().out
     assert "PCA-32" in out and "the largest PCA" in out  # 32 training images

@@ -65,7 +65,7 @@ def test_colour_images_of_odd_size_round_trip(tmp_path, unpooling, upsampling):
 
 def test_without_a_dense_code_the_pooled_maps_are_the_code():
     images = np.random.default_rng(0).random((20, 28, 28)).astype(np.float32)
-    model = ConvAutoEncoder(channels=(4, 2, 2), epochs=1, batch_size=10).fit(images)
+    model = ConvAutoEncoder(n_components=None, channels=(4, 2, 2), epochs=1, batch_size=10).fit(images)
     assert model.code_size == 2 * 4 * 4  # 28 -> 14 -> 7 -> 4
     assert model.transform(images.reshape(20, -1)).shape == (20, 32)
 
@@ -84,7 +84,7 @@ def test_conv_errors_are_one_line():
     with pytest.raises(DataError, match="needs images"):
         ConvAutoEncoder(epochs=1).fit(np.random.default_rng(0).random((10, 12)))
     with pytest.raises(ParameterError, match="needs a dense code"):
-        ConvAutoEncoder(variational=True, epochs=1).fit(np.zeros((4, 8, 8), np.float32))
+        ConvAutoEncoder(n_components=None, variational=True, epochs=1).fit(np.zeros((4, 8, 8), np.float32))
     with pytest.raises(ParameterError, match="kernel_size must be odd"):
         ConvAutoEncoder(kernel_size=4, epochs=1).fit(np.zeros((4, 8, 8), np.float32))
     with pytest.raises(ParameterError, match="unpooling"):

@@ -63,7 +63,7 @@ def add_commands(sub) -> None:
         "--n-components",
         type=int,
         default=None,
-        help="code size (default: 30; for conv, the pooled feature maps unless given)",
+        help="code size (default: 30; for --model conv, 0 makes the pooled feature maps the code)",
     )
     m.add_argument(
         "--hidden",
@@ -233,7 +233,7 @@ def _estimator(args):
         if arch.get("normalization", "none") not in CONV_NORMALIZATIONS:
             raise AelabError(f"--normalization for --model conv is one of {', '.join(CONV_NORMALIZATIONS)}")
         return ConvAutoEncoder(
-            n_components=args.n_components or None,
+            n_components=None if args.n_components == 0 else (args.n_components or 30),
             channels=args.channels,
             kernel_size=args.kernel_size,
             pool_size=args.pool_size,

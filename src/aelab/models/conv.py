@@ -22,8 +22,9 @@ class ConvAutoEncoder(NeuralAutoEncoder):
 
     Parameters
     ----------
-    n_components : size of a dense code after the last pooling (None: the pooled feature maps,
-        flattened, are the code).
+    n_components : size of a dense code after the last pooling (30, as the MLP's and PCA's), or None for
+        the lecture's variant whose code is the pooled feature maps, flattened (they grow with the image:
+        1,344 numbers for 112x92, where PCA of that size is nearly lossless).
     channels : output channels of each convolution + pooling stage.
     kernel_size : convolution kernel size (odd; ``same`` padding).
     pool_size : max-pooling block size.
@@ -47,7 +48,7 @@ class ConvAutoEncoder(NeuralAutoEncoder):
     # the arguments from output_activation on are the table of aelab.params (a test holds them to it)
     def __init__(
         self,
-        n_components=None,
+        n_components=30,
         channels=(16, 8, 8),
         kernel_size=3,
         pool_size=2,
