@@ -18,9 +18,10 @@ RECALL_LEVELS = (0.001, 0.01, 0.1, 0.5, 1.0)
 CURVE_LEVELS = tuple(np.round(np.linspace(0.05, 1.0, 20), 4))  # recall levels of the precision-recall figure
 
 
-def exact_scores(index: Index, Q: np.ndarray) -> np.ndarray:
-    """Scores of queries ``Q`` (in the index's space) against every item, greater = nearer."""
-    V = index.vectors()
+def exact_scores(index: Index, Q: np.ndarray, V: np.ndarray | None = None) -> np.ndarray:
+    """Scores of queries ``Q`` (in the index's space) against every item, greater = nearer.
+    ``V``: the index's stored vectors, when the caller already has them (many chunks of queries)."""
+    V = index.vectors() if V is None else V
     Q = index._prepare(Q)
     if index.metric == "l2":
         return -(np.square(Q).sum(1)[:, None] - 2 * Q @ V.T + np.square(V).sum(1)[None, :])
@@ -95,9 +96,10 @@ def evaluate(
     out = {"precision_at": precision_at_k(found_labels, query_labels, ks)}
     levels = sorted(set(recall_levels) | set(CURVE_LEVELS))
     ap, at_recall = [], []
+    stored = index.vectors()  # once, not once a chunk
     for start in range(0, len(Q), chunk):
         part = ranking_metrics(
-            exact_scores(index, Q[start : start + chunk]),
+            exact_scores(index, Q[start : start + chunk], stored),
             item_labels,
             query_labels[start : start + chunk],
             levels,
