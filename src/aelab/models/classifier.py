@@ -25,18 +25,13 @@ from ..errors import DataError, ModelError, ParameterError
 from ..nn import mlp
 from ..objectives import Corruption, reconstruction_loss
 from ..params import (
-    ACTIVATIONS,
     CLASSIFIER_DEFAULTS,
-    NORMALIZATIONS,
-    PRETRAINING,
-    TABLE,
     TRAINING_PARAMS,
     parameters_doc,
 )
 from ..training import greedy_layerwise, load_stack
-from ..validation import check_choices
 from .base import load, restore
-from .mlp import AutoEncoder
+from .mlp import AutoEncoder, check_layer_options
 from .torch_base import TorchEstimator
 
 _INIT = "init."  # prefix of a nested in-memory init model's tensors in the saved file
@@ -134,12 +129,7 @@ class Classifier(ClassifierMixin, TorchEstimator):
 
     def _check_params(self):
         super()._check_params()
-        check_choices(
-            ("activation", self.activation, ACTIVATIONS),
-            ("pretrain", self.pretrain, PRETRAINING),
-            ("normalization", self.normalization, NORMALIZATIONS),
-        )
-        TABLE["denoise"].check(self.pretrain_denoise)
+        check_layer_options(self)
         if self.init is not None and self.pretrain is not None:
             raise ParameterError(
                 "choose one start for the hidden layers: init (a trained encoder) or pretrain='greedy'"

@@ -21,6 +21,19 @@ from .autoencoder import COMMON_PARAMETERS_DOC, NeuralAutoEncoder
 __all__ = ["AutoEncoder"]
 
 
+def check_layer_options(estimator) -> None:
+    """The options of MLP layers and their greedy pre-training, which the auto-encoder and the
+    classifier share: activation, normalization, pretrain, pretrain_epochs, pretrain_denoise."""
+    if int(estimator.pretrain_epochs) < 1:
+        raise ParameterError(f"pretrain_epochs must be at least 1, not {estimator.pretrain_epochs}")
+    check_choices(
+        ("activation", estimator.activation, ACTIVATIONS),
+        ("pretrain", estimator.pretrain, PRETRAINING),
+        ("normalization", estimator.normalization, NORMALIZATIONS),
+    )
+    TABLE["denoise"].check(estimator.pretrain_denoise)
+
+
 class AutoEncoder(NeuralAutoEncoder):
     __doc__ = f"""A deep MLP auto-encoder with a code of ``n_components`` units.
 
@@ -94,14 +107,7 @@ class AutoEncoder(NeuralAutoEncoder):
             isinstance(self.hidden_layer_sizes, str) or any(int(h) < 1 for h in self.hidden_layer_sizes)
         ):
             raise ParameterError(f"hidden_layer_sizes must be positive sizes or auto, not {self.hidden_layer_sizes!r}")
-        if int(self.pretrain_epochs) < 1:
-            raise ParameterError(f"pretrain_epochs must be at least 1, not {self.pretrain_epochs}")
-        check_choices(
-            ("activation", self.activation, ACTIVATIONS),
-            ("pretrain", self.pretrain, PRETRAINING),
-            ("normalization", self.normalization, NORMALIZATIONS),
-        )
-        TABLE["denoise"].check(self.pretrain_denoise)
+        check_layer_options(self)
 
     _FITTED = NeuralAutoEncoder._FITTED + ("hidden_layer_sizes_",)
 
