@@ -3,6 +3,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from aelab import AutoEncoder, datasets
+from aelab import AutoEncoder, ConvAutoEncoder, datasets
 from aelab.errors import ModelError
 from aelab.storage import atomic_path, load_state, save_state
 from aelab.training import TrainConfig, TrainingError, fit_module
@@ -148,6 +149,23 @@ def test_auto_epochs_and_batch_size_follow_the_data_and_keep_the_mnist_recipe():
     assert config.resolved(3000).batch_size == 64 and config.resolved(3000).epochs == 120
     given = TrainConfig(epochs=7, batch_size=32, patience=3)
     assert given.resolved(320) == given  # what is given wins
+
+
+def test_conv_auto_training_shrinks_with_the_image_s_pixels_but_not_on_small_images():
+    from aelab.params import auto_conv_effort
+
+    assert auto_conv_effort((28, 28)) == auto_conv_effort((56, 56)) == 1.0
+    assert auto_conv_effort((112, 92)) == pytest.approx(3136 / 10304)
+    config = TrainConfig(epochs="auto", batch_size="auto", validation_fraction=0.1)
+    full, shrunk = config.resolved(2400), replace(config, effort=auto_conv_effort((112, 92))).resolved(2400)
+    assert (full.batch_size, full.epochs) == (64, 152) and (shrunk.batch_size, shrunk.epochs) == (64, 47)
+    big = replace(config, effort=auto_conv_effort((112, 92))).resolved(60000)
+    assert big.epochs == 31  # the floor of 100 epochs shrinks too
+    conv = ConvAutoEncoder(epochs="auto")
+    conv.image_shape_ = (112, 92)  # as fit sets it, before it asks for the training settings
+    assert conv._train_config().effort == pytest.approx(3136 / 10304)
+    conv.image_shape_ = (28, 28)
+    assert conv._train_config().effort == 1.0 and AutoEncoder()._train_config().effort == 1.0
 
 
 def test_a_run_that_cannot_learn_says_so():

@@ -107,9 +107,23 @@ def auto_batch_size(n_train: int) -> int:
     return max(1, min(batch, n_train))
 
 
-def auto_epochs(steps_per_epoch: int) -> int:
-    """The epochs of ``epochs="auto"``: 100, or more, up to 1,000, until training takes 5,000 steps."""
-    return int(min(AUTO_MAX_EPOCHS, max(AUTO_EPOCHS, math.ceil(AUTO_STEPS / max(1, steps_per_epoch)))))
+def auto_epochs(steps_per_epoch: int, effort: float = 1.0) -> int:
+    """The epochs of ``epochs="auto"``: 100, or more, up to 1,000, until training takes 5,000 steps.
+    ``effort`` (at most 1) scales the 100 epochs and the 5,000 steps down for nets whose steps cost
+    more than the recipe's (:func:`auto_conv_effort`)."""
+    floor, steps = math.ceil(AUTO_EPOCHS * effort), AUTO_STEPS * effort
+    return int(min(AUTO_MAX_EPOCHS, max(floor, math.ceil(steps / max(1, steps_per_epoch)))))
+
+
+#: A convolutional net's step costs in proportion to the image's pixels (5,000 steps of 64 images of
+#: 112x92 took 816 s on 2 cores: README), so on images of more pixels than this its "auto" training
+#: shrinks in proportion, to keep small collections within minutes.
+AUTO_CONV_PIXELS = 56 * 56
+
+
+def auto_conv_effort(image_shape) -> float:
+    """The ``effort`` of :func:`auto_epochs` for a convolutional net on images of ``image_shape``."""
+    return min(1.0, AUTO_CONV_PIXELS / (int(image_shape[0]) * int(image_shape[1])))
 
 
 # --- the table ----------------------------------------------------------------------------------------
@@ -284,7 +298,8 @@ TRAINING_PARAMS = (
         "epochs",
         "auto",
         "passes over the training data; auto: 100, or more for small data, so that training takes at least "
-        f"{AUTO_STEPS:,} optimizer steps (at most {AUTO_MAX_EPOCHS} epochs)",
+        f"{AUTO_STEPS:,} optimizer steps (at most {AUTO_MAX_EPOCHS} epochs; the conv model: fewer on images "
+        f"of more than {AUTO_CONV_PIXELS:,} pixels, in proportion)",
         type=auto_or_int,
         valid=_auto_or(_integer_at_least(1)),
         expect="a whole number >= 1 or auto",

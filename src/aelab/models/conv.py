@@ -12,7 +12,7 @@ import math
 
 from ..errors import DataError, ParameterError
 from ..nn import ConvAutoEncoderNet
-from ..params import ACTIVATIONS, CONV_NORMALIZATIONS, UNPOOLING, UPSAMPLING
+from ..params import ACTIVATIONS, CONV_NORMALIZATIONS, UNPOOLING, UPSAMPLING, auto_conv_effort
 from ..validation import check_choices
 from .autoencoder import COMMON_PARAMETERS_DOC, NeuralAutoEncoder
 
@@ -110,6 +110,9 @@ class ConvAutoEncoder(NeuralAutoEncoder):
             )
         net = self._build(self.n_features_in_)
         self.n_components_ = int(self.n_components) if self.n_components else int(math.prod(net.top))
+
+    def _auto_effort(self) -> float:
+        return auto_conv_effort(self.image_shape_)
 
     def _build(self, n_features: int) -> ConvAutoEncoderNet:
         return ConvAutoEncoderNet(

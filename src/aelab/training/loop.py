@@ -52,6 +52,8 @@ class TrainConfig:
     precision: str = TABLE["precision"].default
     seed: int = 0
     device: str = "cpu"
+    #: how far "auto" epochs shrink for a net whose steps cost more (:func:`aelab.params.auto_epochs`)
+    effort: float = 1.0
 
     def n_train(self, n_samples: int) -> int:
         """How many of ``n_samples`` rows train (the rest validate)."""
@@ -69,7 +71,7 @@ class TrainConfig:
         if config.batch_size == "auto":
             config = replace(config, batch_size=auto_batch_size(config.n_train(n_samples)))
         if config.epochs == "auto":
-            config = replace(config, epochs=auto_epochs(config.steps_per_epoch(n_samples)))
+            config = replace(config, epochs=auto_epochs(config.steps_per_epoch(n_samples), config.effort))
         if config.patience == "auto":
             config = replace(config, patience=auto_patience(config.epochs))
         return config
