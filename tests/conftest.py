@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -49,3 +51,8 @@ def idx_folder(tmp_path) -> Path:
 
 
 FAST_AE = dict(hidden_layer_sizes=(32, 16), epochs=8, batch_size=32, random_state=0)
+
+
+def run_cli(*args, **kw) -> subprocess.CompletedProcess:
+    """``aelab ARGS...`` in a fresh process, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "aelab.cli", *map(str, args)], capture_output=True, text=True, **kw)

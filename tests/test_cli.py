@@ -1,5 +1,4 @@
 import json
-import subprocess
 import sys
 
 import numpy as np
@@ -7,7 +6,7 @@ import pytest
 
 import aelab
 from aelab.cli import main
-from conftest import write_idx
+from conftest import run_cli, write_idx
 
 FAST = ["--n-components", "2", "--hidden", "32-16", "--epochs", "5", "--batch-size", "32", "--quiet"]
 
@@ -58,8 +57,7 @@ def test_reconstruct_and_evaluate_write_figures(trained, tmp_path, capsys):
     }
 
 
-def _run(*args):
-    return subprocess.run([sys.executable, "-m", "aelab.cli", *args], capture_output=True, text=True)
+_run = run_cli
 
 
 @pytest.mark.slow

@@ -27,3 +27,7 @@ class ModelError(AelabError, ValueError):
 
 class OutputExistsError(AelabError, FileExistsError):
     """Writing would replace an existing result."""
+
+
+class OutputBusyError(AelabError, BlockingIOError):
+    """Another aelab run is writing the same result."""

@@ -8,10 +8,16 @@ values (optimizer and scheduler state, RNG state) is stored as safetensors plus 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
+import fcntl
+import functools
+import glob
 import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,12 +26,14 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from .errors import ModelError, OutputExistsError
+from .errors import ModelError, OutputBusyError, OutputExistsError
 
 
 def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Fail early, before any work, if ``path`` exists and may not be replaced."""
+    """Fail early, before any work, if ``path`` exists and may not be replaced (after putting back
+    what an interrupted replace of ``path`` left aside, see :func:`recover`)."""
     path = Path(path)
+    recover(path)
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} already exists; choose another output path or pass --overwrite to replace it")
     return path
@@ -40,30 +48,139 @@ def fresh_path(base: str | os.PathLike) -> Path:
     return path
 
 
+# --- replacing a result: the old one or the new one, at every instant ------------------------------
+# A result is written into a hidden sibling folder ``.NAME.XXXX.tmp`` (locked by its writer while it
+# works) and swapped in with one atomic exchange of names where the system has one (Linux), else with
+# two renames, the old result first moved aside into that folder. Whatever a kill leaves, the next
+# run that writes or reads NAME puts back an old result that was moved aside and removes the rest.
+STALE_SECONDS = 600  # a temporary folder without a lock file is a leftover once it is this old
+_LOCK = ".lock"
+
+
+def _leftovers(path: Path) -> list[Path]:
+    """The temporary folders of replaces of ``path`` whose writer is gone."""
+    found = []
+    for tmp_dir in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        lock = tmp_dir / _LOCK
+        if lock.exists():
+            try:
+                with open(lock, "a") as fh:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its writer is still at work
+            except OSError:
+                pass
+        elif time.time() - tmp_dir.stat().st_mtime < STALE_SECONDS:
+            continue  # just made: its writer is about to lock it
+        found.append(tmp_dir)
+    return found
+
+
+def recover(path: str | os.PathLike) -> None:
+    """Put back a result that an interrupted replace of ``path`` moved aside, and remove the
+    temporary folders that interrupted writers left."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return
+    for tmp_dir in _leftovers(path):
+        aside = tmp_dir / (path.name + ".old")
+        if not os.path.lexists(path) and os.path.lexists(aside):
+            os.replace(aside, path)
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the names ``a`` and ``b`` in one atomic step (Linux ``renameat2`` with
+    ``RENAME_EXCHANGE``); False where the system or the file system cannot."""
+    renameat2 = getattr(_libc(), "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+@functools.cache
+def _libc():
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def output_lock(path: str | os.PathLike) -> Iterator[Path]:
+    """Hold the lock of the output ``path`` for a long job (training into it): a second aelab run
+    that wants the same output is refused at once instead of at its end. The lock is the file
+    ``.NAME.lock`` beside ``path``; the system releases it when the process ends, however it ends."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_file = path.with_name(f".{path.name}.lock")
+    while True:
+        lock = open(lock_file, "a+")  # noqa: SIM115 (closed below, or by the with block)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            owner = lock.read().strip() or "?"
+            lock.close()
+            raise OutputBusyError(
+                f"another aelab run (process {owner}) is writing {path}; wait for it to end or choose another output"
+            ) from None
+        if _same_file(lock, lock_file):
+            break
+        lock.close()  # its last holder removed it as we opened it: take the new one
+    with lock:
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        try:
+            yield path
+        finally:
+            lock_file.unlink(missing_ok=True)
+
+
+def _same_file(handle, path: Path) -> bool:
+    try:
+        return os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+    except FileNotFoundError:
+        return False
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling path; move it to ``path`` only if the block succeeds.
 
     Works for files and folders alike: the block creates whatever it likes at the yielded path.
     An existing ``path`` is replaced only when ``overwrite`` is true, and only after the new
-    result is complete.
+    result is complete; a kill at any moment leaves the old result or the new one (see above).
     """
     path = check_output(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     tmp = tmp_dir / path.name
-    try:
-        yield tmp
-        if not tmp.exists():
-            raise RuntimeError(f"nothing was written for {path}")
-        _fsync_tree(tmp)
-        if tmp.is_dir() and path.exists():
-            # a folder cannot be swapped in one step: move the old one aside, then the new one in
-            check_output(path, overwrite)
-            os.replace(path, tmp_dir / (path.name + ".old"))
-        os.replace(tmp, path)  # for a file this replaces any old one atomically
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+    with open(tmp_dir / _LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield tmp
+            if not tmp.exists():
+                raise RuntimeError(f"nothing was written for {path}")
+            _fsync_tree(tmp)
+            if tmp.is_dir() and path.exists():
+                check_output(path, overwrite)
+                if not _exchange(tmp, path):
+                    # no atomic exchange: move the old one aside (a kill here is undone by recover)
+                    os.replace(path, tmp_dir / (path.name + ".old"))
+                    os.replace(tmp, path)
+            else:
+                os.replace(tmp, path)  # for a file this replaces any old one atomically
+        finally:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
 def _fsync_tree(path: Path) -> None:
@@ -93,6 +210,8 @@ def read_tagged_folder(path: str | os.PathLike, file: str, fmt: str, version: in
     """The JSON header ``file`` of an aelab folder (a model, an index), checked for its format tag
     and version; one-line errors for a missing folder, a foreign file or a newer format."""
     path = Path(path)
+    if not path.is_dir():
+        recover(path)
     if not path.is_dir():
         raise ModelError(f"no {what} at {path}: expected a folder written by aelab")
     meta = read_json(path / file)

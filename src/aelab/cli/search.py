@@ -114,12 +114,19 @@ def add_commands(sub) -> None:
 
 
 def cmd_index(args) -> None:
+    from ..storage import output_lock
+
+    if (args.out is None) == (args.add is None):
+        raise AelabError("give --out INDEX for a new index, or --add INDEX to add to an existing one")
+    with output_lock(args.add or args.out):
+        _index(args)
+
+
+def _index(args) -> None:
     from ..datasets import parse_image_size
     from ..search import Index, index_collection, open_collection
     from ..storage import check_output
 
-    if (args.out is None) == (args.add is None):
-        raise AelabError("give --out INDEX for a new index, or --add INDEX to add to an existing one")
     if args.out:
         check_output(args.out, args.overwrite)
     existing = Index.load(args.add) if args.add else None

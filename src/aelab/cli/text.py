@@ -150,6 +150,13 @@ def _load_corpus(args, strip: str | None):
 
 
 def cmd_text_train(args) -> None:
+    from ..storage import output_lock
+
+    with output_lock(args.out):
+        _text_train(args)
+
+
+def _text_train(args) -> None:
     import shutil
     import time
 

@@ -68,7 +68,12 @@ class TorchEstimator(SavedModel):
             precision=self.precision,
             seed=seed,
             device=device,
+            effort=self._auto_effort(),
         )
+
+    def _auto_effort(self) -> float:
+        """How far "auto" epochs shrink for this net's costlier steps (see :func:`aelab.params.auto_epochs`)."""
+        return 1.0
 
     def _train(self, X: np.ndarray, batch_loss, config: TrainConfig, **kw):
         """Train ``module_`` on ``X`` with :func:`aelab.training.fit_module` (``kw`` are its keyword
@@ -166,18 +171,20 @@ def fit_to_folder(model: SavedModel, out, *fit_args, resume: bool = False, overw
 
     A torch estimator keeps a checkpoint in ``out.checkpoint`` after every epoch, so that an
     interrupted run continues with ``resume``; it is removed once the model is saved. ``out`` is
-    checked before any work: an existing folder is replaced only with ``overwrite``.
+    checked before any work: an existing folder is replaced only with ``overwrite``; while this
+    run holds ``out``, a second run into it is refused at once (:func:`aelab.storage.output_lock`).
     """
     import shutil
 
-    from ..storage import check_output
+    from ..storage import check_output, output_lock
     from ..training import checkpoint_path
 
-    check_output(out, overwrite)
-    if isinstance(model, TorchEstimator):
-        fit_kw.update(checkpoint_dir=checkpoint_path(out), resume=resume)
-    model.fit(*fit_args, **fit_kw)
-    model.save(out, overwrite=overwrite)
-    if isinstance(model, TorchEstimator):
-        shutil.rmtree(checkpoint_path(out), ignore_errors=True)
+    with output_lock(out):
+        check_output(out, overwrite)
+        if isinstance(model, TorchEstimator):
+            fit_kw.update(checkpoint_dir=checkpoint_path(out), resume=resume)
+        model.fit(*fit_args, **fit_kw)
+        model.save(out, overwrite=overwrite)
+        if isinstance(model, TorchEstimator):
+            shutil.rmtree(checkpoint_path(out), ignore_errors=True)
     return model
