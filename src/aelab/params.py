@@ -14,6 +14,7 @@ This module imports nothing heavy, so that ``aelab --help`` answers at once.
 
 from __future__ import annotations
 
+import argparse
 import math
 import numbers
 from collections.abc import Callable
@@ -149,7 +150,12 @@ def _auto_or(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
 
 def auto_or_int(text: str):
     """A CLI value that is ``auto`` or a whole number."""
-    return "auto" if str(text).strip().lower() == "auto" else int(text)
+    if str(text).strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number or auto") from None
 
 
 def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:

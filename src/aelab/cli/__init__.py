@@ -8,18 +8,19 @@ Building the parser imports nothing heavy (no torch): ``aelab --help`` answers a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .. import __version__
 from ..errors import AelabError
 from . import generate, models, search, text
-from .common import Formatter
+from .common import Formatter, Parser
 
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="aelab",
         formatter_class=Formatter,
         description="Auto-encoders beside PCA: train, encode, reconstruct, evaluate, search, generate.",
@@ -40,13 +41,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except AelabError as exc:
-        print(f"aelab: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return _fail(str(exc))
     except KeyboardInterrupt:
         print("aelab: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except MemoryError:
+        return _fail("not enough memory for this request; ask for less (fewer samples, a smaller grid or batch)")
     except OSError as exc:
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"aelab: error: {exc.strerror or exc}{where}", file=sys.stderr)
-        return EXIT_ERROR
+        return _fail(f"{exc.strerror or exc}{where}")
+    except Exception as exc:  # a bug: still one line, the traceback on request
+        if os.environ.get("AELAB_DEBUG"):
+            raise
+        return _fail(
+            f"unexpected {type(exc).__name__}: {exc} (a bug in aelab; please report it with the command, and "
+            "AELAB_DEBUG=1 to see where)"
+        )
     return 0
+
+
+def _fail(message: str) -> int:
+    """The one line of an error: what was wrong and what to do (newlines from data folded away)."""
+    print(f"aelab: error: {' '.join(message.split())}", file=sys.stderr)
+    return EXIT_ERROR

@@ -24,6 +24,13 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a wrong option or value reported as every other error is: one line, exit 1."""
+
+    def error(self, message: str):
+        self.exit(1, f"aelab: error: {' '.join(message.split())} (see '{self.prog} --help')\n")
+
+
 def command(sub, name: str, help: str, examples: str) -> argparse.ArgumentParser:
     """A sub-command parser with its help and examples."""
     return sub.add_parser(name, help=help, description=help, formatter_class=Formatter, epilog="examples:\n" + examples)

@@ -84,6 +84,13 @@ def add_commands(sub) -> None:
         action="store_false",
         help="refuse a query image of another size than the collection's, instead of resizing it",
     )
+    p.add_argument(
+        "--data",
+        metavar="SPEC",
+        help="with --figure: the collection the index was built from, to draw its items (needed unless "
+        "that is a built-in data set; paths stored in an index folder are never opened)",
+    )
+    p.add_argument("--data-dir", metavar="DIR", help="with --data mnist / fashion-mnist: the folder of their IDX files")
     p.add_argument("--overwrite", action="store_true", help="replace --figure if it exists")
     p.set_defaults(func=cmd_search)
 
@@ -152,7 +159,16 @@ def _index(args) -> None:
         kind=args.kind,
         n_components=args.n_components,
         batch_size=args.batch_size,
-        info={"data": args.data, "data_dir": args.data_dir, "split": split, "stream": bool(args.stream)},
+        info={
+            "data": args.data,
+            "data_dir": args.data_dir,
+            "split": split,
+            "stream": bool(args.stream),
+            "test_size": args.test_size,
+            "split_seed": args.split_seed,
+            "label_column": args.label_column,
+            "image_size": list(parse_image_size(args.image_size) or ()) or None,
+        },
         overwrite=args.overwrite,
     )
     print(
@@ -184,7 +200,8 @@ def cmd_search(args) -> None:
             )
     if args.figure:
         beside = Index.load(args.beside) if args.beside else None
-        save_figure(neighbour_figure(index, args.query, rows, beside), args.figure, args.overwrite)
+        figure = neighbour_figure(index, args.query, rows, beside, args.data, args.data_dir)
+        save_figure(figure, args.figure, args.overwrite)
         print(f"wrote {args.figure}")
 
 

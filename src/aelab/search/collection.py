@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import datasets
 from ..datasets import Stream, open_stream, read_sample
-from ..errors import DataError
+from ..errors import DataError, ModelError
 from ..models import PCA, CodeModel
 from ..models import load as load_model
 from ..storage import check_output
@@ -171,29 +171,76 @@ def search(index: Index, query: str, k: int = 10, resize: bool = True) -> tuple[
     return what, rows
 
 
-def neighbour_figure(index: Index, query: str, rows: list[dict], beside: Index | None = None):
+def collection_pixels(index: Index, data: str | None = None, data_dir=None):
+    """``pixels(item_id)``: an indexed item's input vector, read from the collection the index was
+    built from, or None for an item that is not in it (items added from other data). The collection
+    is ``data`` (and ``data_dir``), which the user names, else the index's own data set when that
+    is a built-in one (``digits``, ``mnist``...), read with the split settings the index recorded.
+
+    Nothing else the index folder says is opened (not its stored paths, not its stored data
+    folder): the folder may come from someone else."""
+    info = index.info
+    stored = info.get("data")
+    if data is None:
+        if not (isinstance(stored, str) and stored.lower() in datasets.NAMES):
+            raise DataError(
+                "to draw the items, name the collection the index was built from with --data (and --data-dir); "
+                f"the index says it was {str(stored)[:200]!r}"
+            )
+        data, data_dir = stored, None
+    split = _recorded(info, "split", "train", lambda v: v in ("train", "test", "all"))
+    image_size = _recorded(info, "image_size", None, lambda v: v is None or _size(v))
+    image_size = tuple(image_size) if image_size else None
+    if info.get("stream"):
+        stream, prefix = open_stream(data, image_size), "row:"
+        size, width, read = stream.n, stream.n_features, lambda row: stream.rows(row, row + 1)[0]
+    else:
+        ds = datasets.load(
+            data,
+            data_dir,
+            test_size=_recorded(info, "test_size", 0.2, lambda v: isinstance(v, float) and 0 < v < 1),
+            seed=_recorded(info, "split_seed", 0, lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
+            label_column=_recorded(info, "label_column", None, lambda v: v is None or isinstance(v, (str, int))),
+            image_size=image_size,
+        )
+        part, prefix = ds.split(split), f"{split}:"
+        size, width, read = len(part.X), part.X.shape[1], lambda row: part.X[row]
+    n_features = index.model.n_features_in_ if index.model is not None else index.dimension
+    if width != n_features:
+        raise DataError(f"{data} has {width} features per sample but the index's items have {n_features}")
+
+    def pixels(item_id: str) -> np.ndarray | None:
+        number = item_id[len(prefix) :] if item_id.startswith(prefix) else ""
+        return read(int(number)) if number.isdigit() and int(number) < size else None
+
+    return pixels
+
+
+def _size(value) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) and 0 < v < 1 << 16 for v in value)
+
+
+def _recorded(info: dict, key: str, default, valid):
+    """A split setting that the index recorded, checked: a damaged one is refused."""
+    value = info.get(key, default)
+    if not valid(value):
+        raise ModelError(f"the index's info.{key} is damaged ({str(value)[:80]!r}); build the index again")
+    return value
+
+
+def neighbour_figure(
+    index: Index, query: str, rows: list[dict], beside: Index | None = None, data: str | None = None, data_dir=None
+):
     """The query beside its neighbours (and, with ``beside``, beside those another index of the same
-    collection finds). Pixels come from the indexed data set (reloaded) or from the items' image
-    files; items with neither are drawn blank."""
+    collection finds). The items' pixels come from the collection (see :func:`collection_pixels`);
+    items not in it are drawn blank."""
     from ..report import image_strip
 
     info = index.info
     shape = tuple(info.get("image_shape") or ()) or None
-    if info.get("stream"):
-        pool, prefix = open_stream(info["data"], tuple(shape[:2]) if shape else None), "row:"
-    else:
-        ds = datasets.load(info["data"], info.get("data_dir"))
-        pool, prefix = ds.split(info.get("split", "train")), f"{info.get('split', 'train')}:"
+    pixels = collection_pixels(index, data, data_dir)
 
-    def pixels(item_id: str, path: str | None):
-        if item_id.startswith(prefix):
-            row = int(item_id[len(prefix) :])
-            return pool.rows(row, row + 1)[0] if info.get("stream") else pool.X[row]
-        if path and Path(path).exists() and index.model is not None:
-            return query_sample(index, Path(path))[0][0]
-        return None
-
-    first = query_sample(index, Path(query))[0][0] if Path(query).exists() else pixels(query, None)
+    first = query_sample(index, Path(query))[0][0] if Path(query).exists() else pixels(query)
     blank = np.zeros(
         int(np.prod(shape)) if shape else index.model.n_features_in_ if index.model is not None else index.dimension,
         np.float32,
@@ -221,7 +268,7 @@ def neighbour_figure(index: Index, query: str, rows: list[dict], beside: Index |
         )
     images, titles = [], []
     for name, strip in strips:
-        images += [first] + [pixels(r["id"], r["path"]) for r in strip]
+        images += [first] + [pixels(r["id"]) for r in strip]
         titles += [f"query ({name})"] + [
             f"{r['rank']}: {r['label']}" if r["label"] is not None else str(r["rank"]) for r in strip
         ]
