@@ -15,7 +15,7 @@ from PIL import Image
 
 import aelab
 from aelab.cli import main
-from aelab.errors import AelabError, DataError, ModelError, ParameterError
+from aelab.errors import DataError, ModelError, ParameterError
 from aelab.search import Index
 from conftest import write_idx
 
@@ -99,9 +99,239 @@ def test_a_tampered_data_spec_is_not_loaded(trained, tmp_path, capsys):
         _AUDITING.clear()
     assert "name the collection the index was built from with --data" in err
     assert not [p for p in OPENED if p.startswith(str(secret))]
-    assert main(["search", str(index), "--query", "train:1", "--figure", str(tmp_path / "f.png"), "--data", "digits"]) == 0
+    argv = ["search", str(index), "--query", "train:1", "--figure", str(tmp_path / "f.png"), "--data", "digits"]
+    assert main(argv) == 0
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _query_file(trained):
     np.save(trained / "q.npy", aelab.datasets.load("digits").test.X[:1])
+
+
+# --- bad data files: one line each ---------------------------------------------------------------------
+def _idx_header(dims, magic=0x08):
+    return bytes([0, 0, magic, len(dims)]) + b"".join(struct.pack(">I", d) for d in dims)
+
+
+def _npy_claiming(path, shape):
+    """A .npy file whose header claims ``shape`` (float32) over a few bytes of data."""
+    header = f"{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple(shape)!r}, }}"
+    header = header.ljust(118) + "\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + b"\0" * 64)
+
+
+def _big_png(path, size=(20000, 20000)):
+    """A PNG whose header says ``size`` (a decompression bomb's header, without the bomb)."""
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", size[0], size[1], 8, 0, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    )
+
+
+DATA_CASES = {
+    "idx-overflow": (lambda p: (p / "x-idx3-ubyte").write_bytes(_idx_header([2**31, 2**31, 2**31])), "x-idx3-ubyte"),
+    "idx-gz-overflow": (
+        lambda p: (p / "x-idx3-ubyte.gz").write_bytes(__import__("gzip").compress(_idx_header([2**31] * 3))),
+        "x-idx3-ubyte.gz",
+    ),
+    "idx-empty": (lambda p: write_idx(p / "x-idx3-ubyte", np.zeros((0, 3, 3))), "x-idx3-ubyte"),
+    "idx-gz-bomb": (
+        lambda p: (p / "x-idx3-ubyte.gz").write_bytes(
+            __import__("gzip").compress(_idx_header([60000, 28, 28]) + b"\0" * 100)
+        ),
+        "x-idx3-ubyte.gz",
+    ),
+    "npy-0d": (lambda p: np.save(p / "x.npy", np.float32(3)), "x.npy"),
+    "npy-terabytes": (lambda p: _npy_claiming(p / "x.npy", (10**7, 10**6)), "x.npy"),
+    "npy-complex": (lambda p: np.save(p / "x.npy", np.ones((20, 4), np.complex64)), "x.npy"),
+    "npy-huge-values": (lambda p: np.save(p / "x.npy", np.full((20, 4), 1e38, np.float32)), "x.npy"),
+    "png-bomb": (lambda p: (p / "f" / "a").mkdir(parents=True) or _big_png(p / "f" / "a" / "big.png"), "f"),
+}
+
+
+@pytest.mark.parametrize(
+    ("case", "command", "message"),
+    [
+        ("idx-overflow", "train", "is truncated"),
+        ("idx-gz-overflow", "train", "--max-file-bytes"),
+        ("idx-empty", "train", "no samples"),
+        ("idx-gz-bomb", "train", "truncated"),
+        ("npy-0d", "train", "one sample per row"),
+        ("npy-terabytes", "train", "claims"),
+        ("npy-complex", "train", "complex"),
+        ("npy-huge-values", "pca", "too large"),
+        ("png-bomb", "train", "--max-image-pixels"),
+    ],
+)
+def test_bad_data_files_are_one_line(tmp_path, capsys, case, command, message):
+    write, name = DATA_CASES[case]
+    write(tmp_path)
+    extra = ["--model", "pca", "--n-components", "2"] if command == "pca" else ["--epochs", "1"]
+    err = one_line_error(capsys, "train", "--data", tmp_path / name, "--out", tmp_path / "m", *extra)
+    assert message in err
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_huge_query_image_is_one_line(trained, tmp_path, capsys):
+    _big_png(tmp_path / "big.png")
+    err = one_line_error(capsys, "search", trained / "index", "--query", tmp_path / "big.png")
+    assert "--max-image-pixels" in err
+
+
+# --- bad options: refused before any work ----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--seed", "-1"], "--seed"),
+        (["--batch-size", "1"], "--batch-size"),
+        (["--weight-decay", "-1"], "--weight-decay"),
+        (["--n-components", "0"], "--n-components"),
+        (["--patience", "-1"], "--patience"),
+        (["--n-components", "0", "--model", "pca"], "--n-components"),
+    ],
+)
+def test_bad_training_options_are_refused_before_training(tmp_path, capsys, option, message):
+    err = one_line_error(capsys, "train", "--data", "digits", "--out", tmp_path / "m", "--epochs", "1", *option)
+    assert message in err
+    assert not list(tmp_path.iterdir())  # no model, no checkpoint, no lock
+
+
+def test_a_code_larger_than_pca_can_be_is_compared_with_the_largest_pca(tmp_path, capsys):
+    argv = ["train", "--data", "digits", "--out", tmp_path / "m", "--epochs", "1", "--n-components", "10000"]
+    assert main([str(a) for a in argv]) == 0
+    assert "the largest PCA there is" in capsys.readouterr().out
+    assert aelab.load(tmp_path / "m").code_size == 10000
+
+
+@pytest.mark.parametrize("k", ["0", "-5"])
+def test_search_k_below_one_is_refused(trained, capsys, k):
+    assert "-k" in one_line_error(capsys, "search", trained / "index", "--query", "train:1", "-k", k)
+
+
+@pytest.mark.parametrize(("option", "value"), [("--grid", "100000"), ("--sample", "100000000")])
+def test_generate_requests_beyond_the_limit_are_one_line(trained, tmp_path, capsys, option, value):
+    err = one_line_error(capsys, "generate", trained / "model", option, value, "--out", tmp_path / "g.png")
+    assert option in err and "--max-images" in err
+
+
+def test_index_overwrite_replaces_an_existing_index(trained, tmp_path, capsys):
+    out = copy_of(trained / "index", tmp_path / "index")
+    argv = ["index", "--space", "pixels", "--data", "digits", "--split", "test", "--out", str(out), "--overwrite"]
+    assert main(argv) == 0
+    assert len(Index.load(out)) == 360
+
+
+# --- damaged or tampered model and index folders ------------------------------------------------------------
+MODEL_EDITS = {
+    "unknown parameter": lambda m: m["params"].update(no_such_parameter=1),
+    "wrong type": lambda m: m["params"].update(n_components="four"),
+    "missing key": lambda m: m.pop("fitted"),
+    "negative shape": lambda m: m["fitted"].update(image_shape_=[-8, 8]),
+    "features": lambda m: m["fitted"].update(n_features_in_=10**12),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(MODEL_EDITS))
+def test_a_damaged_config_is_one_line(trained, tmp_path, capsys, edit):
+    model = copy_of(trained / "model", tmp_path / "model")
+    edit_json(model / "config.json", MODEL_EDITS[edit])
+    err = one_line_error(capsys, "encode", model, "--data", "digits", "--out", tmp_path / "c.npy")
+    assert "is damaged" in err
+    with pytest.raises(ModelError, match="is damaged"):
+        aelab.load(model)
+
+
+def test_a_deeply_nested_config_is_one_line(trained, tmp_path, capsys):
+    model = copy_of(trained / "model", tmp_path / "model")
+    (model / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    assert "is damaged" in one_line_error(capsys, "encode", model, "--data", "digits", "--out", tmp_path / "c.npy")
+
+
+def test_weights_of_another_dtype_are_refused(trained, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    model = copy_of(trained / "model", tmp_path / "model")
+    tensors = load_file(model / "model.safetensors")
+    save_file({k: v.to(__import__("torch").int32) for k, v in tensors.items()}, model / "model.safetensors")
+    with pytest.raises(ModelError, match="is damaged"):
+        aelab.load(model)
+
+
+def test_a_flipped_byte_in_a_weight_or_index_file_is_found(trained, tmp_path):
+    for folder, name, load in [("model", "model.safetensors", aelab.load), ("index", "vectors.faiss", Index.load)]:
+        copy = copy_of(trained / folder, tmp_path / folder)
+        data = bytearray((copy / name).read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        (copy / name).write_bytes(bytes(data))
+        with pytest.raises(ModelError, match="is damaged"):
+            load(copy)
+
+
+INDEX_EDITS = {
+    "items without labels": ("items.json", lambda m: m.pop("labels")),
+    "built as hnsw": ("index.json", lambda m: m.update(built_as="hnsw")),
+    "ef_search text": ("index.json", lambda m: m["params"].update(ef_search="abc")),
+    "count": ("index.json", lambda m: m.update(metric="manhattan")),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(INDEX_EDITS))
+def test_a_damaged_index_is_one_line(trained, tmp_path, capsys, edit):
+    index = copy_of(trained / "index", tmp_path / "index")
+    name, change = INDEX_EDITS[edit]
+    edit_json(index / name, change)
+    assert "is damaged" in one_line_error(capsys, "search", index, "--query", "train:1")
+
+
+def test_a_file_linked_from_outside_the_folder_is_refused(trained, tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text((trained / "model" / "config.json").read_text())
+    (model / "model.safetensors").symlink_to(trained / "model" / "model.safetensors")
+    with pytest.raises(ModelError, match="outside"):
+        aelab.load(model)
+
+
+# --- the Python API -------------------------------------------------------------------------------------------
+def test_api_refusals():
+    with pytest.raises(DataError, match="empty"):
+        Index.build(np.zeros((0, 4), np.float32))
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        aelab.PCA(2).transform(np.zeros((3, 4), np.float32))
+    with pytest.raises(ParameterError, match="random_state"):
+        aelab.AutoEncoder(random_state=-1).fit(np.zeros((10, 4), np.float32))
+
+
+def test_uint8_images_are_scaled_as_the_loaders_scale_them():
+    ds = aelab.datasets.load("digits")
+    pixels = np.round(ds.train.X[:200] * 255).astype(np.uint8)
+    model = aelab.AutoEncoder(n_components=2, hidden_layer_sizes=(8,), epochs=1, random_state=0).fit(pixels)
+    assert model.mean_ is None and model.output_activation_ == "sigmoid"  # pixels in [0, 1], not standardised
+    np.testing.assert_allclose(model.transform(pixels), model.transform(pixels / np.float32(255)), atol=1e-6)
+
+
+def test_files_are_written_with_the_same_mode(trained):
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (trained / "model").iterdir()}
+    assert len(set(modes.values())) == 1, modes
+
+
+def test_resume_with_other_data_is_refused(tmp_path):
+    rng = np.random.default_rng(0)
+    a, b = rng.random((80, 6), dtype=np.float32), rng.random((80, 6), dtype=np.float32)
+    ckpt = tmp_path / "m.checkpoint"
+
+    def model():
+        return aelab.AutoEncoder(n_components=2, hidden_layer_sizes=(8,), epochs=2, random_state=0)
+
+    model().fit(a, checkpoint_dir=ckpt)  # a finished run's checkpoint, as a killed one leaves it
+    for other in (b, a[::-1].copy()):  # another file of the same shape; the same rows split otherwise
+        with pytest.raises(ModelError, match="other settings or data"):
+            model().fit(other, checkpoint_dir=ckpt, resume=True)
+    model().fit(a, checkpoint_dir=ckpt, resume=True)  # the same data resumes

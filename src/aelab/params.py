@@ -315,10 +315,10 @@ TRAINING_PARAMS = (
         "batch_size",
         "auto",
         f"samples per optimizer step; auto: {AUTO_MAX_BATCH}, or less for small data, so that an epoch has at least "
-        f"{AUTO_STEPS_PER_EPOCH} steps (at least {AUTO_MIN_BATCH} samples)",
+        f"{AUTO_STEPS_PER_EPOCH} steps (at least {AUTO_MIN_BATCH} samples); batch normalisation needs 2 or more",
         type=auto_or_int,
-        valid=_auto_or(_integer_at_least(1)),
-        expect="a whole number >= 1 or auto",
+        valid=_auto_or(_integer_at_least(2)),
+        expect="a whole number >= 2 or auto",
         metavar="N|auto",
     ),
     Param(

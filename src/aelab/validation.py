@@ -12,6 +12,8 @@ import numpy as np
 
 from .errors import DataError, NotNumericError, ParameterError
 
+MAX_ABS = 1e15  # beyond this, float32 sums of squares (variances, distances) overflow to infinity
+
 
 def as_samples(X, what: str = "data") -> np.ndarray:
     """Check an array of samples at the boundary and return it as 2-D float32.
@@ -54,6 +56,12 @@ def as_samples(X, what: str = "data") -> np.ndarray:
         raise DataError(
             f"{what} contains NaN or infinite values (first at row {bad[0]}, column {bad[1]}); "
             "remove or impute them first"
+        )
+    top = float(np.abs(X).max())
+    if top > MAX_ABS:
+        raise DataError(
+            f"{what} holds values too large to compute with in float32 (up to {top:.3g}; their squares "
+            f"overflow beyond {MAX_ABS:.0e}); rescale the data first"
         )
     return X
 

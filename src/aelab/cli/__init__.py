@@ -39,7 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        args.func(args)
+        from ..limits import OPTIONS, limits
+
+        with limits(**{k: getattr(args, f"max_{k}") for k in OPTIONS if hasattr(args, f"max_{k}")}):
+            args.func(args)
     except AelabError as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:

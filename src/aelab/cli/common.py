@@ -65,6 +65,22 @@ def data_args(p: argparse.ArgumentParser, required: bool = True, flag: str = "--
     g.add_argument("--split-seed", type=int, default=0, help="seed of that hold-out")
     g.add_argument("--label-column", metavar="NAME", help="label column of a CSV table (name or index)")
     g.add_argument("--image-size", metavar="HxW", help="resize every image of an image folder to this size")
+    limit_args(g, "image_pixels", "file_bytes")
+
+
+def limit_args(p: argparse.ArgumentParser, *names: str) -> None:
+    """Options that raise (or lower) the limits of :mod:`aelab.limits` for this command."""
+    from ..limits import OPTIONS, Limits
+
+    helps = {
+        "image_pixels": "refuse images of more pixels than this (decompression bombs)",
+        "file_bytes": "refuse a data file whose contents would take more bytes than this in memory",
+        "images": "refuse a request for more images than this (a grid, samples)",
+    }
+    for name in names:
+        p.add_argument(
+            OPTIONS[name], dest=f"max_{name}", type=int, metavar="N", default=getattr(Limits(), name), help=helps[name]
+        )
 
 
 def load_data(args):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import AelabError
 from ..params import DENSITIES
-from .common import command, data_args, load_data
+from .common import command, data_args, limit_args, load_data
 
 
 def add_commands(sub) -> None:
@@ -38,6 +38,7 @@ def add_commands(sub) -> None:
     p.add_argument("--out", required=True, metavar="FILE.png", help="figure to write")
     p.add_argument("--npy", metavar="FILE.npy", help="also write the decoded samples as an array")
     p.add_argument("--overwrite", action="store_true", help="replace --out / --npy if they exist")
+    limit_args(p, "images")
     data_args(p, required=False)
     p.set_defaults(func=cmd_generate)
 
@@ -63,6 +64,7 @@ def add_commands(sub) -> None:
         "else trained on --data and saved there (default: trained, not saved)",
     )
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    limit_args(p, "images")
     data_args(p, required=True)
     p.set_defaults(func=cmd_evaluate_samples)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import AelabError
+from ..errors import AelabError, ParameterError
 from ..params import (
     ACTIVATIONS,
     CLASSIFIER_DEFAULTS,
@@ -223,8 +223,12 @@ def _estimator(args):
     """The estimator that ``aelab train``'s options describe."""
     from ..models import PCA, AutoEncoder, ConvAutoEncoder
 
+    n_components = 30 if args.n_components is None else args.n_components
+    if n_components < (0 if args.model == "conv" else 1):
+        conv = " (or 0 for the pooled maps as the code)" if args.model == "conv" else ""
+        raise ParameterError(f"--n-components must be at least 1{conv}, not {n_components}")
     if args.model == "pca":
-        return PCA(n_components=args.n_components or 30)
+        return PCA(n_components=n_components)
     terms = params_from(args, OUTPUT_NAMES + REGULARIZATION + ("decoder_weight_decay",) + TRAINING)
     arch = {k: getattr(args, k) for k in ("activation", "normalization") if getattr(args, k) is not None}
     if args.model == "conv":
@@ -233,7 +237,7 @@ def _estimator(args):
         if arch.get("normalization", "none") not in CONV_NORMALIZATIONS:
             raise AelabError(f"--normalization for --model conv is one of {', '.join(CONV_NORMALIZATIONS)}")
         return ConvAutoEncoder(
-            n_components=None if args.n_components == 0 else (args.n_components or 30),
+            n_components=n_components or None,
             channels=args.channels,
             kernel_size=args.kernel_size,
             pool_size=args.pool_size,
@@ -243,7 +247,7 @@ def _estimator(args):
             **terms,
         )
     return AutoEncoder(
-        n_components=args.n_components or 30,
+        n_components=n_components,
         hidden_layer_sizes=args.hidden,
         pretrain=args.pretrain,
         pretrain_epochs=args.pretrain_epochs,

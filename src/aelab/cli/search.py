@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import AelabError
 from ..params import INDEX_KINDS, METRICS, SPACES
-from .common import command, data_args, load_data
+from .common import command, data_args, limit_args, load_data
 
 
 def add_commands(sub) -> None:
@@ -91,6 +91,7 @@ def add_commands(sub) -> None:
         "that is a built-in data set; paths stored in an index folder are never opened)",
     )
     p.add_argument("--data-dir", metavar="DIR", help="with --data mnist / fashion-mnist: the folder of their IDX files")
+    limit_args(p, "image_pixels")
     p.add_argument("--overwrite", action="store_true", help="replace --figure if it exists")
     p.set_defaults(func=cmd_search)
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import math
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .. import limits
 from ..errors import DataError
 from ..validation import as_samples
 from .base import Dataset, Split, hold_out, natural_sorted, scale_images
@@ -49,8 +51,28 @@ def _labels(y, n: int, what: str) -> np.ndarray:
     return y
 
 
+def check_npy_header(fh, what: str, file_size: int | None = None) -> None:
+    """Read a ``.npy`` header from ``fh`` and refuse, before any value is read, an array that the
+    file cannot hold (truncated) or that :mod:`aelab.limits` does not allow in memory."""
+    try:
+        version = np.lib.format.read_magic(fh)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(fh)
+    except (ValueError, OSError, SyntaxError) as exc:
+        raise DataError(f"{what} is not a readable .npy array ({exc})") from None
+    claimed = math.prod(shape) * dtype.itemsize
+    if file_size is not None and fh.tell() + claimed > file_size:
+        raise DataError(
+            f"{what} is truncated: its header claims shape {shape} ({claimed:,} bytes), the file has "
+            f"{file_size - fh.tell():,}"
+        )
+    limits.check("file_bytes", claimed, f"{what} claims an array of shape {shape}, {claimed:,} bytes")
+
+
 def load_npy(path: Path, test_size: float, seed: int) -> Dataset:
     try:
+        with open(path, "rb") as fh:
+            check_npy_header(fh, str(path), path.stat().st_size)
         arr = np.load(path, allow_pickle=False)
     except ValueError as exc:
         raise DataError(f"{path} cannot be read without pickle ({exc}); save a plain numeric array") from None
@@ -69,6 +91,9 @@ def load_idx_file(path: Path, test_size: float, seed: int) -> Dataset:
 def load_npz(path: Path, test_size: float, seed: int) -> Dataset:
     try:
         archive = np.load(path, allow_pickle=False)
+        for member in archive.zip.namelist():  # each member's claim, before it is inflated
+            with archive.zip.open(member) as fh:
+                check_npy_header(fh, f"{path}:{member}")
         arrays = {k: archive[k] for k in archive.files}
     except (ValueError, OSError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path} is not a readable .npz file ({exc})") from None

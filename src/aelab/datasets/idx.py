@@ -7,11 +7,13 @@ then the values in C order. See http://yann.lecun.com/exdb/mnist/.
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from .. import limits
 from ..errors import DataError
 
 _TYPES = {
@@ -25,33 +27,50 @@ _TYPES = {
 
 
 def read_idx(path: str | Path) -> np.ndarray:
-    """Read an IDX file into a NumPy array, checking its header against its length."""
+    """Read an IDX file into a NumPy array, checking its header before reading its values: no more
+    than the header claims is ever read or inflated, and that claim is held to :mod:`aelab.limits`."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
+        with open(path, "rb") as raw:
+            gzipped = raw.read(2) == b"\x1f\x8b"
+        with (gzip.open if gzipped else open)(path, "rb") as fh:
+            return _read_idx(fh, path, None if gzipped else path.stat().st_size)
     except FileNotFoundError:
         raise DataError(f"{path} does not exist") from None
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path} is not a readable gzip file ({exc}); download it again") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _TYPES:
+
+
+def _read_idx(fh, path: Path, file_size: int | None) -> np.ndarray:
+    magic = fh.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _TYPES:
         raise DataError(
-            f"{path} is not an IDX file (bad magic number {raw[:4].hex() or 'none'}); "
+            f"{path} is not an IDX file (bad magic number {magic.hex() or 'none'}); "
             "expected the MNIST format, e.g. train-images-idx3-ubyte"
         )
-    dtype, ndim = _TYPES[raw[2]], raw[3]
-    header = 4 + 4 * ndim
-    if ndim == 0 or len(raw) < header:
+    dtype, ndim = _TYPES[magic[2]], magic[3]
+    dims = fh.read(4 * ndim)
+    if ndim == 0 or len(dims) < 4 * ndim:
         raise DataError(f"{path} has a truncated IDX header; download it again")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(shape)) * dtype.itemsize
-    if len(raw) != expected:
-        state = "truncated" if len(raw) < expected else "longer than its header says"
+    shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
+    if shape[0] == 0:
+        raise DataError(f"{path} holds no samples (its header says shape {shape})")
+    expected = math.prod(shape) * dtype.itemsize  # Python integers: no overflow
+    if file_size is not None and file_size != 4 + 4 * ndim + expected:
+        state = "truncated" if file_size < 4 + 4 * ndim + expected else "longer than its header says"
         raise DataError(
-            f"{path} is {state}: {len(raw)} bytes for shape {shape}, expected {expected}; download it again"
+            f"{path} is {state}: {file_size} bytes for shape {shape}, expected {4 + 4 * ndim + expected}; "
+            "download it again"
         )
-    return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    limits.check("file_bytes", expected, f"{path} claims values of shape {shape}, {expected:,} bytes")
+    values = fh.read(expected + 1)
+    if len(values) != expected:
+        state = "truncated" if len(values) < expected else "longer than its header says"
+        raise DataError(
+            f"{path} is {state}: {len(values)} bytes of values for shape {shape}, expected {expected}; "
+            "download it again"
+        )
+    return np.frombuffer(values, dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
 def find_idx_files(folder: Path) -> dict[str, Path]:

@@ -7,11 +7,15 @@ sub-folders is taken as its own split.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .. import limits
 from ..errors import DataError
 from ..validation import as_samples
 from .base import Dataset, Split, hold_out, natural_sorted
@@ -43,13 +47,44 @@ def _collect(folder: Path) -> tuple[list[Path], list[str] | None]:
     return files, labels
 
 
-def _open(path: Path) -> Image.Image:
+@contextlib.contextmanager
+def _opened(path: Path, what: str = "remove or replace it") -> Iterator[Image.Image]:
+    """An image file opened (its header read), refused in one line when it cannot be read or when
+    it has more pixels than :mod:`aelab.limits` allows (before any pixel is decoded)."""
+    limit = limits.current().image_pixels
+    pil_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, limit  # PIL's own bomb check, at our limit
     try:
-        img = Image.open(path)
-        img.load()
-        return img
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise DataError(f"{path} cannot be read as an image ({exc.__class__.__name__}); remove or replace it") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+    except Image.DecompressionBombError:
+        img = None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise DataError(f"{path} cannot be read as an image ({exc.__class__.__name__}); {what}") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = pil_limit
+    if img is None:
+        limits.check("image_pixels", limit + 1, f"{path} has more pixels than an image may have")
+    with img:
+        limits.check("image_pixels", img.size[0] * img.size[1], f"{path} is {img.size[1]}x{img.size[0]} pixels")
+        yield img
+
+
+def image_header(path: Path, what: str = "remove or replace it") -> tuple[str, tuple[int, int]]:
+    """An image file's mode and (width, height), read from its header alone (see :func:`_opened`)."""
+    with _opened(path, what) as img:
+        return img.mode, img.size
+
+
+def _read(path: Path, colour: bool, size: tuple[int, int] | None) -> np.ndarray:
+    with _opened(path) as img:
+        try:
+            img.load()
+        except (OSError, ValueError) as exc:
+            raise DataError(
+                f"{path} cannot be read as an image ({exc.__class__.__name__}); remove or replace it"
+            ) from None
+        return _pixels(img, colour, size)
 
 
 def _pixels(img: Image.Image, colour: bool, size: tuple[int, int] | None) -> np.ndarray:
@@ -87,15 +122,7 @@ def read_images(
     """Read image files into rows of float32 in [0, 1], and return them with the image shape."""
     if not files:
         raise DataError("no images to read")
-    headers = []
-    for f in files:
-        try:
-            with Image.open(f) as img:
-                headers.append((img.mode, img.size))
-        except (UnidentifiedImageError, OSError) as exc:
-            raise DataError(
-                f"{f} cannot be read as an image ({exc.__class__.__name__}); remove or replace it"
-            ) from None
+    headers = [image_header(f) for f in files]
     if colour is None:
         colour = any(mode not in _GREY_MODES for mode, _ in headers)
     if image_size is None:
@@ -110,7 +137,7 @@ def read_images(
             )
         w, h = headers[0][1]
         image_size = (h, w)
-    X = np.stack([_pixels(_open(f), colour, image_size) for f in files])
+    X = np.stack([_read(f, colour, image_size) for f in files])
     shape = tuple(X.shape[1:])
     return as_samples(X.reshape(len(X), -1), "images"), shape
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError
 from .arrays import _samples
-from .images import _GREY_MODES, is_image_file, read_images, resize_pixels
+from .images import _GREY_MODES, image_header, is_image_file, read_images, resize_pixels
 
 
 def read_sample(
@@ -42,11 +41,7 @@ def read_sample(
 
 
 def _image_sample(path: Path, shape, resize: bool, holder: str):
-    try:
-        with Image.open(path) as img:
-            mode, (width, height) = img.mode, img.size
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-        raise DataError(f"{path} cannot be read as an image; give an image file, a .npy file or an item id") from None
+    mode, (width, height) = image_header(path, "give an image file, a .npy file or an item id")
     if shape is None:
         return read_images([path])[0], []
     colour = len(shape) == 3

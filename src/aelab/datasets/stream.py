@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError
 from .arrays import _image_shape
-from .images import _GREY_MODES, _collect, read_images
+from .images import _GREY_MODES, _collect, image_header, read_images
 
 
 @dataclass
@@ -86,14 +85,9 @@ def _image_stream(folder: Path, image_size: tuple[int, int] | None) -> Stream:
         raise DataError(f"{folder} holds no image files")
     modes, sizes = set(), set()
     for f in files:  # headers only: cheap, and every file is checked before anything is indexed
-        try:
-            with Image.open(f) as img:
-                modes.add(img.mode)
-                sizes.add(img.size)
-        except (UnidentifiedImageError, OSError) as exc:
-            raise DataError(
-                f"{f} cannot be read as an image ({exc.__class__.__name__}); remove or replace it"
-            ) from None
+        mode, size = image_header(f)
+        modes.add(mode)
+        sizes.add(size)
     if image_size is None:
         if len(sizes) > 1:
             raise DataError(f"the images of {folder} differ in size; pass --image-size HxW to resize them all")

@@ -24,6 +24,7 @@ import warnings
 
 import numpy as np
 
+from .. import limits
 from ..errors import DataError
 from ..params import BOXES, DENSITIES
 from ..validation import check_choices
@@ -79,6 +80,7 @@ def grid(model, n: int = 20, box="auto", dims=None, codes=None):
     """
     if int(n) < 2:
         raise DataError(f"a grid needs at least 2 points a side, not {n}")
+    limits.check("images", int(n) ** 2, f"a grid of {n} x {n} (--grid {n}) asks for {int(n) ** 2:,} images")
     size = model.code_size
     if dims is None:
         if size != 2:
@@ -118,6 +120,7 @@ def sample(model, n: int = 64, density: str = "gaussian", seed: int = 0, codes=N
     check_choices(("density", density, DENSITIES))
     if int(n) < 1:
         raise DataError(f"the number of samples must be at least 1, not {n}")
+    limits.check("images", int(n), f"--sample {n} asks for {int(n):,} images")
     if density == "prior":
         if not getattr(model, "variational", False):
             raise DataError(
@@ -140,6 +143,7 @@ def interpolate(model, a, b, steps: int = 10):
     ``b`` (both ends included); returns ``(images, codes)``."""
     if int(steps) < 2:
         raise DataError(f"an interpolation needs at least 2 steps, not {steps}")
+    limits.check("images", int(steps), f"--steps {steps} asks for {int(steps):,} images")
     ends = model.transform(
         np.concatenate([np.asarray(a, np.float32).reshape(1, -1), np.asarray(b, np.float32).reshape(1, -1)])
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, ModelError
+from ..errors import DataError, ModelError, ParameterError
 from ..params import INDEX_KINDS, METRICS, SPACES
 from ..storage import atomic_path, json_value, read_json, read_tagged_folder, save_json
 from ..validation import check_choices
@@ -98,6 +98,8 @@ class Index:
         (and trains an IVF index on these vectors)."""
         V = self._prepare(vectors)
         n = len(V)
+        if n == 0 or V.shape[1] == 0:
+            raise DataError(f"nothing to add: the vectors are empty (shape {V.shape})")
         ids = [str(len(self.ids) + i) for i in range(n)] if ids is None else [str(i) for i in ids]
         paths = [None] * n if paths is None else [None if p is None else str(p) for p in paths]
         if len(ids) != n or len(paths) != n or (labels is not None and len(labels) != n):
@@ -179,7 +181,9 @@ class Index:
         V = self._prepare(vectors)
         if V.shape[1] != self.dimension:
             raise DataError(f"queries have {V.shape[1]} dimensions but the index holds {self.dimension}-D vectors")
-        k = max(1, min(int(k), len(self)))
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ParameterError(f"the number of neighbours (-k) must be a whole number >= 1, not {k!r}")
+        k = min(int(k), len(self))
         scores, positions = _faiss_call(self.faiss_index.search, V, k)
         if self.metric == "l2":
             scores = np.sqrt(np.maximum(scores, 0))

@@ -12,6 +12,7 @@ resumes from its last epoch and ends exactly where an uninterrupted run with the
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import time
 from collections.abc import Callable
@@ -137,6 +138,19 @@ def fit_module(
         )
 
 
+FINGERPRINT_ROWS = 256
+
+
+def data_fingerprint(X: np.ndarray) -> str:
+    """A cheap fingerprint of a training set, part of a run's identity so that a checkpoint is never
+    resumed on other data: its shape and a hash of a seeded sample of its rows (in their order, so
+    another split of the same rows differs too)."""
+    rows = np.sort(np.random.default_rng(0).choice(len(X), size=min(len(X), FINGERPRINT_ROWS), replace=False))
+    digest = hashlib.sha256(repr((X.shape, str(X.dtype), rows.tolist())).encode())
+    digest.update(np.ascontiguousarray(X[rows]).tobytes())
+    return digest.hexdigest()[:32]
+
+
 def _fit(module, X, y, batch_loss, config, device, param_groups, checkpoint_dir, resume, fingerprint, progress):
     module.to(device)
     arrays = [torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))]
@@ -165,6 +179,7 @@ def _fit(module, X, y, batch_loss, config, device, param_groups, checkpoint_dir,
 
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     run_id = dict(fingerprint or {}, train=asdict(config), n_samples=n, n_features=arrays[0].shape[1])
+    run_id["data"] = data_fingerprint(X)
     run_id["train"].pop("device")  # a run may resume on another device
     if has_checkpoint(checkpoint_dir):
         if not resume:
