@@ -108,8 +108,12 @@ def test_load_refuses_damaged_or_foreign_folders(tmp_path, digits):
         aelab.load(tmp_path / "missing")
     PCA(n_components=2).fit(digits.train.X).save(tmp_path / "m")
     (tmp_path / "m" / "model.safetensors").write_bytes(b"garbage")
-    with pytest.raises(ModelError, match="cannot be read"):
+    with pytest.raises(ModelError, match="is damaged: model.safetensors differs from the file that was saved"):
         aelab.load(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    (tmp_path / "m" / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != "files"}))
+    with pytest.raises(ModelError, match="is damaged: model.safetensors cannot be read"):
+        aelab.load(tmp_path / "m")  # a folder saved before checksums: the file's own check
     (tmp_path / "m" / "config.json").write_text(json.dumps({"format": "something-else"}))
     with pytest.raises(ModelError, match="not an aelab model"):
         aelab.load(tmp_path / "m")

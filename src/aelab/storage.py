@@ -13,6 +13,7 @@ import errno
 import fcntl
 import functools
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -26,7 +27,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from .errors import ModelError, OutputBusyError, OutputExistsError
+from . import limits, schemas
+from .errors import AelabError, ModelError, OutputBusyError, OutputExistsError
 
 
 def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -206,39 +208,104 @@ def _numpy_to_json(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} cannot be written as JSON")
 
 
-def read_tagged_folder(path: str | os.PathLike, file: str, fmt: str, version: int, what: str) -> dict:
+def read_tagged_folder(
+    path: str | os.PathLike, file: str, fmt: str, version: int, what: str, schema: dict | None = None
+) -> dict:
     """The JSON header ``file`` of an aelab folder (a model, an index), checked for its format tag
-    and version; one-line errors for a missing folder, a foreign file or a newer format."""
+    and version, then against ``schema`` (:mod:`aelab.schemas`); one-line errors for a missing
+    folder, a foreign file, a newer format or a damaged file."""
     path = Path(path)
     if not path.is_dir():
         recover(path)
     if not path.is_dir():
         raise ModelError(f"no {what} at {path}: expected a folder written by aelab")
-    meta = read_json(path / file)
+    meta = read_json(folder_file(path, file))
     if not isinstance(meta, dict) or meta.get("format") != fmt:
         raise ModelError(f"{path / file} is not an aelab {what}")
-    if meta.get("format_version", 0) > version:
-        raise ModelError(f"{path} was saved by a newer aelab (format {meta['format_version']}); upgrade aelab")
-    return meta
+    if not isinstance(meta.get("format_version"), int) or meta["format_version"] > version:
+        raise ModelError(f"{path} was saved by a newer aelab (format {meta.get('format_version')!r}); upgrade aelab")
+    return meta if schema is None else schemas.check(meta, schema, str(path / file))
 
 
-def read_json(path: Path) -> Any:
+def folder_file(folder: Path, name: str) -> Path:
+    """The entry ``name`` of an aelab folder, refused when it leads outside the folder (a link to
+    elsewhere): a folder from someone else must not make aelab read other files."""
+    path = Path(folder) / name
+    if path.is_symlink() or (os.path.lexists(path) and not path.resolve().is_relative_to(Path(folder).resolve())):
+        raise ModelError(
+            f"{folder} is damaged: {name} is a link that leads outside the folder; aelab will not follow it"
+        )
+    return path
+
+
+def read_json(path: Path, schema: dict | None = None) -> Any:
+    """A JSON file, checked against ``schema`` when one is given; one line for a missing, damaged,
+    oversized or too deeply nested file."""
+    path = Path(path)
     try:
-        return json.loads(Path(path).read_text())
+        size = path.stat().st_size
+        limits.check("file_bytes", size, f"{path} is {size:,} bytes")
+        obj = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ModelError(f"{path} is missing; is {Path(path).parent} a folder written by aelab?") from None
+        raise ModelError(f"{path} is missing; is {path.parent} a folder written by aelab?") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path} is not valid JSON ({exc}); the file is damaged") from None
+        raise ModelError(f"{path} is damaged: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ModelError(f"{path} is damaged: its values are nested too deeply") from None
+    return obj if schema is None else schemas.check(obj, schema, str(path))
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file, as hex."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def record_digests(folder: Path, names) -> dict[str, str]:
+    """The digests of the files ``names`` of ``folder``, to be saved in its header (see :func:`check_digests`)."""
+    return {name: file_digest(Path(folder) / name) for name in names}
+
+
+def check_digests(folder: Path, digests: dict[str, str] | None) -> None:
+    """Refuse a folder whose files differ from the digests recorded when it was saved (damage on a
+    disk or in a transfer); folders saved before digests were recorded have none to check."""
+    for name, digest in (digests or {}).items():
+        path = folder_file(folder, name)
+        if not path.is_file():
+            raise ModelError(f"{folder} is damaged: {name} is missing")
+        if file_digest(path) != digest:
+            raise ModelError(f"{folder} is damaged: {name} differs from the file that was saved (its checksum)")
 
 
 # --- nested state (dicts of tensors and plain values) as safetensors + JSON -----------------------
+
+
+def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """A safetensors file, with the permissions of the other files aelab writes (safetensors itself
+    writes 0600); a write that fails (a full disk) is one line."""
+    try:
+        save_file(tensors, str(path))
+    except Exception as exc:  # safetensors wraps the system's error in its own type
+        text = str(exc)
+        reason = text.split('message: "', 1)[1].split('"', 1)[0] if 'message: "' in text else text[:200]
+        raise AelabError(
+            f"cannot write {path} ({reason}); nothing was replaced: free some space and run again"
+        ) from None
+    os.chmod(path, 0o666 & ~_umask())
+
+
+@functools.cache
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def save_state(state: Any, folder: Path, name: str) -> None:
     """Store a nested structure of tensors and plain values as ``name.safetensors`` + ``name.json``."""
     tensors: dict[str, torch.Tensor] = {}
     skeleton = _encode(state, tensors)
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(folder / f"{name}.safetensors"))
+    save_tensors({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, folder / f"{name}.safetensors")
     save_json(folder / f"{name}.json", skeleton)
 
 

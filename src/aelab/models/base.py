@@ -7,18 +7,28 @@ scikit-learn ``Pipeline``.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..errors import DataError, ModelError
-from ..storage import atomic_path, read_tagged_folder, save_json
+from .. import schemas
+from ..errors import AelabError, DataError, ModelError
+from ..storage import (
+    atomic_path,
+    check_digests,
+    folder_file,
+    read_tagged_folder,
+    record_digests,
+    save_json,
+    save_tensors,
+)
 from ..validation import as_samples
 
 FORMAT = "aelab-model"
@@ -43,6 +53,8 @@ class SavedModel(BaseEstimator):
             setattr(self, name, values[name])
 
     def _check_X(self, X, fitting: bool = False, what: str = "X") -> np.ndarray:
+        if getattr(X, "dtype", None) == np.uint8:  # pixels: scaled to [0, 1] as the data loaders read them
+            X = np.asarray(X, dtype=np.float32) / np.float32(255)
         X = as_samples(X, what)
         if fitting:
             self.n_features_in_ = X.shape[1]
@@ -80,8 +92,8 @@ class SavedModel(BaseEstimator):
         config, tensors = self.stored()
         with atomic_path(path, overwrite) as tmp:
             tmp.mkdir()
-            save_json(tmp / CONFIG_FILE, config)
-            save_file({k: torch.as_tensor(v).contiguous() for k, v in tensors.items()}, str(tmp / WEIGHTS_FILE))
+            save_tensors({k: torch.as_tensor(v).contiguous() for k, v in tensors.items()}, tmp / WEIGHTS_FILE)
+            save_json(tmp / CONFIG_FILE, dict(config, files=record_digests(tmp, [WEIGHTS_FILE])))
         return Path(path)
 
     def stored(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -157,31 +169,49 @@ def squared_error(A: np.ndarray, B: np.ndarray) -> float:
 
 def load(path: str | os.PathLike) -> SavedModel:
     """Bring back a model saved by ``save``, whatever its class (among those imported: ``aelab.load``
-    knows them all). No code is executed: the class comes from a registry, by name."""
+    knows them all). No code is executed: the class comes from a registry, by name. The folder is
+    untrusted data: its config is checked against :data:`aelab.schemas.MODEL_CONFIG`, its weights
+    against their recorded checksum, and each tensor against the one the model expects."""
     path = Path(path)
-    config = read_tagged_folder(path, CONFIG_FILE, FORMAT, FORMAT_VERSION, "model")
+    config = read_tagged_folder(path, CONFIG_FILE, FORMAT, FORMAT_VERSION, "model", schemas.MODEL_CONFIG)
+    weights = folder_file(path, WEIGHTS_FILE)
+    check_digests(path, config.get("files"))
     try:
-        tensors = load_file(str(path / WEIGHTS_FILE))
+        tensors = load_file(str(weights))
     except FileNotFoundError:
-        raise ModelError(f"{path / WEIGHTS_FILE} is missing; the model folder is incomplete") from None
+        raise ModelError(f"{weights} is missing; the model folder is incomplete") from None
     except Exception as exc:  # safetensors' own error types
-        raise ModelError(f"{path / WEIGHTS_FILE} cannot be read ({exc}); the file is damaged") from None
+        raise ModelError(f"{path} is damaged: {WEIGHTS_FILE} cannot be read ({exc})") from None
     return restore(config, tensors, path)
 
 
 def restore(config: dict, tensors: dict[str, torch.Tensor], where) -> SavedModel:
-    """A model from its stored config (class, params, fitted values) and tensors."""
+    """A model from its stored config (class, params, fitted values) and tensors; anything in them
+    that does not fit together is one ModelError, "WHERE is damaged: ..."."""
     cls = _REGISTRY.get(config.get("class"))
     if cls is None:
         raise ModelError(f"{where} holds a {config.get('class')!r}, which this version of aelab does not know")
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items()}
-    model = cls(**params)
+    unknown = sorted(set(params) - set(cls._get_param_names()))
+    if unknown:
+        raise ModelError(f"{where} is damaged: {cls.__name__} has no parameter {unknown[0]!r}")
     fitted = dict(config["fitted"])
-    model.n_features_in_ = fitted.pop("n_features_in_")
     shape = fitted.pop("image_shape_", None)
-    model.image_shape_ = tuple(shape) if shape else None
+    n_features = fitted.pop("n_features_in_")
+    if shape and math.prod(shape) != n_features:
+        raise ModelError(f"{where} is damaged: image_shape_ {shape} does not hold {n_features} features")
+    for name, tensor in tensors.items():
+        if not (tensor.is_floating_point() or name.endswith("num_batches_tracked")):
+            raise ModelError(f"{where} is damaged: the tensor {name} holds {tensor.dtype}, not floating-point numbers")
     try:
+        model = cls(**params)
+        if hasattr(model, "_check_params"):
+            model._check_params()
+        model.n_features_in_ = n_features
+        model.image_shape_ = tuple(shape) if shape else None
         model._restore_state(fitted, tensors)
-    except (KeyError, RuntimeError) as exc:
-        raise ModelError(f"{where} does not match its config ({exc}); the model folder is damaged") from None
+    except AelabError as exc:
+        raise ModelError(f"{where} is damaged: {exc}") from None
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+        raise ModelError(f"{where} is damaged: it does not match its config ({type(exc).__name__}: {exc})") from None
     return model

@@ -68,11 +68,13 @@ class LSA(CodeModel):
 
     def transform(self, X) -> np.ndarray:
         """Codes of ``X``: its coordinates on the leading singular vectors."""
-        return self.svd_.transform(self._check_X(X)).astype(np.float32)
+        X = self._check_X(X)  # NotFittedError before any fitted attribute is used
+        return self.svd_.transform(X).astype(np.float32)
 
     def inverse_transform(self, Z) -> np.ndarray:
         """Reconstructions (dense) from codes."""
-        return self.svd_.inverse_transform(self._check_codes(Z)).astype(np.float32)
+        Z = self._check_codes(Z)
+        return self.svd_.inverse_transform(Z).astype(np.float32)
 
     def reconstruction_error(self, X, chunk: int = 4096) -> float:
         """Mean over documents of the squared error summed over words (in chunks: X may be sparse)."""

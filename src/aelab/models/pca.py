@@ -66,11 +66,13 @@ class PCA(CodeModel):
 
     def transform(self, X) -> np.ndarray:
         """Codes of ``X``: its coordinates on the principal components."""
-        return self.pca_.transform(self._check_X(X)).astype(np.float32)
+        X = self._check_X(X)  # NotFittedError before any fitted attribute is used
+        return self.pca_.transform(X).astype(np.float32)
 
     def inverse_transform(self, Z) -> np.ndarray:
         """Reconstructions from codes."""
-        return self.pca_.inverse_transform(self._check_codes(Z)).astype(np.float32)
+        Z = self._check_codes(Z)
+        return self.pca_.inverse_transform(Z).astype(np.float32)
 
     def _saved_state(self):
         fitted = {"noise_variance_": float(self.pca_.noise_variance_), "n_samples_": int(self.pca_.n_samples_)}

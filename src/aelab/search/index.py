@@ -17,9 +17,19 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import schemas
 from ..errors import DataError, ModelError, ParameterError
 from ..params import INDEX_KINDS, METRICS, SPACES
-from ..storage import atomic_path, json_value, read_json, read_tagged_folder, save_json
+from ..storage import (
+    atomic_path,
+    check_digests,
+    folder_file,
+    json_value,
+    read_json,
+    read_tagged_folder,
+    record_digests,
+    save_json,
+)
 from ..validation import check_choices
 
 #: ``kind="auto"`` searches exactly up to this many items, approximately (IVF) above; the choice and
@@ -246,6 +256,7 @@ class Index:
             save_json(
                 tmp / META_FILE,
                 {
+                    "files": record_digests(tmp, [VECTORS_FILE, ITEMS_FILE]),
                     "format": INDEX_FORMAT,
                     "format_version": 1,
                     "metric": self.metric,
@@ -269,39 +280,69 @@ class Index:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Index:
+        """An index folder written by :meth:`save`. The folder is untrusted data: its JSON is checked
+        against :mod:`aelab.schemas`, its files against their recorded checksums, and the FAISS
+        index against what ``index.json`` says it is."""
         import faiss
 
         from ..models import load as load_model
 
         path = Path(path)
-        meta = read_tagged_folder(path, META_FILE, INDEX_FORMAT, 1, "index")
+        meta = read_tagged_folder(path, META_FILE, INDEX_FORMAT, 1, "index", schemas.INDEX_META)
+        check_digests(path, meta.get("files"))
         index = cls(meta["metric"], meta["kind"], meta["space"], **meta.get("params", {}))
-        index.kind_ = meta.get("built_as", meta["kind"])
+        index.kind_ = meta.get("built_as", "exact" if meta["kind"] == "auto" else meta["kind"])
         try:
-            index.faiss_index = faiss.read_index(str(path / VECTORS_FILE))
-        except RuntimeError as exc:
+            index.faiss_index = faiss.read_index(str(folder_file(path, VECTORS_FILE)))
+        except (RuntimeError, MemoryError) as exc:
+            reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
             raise ModelError(
-                f"{path / VECTORS_FILE} cannot be read ({str(exc).splitlines()[0][:120]}); "
-                "the index is damaged: build it again"
+                f"{path} is damaged: {VECTORS_FILE} cannot be read ({reason}); build the index again"
             ) from None
-        if index.kind_ == "hnsw":
-            index.faiss_index.hnsw.efSearch = int(index.ef_search)
-        elif index.kind_ == "ivf":
-            ivf = faiss.extract_index_ivf(index.faiss_index)
-            ivf.nprobe = index._probes(ivf.nlist)
-            if ivf.direct_map.type == faiss.DirectMap.NoMap:  # written before ids were mapped
-                ivf.make_direct_map()
-        items = read_json(path / ITEMS_FILE)
+        index._check_faiss(path, meta)
+        items = read_json(folder_file(path, ITEMS_FILE), schemas.INDEX_ITEMS)
         index.ids, index.paths, index.labels = items["ids"], items["paths"], items["labels"]
-        if len(index.ids) != index.faiss_index.ntotal:
+        lengths = {len(index.ids), len(index.paths), len(index.labels if index.labels is not None else index.ids)}
+        if lengths != {index.faiss_index.ntotal}:
             raise ModelError(
-                f"{path} holds {index.faiss_index.ntotal} vectors but {len(index.ids)} items; "
-                "the index is damaged: build it again"
+                f"{path} is damaged: it holds {index.faiss_index.ntotal} vectors but {sorted(lengths)} ids, paths "
+                "or labels; build the index again"
             )
-        if (path / MODEL_DIR).is_dir():
+        if os.path.lexists(folder_file(path, MODEL_DIR)):
             index.model = load_model(path / MODEL_DIR)
+            if index.model.code_size != index.dimension and index.space != "pixels":
+                raise ModelError(
+                    f"{path} is damaged: its model makes {index.model.code_size}-D codes, its vectors are "
+                    f"{index.dimension}-D"
+                )
         index.info = meta.get("info", {})
         return index
+
+    def _check_faiss(self, path: Path, meta: dict) -> None:
+        """The FAISS index read from ``path`` is what ``index.json`` says: its kind, metric, size and
+        dimension; then its search settings are applied."""
+        import faiss
+
+        expected = {"exact": faiss.IndexFlat, "hnsw": faiss.IndexHNSW, "ivf": faiss.IndexIVF}[self.kind_]
+        found = self.faiss_index
+        metric = faiss.METRIC_L2 if self.metric == "l2" else faiss.METRIC_INNER_PRODUCT
+        if not isinstance(found, expected) or found.metric_type != metric:
+            raise ModelError(
+                f"{path} is damaged: index.json says a {self.kind_} {self.metric} index, {VECTORS_FILE} holds a "
+                f"{type(found).__name__}"
+            )
+        if found.ntotal != meta["count"] or (found.ntotal and found.d != meta["dimension"]):
+            raise ModelError(
+                f"{path} is damaged: index.json says {meta['count']} vectors of {meta['dimension']} dimensions, "
+                f"{VECTORS_FILE} holds {found.ntotal} of {found.d}"
+            )
+        if self.kind_ == "hnsw":
+            found.hnsw.efSearch = int(self.ef_search)
+        elif self.kind_ == "ivf":
+            ivf = faiss.extract_index_ivf(found)
+            ivf.nprobe = self._probes(ivf.nlist)
+            if ivf.direct_map.type == faiss.DirectMap.NoMap:  # written before ids were mapped
+                ivf.make_direct_map()
 
 
 def _faiss_call(fn, *args):

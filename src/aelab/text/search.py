@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from .. import schemas
+from ..errors import DataError, ModelError
 from ..params import DOCUMENT_KINDS
 from ..search import Index, evaluate, neighbour_agreement
-from ..storage import atomic_path, read_json, read_tagged_folder, save_json
+from ..storage import atomic_path, folder_file, read_json, read_tagged_folder, save_json
 from ..validation import check_choices
 from .corpus import Documents
 from .model import DocumentModel
@@ -225,9 +226,14 @@ class DocumentSearch:
     @classmethod
     def load(cls, path: str | os.PathLike) -> DocumentSearch:
         path = Path(path)
-        meta = read_tagged_folder(path, SEARCH_FILE, FORMAT, 1, "document search (from 'aelab text train')")
-        indexes = {kind: Index.load(path / kind) for kind in meta["models"]}
-        return cls(indexes, read_json(path / DOCUMENTS_FILE)["first_lines"], meta.get("info", {}))
+        meta = read_tagged_folder(
+            path, SEARCH_FILE, FORMAT, 1, "document search (from 'aelab text train')", schemas.DOCUMENT_SEARCH
+        )
+        indexes = {kind: Index.load(folder_file(path, kind)) for kind in meta["models"]}
+        first_lines = read_json(folder_file(path, DOCUMENTS_FILE), schemas.DOCUMENTS)["first_lines"]
+        if any(len(index) != len(first_lines) for index in indexes.values()):
+            raise ModelError(f"{path} is damaged: its indexes and {DOCUMENTS_FILE} hold different numbers of documents")
+        return cls(indexes, first_lines, meta.get("info", {}))
 
 
 def first_line(text: str) -> str:

@@ -8,8 +8,18 @@ from pathlib import Path
 
 import torch
 
+from .. import schemas
 from ..errors import ModelError
-from ..storage import atomic_path, load_state, read_json, save_json, save_state
+from ..storage import (
+    atomic_path,
+    check_digests,
+    folder_file,
+    load_state,
+    read_json,
+    record_digests,
+    save_json,
+    save_state,
+)
 
 CHECKPOINT_FILE = "checkpoint.json"
 
@@ -40,20 +50,22 @@ def save_checkpoint(folder: Path, run_id: dict, module, optimizer, scheduler, sh
         folder,
         tag,
     )
+    digests = record_digests(folder, [f"{tag}.safetensors", f"{tag}.json"])
     with atomic_path(folder / CHECKPOINT_FILE, overwrite=True) as tmp:
-        save_json(tmp, {"run": run_id, "state": state, "files": tag})
+        save_json(tmp, {"run": run_id, "state": state, "files": tag, "digests": digests})
     for old in folder.glob("epoch-*"):
         if not old.name.startswith(tag + "."):
             old.unlink(missing_ok=True)
 
 
 def load_checkpoint(folder: Path, run_id: dict) -> dict:
-    meta = read_json(folder / CHECKPOINT_FILE)
+    meta = read_json(folder_file(folder, CHECKPOINT_FILE), schemas.CHECKPOINT)
     if _plain(meta.get("run")) != _plain(run_id):
         raise ModelError(
             f"the checkpoint in {folder} was made by a run with other settings or data; resume with the same "
             "command and data, or delete that folder to start over"
         )
+    check_digests(folder, meta.get("digests"))
     saved = load_state(folder, meta["files"])
     saved["state"] = meta["state"]
     return saved

@@ -1,0 +1,156 @@
+"""The shape of every JSON file that aelab reads back from a folder (a model, an index, a document
+search, a checkpoint), as JSON Schemas checked by the ``jsonschema`` package.
+
+Such a folder is data that may come from someone else: whatever it says is checked here, in one
+place, before anything acts on it (types, ranges, required keys, nesting), and a file that breaks
+its schema is one line, "FOLDER is damaged: ...". Checks across files (a weight's shape against
+the config, a checksum against a file) follow in the loaders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import ModelError
+from .params import DOCUMENT_KINDS, METRICS, SPACES
+
+MAX_SIDE = 1 << 16  # pixels a side of an image shape
+MAX_FEATURES = 1 << 31
+
+_int = {"type": "integer"}
+_count = {"type": "integer", "minimum": 0}
+_positive = {"type": "integer", "minimum": 1}
+_number = {"type": "number"}
+_text = {"type": "string", "maxLength": 4096}
+_label = {"type": ["string", "number", "boolean", "null"]}
+_digests = {"type": "object", "additionalProperties": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}
+_image_shape = {
+    "oneOf": [
+        {"type": "null"},
+        {
+            "type": "array",
+            "minItems": 2,
+            "maxItems": 3,
+            "items": {"type": "integer", "minimum": 1, "maximum": MAX_SIDE},
+        },
+    ]
+}
+_history = {"type": "array", "items": {"type": "object", "additionalProperties": {"type": ["number", "null"]}}}
+
+
+def _tagged(fmt: str, required: list[str], properties: dict) -> dict:
+    return {
+        "type": "object",
+        "required": ["format", "format_version", *required],
+        "properties": {"format": {"const": fmt}, "format_version": _positive, "files": _digests, **properties},
+    }
+
+
+MODEL_CONFIG = _tagged(
+    "aelab-model",
+    ["class", "params", "fitted"],
+    {
+        "class": {"type": "string", "maxLength": 100},
+        "params": {"type": "object"},
+        "fitted": {
+            "type": "object",
+            "required": ["n_features_in_"],
+            "properties": {
+                "n_features_in_": {"type": "integer", "minimum": 1, "maximum": MAX_FEATURES},
+                "image_shape_": _image_shape,
+                "n_components_": _positive,
+                "history_": _history,
+                "best_epoch_": {"type": ["integer", "null"], "minimum": 1},
+                "n_epochs_": _count,
+                "epochs_": _positive,
+                "batch_size_": _positive,
+                "steps_per_epoch_": _positive,
+                "hidden_layer_sizes_": {"type": "array", "items": _positive},
+                "code_sample_labels_": {"type": ["array", "null"], "items": _label},
+            },
+        },
+    },
+)
+
+INDEX_META = _tagged(
+    "aelab-index",
+    ["metric", "kind", "space", "count", "dimension"],
+    {
+        "metric": {"enum": list(METRICS)},
+        "kind": {"enum": ["auto", "exact", "hnsw", "ivf"]},
+        "built_as": {"enum": ["exact", "hnsw", "ivf"]},
+        "space": {"enum": list(SPACES)},
+        "count": _count,
+        "dimension": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_FEATURES},
+        "params": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "hnsw_neighbours": {"type": "integer", "minimum": 2, "maximum": 1024},
+                "ef_search": {"type": "integer", "minimum": 1, "maximum": 1 << 20},
+                "ivf_lists": {"type": ["integer", "null"], "minimum": 1, "maximum": 1 << 24},
+                "n_probe": {"type": ["integer", "null"], "minimum": 1, "maximum": 1 << 24},
+            },
+        },
+        "info": {"type": "object"},
+    },
+)
+
+INDEX_ITEMS = {
+    "type": "object",
+    "required": ["ids", "paths", "labels"],
+    "properties": {
+        "ids": {"type": "array", "items": _text},
+        "paths": {"type": "array", "items": {"type": ["string", "null"]}},
+        "labels": {"type": ["array", "null"], "items": _label},
+    },
+}
+
+DOCUMENT_SEARCH = _tagged(
+    "aelab-text",
+    ["models"],
+    {
+        "models": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": list(DOCUMENT_KINDS)}},
+        "info": {"type": "object"},
+    },
+)
+
+DOCUMENTS = {
+    "type": "object",
+    "required": ["first_lines"],
+    "properties": {"first_lines": {"type": "array", "items": {"type": "string"}}},
+}
+
+CHECKPOINT = {
+    "type": "object",
+    "required": ["run", "state", "files"],
+    "properties": {
+        "run": {"type": "object"},
+        "files": {"type": "string", "pattern": "^epoch-[0-9]{5}$"},
+        "digests": _digests,
+        "state": {
+            "type": "object",
+            "required": ["epoch", "history", "best_val", "best_epoch", "bad_epochs"],
+            "properties": {
+                "epoch": _count,
+                "history": _history,
+                "best_val": {"type": ["number", "null"]},
+                "best_epoch": {"type": ["integer", "null"], "minimum": 1},
+                "bad_epochs": _count,
+                "stopped_early": {"type": "boolean"},
+            },
+        },
+    },
+}
+
+
+def check(obj: Any, schema: dict, where: str) -> Any:
+    """``obj`` (read from the file ``where``) if it fits ``schema``; else one-line ModelError."""
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(obj))
+    if error is not None:
+        at = "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+        message = error.message if len(error.message) <= 200 else error.message[:197] + "..."
+        raise ModelError(f"{where} is damaged: {at + ': ' if at else ''}{message}")
+    return obj
