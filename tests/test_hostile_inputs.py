@@ -193,6 +193,7 @@ def test_a_huge_query_image_is_one_line(trained, tmp_path, capsys):
         (["--n-components", "0"], "--n-components"),
         (["--patience", "-1"], "--patience"),
         (["--n-components", "0", "--model", "pca"], "--n-components"),
+        (["--device", "tpu"], "--device"),
     ],
 )
 def test_bad_training_options_are_refused_before_training(tmp_path, capsys, option, message):
@@ -206,6 +207,19 @@ def test_a_code_larger_than_pca_can_be_is_compared_with_the_largest_pca(tmp_path
     assert main([str(a) for a in argv]) == 0
     assert "the largest PCA there is" in capsys.readouterr().out
     assert aelab.load(tmp_path / "m").code_size == 10000
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU")
+def test_a_device_the_machine_lacks_is_refused_before_the_data_is_read(tmp_path, capsys):
+    err = one_line_error(capsys, "train", "--data", "no/such/data", "--out", tmp_path / "m", "--device", "cuda")
+    assert "has no cuda" in err
+
+
+def test_a_query_file_of_several_samples_and_zero_queries_are_refused(trained, tmp_path, capsys):
+    np.save(tmp_path / "two.npy", np.zeros((2, 64), np.float32))
+    assert "holds 2 samples" in one_line_error(capsys, "search", trained / "index", "--query", tmp_path / "two.npy")
+    argv = ["evaluate-retrieval", "--index", trained / "index", "--queries", "digits", "--n-queries", "0"]
+    assert "--n-queries" in one_line_error(capsys, *argv, "--out", tmp_path / "r")
 
 
 @pytest.mark.parametrize("k", ["0", "-5"])

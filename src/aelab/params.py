@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import math
 import numbers
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -370,8 +371,8 @@ TRAINING_PARAMS = (
         "device",
         None,
         "cpu or cuda (None: cuda when available)",
-        valid=lambda v: v is None or isinstance(v, str),
-        expect="a device name such as cpu or cuda",
+        valid=lambda v: v is None or (isinstance(v, str) and re.fullmatch(r"cpu|mps|cuda(:\d+)?", v) is not None),
+        expect="cpu, cuda, cuda:N or mps",
         metavar="DEVICE",
     ),
     Param(

@@ -5,12 +5,13 @@ against what the model or index that will take it expects."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
-from .arrays import _samples
+from .arrays import _samples, check_npy_header
 from .images import _GREY_MODES, image_header, is_image_file, read_images, resize_pixels
 
 
@@ -29,7 +30,7 @@ def read_sample(
     caller would take instead of a file) word the errors."""
     path = Path(path)
     if path.suffix == ".npy":
-        X, notes = _npy_sample(path, shape, resize, holder)
+        X, notes = _npy_sample(path, shape, n_features, resize, holder)
     elif is_image_file(path):
         X, notes = _image_sample(path, shape, resize, holder)
     else:
@@ -51,11 +52,15 @@ def _image_sample(path: Path, shape, resize: bool, holder: str):
     return read_images([path], image_size=tuple(shape[:2]), colour=colour)[0], notes
 
 
-def _npy_sample(path: Path, shape, resize: bool, holder: str):
+def _npy_sample(path: Path, shape, n_features: int, resize: bool, holder: str):
     try:
+        with open(path, "rb") as fh:
+            check_npy_header(fh, str(path), path.stat().st_size)
         arr = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as exc:
         raise DataError(f"{path} is not a readable .npy array ({exc})") from None
+    if arr.ndim >= 2 and arr.shape[0] > 1 and math.prod(arr.shape[1:]) == n_features:
+        raise DataError(f"{path} holds {arr.shape[0]} samples; a query is one sample (save one row)")
     while arr.ndim > 1 and arr.shape[0] == 1:  # one sample, saved as a batch of one
         arr = arr[0]
     if arr.ndim <= 1:

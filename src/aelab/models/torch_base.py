@@ -9,6 +9,7 @@ import os
 import numpy as np
 import torch
 
+from ..errors import ParameterError
 from ..params import TABLE, check_params
 from ..training import TrainConfig, apply_in_batches, fit_module
 from .base import SavedModel
@@ -44,8 +45,14 @@ class TorchEstimator(SavedModel):
         self._check_params()
 
     def _check_params(self) -> None:
-        """One-line ParameterErrors for the table parameters (:mod:`aelab.params`) this estimator takes."""
+        """One-line ParameterErrors for the table parameters (:mod:`aelab.params`) this estimator takes,
+        and for a device this machine does not have."""
         check_params({name: getattr(self, name) for name in self._get_param_names() if name in TABLE})
+        kind = str(self.device or "cpu").split(":")[0]
+        if kind == "cuda" and not torch.cuda.is_available() or kind == "mps" and not torch.backends.mps.is_available():
+            raise ParameterError(
+                f"device={self.device!r}, but this machine (or this torch build) has no {kind}; use cpu"
+            )
 
     def _train_config(self) -> TrainConfig:
         """The training settings of this estimator's parameters (``random_state`` None draws a fresh

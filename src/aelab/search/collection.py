@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import datasets
 from ..datasets import Stream, open_stream, read_sample
-from ..errors import DataError, ModelError
+from ..errors import DataError, ModelError, ParameterError
 from ..models import PCA, CodeModel
 from ..models import load as load_model
 from ..storage import check_output
@@ -289,7 +289,9 @@ def evaluate_indexes(
     queries = ds.split(split)
     if queries.y is None:
         raise DataError(f"the queries ({ds.name}) have no labels; retrieval is evaluated with labels as relevance")
-    n = len(queries.X) if n_queries is None else max(1, min(int(n_queries), len(queries.X)))
+    if n_queries is not None and (isinstance(n_queries, bool) or int(n_queries) != n_queries or n_queries < 1):
+        raise ParameterError(f"the number of queries (--n-queries) must be a whole number >= 1, not {n_queries!r}")
+    n = len(queries.X) if n_queries is None else min(int(n_queries), len(queries.X))
     X, y = queries.X[:n], queries.y[:n]
     results = {}
     for path in paths:
