@@ -349,3 +349,18 @@ def test_resume_with_other_data_is_refused(tmp_path):
         with pytest.raises(ModelError, match="other settings or data"):
             model().fit(other, checkpoint_dir=ckpt, resume=True)
     model().fit(a, checkpoint_dir=ckpt, resume=True)  # the same data resumes
+
+
+def test_limits_are_raised_or_lowered_from_python_and_the_cli(tmp_path, capsys):
+    folder = tmp_path / "images" / "a"
+    folder.mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(folder / f"{i}.png")
+    with aelab.limits.limits(image_pixels=63):
+        with pytest.raises(DataError, match=r"is 8x8 pixels: 64 is over the limit of 63 \(--max-image-pixels"):
+            aelab.datasets.load(str(tmp_path / "images"))
+    assert aelab.datasets.load(str(tmp_path / "images")).image_shape == (8, 8)  # the block's limit is gone
+    with pytest.raises(ParameterError, match="--max-images must be a whole number >= 1"):
+        aelab.limits.set_limits(images=0)
+    argv = ["train", "--data", tmp_path / "images", "--out", tmp_path / "m", "--max-image-pixels", "10"]
+    assert "over the limit of 10" in one_line_error(capsys, *argv)
