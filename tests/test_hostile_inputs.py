@@ -364,3 +364,41 @@ def test_limits_are_raised_or_lowered_from_python_and_the_cli(tmp_path, capsys):
         aelab.limits.set_limits(images=0)
     argv = ["train", "--data", tmp_path / "images", "--out", tmp_path / "m", "--max-image-pixels", "10"]
     assert "over the limit of 10" in one_line_error(capsys, *argv)
+
+
+def test_a_wrong_option_is_one_line_with_exit_1(capsys):
+    for argv in (["train", "--epochs", "x"], ["frobnicate"], [], ["train", "--no-such-option"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exit_.value.code == 1 and err.startswith("aelab: error: ") and err.count("\n") == 1, err
+
+
+def test_an_error_that_quotes_a_newline_is_still_one_line(trained, tmp_path, capsys):
+    index = copy_of(trained / "index", tmp_path / "index")
+    edit_json(index / "index.json", lambda m: m["info"].update(data="evil\nsecond line"))
+    one_line_error(capsys, "search", index, "--query", "train:1", "--figure", tmp_path / "f.png")
+
+
+def test_a_full_disk_is_one_line_and_leaves_the_old_model(trained, tmp_path, monkeypatch, capsys):
+    import aelab.storage
+
+    def full(*args, **kw):
+        raise RuntimeError('Error while serializing: IoError(Os { code: 28, message: "No space left on device" })')
+
+    model = copy_of(trained / "model", tmp_path / "model")
+    monkeypatch.setattr(aelab.storage, "save_file", full)
+    argv = ["train", "--data", "digits", "--out", model, "--overwrite", "--epochs", "1", "--hidden", "8"]
+    assert "No space left on device" in one_line_error(capsys, *argv)
+    assert aelab.load(model).code_size == 4  # the old model is intact
+    monkeypatch.undo()  # space again: the rerun is not blocked by what the failed run left
+    assert main([str(a) for a in argv]) == 0 and aelab.load(model).code_size == 30
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_evaluate_samples_refuses_a_bad_request_before_training_its_judge(trained, tmp_path, capsys, monkeypatch):
+    import aelab.generate.quality
+
+    monkeypatch.setattr(aelab.generate.quality, "judge", lambda *a, **k: pytest.fail("the judge was trained"))
+    err = one_line_error(capsys, "evaluate-samples", trained / "model", "--data", "digits", "--sample", "10000000")
+    assert "--max-images" in err

@@ -115,8 +115,6 @@ def evaluate_samples(
     if ds.train.y is None:
         raise DataError(f"{ds.name} has no labels; the judging classifier needs labelled samples")
     model.check_n_features(ds.n_features, f"the data {ds.name}")
-    judge_model = judge(ds.train.X, ds.train.y, classifier, verbose=verbose)
-    accuracy = float((judge_model.predict(ds.test.X) == ds.test.y).mean())
     codes = labels = None  # the training codes the model kept, as aelab generate uses them
     if getattr(model, "code_sample_", None) is None:
         codes, labels = model.transform(ds.train.X), ds.train.y
@@ -130,7 +128,9 @@ def evaluate_samples(
         seed=seed,
         codes=codes,
         labels=labels,
-    )
+    )  # drawn first: a request that cannot be drawn is refused before the judge is trained
+    judge_model = judge(ds.train.X, ds.train.y, classifier, verbose=verbose)
+    accuracy = float((judge_model.predict(ds.test.X) == ds.test.y).mean())
     figures = sample_quality(images, judge_model, ds.test.X)
     figures.update(what=what, classifier_test_accuracy=accuracy)
     return figures
