@@ -15,7 +15,7 @@ summed over pixels) of each, the auto-encoder's against PCA's, the epochs and ba
 and the training time.
 
     .venv/bin/python benchmarks/small_data.py [--data-dir ../shared/data/mnist] [--sizes 28x28 112x92]
-        [--counts 300 1000] [--models autoencoder conv]
+        [--counts 300 1000] [--models autoencoder conv] [--hidden 512-256 1000-500-250]
     .venv/bin/python benchmarks/small_data.py --text [--news ../shared/data/20newsgroups/20news-bydate.tar.gz]
         [--counts 1000 4000]
 """
@@ -78,11 +78,19 @@ def main() -> None:
     p.add_argument("--counts", nargs="+", type=int, default=[300, 1000, 3000])
     p.add_argument(
         "--models",
-        nargs="+",
+        nargs="*",
         default=["autoencoder", "conv"],
         choices=["autoencoder", "conv", "before"],
         help="before: the MLP with the recipe's fixed settings of before the auto defaults (batch 256, "
         "100 epochs, patience 20, 1000-500-250), for comparison in the same run",
+    )
+    p.add_argument(
+        "--hidden",
+        nargs="+",
+        default=[],
+        metavar="SIZES",
+        help="also train the 'autoencoder' row with these hidden layers instead of auto (e.g. 512-256 "
+        "1000-500-250), to check the thresholds of hidden_layer_sizes='auto'",
     )
     p.add_argument("--text", action="store_true", help="the documents table instead of the images")
     p.add_argument(
@@ -107,14 +115,20 @@ def main() -> None:
                     Path(tmp) / f"mnist-{size_text}-{count}", pixels[:count], mnist.train.y[:count], size
                 )
                 ds = datasets.load(folder)
-                for name in args.models:
-                    model = {
-                        "autoencoder": lambda: AutoEncoder(random_state=0),
-                        "conv": lambda: ConvAutoEncoder(random_state=0),
-                        "before": lambda: AutoEncoder(
-                            epochs=100, batch_size=256, patience=20, hidden_layer_sizes=(1000, 500, 250), random_state=0
-                        ),
-                    }[name]()
+                makers = {
+                    "autoencoder": lambda: AutoEncoder(random_state=0),
+                    "conv": lambda: ConvAutoEncoder(random_state=0),
+                    "before": lambda: AutoEncoder(
+                        epochs=100, batch_size=256, patience=20, hidden_layer_sizes=(1000, 500, 250), random_state=0
+                    ),
+                }
+                for sizes in args.hidden:
+                    layers = tuple(int(n) for n in sizes.split("-"))
+                    makers[f"mlp {sizes}"] = lambda layers=layers: AutoEncoder(
+                        hidden_layer_sizes=layers, random_state=0
+                    )
+                for name in [*args.models, *(f"mlp {sizes}" for sizes in args.hidden)]:
+                    model = makers[name]()
                     started = time.perf_counter()
                     model.fit(ds.train.X, ds.train.y, image_shape=ds.image_shape)
                     seconds = time.perf_counter() - started
