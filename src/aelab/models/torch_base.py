@@ -85,7 +85,7 @@ class TorchEstimator(SavedModel):
     def _train(self, X: np.ndarray, batch_loss, config: TrainConfig, **kw):
         """Train ``module_`` on ``X`` with :func:`aelab.training.fit_module` (``kw`` are its keyword
         arguments), with this estimator's settings as the run's fingerprint, and record the run.
-        The module ends on the CPU."""
+        The module stays on the device it trained on, where inference then runs (:meth:`_run`)."""
         fingerprint = {
             "model": type(self).__name__,
             "params": {
@@ -96,7 +96,7 @@ class TorchEstimator(SavedModel):
         self.epochs_, self.batch_size_ = config.epochs, min(int(config.batch_size), config.n_train(len(X)))
         self.steps_per_epoch_, self.patience_ = config.steps_per_epoch(len(X)), config.patience
         result = fit_module(self.module_, X, batch_loss, config, fingerprint=fingerprint, progress=self.verbose, **kw)
-        self.module_.to("cpu").eval()
+        self.module_.eval()
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         self.n_epochs_ = len(result.history)
@@ -140,7 +140,12 @@ class TorchEstimator(SavedModel):
     def _run(self, fn, A: np.ndarray, chunk: int = INFERENCE_CHUNK) -> np.ndarray:
         """``fn`` (torch in, torch out) over the rows of ``A`` in chunks, in evaluation mode."""
         self.module_.eval()
-        return apply_in_batches(fn, A, chunk)
+        return apply_in_batches(fn, A, chunk, self.device_)
+
+    @property
+    def device_(self) -> torch.device:
+        """Where the fitted module is, and so where its computations run."""
+        return next(self.module_.parameters()).device
 
     # --- saving ----------------------------------------------------------------------------------
     def _training_record(self) -> dict:
@@ -148,7 +153,7 @@ class TorchEstimator(SavedModel):
 
     def _module_tensors(self) -> dict[str, torch.Tensor]:
         """The module's weights, and the input scaling if there is one, as the tensors of a model file."""
-        tensors = {f"module.{k}": v for k, v in self.module_.state_dict().items()}
+        tensors = {f"module.{k}": v.cpu() for k, v in self.module_.state_dict().items()}
         if self.mean_ is not None:
             tensors.update(
                 scaling_mean=torch.from_numpy(np.asarray(self.mean_)),

@@ -45,6 +45,7 @@ def save_checkpoint(folder: Path, run_id: dict, module, optimizer, scheduler, sh
             "scheduler": scheduler.state_dict(),
             "shuffle": shuffle.get_state(),
             "rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
             "best_weights": best_weights,
         },
         folder,

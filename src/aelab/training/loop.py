@@ -131,11 +131,17 @@ def fit_module(
     config.check()
     config = config.resolved(len(X))
     device = torch.device(config.device)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(config.seed + 2)
-        return _fit(
-            module, X, y, batch_loss, config, device, param_groups, checkpoint_dir, resume, fingerprint, progress
-        )
+    precision = torch.get_float32_matmul_precision()
+    if device.type == "cuda":  # TF32 matmuls on Ampere and later (float32 range, 10-bit mantissa)
+        torch.set_float32_matmul_precision("high")
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(config.seed + 2)
+            return _fit(
+                module, X, y, batch_loss, config, device, param_groups, checkpoint_dir, resume, fingerprint, progress
+            )
+    finally:
+        torch.set_float32_matmul_precision(precision)
 
 
 FINGERPRINT_ROWS = 256
@@ -194,6 +200,8 @@ def _fit(module, X, y, batch_loss, config, device, param_groups, checkpoint_dir,
         shuffle.set_state(saved["shuffle"])
         if "rng" in saved:
             torch.set_rng_state(saved["rng"])
+        if device.type == "cuda" and len(saved.get("cuda_rng") or []) == torch.cuda.device_count():  # GPU noise too
+            torch.cuda.set_rng_state_all(list(saved["cuda_rng"]))
         best_weights = saved["best_weights"]
         state = saved["state"]
         result.stopped_early = state.pop("stopped_early", False)
@@ -273,14 +281,18 @@ def _fit(module, X, y, batch_loss, config, device, param_groups, checkpoint_dir,
     return result
 
 
-def apply_in_batches(fn, A: np.ndarray, chunk: int = 8192) -> np.ndarray:
-    """``fn`` (torch in, torch out; a module in evaluation mode) over the rows of ``A`` in chunks,
-    without gradients: bounded memory, few Python steps. Returns float32 rows."""
+def apply_in_batches(fn, A: np.ndarray, chunk: int = 8192, device="cpu") -> np.ndarray:
+    """``fn`` (torch in, torch out; a module in evaluation mode) over the rows of ``A`` in chunks on
+    ``device`` (the module's), without gradients: bounded memory, few Python steps. On CUDA each
+    chunk goes up from pinned memory without blocking. Returns float32 rows, on the CPU."""
+    device = torch.device(device)
+    cuda = device.type == "cuda"
+    parts = []
     with torch.no_grad():
-        parts = [
-            fn(torch.from_numpy(np.ascontiguousarray(A[i : i + chunk]))).float().numpy()
-            for i in range(0, len(A), chunk)
-        ]
+        for i in range(0, len(A), chunk):
+            x = torch.from_numpy(np.ascontiguousarray(A[i : i + chunk], dtype=np.float32))
+            x = x.pin_memory().to(device, non_blocking=True) if cuda else x.to(device)
+            parts.append(fn(x).float().cpu().numpy())
     return np.concatenate(parts).astype(np.float32, copy=False)
 
 

@@ -68,9 +68,8 @@ def greedy_layerwise(
             return loss(module(corruption(x) if corruption else x), x), {}
 
         result = fit_module(net, H, batch_loss, replace(layer_config, seed=config.seed + 100 + i), progress=progress)
-        net.to("cpu").eval()
-        net.block.eval()
-        H = apply_in_batches(net.block, H)
+        net.eval()  # the next layer's inputs, computed where this layer trained
+        H = apply_in_batches(net.block, H, device=config.device)
         stages.append(Stage(net.block, net.decoder, result.history))
     return stages
 
