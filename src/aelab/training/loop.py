@@ -116,8 +116,15 @@ def fit_module(
     resume: bool = False,
     fingerprint: dict | None = None,
     progress: bool = True,
+    stream: bool = False,
+    prepare: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> TrainResult:
     """Train ``module`` on the rows of ``X`` (and targets ``y``, if given) to minimise ``batch_loss``.
+
+    With ``stream``, ``X`` (a memory-mapped ``.npy``, say) is never copied whole: each batch's rows
+    are read from it when they are needed and passed through ``prepare`` (scaling, e.g. uint8 to
+    [0, 1]; float32 by default). The batches, their order and so the trained weights are those of
+    the same data in memory (:class:`Rows`).
 
     A ``validation_fraction`` of the rows (chosen by the seed) is held out: its loss is reported
     every epoch, drives early stopping after ``patience`` epochs without improvement, and picks the
@@ -137,8 +144,9 @@ def fit_module(
     try:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(config.seed + 2)
+            rows = Rows(X, y, device, stream, prepare)
             return _fit(
-                module, X, y, batch_loss, config, device, param_groups, checkpoint_dir, resume, fingerprint, progress
+                module, rows, batch_loss, config, device, param_groups, checkpoint_dir, resume, fingerprint, progress
             )
     finally:
         torch.set_float32_matmul_precision(precision)
@@ -157,18 +165,38 @@ def data_fingerprint(X: np.ndarray) -> str:
     return digest.hexdigest()[:32]
 
 
-def _fit(module, X, y, batch_loss, config, device, param_groups, checkpoint_dir, resume, fingerprint, progress):
+class Rows:
+    """The training data as ``take(positions) -> (X rows[, y rows])`` on the training device: one
+    tensor indexed in memory, or (``stream``) rows read from the array when asked for and passed
+    through ``prepare``. Either way a batch holds the same rows in the same order, so a streamed
+    run trains the weights an in-memory run trains."""
+
+    def __init__(self, X, y, device: torch.device, stream: bool = False, prepare=None):
+        self.X, self.device, self.stream = X, device, stream
+        self.prepare = prepare or (lambda a: np.asarray(a, dtype=np.float32))
+        self.n, self.n_features = len(X), int(np.prod(X.shape[1:]))
+        if not stream:
+            self.memory = torch.from_numpy(np.ascontiguousarray(self.prepare(X), dtype=np.float32)).to(device)
+        self.y = None if y is None else torch.as_tensor(np.asarray(y)).to(device)
+
+    def take(self, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.stream:
+            index = positions.cpu().numpy()
+            block = np.ascontiguousarray(self.prepare(self.X[index]), dtype=np.float32).reshape(len(index), -1)
+            x = torch.from_numpy(block)
+            x = x.pin_memory().to(self.device, non_blocking=True) if self.device.type == "cuda" else x
+        else:
+            x = self.memory[positions.to(self.device)]
+        return (x,) if self.y is None else (x, self.y[positions.to(self.device)])
+
+
+def _fit(module, rows, batch_loss, config, device, param_groups, checkpoint_dir, resume, fingerprint, progress):
     module.to(device)
-    arrays = [torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))]
-    if y is not None:
-        arrays.append(torch.as_tensor(np.asarray(y)))
-    arrays = [a.to(device) for a in arrays]
-    n = len(arrays[0])
+    n = rows.n
     split = torch.Generator().manual_seed(config.seed)
-    order = torch.randperm(n, generator=split).to(device)
+    order = torch.randperm(n, generator=split)
     n_val = int(round(config.validation_fraction * n)) if n > 1 else 0
-    val = tuple(a[order[:n_val]] for a in arrays)
-    train = tuple(a[order[n_val:]] for a in arrays)
+    val_positions, train_positions = order[:n_val], order[n_val:]
     n_train = n - n_val
     batch = min(int(config.batch_size), n_train)
     per_epoch = max(1, n_train // batch)  # the remainder is dropped: BatchNorm needs full batches
@@ -184,8 +212,8 @@ def _fit(module, X, y, batch_loss, config, device, param_groups, checkpoint_dir,
     result = TrainResult()
 
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    run_id = dict(fingerprint or {}, train=asdict(config), n_samples=n, n_features=arrays[0].shape[1])
-    run_id["data"] = data_fingerprint(X)
+    run_id = dict(fingerprint or {}, train=asdict(config), n_samples=n, n_features=rows.n_features)
+    run_id["data"] = data_fingerprint(rows.X)
     run_id["train"].pop("device")  # a run may resume on another device
     if has_checkpoint(checkpoint_dir):
         if not resume:
@@ -223,11 +251,11 @@ def _fit(module, X, y, batch_loss, config, device, param_groups, checkpoint_dir,
             module.train()
             started = time.perf_counter()
             sums: dict[str, torch.Tensor] = {}
-            perm = torch.randperm(n_train, generator=shuffle).to(device)
+            perm = torch.randperm(n_train, generator=shuffle)
             for b in range(per_epoch):
-                rows = perm[b * batch : (b + 1) * batch]
+                data = rows.take(train_positions[perm[b * batch : (b + 1) * batch]])
                 with autocast:
-                    loss, terms = batch_loss(module, tuple(a[rows] for a in train), epoch - 1 + b / per_epoch)
+                    loss, terms = batch_loss(module, data, epoch - 1 + b / per_epoch)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -244,7 +272,7 @@ def _fit(module, X, y, batch_loss, config, device, param_groups, checkpoint_dir,
                 )
             if n_val:
                 with autocast:
-                    record["val_loss"] = evaluate_loss(module, val, batch_loss)
+                    record["val_loss"] = evaluate_loss(module, rows, val_positions, batch_loss)
             record.update(
                 seconds=seconds, samples_per_s=per_epoch * batch / seconds, lr=float(scheduler.get_last_lr()[0])
             )
@@ -296,15 +324,18 @@ def apply_in_batches(fn, A: np.ndarray, chunk: int = 8192, device="cpu") -> np.n
     return np.concatenate(parts).astype(np.float32, copy=False)
 
 
-def evaluate_loss(module: nn.Module, data: tuple[torch.Tensor, ...], batch_loss: BatchLoss, chunk: int = 4096) -> float:
-    """Mean loss over ``data`` in evaluation mode (no gradient, BatchNorm on running statistics),
-    with every warm-up finished (``epoch=inf``), so that validation losses of all epochs compare."""
+def evaluate_loss(
+    module: nn.Module, rows: Rows, positions: torch.Tensor, batch_loss: BatchLoss, chunk: int = 4096
+) -> float:
+    """Mean loss over the rows at ``positions`` in evaluation mode (no gradient, BatchNorm on running
+    statistics), with every warm-up finished (``epoch=inf``), so that validation losses of all
+    epochs compare."""
     module.eval()
     total = 0.0
-    n = len(data[0])
+    n = len(positions)
     with torch.no_grad():
         for start in range(0, n, chunk):
-            part = tuple(a[start : start + chunk] for a in data)
+            part = rows.take(positions[start : start + chunk])
             total += float(batch_loss(module, part, math.inf)[0]) * len(part[0])
     module.train()
     return total / n
