@@ -61,3 +61,70 @@ def test_streamed_rows_are_read_when_asked_for_not_copied():
     (x,) = rows.take(torch.tensor([7, 2]))
     assert reads == [[7, 2]] and x.dtype == torch.float32
     assert torch.equal(x, torch.from_numpy(_pixels_scaled(X[[7, 2]])))
+
+
+def test_an_auto_encoder_fitted_on_a_memory_mapped_npy_streams_it_and_matches_the_in_memory_fit(tmp_path):
+    import aelab
+
+    ds = datasets.load("digits")
+    pixels = np.round(ds.train.X * 255).astype(np.uint8).reshape(-1, 8, 8)
+    np.save(tmp_path / "pixels.npy", pixels)
+    mapped = np.load(tmp_path / "pixels.npy", mmap_mode="r")
+    settings = dict(n_components=4, hidden_layer_sizes=(32,), epochs=3, batch_size=64, random_state=0)
+    in_memory = aelab.AutoEncoder(**settings).fit(pixels)
+    streamed = aelab.AutoEncoder(**settings).fit(mapped, stream=True)
+    assert streamed.image_shape_ == (8, 8) and streamed.output_activation_ == in_memory.output_activation_ == "sigmoid"
+    for p, q in zip(in_memory.module_.state_dict().values(), streamed.module_.state_dict().values()):
+        assert torch.equal(p, q)
+    np.testing.assert_array_equal(in_memory.code_sample_, streamed.code_sample_)
+
+
+def test_streamed_standardisation_matches_the_in_memory_statistics(tmp_path):
+    import aelab
+
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(300, 5)) * [1, 10, 100, 0.1, 5] + [0, 5, -50, 2, 1]).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    settings = dict(n_components=2, hidden_layer_sizes=(8,), epochs=2, random_state=0)
+    in_memory = aelab.AutoEncoder(**settings).fit(X)
+    from aelab.models import torch_base
+
+    scan_rows = torch_base.SCAN_ROWS
+    torch_base.SCAN_ROWS = 64  # several chunks, merged
+    try:
+        streamed = aelab.AutoEncoder(**settings).fit(np.load(tmp_path / "x.npy", mmap_mode="r"), stream=True)
+    finally:
+        torch_base.SCAN_ROWS = scan_rows
+    assert streamed.output_activation_ == "linear"
+    np.testing.assert_allclose(streamed.mean_, in_memory.mean_, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(streamed.scale_, in_memory.scale_, rtol=1e-6)
+    assert abs(
+        streamed.reconstruction_error(X) - in_memory.reconstruction_error(X)
+    ) < 1e-3 * in_memory.reconstruction_error(X)
+
+
+def test_streaming_refuses_greedy_pre_training(tmp_path):
+    import pytest
+
+    import aelab
+    from aelab.errors import ParameterError
+
+    np.save(tmp_path / "x.npy", np.zeros((20, 4), np.float32))
+    with pytest.raises(ParameterError, match="pre-training"):
+        aelab.AutoEncoder(pretrain="greedy").fit(np.load(tmp_path / "x.npy", mmap_mode="r"), stream=True)
+
+
+def test_a_memory_mapped_array_over_the_budget_is_streamed_by_default(tmp_path, monkeypatch):
+    import aelab
+    from aelab.models import autoencoder, torch_base
+
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).random((64, 4), dtype=np.float32))
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    scans = []
+    real = torch_base.ColumnSummary.scan
+    monkeypatch.setattr(torch_base.ColumnSummary, "scan", classmethod(lambda cls, *a: scans.append(1) or real(*a)))
+    aelab.AutoEncoder(n_components=2, hidden_layer_sizes=(8,), epochs=1).fit(mapped)
+    assert scans == []  # 1 KiB: copied into memory
+    monkeypatch.setattr(autoencoder, "STREAM_ABOVE_BYTES", 100)
+    aelab.AutoEncoder(n_components=2, hidden_layer_sizes=(8,), epochs=1).fit(mapped)
+    assert scans == [1]

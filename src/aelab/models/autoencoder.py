@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, ParameterError
 from ..objectives import Corruption, Regularization, apply_output, objective, reconstruction_loss
 from ..params import AUTOENCODER_PARAMS, REGULARIZATION, parameters_doc
 from ..storage import json_value
 from ..training import TrainConfig
 from .base import CodeModel
-from .torch_base import TorchEstimator
+from .torch_base import STREAM_ABOVE_BYTES, ColumnSummary, TorchEstimator
 
 CODE_SAMPLE = 10_000  # training codes kept with a model, for generation
 
@@ -29,17 +29,30 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
     """Base class of the trained auto-encoders (see the module docstring)."""
 
     # --- fitting -------------------------------------------------------------------------------
-    def fit(self, X, y=None, *, image_shape=None, checkpoint_dir=None, resume=False):
+    def fit(self, X, y=None, *, image_shape=None, checkpoint_dir=None, resume=False, stream=None):
         """Train on ``X`` (samples in rows, or images). Returns self.
 
         ``y`` (optional labels) does not take part in training; it labels the sample of training
         codes that the model keeps for generation (``code_sample_``). ``checkpoint_dir`` keeps the
         training state after every epoch; ``resume`` continues from it.
+
+        ``stream``: read ``X`` (a memory-mapped ``.npy``: ``np.load(path, mmap_mode="r")``) a chunk
+        at a time instead of copying it into memory: one pass for the checks and the scaling
+        statistics, then each batch's rows when training needs them. None (the default) streams a
+        memory-mapped array larger than ``STREAM_ABOVE_BYTES`` as float32 (2 GiB).
         """
         self._check_params()
         self.regularization_ = self._regularization()
         self._set_image_shape(X, image_shape)
-        X = self._check_X(X, fitting=True)
+        rows = None
+        if stream or (stream is None and isinstance(X, np.memmap) and X.size * 4 > STREAM_ABOVE_BYTES):
+            if getattr(self, "pretrain", None):
+                raise ParameterError("greedy pre-training reads its data in memory; train without pretrain to stream")
+            rows = X.reshape(len(X), -1)  # a view: nothing is read yet
+            self.n_features_in_ = rows.shape[1]
+            X = ColumnSummary.scan(rows, self._check_X)  # checked and summarised chunk by chunk
+        else:
+            X = self._check_X(X, fitting=True)
         if len(X) < 2:
             raise DataError(f"an auto-encoder needs at least 2 samples to train on, not {len(X)} sample")
         y = None if y is None else np.asarray(y)
@@ -68,17 +81,20 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
         self._choose_architecture(config.n_train(len(X)))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
-            self.module_ = self._build(X.shape[1])
-        self._pretrain(Xs, config)
+            self.module_ = self._build(self.n_features_in_)
+        streamed = {} if rows is None else {"stream": True, "prepare": lambda a: self._scale(self._check_X(a))}
+        if rows is None:
+            self._pretrain(Xs, config)
         self._train(
-            Xs,
+            Xs if rows is None else rows,
             self._batch_loss,
             config,
             param_groups=self._param_groups(),
             checkpoint_dir=checkpoint_dir,
             resume=resume,
+            **streamed,
         )
-        self._keep_code_sample(X, y, config.seed)
+        self._keep_code_sample(X if rows is None else rows, y, config.seed)
         return self
 
     def _keep_code_sample(self, X, y, seed: int) -> None:

@@ -5,6 +5,7 @@ batched inference, and the training record they save with their weights."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -17,10 +18,75 @@ from .base import SavedModel
 INFERENCE_CHUNK = 8192  # samples per forward pass at inference: bounded memory, few Python steps
 
 
-def standard_scaling(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature mean and standard deviation (1 for constant features), as float32."""
-    std = X.std(0, dtype=np.float64).astype(np.float32)
-    return X.mean(0, dtype=np.float64).astype(np.float32), np.where(std > 1e-8, std, 1.0).astype(np.float32)
+def standard_scaling(X) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and standard deviation (1 for constant features), as float32, of an array
+    or of the :class:`ColumnSummary` of one read in a streaming pass."""
+    if isinstance(X, ColumnSummary):
+        mean, std = X.mean.astype(np.float32), np.sqrt(X.m2 / X.n).astype(np.float32)
+    else:
+        mean, std = X.mean(0, dtype=np.float64).astype(np.float32), X.std(0, dtype=np.float64).astype(np.float32)
+    return mean, np.where(std > 1e-8, std, 1.0).astype(np.float32)
+
+
+#: Training data above this many bytes (as float32) is streamed from its array (a memory-mapped
+#: ``.npy``) a batch at a time instead of being copied into memory whole.
+STREAM_ABOVE_BYTES = 2 * 2**30
+SCAN_ROWS = 65_536  # rows per chunk of a streaming pass
+
+
+@dataclass
+class ColumnSummary:
+    """What fitting needs to know of data that is not held in memory, from one streaming pass:
+    the row count and, per feature, the minimum, maximum, mean and sum of squared deviations
+    (merged chunk by chunk as Chan et al. merge variances, in float64)."""
+
+    n: int
+    low: np.ndarray
+    high: np.ndarray
+    mean: np.ndarray
+    m2: np.ndarray
+
+    @classmethod
+    def scan(cls, X, prepare) -> ColumnSummary:
+        """The summary of ``prepare(chunk)`` over the chunks of ``SCAN_ROWS`` rows of ``X``."""
+        summary, rows = None, SCAN_ROWS
+        for start in range(0, len(X), rows):
+            chunk = prepare(X[start : start + rows]).astype(np.float64)
+            part = cls(len(chunk), chunk.min(0), chunk.max(0), chunk.mean(0), ((chunk - chunk.mean(0)) ** 2).sum(0))
+            summary = part if summary is None else summary.merged(part)
+        return summary
+
+    def merged(self, other: ColumnSummary) -> ColumnSummary:
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        return ColumnSummary(
+            n,
+            np.minimum(self.low, other.low),
+            np.maximum(self.high, other.high),
+            self.mean + delta * other.n / n,
+            self.m2 + other.m2 + delta**2 * self.n * other.n / n,
+        )
+
+    def scaled(self, mean, scale) -> ColumnSummary:
+        """The summary of ``(X - mean) / scale`` (a positive scale keeps each feature's order)."""
+        if mean is None:
+            return self
+        return ColumnSummary(
+            self.n,
+            (self.low - mean) / scale,
+            (self.high - mean) / scale,
+            (self.mean - mean) / scale,
+            self.m2 / scale**2,
+        )
+
+    def __len__(self) -> int:
+        return self.n
+
+    def min(self) -> float:
+        return float(self.low.min())
+
+    def max(self) -> float:
+        return float(self.high.max())
 
 
 class TorchEstimator(SavedModel):
@@ -131,6 +197,8 @@ class TorchEstimator(SavedModel):
             self.mean_ = self.scale_ = None
 
     def _scale(self, X: np.ndarray) -> np.ndarray:
+        if isinstance(X, ColumnSummary):
+            return X.scaled(self.mean_, self.scale_)
         return X if self.mean_ is None else ((X - self.mean_) / self.scale_).astype(np.float32, copy=False)
 
     def _unscale(self, X: np.ndarray) -> np.ndarray:

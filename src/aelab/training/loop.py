@@ -176,7 +176,8 @@ class Rows:
         self.prepare = prepare or (lambda a: np.asarray(a, dtype=np.float32))
         self.n, self.n_features = len(X), int(np.prod(X.shape[1:]))
         if not stream:
-            self.memory = torch.from_numpy(np.ascontiguousarray(self.prepare(X), dtype=np.float32)).to(device)
+            data = np.ascontiguousarray(self.prepare(X), dtype=np.float32)
+            self.memory = torch.from_numpy(data if data.flags.writeable else data.copy()).to(device)
         self.y = None if y is None else torch.as_tensor(np.asarray(y)).to(device)
 
     def take(self, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
