@@ -128,3 +128,15 @@ def test_a_memory_mapped_array_over_the_budget_is_streamed_by_default(tmp_path, 
     monkeypatch.setattr(autoencoder, "STREAM_ABOVE_BYTES", 100)
     aelab.AutoEncoder(n_components=2, hidden_layer_sizes=(8,), epochs=1).fit(mapped)
     assert scans == [1]
+
+
+def test_a_conv_auto_encoder_streams_images_from_a_memory_mapped_npy(tmp_path):
+    import aelab
+
+    pixels = np.round(datasets.load("digits").train.X[:300] * 255).astype(np.uint8).reshape(-1, 8, 8)
+    np.save(tmp_path / "pixels.npy", pixels)
+    settings = dict(n_components=3, channels=(4,), epochs=2, batch_size=32, random_state=0)
+    in_memory = aelab.ConvAutoEncoder(**settings).fit(pixels)
+    streamed = aelab.ConvAutoEncoder(**settings).fit(np.load(tmp_path / "pixels.npy", mmap_mode="r"), stream=True)
+    for p, q in zip(in_memory.module_.state_dict().values(), streamed.module_.state_dict().values()):
+        assert torch.equal(p, q)
