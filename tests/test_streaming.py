@@ -140,3 +140,36 @@ def test_a_conv_auto_encoder_streams_images_from_a_memory_mapped_npy(tmp_path):
     streamed = aelab.ConvAutoEncoder(**settings).fit(np.load(tmp_path / "pixels.npy", mmap_mode="r"), stream=True)
     for p, q in zip(in_memory.module_.state_dict().values(), streamed.module_.state_dict().values()):
         assert torch.equal(p, q)
+
+
+def test_aelab_train_stream_trains_on_every_row_of_a_memory_mapped_npy(tmp_path, capsys):
+    import aelab
+    from aelab.cli import main
+
+    pixels = np.round(datasets.load("digits").train.X * 255).astype(np.uint8).reshape(-1, 8, 8)
+    np.save(tmp_path / "d.npy", pixels)
+    argv = ["train", "--data", str(tmp_path / "d.npy"), "--stream", "--out", str(tmp_path / "m")]
+    assert main([*argv, "--epochs", "2", "--hidden", "16", "--n-components", "3", "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "1437 samples of shape (8, 8) (uint8), memory-mapped" in out
+    assert "reconstruction error on 1437 training samples" in out and "PCA-3 fitted on them" in out
+    streamed = aelab.load(tmp_path / "m")
+    in_memory = aelab.AutoEncoder(n_components=3, hidden_layer_sizes=(16,), epochs=2, random_state=0).fit(pixels)
+    for p, q in zip(in_memory.module_.state_dict().values(), streamed.module_.state_dict().values()):
+        assert torch.equal(p, q)
+    assert streamed.image_shape_ == (8, 8)
+
+
+def test_aelab_train_stream_refuses_what_it_cannot_stream(tmp_path, capsys):
+    from aelab.cli import main
+
+    np.save(tmp_path / "ints.npy", np.zeros((10, 4), np.int16))
+    (tmp_path / "t.csv").write_text("1,2\n3,4\n")
+    for data, extra, message in [
+        (tmp_path / "t.csv", [], "is not a .npy file"),
+        (tmp_path / "ints.npy", [], "uint8 pixels or real numbers"),
+        (tmp_path / "ints.npy", ["--model", "pca"], "PCA reads its data in memory"),
+    ]:
+        assert main(["train", "--data", str(data), "--stream", "--out", str(tmp_path / "m"), *extra]) == 1
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err

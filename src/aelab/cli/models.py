@@ -205,6 +205,12 @@ def _pretraining_args(g) -> None:
 def _run_args(g) -> None:
     g.add_argument("--resume", action="store_true", help="continue from the checkpoint of an interrupted run")
     g.add_argument("--overwrite", action="store_true", help="replace --out if it already holds a model")
+    g.add_argument(
+        "--stream",
+        action="store_true",
+        help="train from a .npy file memory-mapped, a batch at a time, on all its rows (for data larger than "
+        "memory); the report is on a sample of the training rows",
+    )
 
 
 # --- commands -------------------------------------------------------------------------------------
@@ -267,6 +273,8 @@ def cmd_train(args) -> None:
     model = _estimator(args)
     if not isinstance(model, PCA):
         model.validate_params()  # bad options fail before the data is loaded
+    if getattr(args, "stream", False):
+        return _train_streamed(args, model)
     ds = load_data(args)
     print(f"data: {ds!r}", flush=True)
     fit_kw = {} if isinstance(model, PCA) else {"y": ds.train.y}
@@ -289,29 +297,7 @@ def cmd_train(args) -> None:
             )
         raise
     if not isinstance(model, PCA):
-        stop = " (stopped early)" if model.stopped_early_ else ""
-        chosen = [
-            f"{n} {v}"
-            for n, v, given in (
-                ("epochs", model.epochs_, model.epochs),
-                ("batch size", model.batch_size_, model.batch_size),
-                ("patience", model.patience_, model.patience),
-                (
-                    "hidden layers",
-                    "-".join(map(str, getattr(model, "hidden_layer_sizes_", []))),
-                    getattr(model, "hidden_layer_sizes", None),
-                ),
-            )
-            if given == "auto"
-        ]
-        chosen = f" ({', '.join(chosen)}: chosen for {len(ds.train)} training samples)" if chosen else ""
-        print(
-            f"trained {model.n_epochs_} epochs{stop} of {model.steps_per_epoch_} batches of {model.batch_size_} in "
-            f"{model.training_seconds_:.0f} s{chosen}; best validation epoch: {model.best_epoch_}"
-        )
-        print(_terms_line(model.history_[-1]))
-        if warning := model.training_warning():
-            print(f"warning: {warning}")
+        _report_training(model, len(ds.train))
     line = f"test reconstruction error: {model.reconstruction_error(ds.test.X):.4f} per sample"
     if not isinstance(model, PCA):
         twin = pca_twin(model, ds)
@@ -319,6 +305,63 @@ def cmd_train(args) -> None:
         line += f" (PCA-{twin.code_size}: {twin.reconstruction_error(ds.test.X):.4f}{'; ' + note if note else ''})"
     print(line)
     print(f"model saved in {args.out}")
+
+
+STREAM_REPORT_ROWS = 10_000  # the training rows a streamed run reports its error on, beside PCA's
+
+
+def _train_streamed(args, model) -> None:
+    """``aelab train --stream``: every row of a memory-mapped .npy trains (the validation share
+    inside training is the hold-out); the error is reported on a seeded sample of training rows."""
+    import numpy as np
+
+    from ..datasets import open_memmap
+    from ..models import PCA, fit_to_folder
+
+    if isinstance(model, PCA):
+        raise AelabError("PCA reads its data in memory; drop --stream, or stream an auto-encoder")
+    X = open_memmap(args.data)
+    if np.issubdtype(X.dtype, np.integer) and X.dtype != np.uint8:
+        raise AelabError(f"--stream reads uint8 pixels or real numbers, not {X.dtype}; convert {args.data} first")
+    print(f"data: {args.data}: {len(X)} samples of shape {X.shape[1:]} ({X.dtype}), memory-mapped", flush=True)
+    fit_to_folder(model, args.out, X, stream=True, resume=args.resume, overwrite=args.overwrite)
+    _report_training(model, len(X))
+    rows = np.sort(np.random.default_rng(0).permutation(len(X))[:STREAM_REPORT_ROWS])
+    sample = np.asarray(X[rows])  # uint8 pixels are scaled by the models as the loaders scale them
+    size = min(model.code_size, len(sample), model.n_features_in_)
+    twin = PCA(n_components=size).fit(sample, image_shape=model.image_shape_)
+    print(
+        f"reconstruction error on {len(rows)} training samples: {model.reconstruction_error(sample):.4f} per sample "
+        f"(PCA-{twin.code_size} fitted on them: {twin.reconstruction_error(sample):.4f})"
+    )
+    print(f"model saved in {args.out}")
+
+
+def _report_training(model, n_train: int) -> None:
+    """What a training run chose and did, and a warning when it could hardly learn."""
+    stop = " (stopped early)" if model.stopped_early_ else ""
+    chosen = [
+        f"{n} {v}"
+        for n, v, given in (
+            ("epochs", model.epochs_, model.epochs),
+            ("batch size", model.batch_size_, model.batch_size),
+            ("patience", model.patience_, model.patience),
+            (
+                "hidden layers",
+                "-".join(map(str, getattr(model, "hidden_layer_sizes_", []))),
+                getattr(model, "hidden_layer_sizes", None),
+            ),
+        )
+        if given == "auto"
+    ]
+    chosen = f" ({', '.join(chosen)}: chosen for {n_train} training samples)" if chosen else ""
+    print(
+        f"trained {model.n_epochs_} epochs{stop} of {model.steps_per_epoch_} batches of {model.batch_size_} in "
+        f"{model.training_seconds_:.0f} s{chosen}; best validation epoch: {model.best_epoch_}"
+    )
+    print(_terms_line(model.history_[-1]))
+    if warning := model.training_warning():
+        print(f"warning: {warning}")
 
 
 def _terms_line(record: dict) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..validation import as_samples
-from .arrays import load_csv, load_idx_file, load_npy, load_npz
+from .arrays import load_csv, load_idx_file, load_npy, load_npz, open_memmap
 from .base import Dataset, Split, hold_out, keep_labels, natural_key, natural_sorted, split_rows
 from .idx import find_idx_files, read_idx
 from .images import is_image_file, load_image_folder, read_images
@@ -33,6 +33,7 @@ __all__ = [
     "load",
     "natural_key",
     "natural_sorted",
+    "open_memmap",
     "open_stream",
     "parse_image_size",
     "read_idx",

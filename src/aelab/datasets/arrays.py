@@ -69,6 +69,24 @@ def check_npy_header(fh, what: str, file_size: int | None = None) -> None:
     limits.check("file_bytes", claimed, f"{what} claims an array of shape {shape}, {claimed:,} bytes")
 
 
+def open_memmap(path: str | Path) -> np.memmap:
+    """A ``.npy`` file memory-mapped (nothing read yet but its header), one sample per row."""
+    path = Path(path)
+    if path.suffix != ".npy" or not path.is_file():
+        raise DataError(f"{path} is not a .npy file; streaming reads a .npy array, memory-mapped")
+    with open(path, "rb") as fh:
+        check_npy_header(fh, str(path), path.stat().st_size)
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:
+        raise DataError(f"{path} cannot be memory-mapped ({exc}); save a plain numeric array") from None
+    if arr.ndim < 2 or len(arr) == 0 or arr.size == 0:
+        raise DataError(f"{path} holds an array of shape {arr.shape}; expected one sample per row")
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) or np.iscomplexobj(arr):
+        raise DataError(f"{path} holds {arr.dtype} values; expected real numbers")
+    return arr
+
+
 def load_npy(path: Path, test_size: float, seed: int) -> Dataset:
     try:
         with open(path, "rb") as fh:

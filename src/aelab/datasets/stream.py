@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .arrays import _image_shape
+from .arrays import _image_shape, open_memmap
 from .images import _GREY_MODES, _collect, image_header, read_images
 
 
@@ -55,12 +55,7 @@ def open_stream(spec: str, image_size: tuple[int, int] | None = None) -> Stream:
 
 
 def _npy_stream(path: Path) -> Stream:
-    try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as exc:
-        raise DataError(f"{path} cannot be memory-mapped ({exc}); save a plain numeric array") from None
-    if arr.ndim < 2 or len(arr) == 0:
-        raise DataError(f"{path} holds an array of shape {arr.shape}; expected one sample per row")
+    arr = open_memmap(path)
     shape = _image_shape(arr)
     top = None
     if np.issubdtype(arr.dtype, np.integer):  # pixels, scaled to [0, 1] as the in-memory loader does
