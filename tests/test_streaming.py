@@ -173,3 +173,29 @@ def test_aelab_train_stream_refuses_what_it_cannot_stream(tmp_path, capsys):
         assert main(["train", "--data", str(data), "--stream", "--out", str(tmp_path / "m"), *extra]) == 1
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
+
+
+def _rss_file_bytes() -> int:
+    from pathlib import Path
+
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssFile:"):
+            return int(line.split()[1]) * 1024
+    return -1
+
+
+def test_pages_read_from_a_mapped_file_stop_counting_as_the_process_s_memory(tmp_path):
+    import pytest
+
+    from aelab.training.loop import release_mapped_pages
+
+    if _rss_file_bytes() < 0:
+        pytest.skip("needs /proc/self/status")
+    np.save(tmp_path / "big.npy", np.ones((64, 2**20), np.uint8))  # 64 MiB
+    X = np.load(tmp_path / "big.npy", mmap_mode="r").reshape(64, -1)
+    before = _rss_file_bytes()
+    assert int(X.sum(dtype=np.int64)) == 64 * 2**20  # every page read
+    assert _rss_file_bytes() - before > 48 * 2**20
+    release_mapped_pages(X)
+    assert _rss_file_bytes() - before < 16 * 2**20
+    assert int(X[63].sum()) == 2**20  # still readable: the pages come back from the file

@@ -13,6 +13,7 @@ import torch
 from ..errors import ParameterError
 from ..params import TABLE, check_params
 from ..training import TrainConfig, apply_in_batches, fit_module
+from ..training.loop import release_mapped_pages
 from .base import SavedModel
 
 INFERENCE_CHUNK = 8192  # samples per forward pass at inference: bounded memory, few Python steps
@@ -31,7 +32,7 @@ def standard_scaling(X) -> tuple[np.ndarray, np.ndarray]:
 #: Training data above this many bytes (as float32) is streamed from its array (a memory-mapped
 #: ``.npy``) a batch at a time instead of being copied into memory whole.
 STREAM_ABOVE_BYTES = 2 * 2**30
-SCAN_ROWS = 65_536  # rows per chunk of a streaming pass
+SCAN_ROWS = 16_384  # rows per chunk of a streaming pass (float64 working copies stay small)
 
 
 @dataclass
@@ -54,6 +55,7 @@ class ColumnSummary:
             chunk = prepare(X[start : start + rows]).astype(np.float64)
             part = cls(len(chunk), chunk.min(0), chunk.max(0), chunk.mean(0), ((chunk - chunk.mean(0)) ** 2).sum(0))
             summary = part if summary is None else summary.merged(part)
+            release_mapped_pages(X)  # a pass over a file larger than memory leaves the process small
         return summary
 
     def merged(self, other: ColumnSummary) -> ColumnSummary:

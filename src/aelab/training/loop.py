@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import mmap
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -165,6 +166,25 @@ def data_fingerprint(X: np.ndarray) -> str:
     return digest.hexdigest()[:32]
 
 
+def advise_mapped(X, advice: str) -> None:
+    """``madvise`` the mapping under a memory-mapped array (``"MADV_DONTNEED"``, ``"MADV_RANDOM"``...);
+    other arrays, or systems without that advice: nothing to do."""
+    while X is not None and not isinstance(X, mmap.mmap):
+        X = getattr(X, "base", None)
+    if X is not None and hasattr(mmap, advice):
+        X.madvise(getattr(mmap, advice))
+
+
+def release_mapped_pages(X) -> None:
+    """Let go of the pages of a memory-mapped array that this process has read: they stay in the
+    system's file cache, but stop counting as this process's memory, so that a pass over a file
+    larger than memory leaves the process small."""
+    advise_mapped(X, "MADV_DONTNEED")
+
+
+RELEASE_EVERY = 1  # streamed batches between two releases of the mapped pages read
+
+
 class Rows:
     """The training data as ``take(positions) -> (X rows[, y rows])`` on the training device: one
     tensor indexed in memory, or (``stream``) rows read from the array when asked for and passed
@@ -172,7 +192,9 @@ class Rows:
     run trains the weights an in-memory run trains."""
 
     def __init__(self, X, y, device: torch.device, stream: bool = False, prepare=None):
-        self.X, self.device, self.stream = X, device, stream
+        self.X, self.device, self.stream, self.reads = X, device, stream, 0
+        if stream:  # batches read rows at random: no read-ahead around each one (it would read it all)
+            advise_mapped(X, "MADV_RANDOM")
         self.prepare = prepare or (lambda a: np.asarray(a, dtype=np.float32))
         self.n, self.n_features = len(X), int(np.prod(X.shape[1:]))
         if not stream:
@@ -182,6 +204,9 @@ class Rows:
 
     def take(self, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if self.stream:
+            self.reads += 1
+            if self.reads % RELEASE_EVERY == 0:
+                release_mapped_pages(self.X)
             index = positions.cpu().numpy()
             block = np.ascontiguousarray(self.prepare(self.X[index]), dtype=np.float32).reshape(len(index), -1)
             x = torch.from_numpy(block)
@@ -215,6 +240,7 @@ def _fit(module, rows, batch_loss, config, device, param_groups, checkpoint_dir,
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     run_id = dict(fingerprint or {}, train=asdict(config), n_samples=n, n_features=rows.n_features)
     run_id["data"] = data_fingerprint(rows.X)
+    release_mapped_pages(rows.X)
     run_id["train"].pop("device")  # a run may resume on another device
     if has_checkpoint(checkpoint_dir):
         if not resume:
