@@ -52,7 +52,9 @@ def test_every_computation_of_a_cuda_model_runs_on_cuda_and_matches_its_cpu_copy
 
 KILLED_AFTER_TWO_EPOCHS = """
 import os, signal, sys
+import torch
 import aelab, aelab.training.loop as loop
+torch.set_num_threads(1)  # as the tests run
 real = loop.save_checkpoint
 def save_then_die(folder, run_id, module, optimizer, scheduler, shuffle, best, state):
     real(folder, run_id, module, optimizer, scheduler, shuffle, best, state)
