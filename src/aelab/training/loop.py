@@ -182,9 +182,6 @@ def release_mapped_pages(X) -> None:
     advise_mapped(X, "MADV_DONTNEED")
 
 
-RELEASE_EVERY = 1  # streamed batches between two releases of the mapped pages read
-
-
 class Rows:
     """The training data as ``take(positions) -> (X rows[, y rows])`` on the training device: one
     tensor indexed in memory, or (``stream``) rows read from the array when asked for and passed
@@ -192,7 +189,7 @@ class Rows:
     run trains the weights an in-memory run trains."""
 
     def __init__(self, X, y, device: torch.device, stream: bool = False, prepare=None):
-        self.X, self.device, self.stream, self.reads = X, device, stream, 0
+        self.X, self.device, self.stream = X, device, stream
         if stream:  # batches read rows at random: no read-ahead around each one (it would read it all)
             advise_mapped(X, "MADV_RANDOM")
         self.prepare = prepare or (lambda a: np.asarray(a, dtype=np.float32))
@@ -204,9 +201,7 @@ class Rows:
 
     def take(self, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if self.stream:
-            self.reads += 1
-            if self.reads % RELEASE_EVERY == 0:
-                release_mapped_pages(self.X)
+            release_mapped_pages(self.X)  # the last batch's pages: the process stays small
             index = positions.cpu().numpy()
             block = np.ascontiguousarray(self.prepare(self.X[index]), dtype=np.float32).reshape(len(index), -1)
             x = torch.from_numpy(block)
