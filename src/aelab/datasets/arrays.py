@@ -69,13 +69,18 @@ def check_npy_header(fh, what: str, file_size: int | None = None) -> None:
     limits.check("file_bytes", claimed, f"{what} claims an array of shape {shape}, {claimed:,} bytes")
 
 
+def check_npy_file(path: Path) -> None:
+    """:func:`check_npy_header` of the ``.npy`` file ``path``, held to the file's own size."""
+    with open(path, "rb") as fh:
+        check_npy_header(fh, str(path), path.stat().st_size)
+
+
 def open_memmap(path: str | Path) -> np.memmap:
     """A ``.npy`` file memory-mapped (nothing read yet but its header), one sample per row."""
     path = Path(path)
     if path.suffix != ".npy" or not path.is_file():
         raise DataError(f"{path} is not a .npy file; streaming reads a .npy array, memory-mapped")
-    with open(path, "rb") as fh:
-        check_npy_header(fh, str(path), path.stat().st_size)
+    check_npy_file(path)
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as exc:
@@ -89,8 +94,7 @@ def open_memmap(path: str | Path) -> np.memmap:
 
 def load_npy(path: Path, test_size: float, seed: int) -> Dataset:
     try:
-        with open(path, "rb") as fh:
-            check_npy_header(fh, str(path), path.stat().st_size)
+        check_npy_file(path)
         arr = np.load(path, allow_pickle=False)
     except ValueError as exc:
         raise DataError(f"{path} cannot be read without pickle ({exc}); save a plain numeric array") from None

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .arrays import _samples, check_npy_header
+from .arrays import _samples, check_npy_file
 from .images import _GREY_MODES, image_header, is_image_file, read_images, resize_pixels
 
 
@@ -54,8 +54,7 @@ def _image_sample(path: Path, shape, resize: bool, holder: str):
 
 def _npy_sample(path: Path, shape, n_features: int, resize: bool, holder: str):
     try:
-        with open(path, "rb") as fh:
-            check_npy_header(fh, str(path), path.stat().st_size)
+        check_npy_file(path)
         arr = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as exc:
         raise DataError(f"{path} is not a readable .npy array ({exc})") from None
