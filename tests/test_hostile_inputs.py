@@ -291,6 +291,8 @@ INDEX_EDITS = {
     "built as hnsw": ("index.json", lambda m: m.update(built_as="hnsw")),
     "ef_search text": ("index.json", lambda m: m["params"].update(ef_search="abc")),
     "count": ("index.json", lambda m: m.update(metric="manhattan")),
+    "split elsewhere": ("index.json", lambda m: m["info"].update(split="../x")),
+    "test size text": ("index.json", lambda m: m["info"].update(test_size="0.2")),
 }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import ModelError
-from .params import DOCUMENT_KINDS, METRICS, SPACES
+from .params import DOCUMENT_KINDS, INDEX_KINDS, METRICS, SPACES
 
 MAX_SIDE = 1 << 16  # pixels a side of an image shape
 MAX_FEATURES = 1 << 31
@@ -77,8 +77,8 @@ INDEX_META = _tagged(
     ["metric", "kind", "space", "count", "dimension"],
     {
         "metric": {"enum": list(METRICS)},
-        "kind": {"enum": ["auto", "exact", "hnsw", "ivf"]},
-        "built_as": {"enum": ["exact", "hnsw", "ivf"]},
+        "kind": {"enum": list(INDEX_KINDS)},
+        "built_as": {"enum": [kind for kind in INDEX_KINDS if kind != "auto"]},
         "space": {"enum": list(SPACES)},
         "count": _count,
         "dimension": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_FEATURES},
@@ -92,7 +92,27 @@ INDEX_META = _tagged(
                 "n_probe": {"type": ["integer", "null"], "minimum": 1, "maximum": 1 << 24},
             },
         },
-        "info": {"type": "object"},
+        "info": {
+            "type": "object",
+            "properties": {  # how the collection was read: split settings, for drawing its items again
+                "split": {"enum": ["train", "test", "all"]},
+                "test_size": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                "split_seed": _count,
+                "label_column": {"type": ["string", "integer", "null"]},
+                "image_size": {
+                    "oneOf": [
+                        {"type": "null"},
+                        {
+                            "type": "array",
+                            "minItems": 2,
+                            "maxItems": 2,
+                            "items": {"type": "integer", "minimum": 1, "maximum": MAX_SIDE - 1},
+                        },
+                    ]
+                },
+                "image_shape": _image_shape,
+            },
+        },
     },
 )
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import datasets
 from ..datasets import Stream, open_stream, read_sample
-from ..errors import DataError, ModelError, ParameterError
+from ..errors import DataError, ParameterError
 from ..models import PCA, CodeModel
 from ..models import load as load_model
 from ..storage import check_output
@@ -175,7 +175,8 @@ def collection_pixels(index: Index, data: str | None = None, data_dir=None):
     """``pixels(item_id)``: an indexed item's input vector, read from the collection the index was
     built from, or None for an item that is not in it (items added from other data). The collection
     is ``data`` (and ``data_dir``), which the user names, else the index's own data set when that
-    is a built-in one (``digits``, ``mnist``...), read with the split settings the index recorded.
+    is a built-in one (``digits``, ``mnist``...), read with the split settings the index recorded
+    (checked against :data:`aelab.schemas.INDEX_META` when it was loaded).
 
     Nothing else the index folder says is opened (not its stored paths, not its stored data
     folder): the folder may come from someone else."""
@@ -188,9 +189,8 @@ def collection_pixels(index: Index, data: str | None = None, data_dir=None):
                 f"the index says it was {str(stored)[:200]!r}"
             )
         data, data_dir = stored, None
-    split = _recorded(info, "split", "train", lambda v: v in ("train", "test", "all"))
-    image_size = _recorded(info, "image_size", None, lambda v: v is None or _size(v))
-    image_size = tuple(image_size) if image_size else None
+    split = info.get("split", "train")  # these split settings were checked when the index was loaded
+    image_size = tuple(info["image_size"]) if info.get("image_size") else None
     if info.get("stream"):
         stream, prefix = open_stream(data, image_size), "row:"
         size, width, read = stream.n, stream.n_features, lambda row: stream.rows(row, row + 1)[0]
@@ -198,9 +198,9 @@ def collection_pixels(index: Index, data: str | None = None, data_dir=None):
         ds = datasets.load(
             data,
             data_dir,
-            test_size=_recorded(info, "test_size", 0.2, lambda v: isinstance(v, float) and 0 < v < 1),
-            seed=_recorded(info, "split_seed", 0, lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
-            label_column=_recorded(info, "label_column", None, lambda v: v is None or isinstance(v, (str, int))),
+            test_size=info.get("test_size", 0.2),
+            seed=info.get("split_seed", 0),
+            label_column=info.get("label_column"),
             image_size=image_size,
         )
         part, prefix = ds.split(split), f"{split}:"
@@ -214,18 +214,6 @@ def collection_pixels(index: Index, data: str | None = None, data_dir=None):
         return read(int(number)) if number.isdigit() and int(number) < size else None
 
     return pixels
-
-
-def _size(value) -> bool:
-    return isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) and 0 < v < 1 << 16 for v in value)
-
-
-def _recorded(info: dict, key: str, default, valid):
-    """A split setting that the index recorded, checked: a damaged one is refused."""
-    value = info.get(key, default)
-    if not valid(value):
-        raise ModelError(f"the index's info.{key} is damaged ({str(value)[:80]!r}); build the index again")
-    return value
 
 
 def neighbour_figure(
