@@ -56,3 +56,29 @@ FAST_AE = dict(hidden_layer_sizes=(32, 16), epochs=8, batch_size=32, random_stat
 def run_cli(*args, **kw) -> subprocess.CompletedProcess:
     """``aelab ARGS...`` in a fresh process, as a user runs it."""
     return subprocess.run([sys.executable, "-m", "aelab.cli", *map(str, args)], capture_output=True, text=True, **kw)
+
+
+_KILLED_AFTER_EPOCH = """
+import os, signal, sys
+import numpy as np
+import torch
+import aelab, aelab.training.loop as loop
+torch.set_num_threads(1)  # as the tests run: the same sums in the same order
+data, checkpoint_dir, epoch = sys.argv[1], sys.argv[2], int(sys.argv[4])
+settings, fit_kw = eval(sys.argv[3]), eval(sys.argv[5])
+real = loop.save_checkpoint
+def save_then_die(folder, run_id, module, optimizer, scheduler, shuffle, best, state):
+    real(folder, run_id, module, optimizer, scheduler, shuffle, best, state)
+    if state["epoch"] == epoch:
+        os.kill(os.getpid(), signal.SIGKILL)
+loop.save_checkpoint = save_then_die
+aelab.AutoEncoder(**settings).fit(np.load(data, mmap_mode="r"), checkpoint_dir=checkpoint_dir, **fit_kw)
+"""
+
+
+def fit_killed_after_epoch(data: Path, checkpoint_dir: Path, settings: dict, epoch: int = 2, **fit_kw) -> int:
+    """Fit ``AutoEncoder(**settings)`` on the ``.npy`` file ``data`` (memory-mapped; ``fit_kw`` go
+    to ``fit``) in a fresh process that is SIGKILLed right after it saves the checkpoint of
+    ``epoch``, as a killed run leaves it; returns the process's exit status (-9)."""
+    argv = [str(data), str(checkpoint_dir), repr(settings), str(epoch), repr(fit_kw)]
+    return subprocess.run([sys.executable, "-c", _KILLED_AFTER_EPOCH, *argv]).returncode

@@ -8,6 +8,7 @@ import torch
 
 import aelab
 from aelab.training import apply_in_batches
+from conftest import fit_killed_after_epoch
 
 gpu = pytest.mark.gpu
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -50,35 +51,16 @@ def test_every_computation_of_a_cuda_model_runs_on_cuda_and_matches_its_cpu_copy
     assert judge.fit(ds.train.X, ds.train.y).predict(ds.test.X).shape == (360,)
 
 
-KILLED_AFTER_TWO_EPOCHS = """
-import os, signal, sys
-import torch
-import aelab, aelab.training.loop as loop
-torch.set_num_threads(1)  # as the tests run
-real = loop.save_checkpoint
-def save_then_die(folder, run_id, module, optimizer, scheduler, shuffle, best, state):
-    real(folder, run_id, module, optimizer, scheduler, shuffle, best, state)
-    if state["epoch"] == 2:
-        os.kill(os.getpid(), signal.SIGKILL)
-loop.save_checkpoint = save_then_die
-X = aelab.datasets.load("digits").train.X
-aelab.AutoEncoder(**eval(sys.argv[2])).fit(X, checkpoint_dir=sys.argv[1])
-"""
-
-
 @gpu
 @needs_cuda
 def test_a_denoising_run_killed_on_cuda_resumes_to_the_same_weights(tmp_path):
-    import subprocess
-    import sys
-
     settings = dict(
         n_components=4, hidden_layer_sizes=(32,), denoise="gaussian:0.3", epochs=4, batch_size=64, device="cuda",
         random_state=0,
     )  # fmt: skip
     X = aelab.datasets.load("digits").train.X
-    killed = subprocess.run([sys.executable, "-c", KILLED_AFTER_TWO_EPOCHS, str(tmp_path / "ckpt"), repr(settings)])
-    assert killed.returncode == -9
+    np.save(tmp_path / "digits.npy", X)
+    assert fit_killed_after_epoch(tmp_path / "digits.npy", tmp_path / "ckpt", settings, epoch=2) == -9
     resumed = aelab.AutoEncoder(**settings).fit(X, checkpoint_dir=tmp_path / "ckpt", resume=True)
     whole = aelab.AutoEncoder(**settings).fit(X)
     for a, b in zip(resumed.module_.state_dict().values(), whole.module_.state_dict().values()):

@@ -202,35 +202,15 @@ def test_pages_read_from_a_mapped_file_stop_counting_as_the_process_s_memory(tmp
     assert int(X[63].sum()) == 2**20  # still readable: the pages come back from the file
 
 
-KILLED_AFTER_TWO_EPOCHS = """
-import os, signal, sys
-import numpy as np
-import torch
-import aelab, aelab.training.loop as loop
-torch.set_num_threads(1)  # as the tests run: the same sums in the same order
-real = loop.save_checkpoint
-def save_then_die(folder, run_id, module, optimizer, scheduler, shuffle, best, state):
-    real(folder, run_id, module, optimizer, scheduler, shuffle, best, state)
-    if state["epoch"] == 2:
-        os.kill(os.getpid(), signal.SIGKILL)
-loop.save_checkpoint = save_then_die
-X = np.load(sys.argv[1], mmap_mode="r")
-aelab.AutoEncoder(**eval(sys.argv[3])).fit(X, checkpoint_dir=sys.argv[2], stream=True)
-"""
-
-
 @pytest.mark.slow
 def test_a_streamed_run_killed_mid_training_resumes_to_the_same_weights(tmp_path):
-    import subprocess
-    import sys
-
     import aelab
+    from conftest import fit_killed_after_epoch
 
     pixels = np.round(datasets.load("digits").train.X * 255).astype(np.uint8)
     np.save(tmp_path / "d.npy", pixels)
     settings = dict(n_components=3, hidden_layer_sizes=(16,), denoise="gaussian:0.2", epochs=4, random_state=0)
-    argv = [sys.executable, "-c", KILLED_AFTER_TWO_EPOCHS, str(tmp_path / "d.npy"), str(tmp_path / "ckpt")]
-    assert subprocess.run([*argv, repr(settings)]).returncode == -9
+    assert fit_killed_after_epoch(tmp_path / "d.npy", tmp_path / "ckpt", settings, epoch=2, stream=True) == -9
     mapped = np.load(tmp_path / "d.npy", mmap_mode="r")
     resumed = aelab.AutoEncoder(**settings).fit(mapped, checkpoint_dir=tmp_path / "ckpt", resume=True, stream=True)
     whole = aelab.AutoEncoder(**settings).fit(mapped, stream=True)
