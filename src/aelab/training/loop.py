@@ -204,8 +204,7 @@ class Rows:
             release_mapped_pages(self.X)  # the last batch's pages: the process stays small
             index = positions.cpu().numpy()
             block = np.ascontiguousarray(self.prepare(self.X[index]), dtype=np.float32).reshape(len(index), -1)
-            x = torch.from_numpy(block)
-            x = x.pin_memory().to(self.device, non_blocking=True) if self.device.type == "cuda" else x
+            x = rows_to(torch.from_numpy(block), self.device)
         else:
             x = self.memory[positions.to(self.device)]
         return (x,) if self.y is None else (x, self.y[positions.to(self.device)])
@@ -331,17 +330,20 @@ def _fit(module, rows, batch_loss, config, device, param_groups, checkpoint_dir,
     return result
 
 
+def rows_to(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A CPU tensor of rows on ``device``: on CUDA sent from pinned memory without blocking."""
+    return x.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else x.to(device)
+
+
 def apply_in_batches(fn, A: np.ndarray, chunk: int = 8192, device="cpu") -> np.ndarray:
     """``fn`` (torch in, torch out; a module in evaluation mode) over the rows of ``A`` in chunks on
     ``device`` (the module's), without gradients: bounded memory, few Python steps. On CUDA each
     chunk goes up from pinned memory without blocking. Returns float32 rows, on the CPU."""
     device = torch.device(device)
-    cuda = device.type == "cuda"
     parts = []
     with torch.no_grad():
         for i in range(0, len(A), chunk):
-            x = torch.from_numpy(np.ascontiguousarray(A[i : i + chunk], dtype=np.float32))
-            x = x.pin_memory().to(device, non_blocking=True) if cuda else x.to(device)
+            x = rows_to(torch.from_numpy(np.ascontiguousarray(A[i : i + chunk], dtype=np.float32)), device)
             parts.append(fn(x).float().cpu().numpy())
     return np.concatenate(parts).astype(np.float32, copy=False)
 
