@@ -67,8 +67,8 @@ torch.set_num_threads(1)  # as the tests run: the same sums in the same order
 data, checkpoint_dir, epoch = sys.argv[1], sys.argv[2], int(sys.argv[4])
 settings, fit_kw = eval(sys.argv[3]), eval(sys.argv[5])
 real = loop.save_checkpoint
-def save_then_die(folder, run_id, module, optimizer, scheduler, shuffle, best, state):
-    real(folder, run_id, module, optimizer, scheduler, shuffle, best, state)
+def save_then_die(folder, run_id, module, optimizer, scheduler, shuffle, best, state, *rest):
+    real(folder, run_id, module, optimizer, scheduler, shuffle, best, state, *rest)
     if state["epoch"] == epoch:
         os.kill(os.getpid(), signal.SIGKILL)
 loop.save_checkpoint = save_then_die

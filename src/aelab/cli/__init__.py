@@ -3,18 +3,24 @@ group; each handler parses its arguments and calls the API.
 
 Every user error ends as one line on stderr (``aelab: error: ...``) and a non-zero exit status.
 Building the parser imports nothing heavy (no torch): ``aelab --help`` answers at once.
+
+Under ``torchrun`` every rank runs the command; rank 0 tells the errors that every rank raises
+alike, other ranks only their own (prefixed with their rank).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import time
 
 from .. import __version__
 from ..errors import AelabError
 from . import generate, models, search, text
 from .common import Formatter, Parser
+from .launch import LAUNCHED, LOST_PEER, lost_peer
 
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 
@@ -37,14 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # what a launcher of several processes gives each of them
     try:
         from ..limits import OPTIONS, limits
 
         with limits(**{k: getattr(args, f"max_{k}") for k in OPTIONS if hasattr(args, f"max_{k}")}):
             args.func(args)
     except AelabError as exc:
-        return _fail(str(exc))
+        return _fail(str(exc), exc)
     except KeyboardInterrupt:
         print("aelab: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -56,14 +64,31 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one line, the traceback on request
         if os.environ.get("AELAB_DEBUG"):
             raise
+        if lost_peer(exc):
+            return _fail(LOST_PEER)
         return _fail(
             f"unexpected {type(exc).__name__}: {exc} (a bug in aelab; please report it with the command, and "
             "AELAB_DEBUG=1 to see where)"
         )
+    finally:
+        if int(os.environ.get("WORLD_SIZE", 1) or 1) > 1:  # under torchrun: leave the ranks' group
+            from ..training.distributed import leave
+
+            leave()
     return 0
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, exc: BaseException | None = None) -> int:
     """The one line of an error: what was wrong and what to do (newlines from data folded away)."""
-    print(f"aelab: error: {' '.join(message.split())}", file=sys.stderr)
+    line = " ".join(message.split())
+    if int(os.environ.get("WORLD_SIZE", 1) or 1) > 1:  # a rank of a run of several processes
+        from ..training.distributed import told_by_main, world
+
+        if error_file := os.environ.get("TORCHELASTIC_ERROR_FILE"):  # for the launcher's report
+            with open(error_file, "w") as f:
+                json.dump({"message": line, "timestamp": int(time.time())}, f)
+        if os.environ.get(LAUNCHED) or told_by_main(exc):  # the launcher (or rank 0) tells it
+            return EXIT_ERROR
+        line = line if world().is_main else f"(rank {world().rank}) {line}"
+    print(f"aelab: error: {line}", file=sys.stderr)
     return EXIT_ERROR

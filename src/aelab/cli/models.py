@@ -20,6 +20,7 @@ from ..params import (
     UPSAMPLING,
 )
 from .common import add_params, command, data_args, load_data, params_from, sizes
+from .launch import add_launch_args, launched
 
 TRAINING = tuple(p.name for p in TRAINING_PARAMS)
 OUTPUT_NAMES = tuple(p.name for p in OUTPUT)
@@ -110,6 +111,7 @@ def add_commands(sub) -> None:
     t = p.add_argument_group("training")
     add_params(t, TRAINING)
     _run_args(t)
+    add_launch_args(p.add_argument_group("many processes (DistributedDataParallel; see the README's Scaling section)"))
     p.set_defaults(func=cmd_train)
 
     p = command(
@@ -268,15 +270,19 @@ def cmd_train(args) -> None:
     from ..report import pca_twin, twin_note
     from ..storage import check_output
     from ..training import checkpoint_path
+    from ..training.distributed import on_main, world
 
-    check_output(args.out, args.overwrite)
+    on_main(check_output, args.out, args.overwrite)
     model = _estimator(args)
     if not isinstance(model, PCA):
-        model.validate_params()  # bad options fail before the data is loaded
+        model.validate_params()  # bad options fail before the data is loaded, or any process starts
+    if launched(args, args.argv):
+        return
     if getattr(args, "stream", False):
         return _train_streamed(args, model)
     ds = load_data(args)
-    print(f"data: {ds!r}", flush=True)
+    if world().is_main:
+        print(f"data: {ds!r}", flush=True)
     fit_kw = {} if isinstance(model, PCA) else {"y": ds.train.y}
     try:
         fit_to_folder(
@@ -296,6 +302,8 @@ def cmd_train(args) -> None:
                 file=sys.stderr,
             )
         raise
+    if not world().is_main:  # rank 0 reports
+        return
     if not isinstance(model, PCA):
         _report_training(model, len(ds.train))
     line = f"test reconstruction error: {model.reconstruction_error(ds.test.X):.4f} per sample"
@@ -317,6 +325,7 @@ def _train_streamed(args, model) -> None:
 
     from ..datasets import open_memmap
     from ..models import PCA, fit_to_folder
+    from ..training.distributed import world
 
     if isinstance(model, PCA):
         raise AelabError("PCA reads its data in memory; drop --stream, or stream an auto-encoder")
@@ -325,6 +334,8 @@ def _train_streamed(args, model) -> None:
         raise AelabError(f"--stream reads uint8 pixels or real numbers, not {X.dtype}; convert {args.data} first")
     print(f"data: {args.data}: {len(X)} samples of shape {X.shape[1:]} ({X.dtype}), memory-mapped", flush=True)
     fit_to_folder(model, args.out, X, stream=True, resume=args.resume, overwrite=args.overwrite)
+    if not world().is_main:  # rank 0 reports
+        return
     _report_training(model, len(X))
     rows = np.sort(np.random.default_rng(0).permutation(len(X))[:STREAM_REPORT_ROWS])
     sample = np.asarray(X[rows])  # uint8 pixels are scaled by the models as the loaders scale them

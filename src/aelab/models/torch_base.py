@@ -164,6 +164,7 @@ class TorchEstimator(SavedModel):
         self.epochs_, self.batch_size_ = config.epochs, min(int(config.batch_size), config.n_train(len(X)))
         self.steps_per_epoch_, self.patience_ = config.steps_per_epoch(len(X)), config.patience
         result = fit_module(self.module_, X, batch_loss, config, fingerprint=fingerprint, progress=self.verbose, **kw)
+        self.batch_size_, self.steps_per_epoch_ = result.batch_size, result.steps_per_epoch  # as several ranks ran
         self.module_.eval()
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
@@ -252,21 +253,29 @@ def fit_to_folder(model: SavedModel, out, *fit_args, resume: bool = False, overw
     """Fit ``model`` (``fit_args``/``fit_kw`` go to its ``fit``) and save it as the folder ``out``.
 
     A torch estimator keeps a checkpoint in ``out.checkpoint`` after every epoch, so that an
-    interrupted run continues with ``resume``; it is removed once the model is saved. ``out`` is
-    checked before any work: an existing folder is replaced only with ``overwrite``; while this
-    run holds ``out``, a second run into it is refused at once (:func:`aelab.storage.output_lock`).
+    interrupted run continues with ``resume`` (and a run that torchrun restarted, always); it is
+    removed once the model is saved. ``out`` is checked before any work: an existing folder is
+    replaced only with ``overwrite``; while this run holds ``out``, a second run into it is refused
+    at once (:func:`aelab.storage.output_lock`). With several ranks, rank 0 alone does the writing.
     """
+    import contextlib
     import shutil
 
     from ..storage import check_output, output_lock
     from ..training import checkpoint_path
+    from ..training.distributed import on_main, restarted, world
 
-    with output_lock(out):
+    def hold(stack):
+        stack.enter_context(output_lock(out))
         check_output(out, overwrite)
+
+    with contextlib.ExitStack() as stack:
+        on_main(hold, stack)
         if isinstance(model, TorchEstimator):
-            fit_kw.update(checkpoint_dir=checkpoint_path(out), resume=resume)
+            fit_kw.update(checkpoint_dir=checkpoint_path(out), resume=resume or restarted())
         model.fit(*fit_args, **fit_kw)
-        model.save(out, overwrite=overwrite)
-        if isinstance(model, TorchEstimator):
-            shutil.rmtree(checkpoint_path(out), ignore_errors=True)
+        if world().is_main:
+            model.save(out, overwrite=overwrite)
+            if isinstance(model, TorchEstimator):
+                shutil.rmtree(checkpoint_path(out), ignore_errors=True)
     return model

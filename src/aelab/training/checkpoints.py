@@ -30,11 +30,14 @@ def checkpoint_path(out) -> Path:
     return out.with_name(out.name + ".checkpoint")
 
 
-def save_checkpoint(folder: Path, run_id: dict, module, optimizer, scheduler, shuffle, best_weights, state) -> None:
+def save_checkpoint(
+    folder: Path, run_id: dict, module, optimizer, scheduler, shuffle, best_weights, state, generators=None
+) -> None:
     """Write the complete training state of this epoch, then point ``checkpoint.json`` at it.
 
     The pointer is replaced atomically after the state files are whole, so a run killed at any
     moment leaves a checkpoint that is either the previous epoch's or this one's.
+    ``generators`` adds the random states of every rank of a run with several processes.
     """
     folder.mkdir(parents=True, exist_ok=True)
     tag = f"epoch-{state['epoch']:05d}"
@@ -47,6 +50,7 @@ def save_checkpoint(folder: Path, run_id: dict, module, optimizer, scheduler, sh
             "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
             "best_weights": best_weights,
+            **(generators or {}),
         },
         folder,
         tag,

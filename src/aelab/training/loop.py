@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from ..errors import AelabError
 from ..params import AUTO_EPOCHS, AUTO_MAX_BATCH, TABLE, auto_batch_size, auto_epochs, auto_patience
 from .checkpoints import has_checkpoint, load_checkpoint, save_checkpoint
+from .distributed import World, barrier, every_rank, gather_objects, join, on_main, sum_over_ranks, wrap
 
 #: ``batch_loss(module, batch, epoch) -> (loss, {term name: value})``: the objective of one batch.
 #: ``batch`` holds the batch's rows of X (and of y, when there are targets); ``epoch`` counts the
@@ -99,6 +100,9 @@ class TrainResult:
     best_epoch: int | None = None
     stopped_early: bool = False
     resumed_from: int | None = None
+    #: the global batch and the steps of an epoch (several ranks round the batch to a multiple of them)
+    batch_size: int | None = None
+    steps_per_epoch: int | None = None
 
     @property
     def seconds(self) -> float:
@@ -138,21 +142,33 @@ def fit_module(
     """
     config.check()
     config = config.resolved(len(X))
-    device = torch.device(config.device)
+    ranks = join()
+    device = ranks.device(config.device)
     precision = torch.get_float32_matmul_precision()
     if device.type == "cuda":  # TF32 matmuls on Ampere and later (float32 range, 10-bit mantissa)
         torch.set_float32_matmul_precision("high")
     try:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(config.seed + 2)
+            torch.manual_seed(config.seed + 2 + RANK_SEED_STRIDE * ranks.rank)  # each rank its own noise
             rows = Rows(X, y, device, stream, prepare)
             return _fit(
-                module, rows, batch_loss, config, device, param_groups, checkpoint_dir, resume, fingerprint, progress
+                module,
+                rows,
+                batch_loss,
+                config,
+                device,
+                ranks,
+                param_groups,
+                checkpoint_dir,
+                resume,
+                fingerprint,
+                progress,
             )
     finally:
         torch.set_float32_matmul_precision(precision)
 
 
+RANK_SEED_STRIDE = 7919  # rank r draws its noise from seed + 2 + r * this (rank 0: a one-process run's)
 FINGERPRINT_ROWS = 256
 
 
@@ -210,7 +226,9 @@ class Rows:
         return (x,) if self.y is None else (x, self.y[positions.to(self.device)])
 
 
-def _fit(module, rows, batch_loss, config, device, param_groups, checkpoint_dir, resume, fingerprint, progress):
+def _fit(
+    module, rows, batch_loss, config, device, ranks: World, param_groups, checkpoint_dir, resume, fingerprint, progress
+):
     module.to(device)
     n = rows.n
     split = torch.Generator().manual_seed(config.seed)
@@ -218,38 +236,58 @@ def _fit(module, rows, batch_loss, config, device, param_groups, checkpoint_dir,
     n_val = int(round(config.validation_fraction * n)) if n > 1 else 0
     val_positions, train_positions = order[:n_val], order[n_val:]
     n_train = n - n_val
-    batch = min(int(config.batch_size), n_train)
+    if ranks.size > n_train:
+        raise every_rank(
+            TrainingError(
+                f"{ranks.size} processes, but only {n_train} training samples; start at most {n_train} processes "
+                "(--nproc-per-node)"
+            )
+        )
+    # Every rank takes its own equal part of each global batch (the batch size, rounded down to a
+    # multiple of the ranks): rank r the r-th part of the batch a one-process run would take.
+    part = max(1, min(int(config.batch_size), n_train) // ranks.size)
+    batch = part * ranks.size
     per_epoch = max(1, n_train // batch)  # the remainder is dropped: BatchNorm needs full batches
+    mine = slice(ranks.rank * part, (ranks.rank + 1) * part)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bfloat16")
 
+    # With several ranks the module trains as DistributedDataParallel (its BatchNorm synchronised);
+    # ``net`` is the module inside, whose weights are checkpointed and copied back at the end.
+    trained = wrap(module, device) if ranks.size > 1 else module
+    net = trained.module if ranks.size > 1 else module
+    if param_groups and net is not module:  # the same groups, of the copy's parameters
+        own = dict(zip(map(id, module.parameters()), net.parameters()))
+        param_groups = [dict(g, params=[own[id(p)] for p in g["params"]]) for g in param_groups]
     optimizer = torch.optim.AdamW(
-        param_groups or module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
+        param_groups or net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
     )
     scheduler = _schedule(optimizer, config, per_epoch * int(config.epochs))
-    shuffle = torch.Generator().manual_seed(config.seed + 1)
+    shuffle = torch.Generator().manual_seed(config.seed + 1)  # the same on every rank: one order
     state = {"epoch": 0, "history": [], "best_val": math.inf, "best_epoch": None, "bad_epochs": 0}
     best_weights: dict[str, torch.Tensor] | None = None
-    result = TrainResult()
+    result = TrainResult(batch_size=batch, steps_per_epoch=per_epoch)
 
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     run_id = dict(fingerprint or {}, train=asdict(config), n_samples=n, n_features=rows.n_features)
     run_id["data"] = data_fingerprint(rows.X)
     release_mapped_pages(rows.X)
     run_id["train"].pop("device")  # a run may resume on another device
-    if has_checkpoint(checkpoint_dir):
-        if not resume:
-            raise TrainingError(
-                f"{checkpoint_dir} holds the checkpoint of an unfinished run; pass --resume to continue it, "
-                "or delete that folder to start over"
-            )
-        saved = load_checkpoint(checkpoint_dir, run_id)
-        module.load_state_dict(saved["module"])
+    if ranks.size > 1:
+        run_id["ranks"] = ranks.size  # another number of ranks splits the batches otherwise
+    saved = on_main(_resumed, checkpoint_dir, run_id, resume)  # rank 0 reads it, every rank goes on from it
+    if saved is not None:
+        net.load_state_dict(saved["module"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         shuffle.set_state(saved["shuffle"])
-        if "rng" in saved:
+        rng = saved.get("rank_rng") or []
+        if len(rng) == ranks.size:
+            torch.set_rng_state(rng[ranks.rank])
+        elif "rng" in saved:
             torch.set_rng_state(saved["rng"])
-        if device.type == "cuda" and len(saved.get("cuda_rng") or []) == torch.cuda.device_count():  # GPU noise too
+        if device.type == "cuda" and ranks.size > 1 and len(saved.get("rank_cuda_rng") or []) == ranks.size:
+            torch.cuda.set_rng_state(saved["rank_cuda_rng"][ranks.rank], device)
+        elif device.type == "cuda" and len(saved.get("cuda_rng") or []) == torch.cuda.device_count():  # GPU noise
             torch.cuda.set_rng_state_all(list(saved["cuda_rng"]))
         best_weights = saved["best_weights"]
         state = saved["state"]
@@ -263,20 +301,20 @@ def _fit(module, rows, batch_loss, config, device, param_groups, checkpoint_dir,
         unit="samples",
         unit_scale=True,
         dynamic_ncols=True,
-        disable=None if progress else True,
+        disable=None if progress and ranks.is_main else True,
     )
     with contextlib.closing(bar):
         while state["epoch"] < total and not result.stopped_early:
             epoch = state["epoch"] + 1
             bar.set_description(f"epoch {epoch}/{total}")
-            module.train()
+            trained.train()
             started = time.perf_counter()
             sums: dict[str, torch.Tensor] = {}
             perm = torch.randperm(n_train, generator=shuffle)
             for b in range(per_epoch):
-                data = rows.take(train_positions[perm[b * batch : (b + 1) * batch]])
+                data = rows.take(train_positions[perm[b * batch : (b + 1) * batch][mine]])
                 with autocast:
-                    loss, terms = batch_loss(module, data, epoch - 1 + b / per_epoch)
+                    loss, terms = batch_loss(trained, data, epoch - 1 + b / per_epoch)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -285,15 +323,21 @@ def _fit(module, rows, batch_loss, config, device, param_groups, checkpoint_dir,
                     sums[name] = sums.get(name, 0.0) + value.detach().float()
                 bar.update(batch)
             seconds = time.perf_counter() - started
-            record = {"epoch": epoch, **{k: float(v) / per_epoch for k, v in sums.items()}}
-            if not math.isfinite(record["loss"]):
-                raise TrainingError(
-                    f"the training loss became {record['loss']} in epoch {epoch}; lower the learning rate "
-                    f"(now {config.learning_rate}) and train again"
+            means = sum_over_ranks(torch.stack([torch.as_tensor(v).cpu() for v in sums.values()])) / ranks.size
+            record = {"epoch": epoch, **{k: float(v) / per_epoch for k, v in zip(sums, means)}}
+            if not math.isfinite(record["loss"]):  # the same on every rank (summed over them)
+                raise every_rank(
+                    TrainingError(
+                        f"the training loss became {record['loss']} in epoch {epoch}; lower the learning rate "
+                        f"(now {config.learning_rate}) and train again"
+                    )
                 )
-            if n_val:
+            if n_val:  # each rank its share of the validation rows, summed over the ranks
                 with autocast:
-                    record["val_loss"] = evaluate_loss(module, rows, val_positions, batch_loss)
+                    mean = evaluate_loss(net, rows, val_positions[ranks.rank :: ranks.size], batch_loss)
+                share = len(val_positions[ranks.rank :: ranks.size])
+                record["val_loss"] = float(sum_over_ranks(torch.tensor(mean * share, dtype=torch.float64))) / n_val
+                trained.train()
             record.update(
                 seconds=seconds, samples_per_s=per_epoch * batch / seconds, lr=float(scheduler.get_last_lr()[0])
             )
@@ -301,7 +345,7 @@ def _fit(module, rows, batch_loss, config, device, param_groups, checkpoint_dir,
             state["epoch"] = epoch
             if n_val and record["val_loss"] < state["best_val"]:
                 state.update(best_val=record["val_loss"], best_epoch=epoch, bad_epochs=0)
-                best_weights = {k: v.detach().clone() for k, v in module.state_dict().items()}
+                best_weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
             elif n_val:
                 state["bad_epochs"] += 1
             if config.patience and n_val and state["bad_epochs"] >= config.patience:
@@ -311,23 +355,47 @@ def _fit(module, rows, batch_loss, config, device, param_groups, checkpoint_dir,
                 refresh=False,
             )
             if checkpoint_dir is not None:
-                save_checkpoint(
-                    checkpoint_dir,
-                    run_id,
-                    module,
-                    optimizer,
-                    scheduler,
-                    shuffle,
-                    best_weights,
-                    dict(state, stopped_early=result.stopped_early),
-                )
+                generators = _rank_generators(device, ranks)
+                if ranks.is_main:
+                    save_checkpoint(
+                        checkpoint_dir,
+                        run_id,
+                        net,
+                        optimizer,
+                        scheduler,
+                        shuffle,
+                        best_weights,
+                        dict(state, stopped_early=result.stopped_early),
+                        generators,
+                    )
+                barrier()  # no rank goes on before the epoch's checkpoint is whole
 
-    if best_weights is not None:
-        module.load_state_dict(best_weights)
+    module.load_state_dict(best_weights if best_weights is not None else net.state_dict())
     module.eval()
     result.history = state["history"]
     result.best_epoch = state["best_epoch"]
     return result
+
+
+def _resumed(checkpoint_dir, run_id, resume):
+    """The checkpoint to go on from (None: start afresh)."""
+    if not has_checkpoint(checkpoint_dir):
+        return None
+    if not resume:
+        raise TrainingError(
+            f"{checkpoint_dir} holds the checkpoint of an unfinished run; pass --resume to continue it, "
+            "or delete that folder to start over"
+        )
+    return load_checkpoint(checkpoint_dir, run_id)
+
+
+def _rank_generators(device, ranks: World) -> dict:
+    """The random generators of every rank (their noise), for a checkpoint written by rank 0."""
+    if ranks.size == 1:
+        return {}
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    states = gather_objects((torch.get_rng_state(), cuda))
+    return {"rank_rng": [s[0] for s in states], "rank_cuda_rng": [s[1] for s in states if s[1] is not None]}
 
 
 def rows_to(x: torch.Tensor, device: torch.device) -> torch.Tensor:

@@ -69,7 +69,7 @@ def greedy_layerwise(
 
         result = fit_module(net, H, batch_loss, replace(layer_config, seed=config.seed + 100 + i), progress=progress)
         net.eval()  # the next layer's inputs, computed where this layer trained
-        H = apply_in_batches(net.block, H, device=config.device)
+        H = apply_in_batches(net.block, H, device=next(net.parameters()).device)
         stages.append(Stage(net.block, net.decoder, result.history))
     return stages
 
