@@ -202,3 +202,34 @@ def test_document_auto_training_keeps_the_20_newsgroups_recipe_and_feeds_small_c
     assert auto_document_training(11314) == (128, 40)  # 20 Newsgroups: the recipe, unchanged
     assert auto_document_training(1000) == (16, 49)  # 62 steps an epoch, 3,038 in all
     assert auto_document_training(4000) == (64, 49)
+
+
+def test_float16_trains_with_a_gradient_scaler_that_resumes_exactly(tmp_path, monkeypatch):
+    """float16 autocast with a gradient scaler learns what float32 learns, and the scaler's state
+    is in the checkpoint: a run stopped after epoch 2 resumes to the weights of a whole run."""
+    import aelab.training.loop as loop
+
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(300, 3)) @ rng.normal(size=(3, 20))).astype(np.float32)
+    settings = dict(n_components=3, hidden_layer_sizes=(64,), epochs=4, batch_size=32, random_state=0, verbose=False)
+    half = AutoEncoder(precision="float16", **settings).fit(X)
+    full = AutoEncoder(precision="float32", **settings).fit(X)
+    assert half.history_[-1]["loss"] < 0.5 * half.history_[0]["loss"]
+    assert half.reconstruction_error(X) < 1.1 * full.reconstruction_error(X)
+
+    real = loop.save_checkpoint
+
+    def save_then_stop(*args):
+        real(*args)
+        if args[7]["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        AutoEncoder(precision="float16", **settings).fit(X, checkpoint_dir=tmp_path / "ckpt")
+    monkeypatch.undo()
+    saved = load_state(tmp_path / "ckpt", "epoch-00002")
+    assert saved["scaler"]["scale"] > 0
+    resumed = AutoEncoder(precision="float16", **settings).fit(X, checkpoint_dir=tmp_path / "ckpt", resume=True)
+    for k, v in half.module_.state_dict().items():
+        assert torch.equal(resumed.module_.state_dict()[k], v), k

@@ -42,7 +42,7 @@ LOSSES = ("mse", "bce", "multinomial")
 OUTPUT_ACTIVATIONS = ("auto", "sigmoid", "linear", "softmax")
 SCALINGS = ("auto", "none", "standard")
 SCHEDULES = ("onecycle", "cosine", "constant")
-PRECISIONS = ("float32", "bfloat16")
+PRECISIONS = ("float32", "bfloat16", "float16")
 CORRUPTIONS = ("gaussian", "mask", "salt_pepper")
 SPARSITIES = ("l1", "kl")
 PRETRAINING = (None, "greedy")
@@ -355,7 +355,12 @@ TRAINING_PARAMS = (
         expect="a whole number >= 0, auto or None",
         metavar="EPOCHS|auto",
     ),
-    Param("precision", "float32", "float32, or bfloat16 for mixed-precision training (autocast)", choices=PRECISIONS),
+    Param(
+        "precision",
+        "float32",
+        "float32; bfloat16 or float16 for mixed-precision training (autocast; float16 with a gradient scaler)",
+        choices=PRECISIONS,
+    ),
     Param(
         "random_state",
         None,

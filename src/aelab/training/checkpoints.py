@@ -31,13 +31,13 @@ def checkpoint_path(out) -> Path:
 
 
 def save_checkpoint(
-    folder: Path, run_id: dict, module, optimizer, scheduler, shuffle, best_weights, state, generators=None
+    folder: Path, run_id: dict, module, optimizer, scheduler, shuffle, best_weights, state, extra=None
 ) -> None:
     """Write the complete training state of this epoch, then point ``checkpoint.json`` at it.
 
     The pointer is replaced atomically after the state files are whole, so a run killed at any
     moment leaves a checkpoint that is either the previous epoch's or this one's.
-    ``generators`` adds the random states of every rank of a run with several processes.
+    ``extra`` adds more state (every rank's generators, a float16 run's gradient scaler).
     """
     folder.mkdir(parents=True, exist_ok=True)
     tag = f"epoch-{state['epoch']:05d}"
@@ -50,7 +50,7 @@ def save_checkpoint(
             "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
             "best_weights": best_weights,
-            **(generators or {}),
+            **(extra or {}),
         },
         folder,
         tag,

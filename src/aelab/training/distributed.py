@@ -159,10 +159,12 @@ def wrap(module: nn.Module, device: torch.device) -> nn.Module:
     import copy
 
     net = copy.deepcopy(module)
+    # The running statistics are the same on every rank (computed from the same global sums), so
+    # DDP need not broadcast rank 0's buffers before every step.
     if device.type == "cuda":
         net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
-        return nn.parallel.DistributedDataParallel(net, device_ids=[device.index])
-    return nn.parallel.DistributedDataParallel(RanksBatchNorm.convert(net))
+        return nn.parallel.DistributedDataParallel(net, device_ids=[device.index], broadcast_buffers=False)
+    return nn.parallel.DistributedDataParallel(RanksBatchNorm.convert(net), broadcast_buffers=False)
 
 
 class RanksBatchNorm(nn.modules.batchnorm._BatchNorm):

@@ -249,7 +249,11 @@ def _fit(
     batch = part * ranks.size
     per_epoch = max(1, n_train // batch)  # the remainder is dropped: BatchNorm needs full batches
     mine = slice(ranks.rank * part, (ranks.rank + 1) * part)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bfloat16")
+    half = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(config.precision)
+    autocast = torch.autocast(device.type, dtype=half or torch.bfloat16, enabled=half is not None)
+    # float16's narrow range: the loss is scaled up so that small gradients do not vanish, and a
+    # step whose gradients overflowed is skipped (the scale then shrinks)
+    scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "float16")
 
     # With several ranks the module trains as DistributedDataParallel (its BatchNorm synchronised);
     # ``net`` is the module inside, whose weights are checkpointed and copied back at the end.
@@ -279,6 +283,8 @@ def _fit(
         net.load_state_dict(saved["module"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
+        if "scaler" in saved:
+            scaler.load_state_dict(saved["scaler"])
         shuffle.set_state(saved["shuffle"])
         rng = saved.get("rank_rng") or []
         if len(rng) == ranks.size:
@@ -316,8 +322,9 @@ def _fit(
                 with autocast:
                     loss, terms = batch_loss(trained, data, epoch - 1 + b / per_epoch)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
                 scheduler.step()
                 for name, value in {"loss": loss, **terms}.items():
                     sums[name] = sums.get(name, 0.0) + value.detach().float()
@@ -355,7 +362,9 @@ def _fit(
                 refresh=False,
             )
             if checkpoint_dir is not None:
-                generators = _rank_generators(device, ranks)
+                extra = _rank_generators(device, ranks)
+                if scaler.is_enabled():
+                    extra["scaler"] = scaler.state_dict()
                 if ranks.is_main:
                     save_checkpoint(
                         checkpoint_dir,
@@ -366,7 +375,7 @@ def _fit(
                         shuffle,
                         best_weights,
                         dict(state, stopped_early=result.stopped_early),
-                        generators,
+                        extra,
                     )
                 barrier()  # no rank goes on before the epoch's checkpoint is whole
 
