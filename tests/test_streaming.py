@@ -217,3 +217,49 @@ def test_a_streamed_run_killed_mid_training_resumes_to_the_same_weights(tmp_path
     assert resumed.n_epochs_ == whole.n_epochs_ == 4
     for p, q in zip(resumed.module_.state_dict().values(), whole.module_.state_dict().values()):
         assert torch.equal(p, q)
+
+
+def _image_folder(root, n: int = 40, size=(13, 11)):
+    """A labelled folder of odd-sized images: grey in one sub-folder, colour in another."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label, mode in (("grey", "L"), ("colour", "RGB")):
+        (root / label).mkdir(parents=True)
+        for i in range(n):
+            shape = size if mode == "L" else (*size, 3)
+            Image.fromarray((rng.random(shape) * 255).astype(np.uint8), mode).save(root / label / f"{i}.png")
+    return root
+
+
+def test_an_image_folder_streamed_through_worker_processes_gives_the_in_memory_weights(tmp_path):
+    """ImageRows decodes each batch's images in DataLoader workers, as the in-memory loader
+    decodes them: the same pixels in the same batches, so the same weights, bit for bit."""
+    from aelab import AutoEncoder
+    from aelab.datasets import ImageRows
+    from aelab.datasets.images import read_images
+
+    rows = ImageRows(_image_folder(tmp_path / "pictures"), workers=2)
+    assert rows.shape == (80, 13 * 11 * 3) and rows.image_shape == (13, 11, 3)
+    X, shape = read_images(rows.files)
+    settings = dict(n_components=4, hidden_layer_sizes=(32,), epochs=2, batch_size=16, random_state=0, verbose=False)
+    streamed = AutoEncoder(**settings).fit(rows)  # an ImageRows is streamed by default
+    in_memory = AutoEncoder(**settings).fit(X, image_shape=shape)
+    assert streamed.image_shape_ == in_memory.image_shape_ == (13, 11, 3)
+    assert streamed.mean_ is None and in_memory.mean_ is None  # pixels in [0, 1] are not standardised
+    for k, v in in_memory.module_.state_dict().items():
+        assert torch.equal(streamed.module_.state_dict()[k], v), k
+
+
+def test_an_image_that_will_not_decode_in_a_worker_is_one_line(tmp_path):
+    from conftest import run_cli
+
+    folder = _image_folder(tmp_path / "pictures", n=10)
+    good = (folder / "grey" / "0.png").read_bytes()
+    (folder / "grey" / "3.png").write_bytes(good[:100])  # its header reads; its pixels do not decode
+    done = run_cli("train", "--data", folder, "--stream", "--out", tmp_path / "m", "--epochs", "2")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"aelab: error: {folder / 'grey' / '3.png'} cannot be read as an image (OSError); remove or replace it"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pictures"]

@@ -210,8 +210,8 @@ def _run_args(g) -> None:
     g.add_argument(
         "--stream",
         action="store_true",
-        help="train from a .npy file memory-mapped, a batch at a time, on all its rows (for data larger than "
-        "memory); the report is on a sample of the training rows",
+        help="train from a .npy file memory-mapped, or an image folder decoded by worker processes, a batch at a "
+        "time, on all its rows (for data larger than memory); the report is on a sample of the training rows",
     )
 
 
@@ -319,20 +319,28 @@ STREAM_REPORT_ROWS = 10_000  # the training rows a streamed run reports its erro
 
 
 def _train_streamed(args, model) -> None:
-    """``aelab train --stream``: every row of a memory-mapped .npy trains (the validation share
-    inside training is the hold-out); the error is reported on a seeded sample of training rows."""
+    """``aelab train --stream``: every row of a memory-mapped .npy, or every image of a folder
+    (decoded in worker processes), trains (the validation share inside training is the
+    hold-out); the error is reported on a seeded sample of training rows."""
     import numpy as np
 
-    from ..datasets import open_memmap
+    from ..datasets import ImageRows, open_memmap, parse_image_size
     from ..models import PCA, fit_to_folder
     from ..training.distributed import world
 
     if isinstance(model, PCA):
         raise AelabError("PCA reads its data in memory; drop --stream, or stream an auto-encoder")
-    X = open_memmap(args.data)
-    if np.issubdtype(X.dtype, np.integer) and X.dtype != np.uint8:
-        raise AelabError(f"--stream reads uint8 pixels or real numbers, not {X.dtype}; convert {args.data} first")
-    print(f"data: {args.data}: {len(X)} samples of shape {X.shape[1:]} ({X.dtype}), memory-mapped", flush=True)
+    if Path(args.data).is_dir():
+        X = ImageRows(args.data, image_size=parse_image_size(args.image_size))
+        workers = f"{X.workers} worker process{'es' if X.workers != 1 else ''}"
+        what = f"{len(X)} images of {'x'.join(map(str, X.image_shape))}, decoded in {workers}"
+    else:
+        X = open_memmap(args.data)
+        if np.issubdtype(X.dtype, np.integer) and X.dtype != np.uint8:
+            raise AelabError(f"--stream reads uint8 pixels or real numbers, not {X.dtype}; convert {args.data} first")
+        what = f"{len(X)} samples of shape {X.shape[1:]} ({X.dtype}), memory-mapped"
+    if world().is_main:
+        print(f"data: {args.data}: {what}", flush=True)
     fit_to_folder(model, args.out, X, stream=True, resume=args.resume, overwrite=args.overwrite)
     if not world().is_main:  # rank 0 reports
         return

@@ -20,7 +20,7 @@ from .idx import find_idx_files, read_idx
 from .images import is_image_file, load_image_folder, read_images
 from .named import NAMES, load_idx_folder, load_named
 from .samples import read_sample
-from .stream import Stream, open_stream
+from .stream import ImageRows, Stream, open_stream
 
 __all__ = [
     "NAMES",
@@ -35,6 +35,7 @@ __all__ = [
     "natural_sorted",
     "open_memmap",
     "open_stream",
+    "ImageRows",
     "parse_image_size",
     "read_idx",
     "read_images",

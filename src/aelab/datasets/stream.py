@@ -1,5 +1,6 @@
 """Collections read in batches, for data sets larger than memory: a memory-mapped .npy array or a
-folder of images, read a batch of rows (or files) at a time.
+folder of images, read a batch of rows (or files) at a time. :class:`ImageRows` offers a folder
+of images to training as an array of rows that are decoded when they are asked for.
 
 Unlike :func:`aelab.datasets.load`, a stream has no train/test split: it is every sample, in
 order, as ``aelab index --stream`` indexes it.
@@ -7,6 +8,7 @@ order, as ``aelab index --stream`` indexes it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,8 +80,21 @@ def _image_stream(folder: Path, image_size: tuple[int, int] | None) -> Stream:
     files, labels = _collect(folder)
     if not files:
         raise DataError(f"{folder} holds no image files")
+    image_size, colour, shape = _image_format(folder, files, image_size)
+
+    def read(start: int, stop: int) -> np.ndarray:
+        return read_images(files[start:stop], image_size=image_size, colour=colour)[0]
+
+    return Stream(
+        folder.name, len(files), int(np.prod(shape)), shape, labels=labels, paths=[str(f) for f in files], _read=read
+    )
+
+
+def _image_format(folder: Path, files: list[Path], image_size: tuple[int, int] | None):
+    """The size, colour and shape every image of ``files`` is read in, from their headers alone
+    (cheap, and every file is checked before any pixel is decoded)."""
     modes, sizes = set(), set()
-    for f in files:  # headers only: cheap, and every file is checked before anything is indexed
+    for f in files:
         mode, size = image_header(f)
         modes.add(mode)
         sizes.add(size)
@@ -89,11 +104,49 @@ def _image_stream(folder: Path, image_size: tuple[int, int] | None) -> Stream:
         width, height = next(iter(sizes))
         image_size = (height, width)
     colour = any(mode not in _GREY_MODES for mode in modes)
-    shape = (*image_size, 3) if colour else tuple(image_size)
+    return image_size, colour, ((*image_size, 3) if colour else tuple(image_size))
 
-    def read(start: int, stop: int) -> np.ndarray:
-        return read_images(files[start:stop], image_size=image_size, colour=colour)[0]
 
-    return Stream(
-        folder.name, len(files), int(np.prod(shape)), shape, labels=labels, paths=[str(f) for f in files], _read=read
-    )
+class ImageRows:
+    """The images of a folder (``_collect``'s order: sub-folder by sub-folder) as an array of
+    float32 rows in [0, 1] that is never in memory whole: ``rows[i]``, ``rows[a:b]`` or
+    ``rows[[i, j, ...]]`` decode those images, as the in-memory loader decodes them, so training
+    from it sees the pixels and batches an in-memory run sees. Training decodes its batches in
+    ``workers`` DataLoader processes (:class:`aelab.training.loop.Rows`)."""
+
+    read_in_batches = True  # estimators stream it (:meth:`aelab.models.AutoEncoder.fit`)
+    dtype = np.dtype(np.float32)
+    ndim = 2
+
+    def __init__(self, folder, image_size: tuple[int, int] | None = None, workers: int | None = None):
+        folder = Path(folder)
+        self.files, self.labels = _collect(folder)
+        if not self.files:
+            raise DataError(f"{folder} holds no image files")
+        self.name = folder.name
+        self.image_size, self.colour, self.image_shape = _image_format(folder, self.files, image_size)
+        self.shape = (len(self.files), int(np.prod(self.image_shape)))
+        self.workers = min(4, max(1, (os.cpu_count() or 2) - 1)) if workers is None else workers
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, slice):
+            picked = self.files[key]
+        else:
+            index = np.asarray(key)
+            picked = [self.files[i] for i in index.reshape(-1)]
+        if not picked:
+            return np.zeros((0, self.shape[1]), np.float32)
+        X = read_images(picked, image_size=self.image_size, colour=self.colour)[0]
+        return X[0] if not isinstance(key, slice) and np.ndim(key) == 0 else X
+
+    def reshape(self, *shape):
+        """Itself, for ``reshape(len(rows), -1)`` (it is rows already)."""
+        if tuple(shape) not in ((len(self), -1), self.shape):
+            raise ValueError(f"ImageRows are rows of {self.shape[1]} values; they do not reshape to {shape}")
+        return self
+
+    def __repr__(self) -> str:
+        return f"ImageRows({self.name!r}: {len(self)} images of {'x'.join(map(str, self.image_shape))})"

@@ -36,16 +36,19 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
         codes that the model keeps for generation (``code_sample_``). ``checkpoint_dir`` keeps the
         training state after every epoch; ``resume`` continues from it.
 
-        ``stream``: read ``X`` (a memory-mapped ``.npy``: ``np.load(path, mmap_mode="r")``) a chunk
-        at a time instead of copying it into memory: one pass for the checks and the scaling
-        statistics, then each batch's rows when training needs them. None (the default) streams a
-        memory-mapped array larger than ``STREAM_ABOVE_BYTES`` as float32 (2 GiB).
+        ``stream``: read ``X`` (a memory-mapped ``.npy``: ``np.load(path, mmap_mode="r")``, or the
+        images of a folder: :class:`aelab.datasets.ImageRows`) a chunk at a time instead of copying
+        it into memory: one pass for the checks and the scaling statistics, then each batch's rows
+        when training needs them (images decoded in DataLoader workers). None (the default)
+        streams ImageRows, and a memory-mapped array larger than ``STREAM_ABOVE_BYTES`` as float32
+        (2 GiB).
         """
         self._check_params()
         self.regularization_ = self._regularization()
         self._set_image_shape(X, image_shape)
         rows = None
-        if stream or (stream is None and isinstance(X, np.memmap) and X.size * 4 > STREAM_ABOVE_BYTES):
+        big = isinstance(X, np.memmap) and X.size * 4 > STREAM_ABOVE_BYTES
+        if stream or (stream is None and (big or getattr(X, "read_in_batches", False))):
             if getattr(self, "pretrain", None):
                 raise ParameterError("greedy pre-training reads its data in memory; train without pretrain to stream")
             rows = X.reshape(len(X), -1)  # a view: nothing is read yet

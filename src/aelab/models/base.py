@@ -76,7 +76,8 @@ class SavedModel(BaseEstimator):
         return f" (images of {'x'.join(map(str, shape))})" if shape else ""
 
     def _set_image_shape(self, X, image_shape) -> None:
-        arr_shape = np.asarray(X).shape
+        arr_shape = X.shape if getattr(X, "read_in_batches", False) else np.asarray(X).shape
+        image_shape = image_shape if image_shape is not None else getattr(X, "image_shape", None)
         if image_shape is None and len(arr_shape) in (3, 4):
             image_shape = tuple(arr_shape[1:])
         if image_shape is not None and int(np.prod(image_shape)) != int(np.prod(arr_shape[1:])):

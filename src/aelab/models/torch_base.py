@@ -13,7 +13,7 @@ import torch
 from ..errors import ParameterError
 from ..params import TABLE, check_params
 from ..training import TrainConfig, apply_in_batches, fit_module
-from ..training.loop import release_mapped_pages
+from ..training.loop import read_ahead, release_mapped_pages
 from .base import SavedModel
 
 INFERENCE_CHUNK = 8192  # samples per forward pass at inference: bounded memory, few Python steps
@@ -33,6 +33,7 @@ def standard_scaling(X) -> tuple[np.ndarray, np.ndarray]:
 #: ``.npy``) a batch at a time instead of being copied into memory whole.
 STREAM_ABOVE_BYTES = 2 * 2**30
 SCAN_ROWS = 16_384  # rows per chunk of a streaming pass (float64 working copies stay small)
+SCAN_IMAGES = 512  # images per chunk, when workers decode them: enough chunks to share out
 
 
 @dataclass
@@ -49,10 +50,14 @@ class ColumnSummary:
 
     @classmethod
     def scan(cls, X, prepare) -> ColumnSummary:
-        """The summary of ``prepare(chunk)`` over the chunks of ``SCAN_ROWS`` rows of ``X``."""
-        summary, rows = None, SCAN_ROWS
-        for start in range(0, len(X), rows):
-            chunk = prepare(X[start : start + rows]).astype(np.float64)
+        """The summary of ``prepare(chunk)`` over the chunks of ``SCAN_ROWS`` rows of ``X`` (read in
+        ``X.workers`` processes, for images to decode)."""
+        workers = getattr(X, "workers", 0)
+        size = SCAN_IMAGES if workers else SCAN_ROWS
+        chunks = [slice(start, start + size) for start in range(0, len(X), size)]
+        summary = None
+        for chunk in read_ahead(lambda rows: prepare(X[rows]), chunks, workers):
+            chunk = chunk.astype(np.float64)
             part = cls(len(chunk), chunk.min(0), chunk.max(0), chunk.mean(0), ((chunk - chunk.mean(0)) ** 2).sum(0))
             summary = part if summary is None else summary.merged(part)
             release_mapped_pages(X)  # a pass over a file larger than memory leaves the process small

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import math
 import mmap
+import multiprocessing as mp
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -218,12 +219,65 @@ class Rows:
     def take(self, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if self.stream:
             release_mapped_pages(self.X)  # the last batch's pages: the process stays small
-            index = positions.cpu().numpy()
-            block = np.ascontiguousarray(self.prepare(self.X[index]), dtype=np.float32).reshape(len(index), -1)
-            x = rows_to(torch.from_numpy(block), self.device)
+            x = rows_to(torch.from_numpy(self._read(positions)), self.device)
         else:
             x = self.memory[positions.to(self.device)]
         return (x,) if self.y is None else (x, self.y[positions.to(self.device)])
+
+    def _read(self, positions: torch.Tensor) -> np.ndarray:
+        index = positions.cpu().numpy()
+        return np.ascontiguousarray(self.prepare(self.X[index]), dtype=np.float32).reshape(len(index), -1)
+
+    def batches(self, positions: list[torch.Tensor]):
+        """``take`` of each of ``positions``, in order. Data whose rows cost decoding (an image
+        folder: ``X.workers``) is read ahead in that many worker processes (:func:`read_ahead`)."""
+        workers = getattr(self.X, "workers", 0) if self.stream else 0
+        if not workers:
+            yield from map(self.take, positions)
+            return
+        for p, block in zip(positions, read_ahead(self._read, positions, workers)):
+            x = rows_to(torch.from_numpy(block), self.device)
+            yield (x,) if self.y is None else (x, self.y[p.to(self.device)])
+
+
+def read_ahead(read: Callable, blocks: list, workers: int = 0):
+    """``read(block)`` for each of ``blocks``, in order; with ``workers``, in that many DataLoader
+    worker processes, ahead of use (decoding images while the model trains). A worker's error (an
+    image that will not decode) is raised here as itself, in one line, not as a worker's traceback."""
+    if not workers:
+        yield from map(read, blocks)
+        return
+    loader = torch.utils.data.DataLoader(
+        _Reads(read, blocks),
+        batch_size=None,
+        num_workers=min(workers, len(blocks)) or 1,
+        collate_fn=_as_it_is,
+        multiprocessing_context="fork" if "fork" in mp.get_all_start_methods() else None,
+    )
+    for out in loader:
+        if isinstance(out, AelabError):
+            raise out
+        yield out
+
+
+class _Reads(torch.utils.data.Dataset):
+    """The blocks of :func:`read_ahead`; errors come back as values, raised by the reader."""
+
+    def __init__(self, read: Callable, blocks: list):
+        self.read, self.blocks = read, blocks
+
+    def __len__(self) -> int:
+        return len(self.blocks)
+
+    def __getitem__(self, i: int):
+        try:
+            return self.read(self.blocks[i])
+        except AelabError as exc:
+            return exc
+
+
+def _as_it_is(out):
+    return out
 
 
 def _fit(
@@ -317,8 +371,8 @@ def _fit(
             started = time.perf_counter()
             sums: dict[str, torch.Tensor] = {}
             perm = torch.randperm(n_train, generator=shuffle)
-            for b in range(per_epoch):
-                data = rows.take(train_positions[perm[b * batch : (b + 1) * batch][mine]])
+            epoch_batches = [train_positions[perm[b * batch : (b + 1) * batch][mine]] for b in range(per_epoch)]
+            for b, data in enumerate(rows.batches(epoch_batches)):
                 with autocast:
                     loss, terms = batch_loss(trained, data, epoch - 1 + b / per_epoch)
                 optimizer.zero_grad(set_to_none=True)
