@@ -161,6 +161,21 @@ def test_aelab_train_stream_trains_on_every_row_of_a_memory_mapped_npy(tmp_path,
     assert streamed.image_shape_ == (8, 8)
 
 
+def test_aelab_train_streams_a_npy_over_the_memory_budget_without_being_asked(tmp_path, capsys, monkeypatch):
+    from aelab.cli import main
+    from aelab.models import torch_base
+
+    np.save(tmp_path / "d.npy", np.random.default_rng(0).random((120, 6), dtype=np.float32))
+    argv = ["train", "--data", str(tmp_path / "d.npy"), "--epochs", "1", "--hidden", "8", "--n-components", "2"]
+    assert main([*argv, "--out", str(tmp_path / "small")]) == 0
+    assert "Dataset('d.npy': 96 train, 24 test" in capsys.readouterr().out  # 2.8 KiB: in memory, split
+    monkeypatch.setattr(torch_base, "STREAM_ABOVE_BYTES", 1000)
+    assert main([*argv, "--out", str(tmp_path / "big")]) == 0
+    out = capsys.readouterr().out
+    assert "would take 0.0 GiB in memory as float32 (more than 0 GiB): streaming it, as --stream does" in out
+    assert "120 samples of shape (6,) (float32), memory-mapped" in out
+
+
 def test_aelab_train_stream_refuses_what_it_cannot_stream(tmp_path, capsys):
     from aelab.cli import main
 

@@ -278,7 +278,7 @@ def cmd_train(args) -> None:
         model.validate_params()  # bad options fail before the data is loaded, or any process starts
     if launched(args, args.argv):
         return
-    if getattr(args, "stream", False):
+    if getattr(args, "stream", False) or (not isinstance(model, PCA) and _larger_than_memory_budget(args.data)):
         return _train_streamed(args, model)
     ds = load_data(args)
     if world().is_main:
@@ -313,6 +313,25 @@ def cmd_train(args) -> None:
         line += f" (PCA-{twin.code_size}: {twin.reconstruction_error(ds.test.X):.4f}{'; ' + note if note else ''})"
     print(line)
     print(f"model saved in {args.out}")
+
+
+def _larger_than_memory_budget(data: str) -> bool:
+    """Whether ``data`` is a .npy file that would take more than the in-memory budget as float32
+    (``STREAM_ABOVE_BYTES``): then training streams it, as with --stream (read from its header)."""
+    from ..datasets import open_memmap
+    from ..models.torch_base import STREAM_ABOVE_BYTES
+
+    if not (data.endswith(".npy") and Path(data).is_file()):
+        return False
+    X = open_memmap(data)
+    if X.size * 4 <= STREAM_ABOVE_BYTES:
+        return False
+    print(
+        f"data: {data} would take {X.size * 4 / 2**30:.1f} GiB in memory as float32 (more than "
+        f"{STREAM_ABOVE_BYTES / 2**30:.0f} GiB): streaming it, as --stream does",
+        flush=True,
+    )
+    return True
 
 
 STREAM_REPORT_ROWS = 10_000  # the training rows a streamed run reports its error on, beside PCA's
