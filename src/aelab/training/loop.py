@@ -216,10 +216,14 @@ class Rows:
             self.memory = torch.from_numpy(data if data.flags.writeable else data.copy()).to(device)
         self.y = None if y is None else torch.as_tensor(np.asarray(y)).to(device)
 
-    def take(self, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def take(self, positions: torch.Tensor, block: np.ndarray | None = None) -> tuple[torch.Tensor, ...]:
+        """The rows at ``positions`` (and their targets) on the device; ``block``: those rows,
+        streamed and read already (by a worker of :meth:`batches`)."""
         if self.stream:
-            release_mapped_pages(self.X)  # the last batch's pages: the process stays small
-            x = rows_to(torch.from_numpy(self._read(positions)), self.device)
+            if block is None:
+                release_mapped_pages(self.X)  # the last batch's pages: the process stays small
+                block = self._read(positions)
+            x = rows_to(torch.from_numpy(block), self.device)
         else:
             x = self.memory[positions.to(self.device)]
         return (x,) if self.y is None else (x, self.y[positions.to(self.device)])
@@ -233,11 +237,8 @@ class Rows:
         folder: ``X.workers``) is read ahead in that many worker processes (:func:`read_ahead`)."""
         workers = getattr(self.X, "workers", 0) if self.stream else 0
         if not workers:
-            yield from map(self.take, positions)
-            return
-        for p, block in zip(positions, read_ahead(self._read, positions, workers)):
-            x = rows_to(torch.from_numpy(block), self.device)
-            yield (x,) if self.y is None else (x, self.y[p.to(self.device)])
+            return map(self.take, positions)
+        return map(self.take, positions, read_ahead(self._read, positions, workers))
 
 
 def read_ahead(read: Callable, blocks: list, workers: int = 0):
@@ -393,12 +394,10 @@ def _fit(
                         f"(now {config.learning_rate}) and train again"
                     )
                 )
-            if n_val:  # each rank its share of the validation rows, summed over the ranks
+            if n_val:  # each rank its share of the validation rows (maybe none), summed over the ranks
                 with autocast:
-                    mean = evaluate_loss(net, rows, val_positions[ranks.rank :: ranks.size], batch_loss)
-                share = len(val_positions[ranks.rank :: ranks.size])
-                record["val_loss"] = float(sum_over_ranks(torch.tensor(mean * share, dtype=torch.float64))) / n_val
-                trained.train()
+                    val_total = loss_total(net, rows, val_positions[ranks.rank :: ranks.size], batch_loss)
+                record["val_loss"] = float(sum_over_ranks(torch.tensor(val_total, dtype=torch.float64))) / n_val
             record.update(
                 seconds=seconds, samples_per_s=per_epoch * batch / seconds, lr=float(scheduler.get_last_lr()[0])
             )
@@ -482,18 +481,24 @@ def apply_in_batches(fn, A: np.ndarray, chunk: int = 8192, device="cpu") -> np.n
 def evaluate_loss(
     module: nn.Module, rows: Rows, positions: torch.Tensor, batch_loss: BatchLoss, chunk: int = 4096
 ) -> float:
-    """Mean loss over the rows at ``positions`` in evaluation mode (no gradient, BatchNorm on running
-    statistics), with every warm-up finished (``epoch=inf``), so that validation losses of all
-    epochs compare."""
+    """Mean loss over the rows at ``positions`` (see :func:`loss_total`)."""
+    return loss_total(module, rows, positions, batch_loss, chunk) / len(positions)
+
+
+def loss_total(
+    module: nn.Module, rows: Rows, positions: torch.Tensor, batch_loss: BatchLoss, chunk: int = 4096
+) -> float:
+    """The loss summed over the rows at ``positions`` (0 for none) in evaluation mode (no gradient,
+    BatchNorm on running statistics), with every warm-up finished (``epoch=inf``), so that
+    validation losses of all epochs compare; the module is left in training mode."""
     module.eval()
     total = 0.0
-    n = len(positions)
     with torch.no_grad():
-        for start in range(0, n, chunk):
+        for start in range(0, len(positions), chunk):
             part = rows.take(positions[start : start + chunk])
             total += float(batch_loss(module, part, math.inf)[0]) * len(part[0])
     module.train()
-    return total / n
+    return total
 
 
 def _schedule(optimizer, config: TrainConfig, steps: int):
