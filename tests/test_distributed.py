@@ -94,6 +94,7 @@ def test_two_ranks_train_the_model_of_one_process(tmp_path):
     assert one.keys() == two.keys()
     for k in one:
         torch.testing.assert_close(two[k], one[k], rtol=1e-4, atol=1e-5, msg=k)
+    assert "Warning" not in done.stderr
     assert "batches of 32" in done.stdout  # rank 0 reported, once
     assert done.stdout.count("model saved") == 1
 

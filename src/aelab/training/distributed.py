@@ -14,6 +14,7 @@ ranks, and only rank 0 writes.
 from __future__ import annotations
 
 import datetime
+import inspect
 import os
 from dataclasses import dataclass
 
@@ -71,7 +72,7 @@ def join() -> World:
         # The ranks meet in the store torchrun gives them, under a prefix of their own per restart:
         # torchrun's store keeps the keys of the attempt before, whose addresses are gone.
         store, rank, size = next(dist.rendezvous("env://", timeout=TIMEOUT))
-        store = dist.PrefixStore(f"aelab/attempt-{os.environ.get('TORCHELASTIC_RESTART_COUNT', 0)}", store)
+        store = dist.PrefixStore(f"aelab/attempt-{_restarts()}", store)
         dist.init_process_group(
             "cpu:gloo,cuda:nccl" if cuda else "gloo", store=store, rank=rank, world_size=size, timeout=TIMEOUT
         )
@@ -106,6 +107,12 @@ def told_by_main(exc: BaseException) -> bool:
     return world().size > 1 and not world().is_main and getattr(exc, "every_rank", False)
 
 
+def _several() -> bool:
+    """Whether this process is one of several ranks joined in a process group (else collectives
+    have nothing to do)."""
+    return dist.is_initialized() and dist.get_world_size() > 1
+
+
 def leave() -> None:
     """Leave the process group, if this process joined one (at the end of a command)."""
     if dist.is_initialized():
@@ -114,20 +121,25 @@ def leave() -> None:
 
 def restarted() -> bool:
     """Whether torchrun restarted this run after a rank failed (``--max-restarts``): it resumes."""
-    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", 0) or 0) > 0
+    return _restarts() > 0
+
+
+def _restarts() -> int:
+    """How many times torchrun has restarted this run's ranks."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", 0) or 0)
 
 
 def sum_over_ranks(values: torch.Tensor) -> torch.Tensor:
     """``values`` summed over every rank (as float64 on the CPU; unchanged with one rank)."""
     values = values.detach().double().cpu()
-    if dist.is_initialized() and dist.get_world_size() > 1:
+    if _several():
         dist.all_reduce(values)
     return values
 
 
 def from_main(obj):
     """Rank 0's ``obj`` on every rank (for a few small things: a loaded checkpoint, an error)."""
-    if not (dist.is_initialized() and dist.get_world_size() > 1):
+    if not _several():
         return obj
     box = [obj]
     dist.broadcast_object_list(box, src=0)
@@ -136,7 +148,7 @@ def from_main(obj):
 
 def gather_objects(obj) -> list:
     """``obj`` of every rank, in rank order, on every rank."""
-    if not (dist.is_initialized() and dist.get_world_size() > 1):
+    if not _several():
         return [obj]
     out = [None] * dist.get_world_size()
     dist.all_gather_object(out, obj)
@@ -144,7 +156,7 @@ def gather_objects(obj) -> list:
 
 
 def barrier() -> None:
-    if dist.is_initialized() and dist.get_world_size() > 1:
+    if _several():
         dist.barrier()
 
 
@@ -160,11 +172,15 @@ def wrap(module: nn.Module, device: torch.device) -> nn.Module:
 
     net = copy.deepcopy(module)
     # The running statistics are the same on every rank (computed from the same global sums), so
-    # DDP need not broadcast rank 0's buffers before every step.
+    # DDP need not broadcast rank 0's buffers before every step (torch 2.13 renamed that switch).
+    ddp = nn.parallel.DistributedDataParallel
+    no_sync = (
+        "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(ddp).parameters else "broadcast_buffers"
+    )
     if device.type == "cuda":
         net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
-        return nn.parallel.DistributedDataParallel(net, device_ids=[device.index], broadcast_buffers=False)
-    return nn.parallel.DistributedDataParallel(RanksBatchNorm.convert(net), broadcast_buffers=False)
+        return ddp(net, device_ids=[device.index], **{no_sync: False})
+    return ddp(RanksBatchNorm.convert(net), **{no_sync: False})
 
 
 class RanksBatchNorm(nn.modules.batchnorm._BatchNorm):
@@ -178,7 +194,7 @@ class RanksBatchNorm(nn.modules.batchnorm._BatchNorm):
             raise ValueError(f"expected at least 2-D input (got {input.dim()}-D)")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or not (dist.is_initialized() and dist.get_world_size() > 1):
+        if not self.training or not _several():
             return super().forward(x)
         dims = [0, *range(2, x.dim())]
         count = x.new_full((1,), x.numel() / x.shape[1])
