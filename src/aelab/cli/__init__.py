@@ -20,7 +20,7 @@ from .. import __version__
 from ..errors import AelabError
 from . import generate, models, search, text
 from .common import Formatter, Parser
-from .launch import LAUNCHED, LOST_PEER, lost_peer
+from .launch import LAUNCHED, LOST_PEER, in_ranks, lost_peer
 
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             "AELAB_DEBUG=1 to see where)"
         )
     finally:
-        if int(os.environ.get("WORLD_SIZE", 1) or 1) > 1:  # under torchrun: leave the ranks' group
+        if in_ranks():  # under torchrun: leave the ranks' group
             from ..training.distributed import leave
 
             leave()
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 def _fail(message: str, exc: BaseException | None = None) -> int:
     """The one line of an error: what was wrong and what to do (newlines from data folded away)."""
     line = " ".join(message.split())
-    if int(os.environ.get("WORLD_SIZE", 1) or 1) > 1:  # a rank of a run of several processes
+    if in_ranks():  # a rank of a run of several processes
         from ..training.distributed import told_by_main, world
 
         if error_file := os.environ.get("TORCHELASTIC_ERROR_FILE"):  # for the launcher's report

@@ -22,9 +22,15 @@ LAUNCHED = "AELAB_LAUNCHED"
 LOST_PEER = "another process of this run stopped (its own error, or a signal, says why); this one stopped too"
 
 
+def in_ranks() -> bool:
+    """Whether this process is one rank of several (torchrun set ``WORLD_SIZE``), told without
+    importing torch."""
+    return int(os.environ.get("WORLD_SIZE", 1) or 1) > 1
+
+
 def lost_peer(exc: BaseException) -> bool:
     """Whether ``exc`` is a rank's collective failing because another rank is gone."""
-    if int(os.environ.get("WORLD_SIZE", 1) or 1) < 2:
+    if not in_ranks():
         return False
     import torch.distributed as dist
 
