@@ -117,7 +117,7 @@ def test_streaming_refuses_greedy_pre_training(tmp_path):
 
 def test_a_memory_mapped_array_over_the_budget_is_streamed_by_default(tmp_path, monkeypatch):
     import aelab
-    from aelab.models import autoencoder, torch_base
+    from aelab.models import torch_base
 
     np.save(tmp_path / "x.npy", np.random.default_rng(0).random((64, 4), dtype=np.float32))
     mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
@@ -126,7 +126,7 @@ def test_a_memory_mapped_array_over_the_budget_is_streamed_by_default(tmp_path, 
     monkeypatch.setattr(torch_base.ColumnSummary, "scan", classmethod(lambda cls, *a: scans.append(1) or real(*a)))
     aelab.AutoEncoder(n_components=2, hidden_layer_sizes=(8,), epochs=1).fit(mapped)
     assert scans == []  # 1 KiB: copied into memory
-    monkeypatch.setattr(autoencoder, "STREAM_ABOVE_BYTES", 100)
+    monkeypatch.setattr(torch_base, "STREAM_ABOVE_BYTES", 100)
     aelab.AutoEncoder(n_components=2, hidden_layer_sizes=(8,), epochs=1).fit(mapped)
     assert scans == [1]
 

@@ -319,18 +319,20 @@ def _larger_than_memory_budget(data: str) -> bool:
     """Whether ``data`` is a .npy file that would take more than the in-memory budget as float32
     (``STREAM_ABOVE_BYTES``): then training streams it, as with --stream (read from its header)."""
     from ..datasets import open_memmap
-    from ..models.torch_base import STREAM_ABOVE_BYTES
+    from ..models.torch_base import STREAM_ABOVE_BYTES, over_memory_budget
+    from ..training.distributed import world
 
     if not (data.endswith(".npy") and Path(data).is_file()):
         return False
     X = open_memmap(data)
-    if X.size * 4 <= STREAM_ABOVE_BYTES:
+    if not over_memory_budget(X):
         return False
-    print(
-        f"data: {data} would take {X.size * 4 / 2**30:.1f} GiB in memory as float32 (more than "
-        f"{STREAM_ABOVE_BYTES / 2**30:.0f} GiB): streaming it, as --stream does",
-        flush=True,
-    )
+    if world().is_main:  # rank 0 reports
+        print(
+            f"data: {data} would take {X.size * 4 / 2**30:.1f} GiB in memory as float32 (more than "
+            f"{STREAM_ABOVE_BYTES / 2**30:.0f} GiB): streaming it, as --stream does",
+            flush=True,
+        )
     return True
 
 

@@ -17,7 +17,7 @@ from ..params import AUTOENCODER_PARAMS, REGULARIZATION, parameters_doc
 from ..storage import json_value
 from ..training import TrainConfig
 from .base import CodeModel
-from .torch_base import STREAM_ABOVE_BYTES, ColumnSummary, TorchEstimator
+from .torch_base import ColumnSummary, TorchEstimator, over_memory_budget
 
 CODE_SAMPLE = 10_000  # training codes kept with a model, for generation
 
@@ -47,8 +47,7 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
         self.regularization_ = self._regularization()
         self._set_image_shape(X, image_shape)
         rows = None
-        big = isinstance(X, np.memmap) and X.size * 4 > STREAM_ABOVE_BYTES
-        if stream or (stream is None and (big or getattr(X, "read_in_batches", False))):
+        if stream or (stream is None and (over_memory_budget(X) or getattr(X, "read_in_batches", False))):
             if getattr(self, "pretrain", None):
                 raise ParameterError("greedy pre-training reads its data in memory; train without pretrain to stream")
             rows = X.reshape(len(X), -1)  # a view: nothing is read yet

@@ -32,6 +32,14 @@ def standard_scaling(X) -> tuple[np.ndarray, np.ndarray]:
 #: Training data above this many bytes (as float32) is streamed from its array (a memory-mapped
 #: ``.npy``) a batch at a time instead of being copied into memory whole.
 STREAM_ABOVE_BYTES = 2 * 2**30
+
+
+def over_memory_budget(X) -> bool:
+    """Whether ``X`` is a memory-mapped array that would take more than ``STREAM_ABOVE_BYTES`` in
+    memory as float32: it is then streamed rather than copied in (by ``fit`` and ``aelab train``)."""
+    return isinstance(X, np.memmap) and X.size * 4 > STREAM_ABOVE_BYTES
+
+
 SCAN_ROWS = 16_384  # rows per chunk of a streaming pass (float64 working copies stay small)
 SCAN_IMAGES = 512  # images per chunk, when workers decode them: enough chunks to share out
 
