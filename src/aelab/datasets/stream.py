@@ -77,16 +77,15 @@ def _npy_stream(path: Path) -> Stream:
 
 
 def _image_stream(folder: Path, image_size: tuple[int, int] | None) -> Stream:
-    files, labels = _collect(folder)
-    if not files:
-        raise DataError(f"{folder} holds no image files")
-    image_size, colour, shape = _image_format(folder, files, image_size)
-
-    def read(start: int, stop: int) -> np.ndarray:
-        return read_images(files[start:stop], image_size=image_size, colour=colour)[0]
-
+    images = ImageRows(folder, image_size)
     return Stream(
-        folder.name, len(files), int(np.prod(shape)), shape, labels=labels, paths=[str(f) for f in files], _read=read
+        images.name,
+        len(images),
+        images.shape[1],
+        images.image_shape,
+        labels=images.labels,
+        paths=[str(f) for f in images.files],
+        _read=lambda start, stop: images[start:stop],
     )
 
 
