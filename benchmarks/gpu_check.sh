@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # The checks that need a GPU, as one short script for a GPU machine (a few minutes):
 #   1. the tests marked `gpu` (they skip without CUDA elsewhere);
-#   2. the default recipe (784-1000-500-250-30) on MNIST on the GPU: samples/s as a fraction of the
-#      GPU's own float32 matmul rate measured in the same run, peak GPU memory, and the test error.
-# Usage: benchmarks/gpu_check.sh [MNIST_DIR] [EPOCHS]   (defaults: ../shared/data/mnist, 5)
+#   2. the default recipe (784-1000-500-250-30, "auto" epochs) on MNIST on the GPU: samples/s as a
+#      fraction of the GPU's own matmul rate measured in the same run, peak GPU memory, test error;
+#   3. the same recipe for a few epochs in float32, bfloat16, float16 and compiled (--compile),
+#      each as a ratio to float32 in the same run, and streamed from a memory-mapped .npy.
+# Usage: benchmarks/gpu_check.sh [MNIST_DIR] [EPOCHS]   (defaults: ../shared/data/mnist, 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MNIST_DIR="${1:-../shared/data/mnist}"
-EPOCHS="${2:-5}"
+EPOCHS="${2:-10}"
 PYTHON="${PYTHON:-.venv/bin/python}"
 
 "$PYTHON" -m pytest -q -m gpu tests -p no:cacheprovider
 
-"$PYTHON" - "$MNIST_DIR" "$EPOCHS" <<'EOF'
+"$PYTHON" - "$MNIST_DIR" "$EPOCHS" <<'PY'
+import statistics
 import sys
 import time
 
@@ -20,36 +23,77 @@ import torch
 
 import aelab
 
+sys.path.insert(0, "benchmarks")
+from streaming import speed  # noqa: E402
+
 assert torch.cuda.is_available(), "no CUDA device"
 device = torch.device("cuda")
-print(f"device: {torch.cuda.get_device_name(device)}, torch {torch.__version__}")
+print(f"device: {torch.cuda.get_device_name(device)}, torch {torch.__version__}", flush=True)
 
-# the GPU's own float32 matmul rate, at the precision aelab trains with (TF32 where the card has it)
+
+def matmul_rate(dtype) -> float:
+    """The GPU's own rate for an 8192-square product, in FLOP/s (float32 as TF32, as aelab trains)."""
+    n, reps = 8192, 20
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    torch.cuda.synchronize()
+    started = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    torch.cuda.synchronize()
+    return 2 * n**3 * reps / (time.perf_counter() - started)
+
+
 torch.set_float32_matmul_precision("high")
-n = 8192
-a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-for _ in range(3):
-    a @ b
-torch.cuda.synchronize()
-started, reps = time.perf_counter(), 20
-for _ in range(reps):
-    a @ b
-torch.cuda.synchronize()
-matmul_flops = 2 * n**3 * reps / (time.perf_counter() - started)
-print(f"matmul: {matmul_flops / 1e12:.1f} TFLOP/s")
-del a, b
+rates = {"float32": matmul_rate(torch.float32), "bfloat16": matmul_rate(torch.bfloat16)}
+torch.set_float32_matmul_precision("highest")
+print(f"matmul: {rates['float32'] / 1e12:.0f} TFLOP/s TF32, {rates['bfloat16'] / 1e12:.0f} TFLOP/s bfloat16", flush=True)
 
 ds = aelab.datasets.load("mnist", data_dir=sys.argv[1])
-torch.cuda.reset_peak_memory_stats()
-model = aelab.AutoEncoder(epochs=int(sys.argv[2]), device="cuda", random_state=0)
-started = time.perf_counter()
-model.fit(ds.train.X)
-seconds = time.perf_counter() - started
-samples_per_s = model.n_epochs_ * model.steps_per_epoch_ * model.batch_size_ / seconds
-# forward + backward of the MLP: 3 x 2 x the weights per sample
-weights = sum(p.numel() for p in model.module_.parameters() if p.dim() == 2)
-fraction = samples_per_s * 6 * weights / matmul_flops
-print(f"default recipe, {model.n_epochs_} epochs: {samples_per_s:,.0f} samples/s, {fraction:.1%} of the matmul rate")
-print(f"peak GPU memory: {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
-print(f"test error: {model.reconstruction_error(ds.test.X):.2f} (PCA-30: 13.87; the 100-epoch recipe: 2.42)")
-EOF
+
+
+def train(**kw):
+    torch.cuda.reset_peak_memory_stats()
+    started = time.perf_counter()
+    model = aelab.AutoEncoder(device="cuda", random_state=0, **kw).fit(ds.train.X)
+    seconds = time.perf_counter() - started
+    steady = statistics.median(h["samples_per_s"] for h in model.history_)  # epoch 1 holds a compile
+    weights = sum(p.numel() for p in model.module_.parameters() if p.dim() == 2)
+    error = model.reconstruction_error(ds.test.X)
+    return model, seconds, steady, steady * 6 * weights, error  # forward + backward: 6 x weights per sample
+
+
+model, seconds, steady, flops, error = train()
+print(
+    f"default recipe, {model.n_epochs_} epochs in {seconds:.0f} s: {steady:,.0f} samples/s, "
+    f"{flops / rates['float32']:.2%} of the TF32 matmul rate; peak GPU memory "
+    f"{torch.cuda.max_memory_allocated() / 2**20:.0f} MiB; test error {error:.2f} (PCA-30: 13.87)",
+    flush=True,
+)
+
+epochs = int(sys.argv[2])
+print(f"\n{epochs} epochs of the default recipe     samples/s  / float32  seconds  test error  peak MiB", flush=True)
+base = None
+for name, kw in (
+    ("float32", {}),
+    ("bfloat16", {"precision": "bfloat16"}),
+    ("float16 (gradient scaler)", {"precision": "float16"}),
+    ("float32, --compile", {"compile": True}),
+    ("bfloat16, --compile", {"precision": "bfloat16", "compile": True}),
+):
+    try:
+        model, seconds, steady, flops, error = train(epochs=epochs, **kw)
+    except Exception as e:  # report and go on: one failing variant must not hide the others
+        print(f"{name:<36} failed: {type(e).__name__}: {str(e).splitlines()[0]}", flush=True)
+        continue
+    base = base or steady
+    print(
+        f"{name:<36} {steady:>9,.0f}  {steady / base:>9.2f}  {seconds:>7.0f}  {error:>10.2f}  "
+        f"{torch.cuda.max_memory_allocated() / 2**20:>8.0f}",
+        flush=True,
+    )
+
+print("\nstreamed from a memory-mapped uint8 .npy against in memory, on the GPU:", flush=True)
+speed(sys.argv[1], epochs)
+PY

@@ -11,6 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+import aelab
 from aelab import AutoEncoder, ConvAutoEncoder, datasets
 from aelab.errors import ModelError
 from aelab.storage import atomic_path, load_state, save_state
@@ -232,4 +233,27 @@ def test_float16_trains_with_a_gradient_scaler_that_resumes_exactly(tmp_path, mo
     assert saved["scaler"]["scale"] > 0
     resumed = AutoEncoder(precision="float16", **settings).fit(X, checkpoint_dir=tmp_path / "ckpt", resume=True)
     for k, v in half.module_.state_dict().items():
+        assert torch.equal(resumed.module_.state_dict()[k], v), k
+
+
+@pytest.mark.slow
+def test_a_compiled_run_learns_the_uncompiled_weights_and_saves_plain_ones(tmp_path):
+    """--compile runs the training steps through torch.compile, whose fused kernels round otherwise:
+    the outputs agree to float tolerance. (With BatchNorm they agree less closely: the bias before
+    it gets a gradient of rounding noise alone, which AdamW's normalised step turns into a drift
+    that moves BatchNorm's running mean.) The saved model and checkpoints hold the plain module's
+    weights, so a compiled run's checkpoint resumes without compiling, and its model loads anywhere."""
+    X = datasets.load("digits").train.X[:512]
+    settings = dict(
+        n_components=4, hidden_layer_sizes=(32,), normalization="none", epochs=3, batch_size=64, random_state=0,
+        verbose=False,
+    )  # fmt: skip
+    compiled = AutoEncoder(compile=True, **settings).fit(X, checkpoint_dir=tmp_path / "ckpt")
+    eager = AutoEncoder(**settings).fit(X)
+    np.testing.assert_allclose(compiled.reconstruct(X), eager.reconstruct(X), atol=1e-5)
+    assert not any(k.startswith("_orig_mod") for k in compiled.module_.state_dict())
+    compiled.save(tmp_path / "model")
+    assert aelab.load(tmp_path / "model").get_params()["compile"] is True
+    resumed = AutoEncoder(**settings).fit(X, checkpoint_dir=tmp_path / "ckpt", resume=True)  # finished: kept
+    for k, v in compiled.module_.state_dict().items():
         assert torch.equal(resumed.module_.state_dict()[k], v), k

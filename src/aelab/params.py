@@ -362,6 +362,15 @@ TRAINING_PARAMS = (
         choices=PRECISIONS,
     ),
     Param(
+        "compile",
+        False,
+        "train the network compiled by torch.compile (after a compile of some seconds; the README's Scaling section "
+        "says when it pays); the weights agree with an uncompiled run to float rounding, not bit for bit",
+        action="store_true",
+        valid=lambda v: isinstance(v, bool),
+        expect="True or False",
+    ),
+    Param(
         "random_state",
         None,
         "seed for initialisation, validation split, shuffling and noise (None: a fresh seed)",

@@ -81,6 +81,7 @@ class Classifier(ClassifierMixin, TorchEstimator):
         validation_fraction=0.1,
         patience="auto",
         precision="float32",
+        compile=False,
         random_state=None,
         device=None,
         verbose=False,

@@ -93,6 +93,7 @@ class AutoEncoder(NeuralAutoEncoder):
         validation_fraction=0.1,
         patience="auto",
         precision="float32",
+        compile=False,
         random_state=None,
         device=None,
         verbose=False,

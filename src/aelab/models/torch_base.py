@@ -154,6 +154,7 @@ class TorchEstimator(SavedModel):
             validation_fraction=float(self.validation_fraction),
             patience=self.patience,
             precision=self.precision,
+            compile=bool(self.compile),
             seed=seed,
             device=device,
             effort=self._auto_effort(),
@@ -170,7 +171,9 @@ class TorchEstimator(SavedModel):
         fingerprint = {
             "model": type(self).__name__,
             "params": {
-                k: _plain_value(v) for k, v in self.get_params(deep=False).items() if k not in ("verbose", "device")
+                k: _plain_value(v)
+                for k, v in self.get_params(deep=False).items()
+                if k not in ("verbose", "device", "compile")
             },
         }
         config = config.resolved(len(X))

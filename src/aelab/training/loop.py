@@ -54,6 +54,7 @@ class TrainConfig:
     validation_fraction: float = TABLE["validation_fraction"].default
     patience: int | str | None = TABLE["patience"].default
     precision: str = TABLE["precision"].default
+    compile: bool = False
     seed: int = 0
     device: str = "cpu"
     #: how far "auto" epochs shrink for a net whose steps cost more (:func:`aelab.params.auto_epochs`)
@@ -91,6 +92,7 @@ class TrainConfig:
             "validation_fraction",
             "patience",
             "precision",
+            "compile",
         ):
             TABLE[name].check(getattr(self, name))
 
@@ -314,6 +316,8 @@ def _fit(
     # ``net`` is the module inside, whose weights are checkpointed and copied back at the end.
     trained = wrap(module, device) if ranks.size > 1 else module
     net = trained.module if ranks.size > 1 else module
+    if config.compile:  # the training steps run compiled; validation and the saved weights use ``net``
+        trained = torch.compile(trained)
     if param_groups and net is not module:  # the same groups, of the copy's parameters
         own = dict(zip(map(id, module.parameters()), net.parameters()))
         param_groups = [dict(g, params=[own[id(p)] for p in g["params"]]) for g in param_groups]
@@ -330,7 +334,8 @@ def _fit(
     run_id = dict(fingerprint or {}, train=asdict(config), n_samples=n, n_features=rows.n_features)
     run_id["data"] = data_fingerprint(rows.X)
     release_mapped_pages(rows.X)
-    run_id["train"].pop("device")  # a run may resume on another device
+    run_id["train"].pop("device")  # a run may resume on another device, compiled or not
+    run_id["train"].pop("compile")
     if ranks.size > 1:
         run_id["ranks"] = ranks.size  # another number of ranks splits the batches otherwise
     saved = on_main(_resumed, checkpoint_dir, run_id, resume)  # rank 0 reads it, every rank goes on from it
