@@ -3,18 +3,25 @@
 #   1. the tests marked `gpu` (they skip without CUDA elsewhere);
 #   2. the default recipe (784-1000-500-250-30, "auto" epochs) on MNIST on the GPU: samples/s as a
 #      fraction of the GPU's own matmul rate measured in the same run, peak GPU memory, test error;
-#   3. the same recipe for a few epochs in float32, bfloat16, float16 and compiled (--compile),
-#      each as a ratio to float32 in the same run, and streamed from a memory-mapped .npy.
-# Usage: benchmarks/gpu_check.sh [MNIST_DIR] [EPOCHS]   (defaults: ../shared/data/mnist, 10)
+#   3. variants: the same recipe for a few epochs in float32, bfloat16, float16 and compiled
+#      (--compile), each as a ratio to float32 in the same run;
+#   4. conv: the same for the default convolutional auto-encoder;
+#   5. streaming: benchmarks/streaming.py's speed table (memory-mapped .npy, WebDataset shards,
+#      an image folder, against in memory) on the GPU.
+# Usage: benchmarks/gpu_check.sh [MNIST_DIR] [EPOCHS] [PARTS]
+#   (defaults: ../shared/data/mnist, 10, "tests recipe variants conv streaming")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MNIST_DIR="${1:-../shared/data/mnist}"
 EPOCHS="${2:-10}"
+PARTS="${3:-tests recipe variants conv streaming}"
 PYTHON="${PYTHON:-.venv/bin/python}"
 
-"$PYTHON" -m pytest -q -m gpu tests -p no:cacheprovider
+if [[ " $PARTS " == *" tests "* ]]; then
+    "$PYTHON" -m pytest -q -m gpu tests -p no:cacheprovider
+fi
 
-"$PYTHON" - "$MNIST_DIR" "$EPOCHS" <<'PY'
+"$PYTHON" - "$MNIST_DIR" "$EPOCHS" "$PARTS" <<'PY'
 import statistics
 import sys
 import time
@@ -51,49 +58,58 @@ torch.set_float32_matmul_precision("highest")
 print(f"matmul: {rates['float32'] / 1e12:.0f} TFLOP/s TF32, {rates['bfloat16'] / 1e12:.0f} TFLOP/s bfloat16", flush=True)
 
 ds = aelab.datasets.load("mnist", data_dir=sys.argv[1])
+epochs, parts = int(sys.argv[2]), sys.argv[3].split()
 
 
-def train(**kw):
+def train(estimator=aelab.AutoEncoder, **kw):
     torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
-    model = aelab.AutoEncoder(device="cuda", random_state=0, **kw).fit(ds.train.X)
+    model = estimator(device="cuda", random_state=0, **kw).fit(ds.train.X, image_shape=ds.image_shape)
     seconds = time.perf_counter() - started
     steady = statistics.median(h["samples_per_s"] for h in model.history_)  # epoch 1 holds a compile
     weights = sum(p.numel() for p in model.module_.parameters() if p.dim() == 2)
     error = model.reconstruction_error(ds.test.X)
-    return model, seconds, steady, steady * 6 * weights, error  # forward + backward: 6 x weights per sample
+    return model, seconds, steady, steady * 6 * weights, error  # an MLP's forward + backward: 6 x weights
 
 
-model, seconds, steady, flops, error = train()
-print(
-    f"default recipe, {model.n_epochs_} epochs in {seconds:.0f} s: {steady:,.0f} samples/s, "
-    f"{flops / rates['float32']:.2%} of the TF32 matmul rate; peak GPU memory "
-    f"{torch.cuda.max_memory_allocated() / 2**20:.0f} MiB; test error {error:.2f} (PCA-30: 13.87)",
-    flush=True,
-)
+if "recipe" in parts:
+    model, seconds, steady, flops, error = train()
+    print(
+        f"default recipe, {model.n_epochs_} epochs in {seconds:.0f} s: {steady:,.0f} samples/s, "
+        f"{flops / rates['float32']:.2%} of the TF32 matmul rate; peak GPU memory "
+        f"{torch.cuda.max_memory_allocated() / 2**20:.0f} MiB; test error {error:.2f} (PCA-30: 13.87)",
+        flush=True,
+    )
 
-epochs = int(sys.argv[2])
-print(f"\n{epochs} epochs of the default recipe     samples/s  / float32  seconds  test error  peak MiB", flush=True)
-base = None
-for name, kw in (
+VARIANTS = (
     ("float32", {}),
     ("bfloat16", {"precision": "bfloat16"}),
     ("float16 (gradient scaler)", {"precision": "float16"}),
     ("float32, --compile", {"compile": True}),
     ("bfloat16, --compile", {"precision": "bfloat16", "compile": True}),
+)
+for part, what, estimator in (
+    ("variants", "the default recipe", aelab.AutoEncoder),
+    ("conv", "the conv auto-encoder", aelab.ConvAutoEncoder),
 ):
-    try:
-        model, seconds, steady, flops, error = train(epochs=epochs, **kw)
-    except Exception as e:  # report and go on: one failing variant must not hide the others
-        print(f"{name:<36} failed: {type(e).__name__}: {str(e).splitlines()[0]}", flush=True)
+    if part not in parts:
         continue
-    base = base or steady
-    print(
-        f"{name:<36} {steady:>9,.0f}  {steady / base:>9.2f}  {seconds:>7.0f}  {error:>10.2f}  "
-        f"{torch.cuda.max_memory_allocated() / 2**20:>8.0f}",
-        flush=True,
-    )
+    print(f"\n{epochs} epochs of {what:<22}  samples/s  / float32  seconds  test error  peak MiB", flush=True)
+    base = None
+    for name, kw in VARIANTS:
+        try:
+            model, seconds, steady, flops, error = train(estimator, epochs=epochs, **kw)
+        except Exception as e:  # report and go on: one failing variant must not hide the others
+            print(f"{name:<36} failed: {type(e).__name__}: {str(e).splitlines()[0]}", flush=True)
+            continue
+        base = base or steady
+        print(
+            f"{name:<36} {steady:>9,.0f}  {steady / base:>9.2f}  {seconds:>7.0f}  {error:>10.3f}  "
+            f"{torch.cuda.max_memory_allocated() / 2**20:>8.0f}",
+            flush=True,
+        )
 
-print("\nstreamed from a memory-mapped uint8 .npy against in memory, on the GPU:", flush=True)
-speed(sys.argv[1], epochs)
+if "streaming" in parts:
+    print("\nstreamed against in memory, on the GPU:", flush=True)
+    speed(sys.argv[1], epochs)
 PY

@@ -355,7 +355,7 @@ def test_streamed_npy_and_image_folder_index_like_loaded_data(digits_model, tmp_
     assert index.paths[0].endswith("000.png")
     capsys.readouterr()
     assert main(["index", "--space", "pixels", "--data", "digits", "--stream", "--out", str(tmp_path / "x")]) == 1
-    assert "--stream reads a .npy file or a folder" in capsys.readouterr().err
+    assert "--stream reads a .npy file, a folder of images or WebDataset shards" in capsys.readouterr().err
 
 
 def test_a_collection_indexed_and_searched_from_python(digits_model, tmp_path):

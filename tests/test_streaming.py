@@ -104,15 +104,25 @@ def test_streamed_standardisation_matches_the_in_memory_statistics(tmp_path):
     ) < 1e-3 * in_memory.reconstruction_error(X)
 
 
-def test_streaming_refuses_greedy_pre_training(tmp_path):
-    import pytest
-
+def test_greedy_pre_training_streams_too_and_learns_the_in_memory_layers(tmp_path):
+    """Streamed, no layer's inputs are stored: each batch goes through the fixed layers below on
+    the fly, which gives the inputs an in-memory run stores (to float rounding: a row's product
+    may round otherwise within another batch)."""
     import aelab
-    from aelab.errors import ParameterError
 
-    np.save(tmp_path / "x.npy", np.zeros((20, 4), np.float32))
-    with pytest.raises(ParameterError, match="pre-training"):
-        aelab.AutoEncoder(pretrain="greedy").fit(np.load(tmp_path / "x.npy", mmap_mode="r"), stream=True)
+    pixels = np.round(datasets.load("digits").train.X * 255).astype(np.uint8)
+    np.save(tmp_path / "pixels.npy", pixels)
+    settings = dict(
+        n_components=4, hidden_layer_sizes=(32, 16), pretrain="greedy", pretrain_epochs=2, epochs=2, batch_size=64,
+        random_state=0,
+    )  # fmt: skip
+    in_memory = aelab.AutoEncoder(**settings).fit(pixels)
+    streamed = aelab.AutoEncoder(**settings).fit(np.load(tmp_path / "pixels.npy", mmap_mode="r"), stream=True)
+    assert len(streamed.pretrain_history_) == 3  # 64-32, 32-16, 16-4
+    for a, b in zip(in_memory.pretrain_history_, streamed.pretrain_history_):
+        np.testing.assert_allclose([h["loss"] for h in a], [h["loss"] for h in b], rtol=1e-5)
+    for k, v in in_memory.module_.state_dict().items():
+        torch.testing.assert_close(streamed.module_.state_dict()[k], v, rtol=1e-4, atol=1e-5)
 
 
 def test_a_memory_mapped_array_over_the_budget_is_streamed_by_default(tmp_path, monkeypatch):

@@ -442,3 +442,7 @@ def parameters_doc(params=AUTOENCODER_PARAMS, indent: str = "    ") -> str:
         text = f"{p.name} : {p.help[0].upper()}{p.help[1:]}.{default}"
         lines += textwrap.wrap(text, 100, initial_indent=indent, subsequent_indent=indent + "    ")
     return "\n".join(lines) + "\n"
+
+
+#: Samples in each WebDataset shard that ``aelab pack`` writes.
+SAMPLES_PER_SHARD = 10_000

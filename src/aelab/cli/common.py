@@ -57,8 +57,8 @@ def data_args(p: argparse.ArgumentParser, required: bool = True, flag: str = "--
         required=required,
         metavar="SPEC",
         dest="data",
-        help="digits, mnist, fashion-mnist, a folder (IDX files or images in label sub-folders), "
-        "or a .npy, .npz, .csv or IDX file",
+        help="digits, mnist, fashion-mnist, a folder (IDX files, images in label sub-folders, or WebDataset .tar "
+        "shards), or a .npy, .npz, .csv, .tar or IDX file",
     )
     g.add_argument("--data-dir", metavar="DIR", help="folder holding the IDX files of mnist / fashion-mnist")
     g.add_argument("--test-size", type=float, default=0.2, help="hold-out share for data without its own split")

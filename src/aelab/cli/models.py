@@ -211,7 +211,8 @@ def _run_args(g) -> None:
         "--stream",
         action="store_true",
         help="train from a .npy file memory-mapped, or an image folder decoded by worker processes, a batch at a "
-        "time, on all its rows (for data larger than memory); the report is on a sample of the training rows",
+        "time, on all its rows (for data larger than memory; WebDataset shards always train so); the report is on a "
+        "sample of the training rows",
     )
 
 
@@ -278,7 +279,7 @@ def cmd_train(args) -> None:
         model.validate_params()  # bad options fail before the data is loaded, or any process starts
     if launched(args, args.argv):
         return
-    if getattr(args, "stream", False) or (not isinstance(model, PCA) and _larger_than_memory_budget(args.data)):
+    if getattr(args, "stream", False) or (not isinstance(model, PCA) and _streams_by_itself(args.data)):
         return _train_streamed(args, model)
     ds = load_data(args)
     if world().is_main:
@@ -315,13 +316,16 @@ def cmd_train(args) -> None:
     print(f"model saved in {args.out}")
 
 
-def _larger_than_memory_budget(data: str) -> bool:
-    """Whether ``data`` is a .npy file that would take more than the in-memory budget as float32
-    (``STREAM_ABOVE_BYTES``): then training streams it, as with --stream (read from its header)."""
-    from ..datasets import open_memmap
+def _streams_by_itself(data: str) -> bool:
+    """Whether ``data`` trains streamed without --stream: WebDataset shards always do, and a .npy
+    file that would take more than the in-memory budget as float32 (``STREAM_ABOVE_BYTES``, read
+    from its header)."""
+    from ..datasets import is_shards, open_memmap
     from ..models.torch_base import STREAM_ABOVE_BYTES, over_memory_budget
     from ..training.distributed import world
 
+    if is_shards(data):
+        return True
     if not (data.endswith(".npy") and Path(data).is_file()):
         return False
     X = open_memmap(data)
@@ -340,21 +344,22 @@ STREAM_REPORT_ROWS = 10_000  # the training rows a streamed run reports its erro
 
 
 def _train_streamed(args, model) -> None:
-    """``aelab train --stream``: every row of a memory-mapped .npy, or every image of a folder
-    (decoded in worker processes), trains (the validation share inside training is the
-    hold-out); the error is reported on a seeded sample of training rows."""
+    """``aelab train --stream``: every row of a memory-mapped .npy, or every sample of an image
+    folder or of WebDataset shards (decoded in worker processes), trains (the validation share
+    inside training is the hold-out); the error is reported on a seeded sample of training rows."""
     import numpy as np
 
-    from ..datasets import ImageRows, open_memmap, parse_image_size
+    from ..datasets import ImageRows, ShardRows, is_shards, open_memmap, parse_image_size
     from ..models import PCA, fit_to_folder
     from ..training.distributed import world
 
     if isinstance(model, PCA):
         raise AelabError("PCA reads its data in memory; drop --stream, or stream an auto-encoder")
-    if Path(args.data).is_dir():
-        X = ImageRows(args.data, image_size=parse_image_size(args.image_size))
-        workers = f"{X.workers} worker process{'es' if X.workers != 1 else ''}"
-        what = f"{len(X)} images of {'x'.join(map(str, X.image_shape))}, decoded in {workers}"
+    if is_shards(args.data) or Path(args.data).is_dir():
+        shards = is_shards(args.data)
+        X = (ShardRows if shards else ImageRows)(args.data, image_size=parse_image_size(args.image_size))
+        where = f" in {len(X.shards)} WebDataset shard{'s' if len(X.shards) != 1 else ''}" if shards else ""
+        what = f"{X.describe()}{where}, decoded in {X.workers} worker process{'es' if X.workers != 1 else ''}"
     else:
         X = open_memmap(args.data)
         if np.issubdtype(X.dtype, np.integer) and X.dtype != np.uint8:

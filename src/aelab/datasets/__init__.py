@@ -20,6 +20,7 @@ from .idx import find_idx_files, read_idx
 from .images import is_image_file, load_image_folder, read_images
 from .named import NAMES, load_idx_folder, load_named
 from .samples import read_sample
+from .shards import ShardRows, is_shards, load_shards, pack_shards
 from .stream import ImageRows, Stream, open_stream
 
 __all__ = [
@@ -36,6 +37,9 @@ __all__ = [
     "open_memmap",
     "open_stream",
     "ImageRows",
+    "ShardRows",
+    "is_shards",
+    "pack_shards",
     "parse_image_size",
     "read_idx",
     "read_images",
@@ -45,7 +49,7 @@ __all__ = [
 
 SPEC_HELP = (
     "digits (built in), mnist, fashion-mnist, a folder of IDX files, a folder of images (one "
-    "sub-folder per label), or a .npy, .npz, .csv or IDX file"
+    "sub-folder per label), WebDataset shards (a folder of .tar files, or one), or a .npy, .npz, .csv or IDX file"
 )
 
 
@@ -63,8 +67,8 @@ def load(
     Parameters
     ----------
     spec : a named data set (``digits``, ``mnist``, ``fashion-mnist``) or a path: a folder of IDX
-        files, a folder of images (sub-folder name = label), or a ``.npy``, ``.npz``, ``.csv`` or
-        IDX file.
+        files, a folder of images (sub-folder name = label), WebDataset shards (a folder of ``.tar``
+        files, or one; :class:`ShardRows`), or a ``.npy``, ``.npz``, ``.csv`` or IDX file.
     data_dir : where the files of ``mnist`` / ``fashion-mnist`` are; by default the cache folder,
         downloading into it when they are missing.
     test_size, seed : the seeded hold-out used when the data has no split of its own.
@@ -87,6 +91,8 @@ def load(
     path = Path(text).expanduser()
     if not path.exists():
         raise DataError(f"no data at {text!r}: give {SPEC_HELP}")
+    if is_shards(path):
+        return load_shards(path, test_size, seed, image_size)
     if path.is_dir():
         if any(k.endswith("images") for k in find_idx_files(path)):
             return load_idx_folder(path)

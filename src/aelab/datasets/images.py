@@ -8,6 +8,7 @@ sub-folders is taken as its own split.
 from __future__ import annotations
 
 import contextlib
+import io
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,15 +49,16 @@ def _collect(folder: Path) -> tuple[list[Path], list[str] | None]:
 
 
 @contextlib.contextmanager
-def _opened(path: Path, what: str = "remove or replace it") -> Iterator[Image.Image]:
+def _opened(path: Path | str, what: str = "remove or replace it", data: bytes | None = None) -> Iterator[Image.Image]:
     """An image file opened (its header read), refused in one line when it cannot be read or when
-    it has more pixels than :mod:`aelab.limits` allows (before any pixel is decoded)."""
+    it has more pixels than :mod:`aelab.limits` allows (before any pixel is decoded). ``data``: the
+    file's bytes, read already (a member of a shard, ``path`` naming it in messages)."""
     limit = limits.current().image_pixels
     pil_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, limit  # PIL's own bomb check, at our limit
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path)
+            img = Image.open(path if data is None else io.BytesIO(data))
     except Image.DecompressionBombError:
         img = None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
@@ -70,14 +72,16 @@ def _opened(path: Path, what: str = "remove or replace it") -> Iterator[Image.Im
         yield img
 
 
-def image_header(path: Path, what: str = "remove or replace it") -> tuple[str, tuple[int, int]]:
+def image_header(
+    path: Path | str, what: str = "remove or replace it", data: bytes | None = None
+) -> tuple[str, tuple[int, int]]:
     """An image file's mode and (width, height), read from its header alone (see :func:`_opened`)."""
-    with _opened(path, what) as img:
+    with _opened(path, what, data) as img:
         return img.mode, img.size
 
 
-def _read(path: Path, colour: bool, size: tuple[int, int] | None) -> np.ndarray:
-    with _opened(path) as img:
+def _read(path: Path | str, colour: bool, size: tuple[int, int] | None, data: bytes | None = None) -> np.ndarray:
+    with _opened(path, data=data) as img:
         try:
             img.load()
         except (OSError, ValueError) as exc:
@@ -99,6 +103,20 @@ def _pixels(img: Image.Image, colour: bool, size: tuple[int, int] | None) -> np.
     if size is not None and img.size != (size[1], size[0]):
         img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
     return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def image_format(source, headers: list[tuple[str, tuple[int, int]]], image_size: tuple[int, int] | None):
+    """The size, colour and shape every image is read in, from their headers (mode, (width,
+    height)) alone: cheap, and every image is checked before any pixel is decoded."""
+    modes = {mode for mode, _ in headers}
+    sizes = {size for _, size in headers}
+    if image_size is None:
+        if len(sizes) > 1:
+            raise DataError(f"the images of {source} differ in size; pass --image-size HxW to resize them all")
+        width, height = next(iter(sizes))
+        image_size = (height, width)
+    colour = any(mode not in _GREY_MODES for mode in modes)
+    return image_size, colour, ((*image_size, 3) if colour else tuple(image_size))
 
 
 def resize_pixels(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

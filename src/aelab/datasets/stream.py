@@ -1,6 +1,7 @@
-"""Collections read in batches, for data sets larger than memory: a memory-mapped .npy array or a
-folder of images, read a batch of rows (or files) at a time. :class:`ImageRows` offers a folder
-of images to training as an array of rows that are decoded when they are asked for.
+"""Collections read in batches, for data sets larger than memory: a memory-mapped .npy array, a
+folder of images or WebDataset shards, read a batch of rows (or files) at a time. :class:`ImageRows`
+offers a folder of images to training as an array of rows that are decoded when they are asked
+for (as :class:`aelab.datasets.ShardRows` offers shards).
 
 Unlike :func:`aelab.datasets.load`, a stream has no train/test split: it is every sample, in
 order, as ``aelab index --stream`` indexes it.
@@ -8,7 +9,6 @@ order, as ``aelab index --stream`` indexes it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +17,9 @@ import numpy as np
 
 from ..errors import DataError
 from .arrays import _image_shape, open_memmap
-from .images import _GREY_MODES, _collect, image_header, read_images
+from .images import _collect, image_format, image_header, read_images
+from .rows import DecodedRows
+from .shards import ShardRows, is_shards
 
 
 @dataclass
@@ -45,14 +47,18 @@ class Stream:
 
 
 def open_stream(spec: str, image_size: tuple[int, int] | None = None) -> Stream:
-    """A stream over a ``.npy`` file (memory-mapped) or an image folder (labels from sub-folders)."""
+    """A stream over a ``.npy`` file (memory-mapped), an image folder (labels from sub-folders) or
+    WebDataset shards."""
     path = Path(spec)
     if path.suffix == ".npy" and path.is_file():
         return _npy_stream(path)
+    if is_shards(path):
+        return _rows_stream(ShardRows(path, image_size))
     if path.is_dir():
-        return _image_stream(path, image_size)
+        return _rows_stream(ImageRows(path, image_size))
     raise DataError(
-        f"--stream reads a .npy file or a folder of images, not {spec!r}; drop --stream to load other data into memory"
+        f"--stream reads a .npy file, a folder of images or WebDataset shards, not {spec!r}; drop --stream to load "
+        "other data into memory"
     )
 
 
@@ -76,46 +82,23 @@ def _npy_stream(path: Path) -> Stream:
     return Stream(path.name, len(arr), n_features, shape, _read=read)
 
 
-def _image_stream(folder: Path, image_size: tuple[int, int] | None) -> Stream:
-    images = ImageRows(folder, image_size)
+def _rows_stream(rows: DecodedRows) -> Stream:
+    files = getattr(rows, "files", None)
     return Stream(
-        images.name,
-        len(images),
-        images.shape[1],
-        images.image_shape,
-        labels=images.labels,
-        paths=[str(f) for f in images.files],
-        _read=lambda start, stop: images[start:stop],
+        rows.name,
+        len(rows),
+        rows.shape[1],
+        rows.image_shape,
+        labels=rows.labels,
+        paths=None if files is None else [str(f) for f in files],
+        _read=lambda start, stop: rows[start:stop],
     )
 
 
-def _image_format(folder: Path, files: list[Path], image_size: tuple[int, int] | None):
-    """The size, colour and shape every image of ``files`` is read in, from their headers alone
-    (cheap, and every file is checked before any pixel is decoded)."""
-    modes, sizes = set(), set()
-    for f in files:
-        mode, size = image_header(f)
-        modes.add(mode)
-        sizes.add(size)
-    if image_size is None:
-        if len(sizes) > 1:
-            raise DataError(f"the images of {folder} differ in size; pass --image-size HxW to resize them all")
-        width, height = next(iter(sizes))
-        image_size = (height, width)
-    colour = any(mode not in _GREY_MODES for mode in modes)
-    return image_size, colour, ((*image_size, 3) if colour else tuple(image_size))
-
-
-class ImageRows:
-    """The images of a folder (``_collect``'s order: sub-folder by sub-folder) as an array of
-    float32 rows in [0, 1] that is never in memory whole: ``rows[i]``, ``rows[a:b]`` or
-    ``rows[[i, j, ...]]`` decode those images, as the in-memory loader decodes them, so training
-    from it sees the pixels and batches an in-memory run sees. Training decodes its batches in
-    ``workers`` DataLoader processes (:class:`aelab.training.loop.Rows`)."""
-
-    read_in_batches = True  # estimators stream it (:meth:`aelab.models.AutoEncoder.fit`)
-    dtype = np.dtype(np.float32)
-    ndim = 2
+class ImageRows(DecodedRows):
+    """The images of a folder (``_collect``'s order: sub-folder by sub-folder) as rows in [0, 1],
+    decoded as the in-memory loader decodes them, so training from it sees the pixels and batches
+    an in-memory run sees."""
 
     def __init__(self, folder, image_size: tuple[int, int] | None = None, workers: int | None = None):
         folder = Path(folder)
@@ -123,29 +106,10 @@ class ImageRows:
         if not self.files:
             raise DataError(f"{folder} holds no image files")
         self.name = folder.name
-        self.image_size, self.colour, self.image_shape = _image_format(folder, self.files, image_size)
+        sizes = [image_header(f) for f in self.files]
+        self.image_size, self.colour, self.image_shape = image_format(folder, sizes, image_size)
         self.shape = (len(self.files), int(np.prod(self.image_shape)))
-        self.workers = min(4, max(1, (os.cpu_count() or 2) - 1)) if workers is None else workers
+        self.workers = self.default_workers(workers)
 
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, key) -> np.ndarray:
-        if isinstance(key, slice):
-            picked = self.files[key]
-        else:
-            index = np.asarray(key)
-            picked = [self.files[i] for i in index.reshape(-1)]
-        if not picked:
-            return np.zeros((0, self.shape[1]), np.float32)
-        X = read_images(picked, image_size=self.image_size, colour=self.colour)[0]
-        return X[0] if not isinstance(key, slice) and np.ndim(key) == 0 else X
-
-    def reshape(self, *shape):
-        """Itself, for ``reshape(len(rows), -1)`` (it is rows already)."""
-        if tuple(shape) not in ((len(self), -1), self.shape):
-            raise ValueError(f"ImageRows are rows of {self.shape[1]} values; they do not reshape to {shape}")
-        return self
-
-    def __repr__(self) -> str:
-        return f"ImageRows({self.name!r}: {len(self)} images of {'x'.join(map(str, self.image_shape))})"
+    def _decode(self, index: np.ndarray) -> np.ndarray:
+        return read_images([self.files[i] for i in index], image_size=self.image_size, colour=self.colour)[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..errors import DataError, ParameterError
+from ..errors import DataError
 from ..objectives import Corruption, Regularization, apply_output, objective, reconstruction_loss
 from ..params import AUTOENCODER_PARAMS, REGULARIZATION, parameters_doc
 from ..storage import json_value
@@ -48,8 +48,6 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
         self._set_image_shape(X, image_shape)
         rows = None
         if stream or (stream is None and (over_memory_budget(X) or getattr(X, "read_in_batches", False))):
-            if getattr(self, "pretrain", None):
-                raise ParameterError("greedy pre-training reads its data in memory; train without pretrain to stream")
             rows = X.reshape(len(X), -1)  # a view: nothing is read yet
             self.n_features_in_ = rows.shape[1]
             X = ColumnSummary.scan(rows, self._check_X)  # checked and summarised chunk by chunk
@@ -85,8 +83,7 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
             torch.manual_seed(config.seed)
             self.module_ = self._build(self.n_features_in_)
         streamed = {} if rows is None else {"stream": True, "prepare": lambda a: self._scale(self._check_X(a))}
-        if rows is None:
-            self._pretrain(Xs, config)
+        self._pretrain(Xs if rows is None else rows, config, **streamed)
         self._train(
             Xs if rows is None else rows,
             self._batch_loss,
@@ -119,8 +116,9 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
     def _build(self, n_features: int) -> torch.nn.Module:
         raise NotImplementedError
 
-    def _pretrain(self, Xs: np.ndarray, config: TrainConfig) -> None:
-        """Initialise ``module_`` before training (greedy pre-training, in subclasses that offer it)."""
+    def _pretrain(self, Xs: np.ndarray, config: TrainConfig, stream: bool = False, prepare=None) -> None:
+        """Initialise ``module_`` before training (greedy pre-training, in subclasses that offer it);
+        ``stream``: ``Xs`` are rows to read a batch at a time through ``prepare`` (see ``fit``)."""
 
     def _param_groups(self):
         if self.decoder_weight_decay is None:

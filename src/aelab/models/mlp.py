@@ -137,13 +137,18 @@ class AutoEncoder(NeuralAutoEncoder):
         if self.log_input and (self.mean_ is not None or X.min() < 0):
             raise DataError("log_input=True needs non-negative data (such as word counts) with scaling='none'")
 
-    def _pretrain(self, Xs, config) -> None:
+    def _pretrain(self, Xs, config, stream: bool = False, prepare=None) -> None:
         """Greedy layer-wise pre-training: each layer learns to reconstruct the layer below it,
         then the stack is unrolled into the encoder and decoder."""
         if self.pretrain != "greedy":
             return
         sizes = [Xs.shape[1], *self.hidden_layer_sizes_, int(self.n_components)]
-        first_input = np.log1p(Xs) if self.log_input else Xs  # what the encoder's first layer sees
+        if stream:  # what the encoder's first layer sees, a batch at a time
+            first_input = Xs
+            if self.log_input:
+                prepare = (lambda scaled: lambda a: np.log1p(scaled(a)))(prepare)
+        else:
+            first_input = np.log1p(Xs) if self.log_input else Xs
         stack = greedy_layerwise(
             first_input,
             sizes,
@@ -155,6 +160,8 @@ class AutoEncoder(NeuralAutoEncoder):
             code_layer=True,
             corruption=Corruption.parse(self.pretrain_denoise),
             progress=self.verbose,
+            stream=stream,
+            prepare=prepare,
         )
         load_stack(self.module_.encoder, stack, self.module_.decoder)
         self.pretrain_history_ = [s.history for s in stack]

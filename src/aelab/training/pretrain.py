@@ -41,6 +41,8 @@ def greedy_layerwise(
     code_layer: bool,
     corruption=None,
     progress: bool = False,
+    stream: bool = False,
+    prepare=None,
 ) -> list[Stage]:
     """Pre-train the layers ``sizes[0] -> sizes[1] -> ...`` one at a time on ``X``.
 
@@ -49,9 +51,15 @@ def greedy_layerwise(
     the top layer is linear, as an auto-encoder's code layer is. With ``corruption`` (a
     :class:`aelab.objectives.Corruption`) every layer is a denoising auto-encoder: it sees its
     input corrupted and reconstructs it clean (stacked denoising auto-encoders, Vincent et al. 2008).
+
+    With ``stream`` (data larger than memory, see :func:`fit_module`), no layer's inputs are ever
+    stored: each batch's rows are read and ``prepare``-d, then passed through the fixed layers
+    below, on the training device. They are the inputs stored in memory would hold, to float
+    rounding (a matrix product may round a row otherwise within another batch).
     """
     stages: list[Stage] = []
-    H = np.ascontiguousarray(X, dtype=np.float32)
+    H = X if stream else np.ascontiguousarray(X, dtype=np.float32)
+    streamed = {"stream": True, "prepare": prepare} if stream else {}
     layer_config = replace(config, epochs=int(epochs), validation_fraction=0.0, patience=None)
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         top_linear = code_layer and i == len(sizes) - 2
@@ -62,14 +70,21 @@ def greedy_layerwise(
                 nn.Linear(n_out, n_in),
             )
         loss = first_loss if i == 0 else _squared_error
+        below = nn.Sequential(*(s.block for s in stages)) if stream else nn.Sequential()
 
-        def batch_loss(module, batch, epoch, loss=loss):
+        def batch_loss(module, batch, epoch, loss=loss, below=below):
             x = batch[0]
+            if len(below):
+                with torch.no_grad():
+                    x = below(x)
             return loss(module(corruption(x) if corruption else x), x), {}
 
-        result = fit_module(net, H, batch_loss, replace(layer_config, seed=config.seed + 100 + i), progress=progress)
-        net.eval()  # the next layer's inputs, computed where this layer trained
-        H = apply_in_batches(net.block, H, device=next(net.parameters()).device)
+        result = fit_module(
+            net, H, batch_loss, replace(layer_config, seed=config.seed + 100 + i), progress=progress, **streamed
+        )
+        net.eval()  # fixed from now on; the next layer's inputs are computed where this layer trained
+        if not stream:
+            H = apply_in_batches(net.block, H, device=next(net.parameters()).device)
         stages.append(Stage(net.block, net.decoder, result.history))
     return stages
 
