@@ -2,9 +2,9 @@
 
 1. Speed: the default recipe (784-1000-500-250-30) for a few epochs on the 60,000 MNIST training
    images (uint8), from memory, then streamed from the same pixels: memory-mapped from a .npy, from
-   WebDataset shards of PNG images (``aelab pack`` of the folder), and from that folder of PNG files
-   (both decoded in DataLoader workers); samples/s of each, its ratio to in-memory training
-   (target >= 0.9), and whether the weights are identical.
+   WebDataset shards of .npy rows and of PNG images (``aelab pack`` of the .npy and of the folder),
+   and from that folder of PNG files (the last three decoded in DataLoader workers); samples/s of
+   each, its ratio to in-memory training (target >= 0.9), and whether the weights are identical.
 2. Memory: a memory-mapped uint8 .npy of ``--gigabytes`` (MNIST repeated with noise), trained on
    for ``--seconds`` by a child process whose resident memory is sampled from /proc: its anonymous
    memory (what the process itself holds) and its file-backed pages (the mapped file, which the
@@ -54,10 +54,12 @@ def speed(data_dir: str, epochs: int) -> None:
         np.save(tmp / "mnist.npy", pixels)
         folder = png_folder(tmp / "png", pixels)
         datasets.pack_shards(folder, tmp / "shards")
-        shards = datasets.ShardRows(tmp / "shards")
+        datasets.pack_shards(tmp / "mnist.npy", tmp / "npy-shards")
+        shards, npy_shards = datasets.ShardRows(tmp / "shards"), datasets.ShardRows(tmp / "npy-shards")
         sources = {
             "in memory": pixels,
             "memory-mapped .npy": np.load(tmp / "mnist.npy", mmap_mode="r"),
+            f"WebDataset shards ({len(npy_shards.shards)}, .npy)": npy_shards,
             f"WebDataset shards ({len(shards.shards)}, PNG)": shards,
             "image folder (PNG files)": datasets.ImageRows(folder),
         }

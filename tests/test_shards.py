@@ -61,6 +61,21 @@ def test_training_streamed_from_npy_shards_gives_the_in_memory_weights(tmp_path)
     _same_weights(AutoEncoder(**SETTINGS).fit(pixels.reshape(400, -1)), AutoEncoder(**SETTINGS).fit(rows))
 
 
+def test_npy_samples_of_another_writer_read_in_row_order(tmp_path):
+    import io
+
+    F = np.asfortranarray(np.arange(24, dtype=np.float32).reshape(2, 3, 4))
+    with tarfile.open(tmp_path / "foreign.tar", "w") as tar:
+        for key in ("a", "b"):
+            data = io.BytesIO()
+            np.save(data, F)
+            info = tarfile.TarInfo(f"{key}.npy")
+            info.size = len(data.getvalue())
+            tar.addfile(info, io.BytesIO(data.getvalue()))
+    rows = ShardRows(tmp_path / "foreign.tar", workers=0)
+    assert rows.shape == (2, 24) and np.array_equal(rows[1], np.arange(24, dtype=np.float32))
+
+
 def test_aelab_pack_then_train_streams_the_shards(tmp_path):
     folder = _image_folder(tmp_path / "pictures", n=20)
     packed = run_cli("pack", "--data", folder, "--out", tmp_path / "shards", "--samples-per-shard", "16")

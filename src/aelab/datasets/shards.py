@@ -87,17 +87,20 @@ def _read_at(shard: Path, offset: int, size: int) -> bytes:
         return os.pread(f.fileno(), size, offset)
 
 
-def _npy_header(data: bytes, where: str) -> tuple[tuple[int, ...], np.dtype]:
+def _npy_header(data: bytes, where: str) -> tuple[tuple[tuple[int, ...], bool, np.dtype], int]:
+    """A ``.npy`` file's (shape, Fortran order, type), and the length of its header."""
     try:
         f = io.BytesIO(data)
         version = np.lib.format.read_magic(f)
         read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _, dtype = read(f)
+        shape, fortran, dtype = read(f)
     except (ValueError, OSError, SyntaxError) as exc:
         raise DataError(f"{where} is not a .npy array ({exc}); pack the data again") from None
     if dtype.hasobject or not (np.issubdtype(dtype, np.number) or dtype == np.bool_):
         raise DataError(f"{where} holds {dtype} values, not numbers; pack numeric data")
-    return tuple(shape), dtype
+    if len(data) - f.tell() != int(np.prod(shape)) * dtype.itemsize:
+        raise DataError(f"{where} holds fewer or more bytes than its header says; pack the data again")
+    return (tuple(shape), bool(fortran), dtype), f.tell()
 
 
 class ShardRows(DecodedRows):
@@ -136,10 +139,15 @@ class ShardRows(DecodedRows):
             raise DataError(f"{source} mixes .npy samples with images; pack one kind of data")
         self.image_size = self.colour = None
         if kinds[0] == _NPY:
-            shapes = {_npy_header(self._bytes(i), self._where(i)) for i in range(len(kinds))}
+            shapes = set()
+            for i in range(len(kinds)):  # each sample's bytes are then its array's, read without a header
+                layout, header = _npy_header(self._bytes(i), self._where(i))
+                shapes.add(layout)
+                self._offset[i] += header
+                self._size[i] -= header
             if len(shapes) > 1:
                 raise DataError(f"the .npy samples of {source} differ in shape or type; pack data of one shape")
-            shape, self.npy_dtype = next(iter(shapes))
+            self.npy_shape, self.npy_fortran, self.npy_dtype = shape, _, _ = next(iter(shapes))
             self.image_shape = shape if len(shape) in (2, 3) else None
             self.shape = (len(kinds), int(np.prod(shape)))
         else:
@@ -200,13 +208,12 @@ class ShardRows(DecodedRows):
         if self._kind[i] != _NPY:
             rows[row] = _read(self._where(i), self.colour, self.image_size, data=data).reshape(-1)
             return
-        try:
-            value = np.load(io.BytesIO(data), allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise DataError(f"{self._where(i)} cannot be read as a .npy array ({exc}); pack the data again") from None
-        if value.size != self.shape[1]:
-            raise DataError(f"{self._where(i)} has {value.size} values, not {self.shape[1]}; pack the data again")
-        rows[row] = (value.astype(np.float32) / np.float32(255) if value.dtype == np.uint8 else value).reshape(-1)
+        if len(data) != self.shape[1] * self.npy_dtype.itemsize:  # the shard changed since it was indexed
+            raise DataError(f"{self._where(i)} cannot be read whole; pack the data again")
+        value = np.frombuffer(data, self.npy_dtype)
+        if self.npy_fortran:
+            value = value.reshape(self.npy_shape, order="F").reshape(-1)
+        rows[row] = value.astype(np.float32) / np.float32(255) if value.dtype == np.uint8 else value
 
 
 def load_shards(source: Path, test_size: float, seed: int, image_size: tuple[int, int] | None = None):
