@@ -124,7 +124,7 @@ def test_a_sample_without_data_or_an_image_that_will_not_decode_is_one_line(tmp_
     folder = _image_folder(tmp_path / "pictures", n=10)
     (folder / "grey" / "3.png").write_bytes((folder / "grey" / "0.png").read_bytes()[:100])
     pack_shards(folder, tmp_path / "shards")
-    done = run_cli("train", "--data", tmp_path / "shards", "--out", tmp_path / "m", "--epochs", "2")
+    done = run_cli("train", "--data", tmp_path / "shards", "--workers", "1", "--out", tmp_path / "m", "--epochs", "2")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "aelab: error: shard-000000.tar:sample 13.png cannot be read as an image (OSError); remove or replace it"

@@ -282,7 +282,7 @@ def test_an_image_that_will_not_decode_in_a_worker_is_one_line(tmp_path):
     folder = _image_folder(tmp_path / "pictures", n=10)
     good = (folder / "grey" / "0.png").read_bytes()
     (folder / "grey" / "3.png").write_bytes(good[:100])  # its header reads; its pixels do not decode
-    done = run_cli("train", "--data", folder, "--stream", "--out", tmp_path / "m", "--epochs", "2")
+    done = run_cli("train", "--data", folder, "--stream", "--workers", "1", "--out", tmp_path / "m", "--epochs", "2")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         f"aelab: error: {folder / 'grey' / '3.png'} cannot be read as an image (OSError); remove or replace it"

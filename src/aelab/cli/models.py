@@ -214,6 +214,13 @@ def _run_args(g) -> None:
         "time, on all its rows (for data larger than memory; WebDataset shards always train so); the report is on a "
         "sample of the training rows",
     )
+    g.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes that decode a streamed image folder's or shards' samples ahead of training (default: up to 4, "
+        "one core left to training; 0 on a machine of 2 cores or fewer: decode in the training process)",
+    )
 
 
 # --- commands -------------------------------------------------------------------------------------
@@ -357,9 +364,16 @@ def _train_streamed(args, model) -> None:
         raise AelabError("PCA reads its data in memory; drop --stream, or stream an auto-encoder")
     if is_shards(args.data) or Path(args.data).is_dir():
         shards = is_shards(args.data)
-        X = (ShardRows if shards else ImageRows)(args.data, image_size=parse_image_size(args.image_size))
+        if args.workers is not None and args.workers < 0:
+            raise ParameterError(f"--workers must be 0 or more, not {args.workers}")
+        X = (ShardRows if shards else ImageRows)(
+            args.data, image_size=parse_image_size(args.image_size), workers=args.workers
+        )
         where = f" in {len(X.shards)} WebDataset shard{'s' if len(X.shards) != 1 else ''}" if shards else ""
-        what = f"{X.describe()}{where}, decoded in {X.workers} worker process{'es' if X.workers != 1 else ''}"
+        decoders = (
+            f"{X.workers} worker process{'es' if X.workers != 1 else ''}" if X.workers else "the training process"
+        )
+        what = f"{X.describe()}{where}, decoded in {decoders}"
     else:
         X = open_memmap(args.data)
         if np.issubdtype(X.dtype, np.integer) and X.dtype != np.uint8:

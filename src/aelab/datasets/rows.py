@@ -26,7 +26,13 @@ class DecodedRows:
 
     @staticmethod
     def default_workers(workers: int | None) -> int:
-        return min(4, max(1, (os.cpu_count() or 2) - 1)) if workers is None else workers
+        """``workers``, or by default up to 4 with a core left to training; none on a machine of two
+        cores or fewer, where a worker contends with training's threads for the same cores and
+        decoding in the training process is faster (``benchmarks/streaming.py``)."""
+        if workers is not None:
+            return workers
+        cores = os.cpu_count() or 1
+        return 0 if cores <= 2 else min(4, cores - 1)
 
     def __len__(self) -> int:
         return self.shape[0]

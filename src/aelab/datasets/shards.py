@@ -82,11 +82,6 @@ def _members(shard: Path) -> list[tuple[str, str, int, int]]:
     return found
 
 
-def _read_at(shard: Path, offset: int, size: int) -> bytes:
-    with open(shard, "rb") as f:
-        return os.pread(f.fileno(), size, offset)
-
-
 def _npy_header(data: bytes, where: str) -> tuple[tuple[tuple[int, ...], bool, np.dtype], int]:
     """A ``.npy`` file's (shape, Fortran order, type), and the length of its header."""
     try:
@@ -118,6 +113,8 @@ class ShardRows(DecodedRows):
             samples: dict[str, dict[str, tuple[int, int]]] = {}
             for key, ext, offset, size in _members(shard):
                 samples.setdefault(key, {})[ext] = (offset, size)
+            with open(shard, "rb") as handle:
+                labels = {key: self._label(handle, shard, key, files.get("cls")) for key, files in samples.items()}
             for key, files in samples.items():
                 data = [ext for ext in files if ext in _IMAGE_EXTS or ext == _NPY]
                 if len(data) != 1:
@@ -127,21 +124,30 @@ class ShardRows(DecodedRows):
                 shard_no.append(s)
                 offsets.append(files[data[0]][0])
                 sizes.append(files[data[0]][1])
-                classes.append(self._label(shard, key, files.get("cls")))
+                classes.append(labels[key])
         if not kinds:
             raise DataError(f"{source} holds no samples; pack data into shards with 'aelab pack'")
+        # where each sample's bytes lie, in arrays (20 bytes a sample): a long list of Python objects
+        # would be copied into every worker process as their reference counts change
         self._shard = np.asarray(shard_no, np.int32)
         self._offset = np.asarray(offsets, np.int64)
         self._size = np.asarray(sizes, np.int64)
-        self._kind = kinds
+        self._exts = sorted(set(kinds))  # the kinds of data file; each sample's as a number into them
+        self._kind = np.asarray([self._exts.index(k) for k in kinds], np.int8)
         self.labels = self._named(source, classes)
         if kinds.count(_NPY) not in (0, len(kinds)):
             raise DataError(f"{source} mixes .npy samples with images; pack one kind of data")
         self.image_size = self.colour = None
+        with self._opened_shards() as opened:
+            self._read_format(kinds, source, image_size, opened)
+        self.workers = self.default_workers(workers)
+
+    def _read_format(self, kinds: list[str], source: Path, image_size, opened: dict) -> None:
+        """The shape (and type, or size and colour) the samples are read in, from their headers."""
         if kinds[0] == _NPY:
             shapes = set()
             for i in range(len(kinds)):  # each sample's bytes are then its array's, read without a header
-                layout, header = _npy_header(self._bytes(i), self._where(i))
+                layout, header = _npy_header(self._bytes(i, opened), self._where(i))
                 shapes.add(layout)
                 self._offset[i] += header
                 self._size[i] -= header
@@ -151,15 +157,16 @@ class ShardRows(DecodedRows):
             self.image_shape = shape if len(shape) in (2, 3) else None
             self.shape = (len(kinds), int(np.prod(shape)))
         else:
-            headers = [image_header(self._where(i), data=self._bytes(i)) for i in range(len(kinds))]
+            headers = [image_header(self._where(i), data=self._bytes(i, opened)) for i in range(len(kinds))]
             self.image_size, self.colour, self.image_shape = image_format(source, headers, image_size)
             self.shape = (len(kinds), int(np.prod(self.image_shape)))
-        self.workers = self.default_workers(workers)
 
-    def _label(self, shard: Path, key: str, where: tuple[int, int] | None) -> int | None:
+    @staticmethod
+    def _label(handle, shard: Path, key: str, where: tuple[int, int] | None) -> int | None:
         if where is None:
             return None
-        text = _read_at(shard, *where).decode("utf-8", "replace").strip()
+        offset, size = where
+        text = os.pread(handle.fileno(), min(size, 64), offset).decode("utf-8", "replace").strip()
         if not text.isdigit():
             raise DataError(f"the .cls label of sample {key!r} of {shard} is {text[:20]!r}, not a class number")
         return int(text)
@@ -182,12 +189,20 @@ class ShardRows(DecodedRows):
         return [str(names[c]) for c in classes]
 
     def _where(self, i: int) -> str:
-        return f"{self.shards[self._shard[i]].name}:sample {i}.{self._kind[i]}"
+        return f"{self.shards[self._shard[i]].name}:sample {i}.{self._exts[self._kind[i]]}"
 
-    def _bytes(self, i: int, opened: dict | None = None) -> bytes:
+    @contextlib.contextmanager
+    def _opened_shards(self):
+        """A dict for :meth:`_bytes` to keep the shards it opens in; they are closed at the end."""
+        opened: dict = {}
+        try:
+            yield opened
+        finally:
+            for f in opened.values():
+                f.close()
+
+    def _bytes(self, i: int, opened: dict) -> bytes:
         """Sample ``i``'s data file; ``opened``: the shards' open files, kept for the next samples."""
-        if opened is None:
-            return _read_at(self.shards[self._shard[i]], int(self._offset[i]), int(self._size[i]))
         shard = int(self._shard[i])
         if shard not in opened:
             opened[shard] = open(self.shards[shard], "rb")  # noqa: SIM115 (closed by _decode)
@@ -195,9 +210,7 @@ class ShardRows(DecodedRows):
 
     def _decode(self, index: np.ndarray) -> np.ndarray:
         rows = np.empty((len(index), self.shape[1]), np.float32)
-        with contextlib.ExitStack() as closing:
-            opened: dict = {}
-            closing.callback(lambda: [f.close() for f in opened.values()])
+        with self._opened_shards() as opened:
             for row, i in enumerate(index):
                 self._fill(rows, row, int(i), self._bytes(int(i), opened))
         if not np.isfinite(rows).all():
@@ -205,7 +218,7 @@ class ShardRows(DecodedRows):
         return rows
 
     def _fill(self, rows: np.ndarray, row: int, i: int, data: bytes) -> None:
-        if self._kind[i] != _NPY:
+        if self._exts[self._kind[i]] != _NPY:
             rows[row] = _read(self._where(i), self.colour, self.image_size, data=data).reshape(-1)
             return
         if len(data) != self.shape[1] * self.npy_dtype.itemsize:  # the shard changed since it was indexed
