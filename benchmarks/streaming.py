@@ -63,9 +63,8 @@ def speed(data_dir: str, epochs: int) -> None:
             f"WebDataset shards ({len(shards.shards)}, PNG)": shards,
             "image folder (PNG files)": datasets.ImageRows(folder),
         }
-        print(
-            f"{epochs} epochs of the default recipe on {len(pixels):,} MNIST images; {shards.workers} decoding workers"
-        )
+        decoders = f"{shards.workers} worker processes" if shards.workers else "the training process (2 cores or fewer)"
+        print(f"{epochs} epochs of the default recipe on {len(pixels):,} MNIST images; decoded in {decoders}")
         print(f"{'from':<28} {'samples/s':>9}  {'/ memory':>8}  {'seconds':>7}  identical weights")
         base = None
         for name, X in sources.items():
