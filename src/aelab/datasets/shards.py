@@ -137,10 +137,11 @@ class ShardRows(DecodedRows):
         self.labels = self._named(source, classes)
         if kinds.count(_NPY) not in (0, len(kinds)):
             raise DataError(f"{source} mixes .npy samples with images; pack one kind of data")
-        self.image_size = self.colour = None
+        self.image_size = self.colour = self.npy_dtype = None
         with self._opened_shards() as opened:
             self._read_format(kinds, source, image_size, opened)
-        self.workers = self.default_workers(workers)
+        # .npy samples cost no decoding: read in the training process, as a memory-mapped array's
+        self.workers = 0 if self.npy_dtype is not None and workers is None else self.default_workers(workers)
 
     def _read_format(self, kinds: list[str], source: Path, image_size, opened: dict) -> None:
         """The shape (and type, or size and colour) the samples are read in, from their headers."""
@@ -209,24 +210,32 @@ class ShardRows(DecodedRows):
         return os.pread(opened[shard].fileno(), int(self._size[i]), int(self._offset[i]))
 
     def _decode(self, index: np.ndarray) -> np.ndarray:
-        rows = np.empty((len(index), self.shape[1]), np.float32)
-        with self._opened_shards() as opened:
-            for row, i in enumerate(index):
-                self._fill(rows, row, int(i), self._bytes(int(i), opened))
+        if self.npy_dtype is not None:
+            rows = self._gather(index)
+        else:
+            rows = np.empty((len(index), self.shape[1]), np.float32)
+            with self._opened_shards() as opened:
+                for row, i in enumerate(index):
+                    data = self._bytes(int(i), opened)
+                    rows[row] = _read(self._where(int(i)), self.colour, self.image_size, data=data).reshape(-1)
         if not np.isfinite(rows).all():
             raise DataError(f"{self.name} has NaN or infinite values; clean the data and pack it again")
         return rows
 
-    def _fill(self, rows: np.ndarray, row: int, i: int, data: bytes) -> None:
-        if self._exts[self._kind[i]] != _NPY:
-            rows[row] = _read(self._where(i), self.colour, self.image_size, data=data).reshape(-1)
-            return
-        if len(data) != self.shape[1] * self.npy_dtype.itemsize:  # the shard changed since it was indexed
-            raise DataError(f"{self._where(i)} cannot be read whole; pack the data again")
-        value = np.frombuffer(data, self.npy_dtype)
+    def _gather(self, index: np.ndarray) -> np.ndarray:
+        """``.npy`` samples: their bytes are their values (the header was found when indexing)."""
+        nbytes = self.shape[1] * self.npy_dtype.itemsize
+        raw = np.empty((len(index), nbytes), np.uint8)
+        with self._opened_shards() as opened:
+            for row, i in enumerate(index):
+                data = self._bytes(int(i), opened)
+                if len(data) != nbytes:  # the shard changed since it was indexed
+                    raise DataError(f"{self._where(int(i))} cannot be read whole; pack the data again")
+                raw[row] = np.frombuffer(data, np.uint8)
+        values = raw.view(self.npy_dtype)
         if self.npy_fortran:
-            value = value.reshape(self.npy_shape, order="F").reshape(-1)
-        rows[row] = value.astype(np.float32) / np.float32(255) if value.dtype == np.uint8 else value
+            values = np.stack([v.reshape(self.npy_shape, order="F").reshape(-1) for v in values])
+        return values.astype(np.float32) / np.float32(255) if values.dtype == np.uint8 else values.astype(np.float32)
 
 
 def load_shards(source: Path, test_size: float, seed: int, image_size: tuple[int, int] | None = None):

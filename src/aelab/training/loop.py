@@ -154,19 +154,22 @@ def fit_module(
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(config.seed + 2 + RANK_SEED_STRIDE * ranks.rank)  # each rank its own noise
             rows = Rows(X, y, device, stream, prepare)
-            return _fit(
-                module,
-                rows,
-                batch_loss,
-                config,
-                device,
-                ranks,
-                param_groups,
-                checkpoint_dir,
-                resume,
-                fingerprint,
-                progress,
-            )
+            try:
+                return _fit(
+                    module,
+                    rows,
+                    batch_loss,
+                    config,
+                    device,
+                    ranks,
+                    param_groups,
+                    checkpoint_dir,
+                    resume,
+                    fingerprint,
+                    progress,
+                )
+            finally:
+                rows.close()
     finally:
         torch.set_float32_matmul_precision(precision)
 
@@ -236,45 +239,90 @@ class Rows:
 
     def batches(self, positions: list[torch.Tensor]):
         """``take`` of each of ``positions``, in order. Data whose rows cost decoding (an image
-        folder: ``X.workers``) is read ahead in that many worker processes (:func:`read_ahead`)."""
+        folder, shards: ``X.workers``) is read ahead in that many worker processes, started at the
+        first epoch and kept for the run (:class:`ReadAhead`; :meth:`close` ends them)."""
         workers = getattr(self.X, "workers", 0) if self.stream else 0
         if not workers:
             return map(self.take, positions)
-        return map(self.take, positions, read_ahead(self._read, positions, workers))
+        if self._reader is None:
+            self._reader = ReadAhead(self._read, workers)
+        return map(self.take, positions, self._reader(positions))
+
+    _reader = None
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+
+class ReadAhead:
+    """``read(block)`` for the blocks of each call, in order, in ``workers`` DataLoader worker
+    processes that read ahead of use (decoding images while the model trains). The workers start
+    once and serve every later call: on a GPU an epoch can take less time than starting them. A
+    worker's error (an image that will not decode) is raised here as itself, in one line, not as a
+    worker's traceback. Blocks come back as numpy arrays, through a pipe (measured faster than as
+    tensors in shared memory, whose file descriptors cost a round trip to the worker per batch)."""
+
+    def __init__(self, read: Callable, workers: int):
+        self._blocks = _Blocks()
+        self._loader = torch.utils.data.DataLoader(
+            _Reads(read),
+            batch_size=None,
+            sampler=self._blocks,  # each "index" is a block itself, sent to a worker
+            num_workers=workers,
+            collate_fn=_as_it_is,
+            persistent_workers=True,
+            multiprocessing_context="fork" if "fork" in mp.get_all_start_methods() else None,
+        )
+
+    def __call__(self, blocks: list):
+        self._blocks.blocks = list(blocks)
+        for out in self._loader:
+            if isinstance(out, AelabError):
+                raise out
+            yield out
+
+    def close(self) -> None:
+        """End the worker processes now (the loader's iterator ends them when it goes)."""
+        self._loader = None
 
 
 def read_ahead(read: Callable, blocks: list, workers: int = 0):
-    """``read(block)`` for each of ``blocks``, in order; with ``workers``, in that many DataLoader
-    worker processes, ahead of use (decoding images while the model trains). A worker's error (an
-    image that will not decode) is raised here as itself, in one line, not as a worker's traceback."""
+    """``read(block)`` for each of ``blocks``, in order; with ``workers``, in that many worker
+    processes ahead of use (:class:`ReadAhead`)."""
     if not workers:
         yield from map(read, blocks)
         return
-    loader = torch.utils.data.DataLoader(
-        _Reads(read, blocks),
-        batch_size=None,
-        num_workers=min(workers, len(blocks)) or 1,
-        collate_fn=_as_it_is,
-        multiprocessing_context="fork" if "fork" in mp.get_all_start_methods() else None,
-    )
-    for out in loader:
-        if isinstance(out, AelabError):
-            raise out
-        yield out
+    reader = ReadAhead(read, min(workers, len(blocks)) or 1)
+    try:
+        yield from reader(blocks)
+    finally:
+        reader.close()
 
 
-class _Reads(torch.utils.data.Dataset):
-    """The blocks of :func:`read_ahead`; errors come back as values, raised by the reader."""
+class _Blocks(torch.utils.data.Sampler):
+    """The blocks that a :class:`ReadAhead` reads now; set before each pass."""
 
-    def __init__(self, read: Callable, blocks: list):
-        self.read, self.blocks = read, blocks
+    def __init__(self):
+        self.blocks: list = []
 
     def __len__(self) -> int:
         return len(self.blocks)
 
-    def __getitem__(self, i: int):
+    def __iter__(self):
+        return iter(self.blocks)
+
+
+class _Reads(torch.utils.data.Dataset):
+    """``read`` of a block; errors come back as values, raised by the reader."""
+
+    def __init__(self, read: Callable):
+        self.read = read
+
+    def __getitem__(self, block):
         try:
-            return self.read(self.blocks[i])
+            return self.read(block)
         except AelabError as exc:
             return exc
 
