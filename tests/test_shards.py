@@ -144,3 +144,27 @@ def test_shards_load_in_memory_and_index_streamed_with_their_labels(tmp_path):
     assert main(["index", "--space", "pixels", "--data", str(tmp_path / "shards"), "--stream", "--out", str(out)]) == 0
     index = Index.load(out)
     assert len(index) == 30 and index.labels[:1] == ["colour"] and index.labels[-1] == "grey"
+
+
+def test_a_run_on_shards_stopped_after_an_epoch_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    """Resume from shards is exact: each epoch's batches come from the seed alone, and the
+    decoding workers that read them (one here) are started again for the resumed run."""
+    import aelab.training.loop as loop
+
+    folder = _image_folder(tmp_path / "pictures", n=20)
+    pack_shards(folder, tmp_path / "shards", samples_per_shard=16)
+    settings = dict(SETTINGS, epochs=4, denoise="gaussian:0.2")
+    real = loop.save_checkpoint
+
+    def save_then_stop(*args):
+        real(*args)
+        if args[7]["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        AutoEncoder(**settings).fit(ShardRows(tmp_path / "shards", workers=1), checkpoint_dir=tmp_path / "ckpt")
+    monkeypatch.undo()
+    rows = ShardRows(tmp_path / "shards", workers=1)
+    resumed = AutoEncoder(**settings).fit(rows, checkpoint_dir=tmp_path / "ckpt", resume=True)
+    _same_weights(AutoEncoder(**settings).fit(rows), resumed)

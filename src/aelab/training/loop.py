@@ -233,8 +233,8 @@ class Rows:
             x = self.memory[positions.to(self.device)]
         return (x,) if self.y is None else (x, self.y[positions.to(self.device)])
 
-    def _read(self, positions: torch.Tensor) -> np.ndarray:
-        index = positions.cpu().numpy()
+    def _read(self, positions: torch.Tensor | np.ndarray) -> np.ndarray:
+        index = positions.cpu().numpy() if isinstance(positions, torch.Tensor) else positions
         return np.ascontiguousarray(self.prepare(self.X[index]), dtype=np.float32).reshape(len(index), -1)
 
     def batches(self, positions: list[torch.Tensor]):
@@ -246,7 +246,8 @@ class Rows:
             return map(self.take, positions)
         if self._reader is None:
             self._reader = ReadAhead(self._read, workers)
-        return map(self.take, positions, self._reader(positions))
+        # the workers are sent arrays: a tensor would go through shared memory, a round trip a batch
+        return map(self.take, positions, self._reader([p.numpy() for p in positions]))
 
     _reader = None
 
@@ -274,6 +275,9 @@ class ReadAhead:
             collate_fn=_as_it_is,
             persistent_workers=True,
             multiprocessing_context="fork" if "fork" in mp.get_all_start_methods() else None,
+            # its own generator for the workers' seeds: one drawn from torch's global generator
+            # when the workers start would shift the training noise of a resumed run
+            generator=torch.Generator().manual_seed(0),
         )
 
     def __call__(self, blocks: list):
