@@ -168,3 +168,12 @@ def test_a_run_on_shards_stopped_after_an_epoch_resumes_to_the_same_weights(tmp_
     rows = ShardRows(tmp_path / "shards", workers=1)
     resumed = AutoEncoder(**settings).fit(rows, checkpoint_dir=tmp_path / "ckpt", resume=True)
     _same_weights(AutoEncoder(**settings).fit(rows), resumed)
+
+
+def test_a_shard_member_over_the_file_size_limit_is_refused_before_it_is_read(tmp_path):
+    from aelab.limits import limits
+
+    np.save(tmp_path / "rows.npy", np.zeros((3, 100), np.float32))
+    pack_shards(tmp_path / "rows.npy", tmp_path / "shards")
+    with limits(file_bytes=300), pytest.raises(DataError, match=r"000000000.npy is 528 bytes: 528 is over the limit"):
+        ShardRows(tmp_path / "shards")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import limits
 from ..errors import DataError
 from ..params import SAMPLES_PER_SHARD
 from .arrays import open_memmap
@@ -68,6 +69,7 @@ def _members(shard: Path) -> list[tuple[str, str, int, int]]:
                 if member.offset_data + member.size > length:
                     raise tarfile.ReadError("unexpected end of data")
                 if member.isfile():
+                    limits.check("file_bytes", member.size, f"{shard}: {member.name} is {member.size:,} bytes")
                     found.append((*_split_name(member.name), member.offset_data, member.size))
             end = tar.offset
         with open(shard, "rb") as f:
