@@ -1,0 +1,48 @@
+"""``aelab serve``: the explorer, a local web app over a trained model and a collection."""
+
+from __future__ import annotations
+
+import sys
+
+from .common import command, data_args, load_data
+
+
+def add_commands(sub) -> None:
+    p = command(
+        sub,
+        "serve",
+        "Explore a model in a browser: the code map beside PCA's, decoding, search, reconstruction.",
+        "  aelab serve mnist-ae --data mnist --data-dir ../shared/data/mnist\n"
+        "  aelab serve aelab-demo/model --data digits --port 8001\n",
+    )
+    p.add_argument("model", metavar="DIR", help="trained auto-encoder folder")
+    data_args(p)
+    p.add_argument("--split", choices=("all", "train", "test"), default="all", help="which items to explore")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (other than this machine's: a warning)")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args) -> None:
+    import numpy as np
+
+    from ..errors import AelabError
+    from ..models import load
+    from ..serve import LOCAL_HOSTS, Explorer, run
+
+    model = load(args.model)
+    if not hasattr(model, "inverse_transform") or type(model).__name__ == "PCA":
+        raise AelabError(f"{args.model} is not an auto-encoder; serve a model trained with 'aelab train'")
+    ds = load_data(args)
+    split = ds.split(args.split)
+    model.check_n_features(split.X.shape[1], "--data")
+    ids = None if split.ids is None else np.asarray(split.ids)
+    explorer = Explorer(model, split.X, split.y, ids=ids, image_shape=ds.image_shape, name=ds.name)
+    if args.host not in LOCAL_HOSTS:
+        print(
+            f"aelab: warning: listening on {args.host}, so other machines can reach the explorer; use the default "
+            "127.0.0.1 to keep it to this one",
+            file=sys.stderr,
+        )
+    print(f"explorer of {len(explorer):,} items of {ds.name}: http://{args.host}:{args.port}/ (Ctrl-C ends it)")
+    run(explorer, args.host, args.port)

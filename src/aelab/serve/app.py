@@ -1,0 +1,131 @@
+"""The explorer's web application: a FastAPI app whose JSON and PNG answers are the views of an
+:class:`~aelab.serve.explorer.Explorer`, and the page that draws them (``static/``, shipped in the
+package). Its API documentation is at ``/docs``.
+
+Safe by default: items are addressed by their number, never by a path; uploads are limited in
+bytes (and in pixels, by :mod:`aelab.limits`); nothing is ever written; a bad request gets a 4xx
+answer whose ``detail`` is one line, and the server goes on serving.
+"""
+
+from __future__ import annotations
+
+import io
+from importlib import resources
+
+import numpy as np
+from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from PIL import Image
+
+from ..errors import AelabError
+from .explorer import MAX_GRID, MAX_K, MAX_STEPS, Explorer
+
+MAX_UPLOAD_BYTES = 8 * 2**20  # an uploaded query image
+
+
+def png(image: np.ndarray) -> Response:
+    """An image of floats in [0, 1] (grey or RGB) as a PNG answer."""
+    pixels = np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return Response(buffer.getvalue(), media_type="image/png", headers={"Cache-Control": "max-age=3600"})
+
+
+def create_app(explorer: Explorer) -> FastAPI:
+    """The explorer's application over ``explorer``."""
+    app = FastAPI(
+        title="aelab explorer",
+        summary=f"{explorer.name}: {len(explorer):,} items, the auto-encoder beside PCA",
+        version="1",
+    )
+
+    @app.exception_handler(AelabError)
+    async def _bad_request(request: Request, exc: AelabError):
+        return JSONResponse({"detail": str(exc)}, status_code=404 if "no item" in str(exc) else 400)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_parameters(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body"))
+        return JSONResponse({"detail": f"{where}: {first.get('msg', 'is not valid')}"}, status_code=422)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page():
+        return (resources.files(__package__) / "static" / "index.html").read_text(encoding="utf-8")
+
+    @app.get("/explorer.js", include_in_schema=False)
+    def script():
+        text = (resources.files(__package__) / "static" / "explorer.js").read_text(encoding="utf-8")
+        return Response(text, media_type="text/javascript")
+
+    @app.get("/api/info")
+    def info():
+        """What is being explored: the collection, the model and its code."""
+        return {
+            "name": explorer.name,
+            "items": len(explorer),
+            "code_size": int(explorer.codes.shape[1]),
+            "image_shape": explorer.image_shape,
+            "labels": sorted(set(explorer.labels)) if explorer.labels else None,
+            "ae_view": explorer.view,
+            "pca_components": explorer.pca.code_size,
+            "limits": {"k": MAX_K, "grid": MAX_GRID, "steps": MAX_STEPS, "upload_bytes": MAX_UPLOAD_BYTES},
+        }
+
+    @app.get("/api/map")
+    def maps():
+        """Every item's point on the auto-encoder's map and on PCA's, and its label."""
+        return explorer.maps()
+
+    @app.get("/api/items/{item}")
+    def item(item: int):
+        """An item's number, id and label."""
+        return explorer.item(item)
+
+    @app.get("/api/items/{item}/image.png", response_class=Response)
+    def item_image(item: int):
+        return png(explorer.image(item))
+
+    @app.get("/api/decode.png", response_class=Response)
+    def decode(x: float, y: float):
+        """The image the decoder makes at a point of the auto-encoder's map."""
+        return png(explorer.decode(x, y))
+
+    @app.get("/api/grid.png", response_class=Response)
+    def grid(x0: float, x1: float, y0: float, y1: float, n: int = Query(10, ge=1, le=MAX_GRID)):
+        """Images decoded at an evenly spaced n x n grid over an area of the map (top row: y1)."""
+        return png(explorer.grid((x0, x1, y0, y1), n))
+
+    @app.get("/api/items/{item}/neighbours")
+    def neighbours(item: int, k: int = Query(10, ge=1, le=MAX_K)):
+        """An item's nearest items by code and by pixels, with scores and the time each search took."""
+        return explorer.neighbours(item, k)
+
+    @app.post("/api/neighbours")
+    async def neighbours_of_upload(file: UploadFile = File(...), k: int = Query(10, ge=1, le=MAX_K)):
+        """The nearest items to an uploaded image (resized to the items' size)."""
+        data = await file.read(MAX_UPLOAD_BYTES + 1)
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise HTTPException(413, f"the upload is over {MAX_UPLOAD_BYTES:,} bytes; send a smaller image")
+        return explorer.neighbours_of_image(data, "the upload", k)
+
+    @app.get("/api/items/{item}/reconstruction")
+    def reconstruction(item: int):
+        """The squared errors of the auto-encoder's and PCA's reconstructions of an item."""
+        found = explorer.reconstruction(item)
+        return {"errors": found["errors"], "pca_components": found["pca_components"]}
+
+    @app.get("/api/items/{item}/reconstruction/{which}.png", response_class=Response)
+    def reconstruction_image(item: int, which: str):
+        rows = explorer.reconstruction(item)["rows"]
+        if which not in rows:
+            raise HTTPException(404, f"no reconstruction {which!r}: ask for one of {', '.join(rows)}")
+        return png(explorer.as_image(rows[which]))
+
+    @app.get("/api/interpolation.png", response_class=Response)
+    def interpolation(a: int, b: int, steps: int = Query(10, ge=2, le=MAX_STEPS)):
+        """The images decoded on the line between the codes of items a and b."""
+        return png(explorer.interpolation(a, b, steps))
+
+    return app

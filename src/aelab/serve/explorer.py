@@ -1,0 +1,176 @@
+"""What the explorer shows, as plain Python over the library: a trained model and a collection,
+with every item's code, 2-D maps of the codes and of PCA, search indexes by code and by pixels,
+decoding, reconstruction and interpolation. The web application (:mod:`aelab.serve.app`) only
+turns these into HTTP answers; scripts can use them directly.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..datasets import Dataset, Split
+from ..datasets.images import _read
+from ..errors import DataError
+from ..generate import interpolate
+from ..models import PCA
+from ..report import pca_twin
+from ..search import Index
+
+MAX_K = 100  # neighbours one search may ask for
+MAX_GRID = 32  # decoded images along a side of a grid
+MAX_STEPS = 64  # images of an interpolation
+
+
+class Explorer:
+    """``model`` (a fitted auto-encoder) over the rows ``X`` of a collection (with ``labels`` and
+    ``ids``; ``image_shape`` when its rows are images).
+
+    The auto-encoder's map is its code itself when the code is 2-D, else the code's first two
+    principal components (said in :attr:`view`); beside it, the 2-D PCA of the pixels. Searches
+    are exact, by cosine similarity, among the codes and among the pixels.
+    """
+
+    def __init__(self, model, X: np.ndarray, labels=None, ids=None, image_shape=None, name: str = "collection"):
+        self.model, self.name = model, name
+        self.X = np.ascontiguousarray(X, dtype=np.float32)
+        n = len(self.X)
+        if n < 2:
+            raise DataError(f"the explorer needs at least 2 items, not {n}")
+        self.labels = None if labels is None else [str(v) for v in labels]
+        self.ids = [str(i) for i in (range(n) if ids is None else ids)]
+        self.image_shape = tuple(image_shape) if image_shape is not None else None
+        self.codes = model.transform(self.X)
+        if self.codes.shape[1] == 2:
+            self._code_view, self.view = None, "the 2-D code"
+        else:
+            self._code_view = PCA(n_components=2).fit(self.codes)
+            self.view = f"the first two principal components of the {self.codes.shape[1]}-D codes"
+        self.code_map = self.codes if self._code_view is None else self._code_view.transform(self.codes)
+        everything = Split(self.X, None, np.asarray(self.ids))
+        self.pca = pca_twin(model, Dataset(name, everything, everything, image_shape=self.image_shape))
+        self.pixel_map = PCA(n_components=2).fit(self.X).transform(self.X)
+        self.code_index = Index.build(self.codes, ids=self.ids, labels=self.labels, kind="exact", space="code")
+        self.pixel_index = Index.build(self.X, ids=self.ids, labels=self.labels, kind="exact", space="pixels")
+
+    # --- items ---------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def position(self, item) -> int:
+        """The position of item ``item`` (its position, as the map numbers them), or a DataError."""
+        try:
+            i = int(item)
+        except (TypeError, ValueError):
+            raise DataError(f"no item {item!r}: items are numbered 0 to {len(self) - 1}") from None
+        if not 0 <= i < len(self):
+            raise DataError(f"no item {i}: items are numbered 0 to {len(self) - 1}")
+        return i
+
+    def item(self, item) -> dict:
+        i = self.position(item)
+        return {"position": i, "id": self.ids[i], "label": None if self.labels is None else self.labels[i]}
+
+    def image(self, item) -> np.ndarray:
+        """Item ``item``'s pixels in [0, 1], in its image shape."""
+        return self.as_image(self.X[self.position(item)])
+
+    def as_image(self, row: np.ndarray) -> np.ndarray:
+        if self.image_shape is None:
+            raise DataError(f"the items of {self.name} are not images")
+        return np.clip(np.asarray(row, np.float32).reshape(self.image_shape), 0.0, 1.0)
+
+    def maps(self) -> dict:
+        """Every item's place on the auto-encoder's map and on PCA's, with the labels."""
+        return {
+            "ae": np.round(self.code_map, 5).tolist(),
+            "pca": np.round(self.pixel_map, 5).tolist(),
+            "labels": self.labels,
+            "ae_view": self.view,
+            "pca_view": "the first two principal components of the pixels",
+        }
+
+    # --- decoding ------------------------------------------------------------------------------
+    def codes_at(self, points: np.ndarray) -> np.ndarray:
+        """The codes at points of the auto-encoder's map (for a larger code: the codes the 2-D view
+        maps there that lie in the plane of its two components through the mean code)."""
+        points = np.asarray(points, np.float32).reshape(-1, 2)
+        if not np.isfinite(points).all():
+            raise DataError("a point of the map must have finite coordinates")
+        return points if self._code_view is None else self._code_view.inverse_transform(points)
+
+    def decode(self, x: float, y: float) -> np.ndarray:
+        return self.as_image(self.model.inverse_transform(self.codes_at([[x, y]]))[0])
+
+    def grid(self, box: tuple[float, float, float, float], n: int) -> np.ndarray:
+        """The ``n`` x ``n`` images decoded at evenly spaced points of ``box`` (x0, x1, y0, y1),
+        top row first (the largest y), as one mosaic."""
+        n = int(n)
+        if not 1 <= n <= MAX_GRID:
+            raise DataError(f"a grid has 1 to {MAX_GRID} images a side, not {n}")
+        x0, x1, y0, y1 = map(float, box)
+        xs, ys = np.linspace(x0, x1, n), np.linspace(y1, y0, n)
+        points = np.array([[x, y] for y in ys for x in xs], np.float32)
+        images = [self.as_image(r) for r in self.model.inverse_transform(self.codes_at(points))]
+        return mosaic(images, n)
+
+    def interpolation(self, a, b, steps: int = 10) -> np.ndarray:
+        """The decoded line between the codes of items ``a`` and ``b``, as one strip."""
+        steps = int(steps)
+        if not 2 <= steps <= MAX_STEPS:
+            raise DataError(f"an interpolation has 2 to {MAX_STEPS} steps, not {steps}")
+        images, _ = interpolate(self.model, self.X[self.position(a)], self.X[self.position(b)], steps)
+        return mosaic([self.as_image(r) for r in images], steps)
+
+    def reconstruction(self, item) -> dict:
+        """The item, the auto-encoder's reconstruction and PCA's, with their squared errors."""
+        i = self.position(item)
+        x = self.X[i : i + 1]
+        rows = {"original": x[0], "ae": self.model.reconstruct(x)[0], "pca": self.pca.reconstruct(x)[0]}
+        errors = {k: float(((rows[k] - x[0]) ** 2).sum()) for k in ("ae", "pca")}
+        return {"rows": rows, "errors": errors, "pca_components": self.pca.code_size}
+
+    # --- search --------------------------------------------------------------------------------
+    def neighbours(self, item, k: int = 10) -> dict:
+        """Item ``item``'s ``k`` nearest other items by code and by pixels, with the time each took."""
+        i = self.position(item)
+        return self._search(self.codes[i : i + 1], self.X[i : i + 1], k, skip=i)
+
+    def neighbours_of_image(self, data: bytes, name: str = "the upload", k: int = 10) -> dict:
+        """The ``k`` nearest items to an image file's bytes (resized to the items' shape)."""
+        if self.image_shape is None:
+            raise DataError(f"the items of {self.name} are not images; search by an item instead")
+        size, colour = self.image_shape[:2], len(self.image_shape) == 3
+        row = _read(name, colour, size, data=data).reshape(1, -1)
+        if row.shape[1] != self.X.shape[1]:
+            raise DataError(f"{name} does not match the items' shape {self.image_shape}")
+        return self._search(self.model.transform(row), row, k)
+
+    def _search(self, code: np.ndarray, pixels: np.ndarray, k: int, skip: int | None = None) -> dict:
+        k = int(k)
+        if not 1 <= k <= MAX_K:
+            raise DataError(f"k must be 1 to {MAX_K}, not {k}")
+        out = {}
+        for space, index, query in (("code", self.code_index, code), ("pixels", self.pixel_index, pixels)):
+            started = time.perf_counter()
+            found = index.query(query, k=min(k + (skip is not None), len(self)))
+            ms = (time.perf_counter() - started) * 1000
+            hits = [
+                {**self.item(p), "score": round(float(s), 5)}
+                for s, p in zip(found.scores[0], found.positions[0])
+                if p >= 0 and p != skip
+            ][:k]
+            out[space] = {"items": hits, "ms": round(ms, 3)}
+        return out
+
+
+def mosaic(images: list[np.ndarray], columns: int, gap: int = 1) -> np.ndarray:
+    """Images of one shape tiled in rows of ``columns``, ``gap`` pixels apart (white)."""
+    h, w = images[0].shape[:2]
+    rows = -(-len(images) // columns)
+    out = np.ones((rows * (h + gap) - gap, columns * (w + gap) - gap, *images[0].shape[2:]), np.float32)
+    for n, image in enumerate(images):
+        r, c = divmod(n, columns)
+        out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = image
+    return out

@@ -1,0 +1,219 @@
+// The explorer's page: two maps drawn on canvases from /api/map, everything else from the API.
+"use strict";
+
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                 "#bcbd22", "#17becf"];
+const state = { info: null, map: null, hidden: new Set(), views: {}, picked: [] };
+
+async function getJSON(url, options) {
+  const answer = await fetch(url, options);
+  const body = await answer.json();
+  if (!answer.ok) throw new Error(body.detail || answer.statusText);
+  return body;
+}
+
+function colour(label) {
+  const labels = state.info.labels || [];
+  const i = labels.indexOf(label);
+  return i < 0 ? "#333" : PALETTE[i % PALETTE.length];
+}
+
+// One map: its points, a view (pan and zoom) and the conversions between data and pixels.
+function makeView(id, points) {
+  const canvas = document.getElementById(id);
+  let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (const [x, y] of points) { x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
+  const pad = 0.05 * Math.max(x1 - x0, y1 - y0, 1e-6);
+  const view = { id, canvas, points, box: [x0 - pad, x1 + pad, y0 - pad, y1 + pad] };
+  view.toPixel = (x, y) => {
+    const [a, b, c, d] = view.box;
+    return [(x - a) / (b - a) * canvas.width, (d - y) / (d - c) * canvas.height];
+  };
+  view.toData = (px, py) => {
+    const [a, b, c, d] = view.box;
+    return [a + px / canvas.width * (b - a), d - py / canvas.height * (d - c)];
+  };
+  return view;
+}
+
+function draw(view) {
+  const ctx = view.canvas.getContext("2d");
+  ctx.clearRect(0, 0, view.canvas.width, view.canvas.height);
+  const labels = state.map.labels;
+  let drawn = 0;
+  for (let i = 0; i < view.points.length; i++) {
+    const label = labels ? labels[i] : null;
+    if (label !== null && state.hidden.has(label)) continue;
+    const [px, py] = view.toPixel(view.points[i][0], view.points[i][1]);
+    if (px < 0 || py < 0 || px > view.canvas.width || py > view.canvas.height) continue;
+    ctx.fillStyle = colour(label);
+    ctx.fillRect(px - 1, py - 1, 2, 2);
+    drawn++;
+  }
+  view.canvas.dataset.drawn = String(drawn);
+}
+
+function nearest(view, px, py, radius) {
+  let best = -1, bestD = radius * radius;
+  const labels = state.map.labels;
+  for (let i = 0; i < view.points.length; i++) {
+    if (labels && state.hidden.has(labels[i])) continue;
+    const [qx, qy] = view.toPixel(view.points[i][0], view.points[i][1]);
+    const d = (qx - px) ** 2 + (qy - py) ** 2;
+    if (d < bestD) { bestD = d; best = i; }
+  }
+  return best;
+}
+
+function figure(item, caption) {
+  const f = document.createElement("figure");
+  f.innerHTML = `<img width="56" height="56" src="/api/items/${item.position}/image.png" alt="">` +
+    `<figcaption>${caption}</figcaption>`;
+  f.onclick = () => pick(item.position);
+  return f;
+}
+
+function showHits(title, found) {
+  const box = document.getElementById("neighbours");
+  box.innerHTML = `<h3>${title}</h3>`;
+  const side = document.createElement("div");
+  side.className = "side";
+  for (const space of ["code", "pixels"]) {
+    const column = document.createElement("div");
+    column.innerHTML = `<h4>by ${space} (${found[space].ms.toFixed(2)} ms)</h4>`;
+    const hits = document.createElement("div");
+    hits.className = "hits " + space;
+    for (const item of found[space].items) hits.appendChild(figure(item, `${item.label ?? item.id} ${item.score.toFixed(3)}`));
+    column.appendChild(hits);
+    side.appendChild(column);
+  }
+  box.appendChild(side);
+}
+
+async function pick(position) {
+  const item = await getJSON(`/api/items/${position}`);
+  showHits(`nearest to item ${item.position} (${item.label ?? item.id})`,
+           await getJSON(`/api/items/${position}/neighbours?k=10`));
+  const rec = await getJSON(`/api/items/${position}/reconstruction`);
+  document.getElementById("reconstruction").innerHTML = "<h3>reconstruction</h3>" + ["original", "ae", "pca"].map(
+    (w) => `<figure style="display:inline-block;margin:0 6px"><img width="84" height="84" ` +
+      `src="/api/items/${position}/reconstruction/${w}.png" alt=""><figcaption>${w}` +
+      (w === "original" ? "" : ` ${rec.errors[w].toFixed(2)}`) + "</figcaption></figure>").join("");
+  state.picked = [...state.picked, position].slice(-2);
+  if (state.picked.length === 2) {
+    const [a, b] = state.picked;
+    document.getElementById("interpolation").innerHTML =
+      `<h3>from item ${a} to item ${b}</h3><img id="line" src="/api/interpolation.png?a=${a}&b=${b}&steps=10" ` +
+      `height="56" alt="">`;
+  }
+}
+
+function attach(view, decodes) {
+  const tip = document.getElementById("tip");
+  const canvas = view.canvas;
+  let drag = null;
+  canvas.addEventListener("mousemove", (e) => {
+    const r = canvas.getBoundingClientRect();
+    const px = e.clientX - r.left, py = e.clientY - r.top;
+    if (drag) {
+      const [dx, dy] = [view.toData(drag[0], drag[1]), view.toData(px, py)];
+      const [sx, sy] = [dx[0] - dy[0], dx[1] - dy[1]];
+      view.box = [view.box[0] + sx, view.box[1] + sx, view.box[2] + sy, view.box[3] + sy];
+      drag = [px, py];
+      draw(view);
+      return;
+    }
+    const i = nearest(view, px, py, 4);
+    if (i >= 0) {
+      const label = state.map.labels ? state.map.labels[i] : "";
+      tip.innerHTML = `<img width="56" height="56" src="/api/items/${i}/image.png" alt=""><br>item ${i} ${label}`;
+      tip.style.left = e.clientX + 12 + "px";
+      tip.style.top = e.clientY + 12 + "px";
+      tip.style.display = "block";
+      tip.dataset.item = String(i);
+    } else {
+      tip.style.display = "none";
+      if (decodes && e.buttons === 0 && e.shiftKey) decodeAt(view, px, py);
+    }
+  });
+  canvas.addEventListener("mouseleave", () => { tip.style.display = "none"; drag = null; });
+  canvas.addEventListener("mousedown", (e) => { if (e.altKey) { const r = canvas.getBoundingClientRect(); drag = [e.clientX - r.left, e.clientY - r.top]; } });
+  canvas.addEventListener("mouseup", () => { drag = null; });
+  canvas.addEventListener("click", (e) => {
+    if (e.altKey) return;
+    const r = canvas.getBoundingClientRect();
+    const px = e.clientX - r.left, py = e.clientY - r.top;
+    const i = nearest(view, px, py, 4);
+    if (i >= 0) pick(i);
+    else if (decodes) decodeAt(view, px, py);
+  });
+  canvas.addEventListener("wheel", (e) => {
+    e.preventDefault();
+    const r = canvas.getBoundingClientRect();
+    const [cx, cy] = view.toData(e.clientX - r.left, e.clientY - r.top);
+    const f = e.deltaY > 0 ? 1.2 : 1 / 1.2;
+    const [a, b, c, d] = view.box;
+    view.box = [cx + (a - cx) * f, cx + (b - cx) * f, cy + (c - cy) * f, cy + (d - cy) * f];
+    draw(view);
+  }, { passive: false });
+}
+
+function decodeAt(view, px, py) {
+  const [x, y] = view.toData(px, py);
+  const img = document.getElementById("decoded");
+  img.src = `/api/decode.png?x=${x}&y=${y}`;
+  img.dataset.point = `${x},${y}`;
+}
+
+function legend() {
+  const box = document.getElementById("legend");
+  box.innerHTML = "";
+  for (const label of state.info.labels || []) {
+    const s = document.createElement("span");
+    s.textContent = "● " + label;
+    s.style.color = colour(label);
+    s.onclick = () => {
+      state.hidden.has(label) ? state.hidden.delete(label) : state.hidden.add(label);
+      s.classList.toggle("off");
+      Object.values(state.views).forEach(draw);
+    };
+    box.appendChild(s);
+  }
+}
+
+async function main() {
+  const started = performance.now();
+  state.info = await getJSON("/api/info");
+  state.map = await getJSON("/api/map");
+  document.getElementById("title").textContent = `aelab explorer: ${state.info.name}`;
+  document.getElementById("summary").textContent =
+    `${state.info.items.toLocaleString()} items, ${state.info.code_size}-D codes; click a point for its neighbours, ` +
+    "empty space to decode there, the wheel to zoom, alt-drag to pan";
+  document.getElementById("ae-title").textContent = `auto-encoder: ${state.map.ae_view}`;
+  document.getElementById("pca-title").textContent = `PCA: ${state.map.pca_view}`;
+  state.views.ae = makeView("ae", state.map.ae);
+  state.views.pca = makeView("pca", state.map.pca);
+  legend();
+  Object.values(state.views).forEach(draw);
+  attach(state.views.ae, true);
+  attach(state.views.pca, false);
+  document.getElementById("grid").onclick = () => {
+    const [x0, x1, y0, y1] = state.views.ae.box;
+    document.getElementById("interpolation").innerHTML =
+      `<h3>decoded over the view</h3><img id="gridimg" src="/api/grid.png?x0=${x0}&x1=${x1}&y0=${y0}&y1=${y1}&n=12" ` +
+      `width="520" alt="">`;
+  };
+  document.getElementById("upload").onchange = async (e) => {
+    const form = new FormData();
+    form.append("file", e.target.files[0]);
+    try {
+      showHits("nearest to the uploaded image", await getJSON("/api/neighbours?k=10", { method: "POST", body: form }));
+    } catch (err) {
+      document.getElementById("neighbours").textContent = err.message;
+    }
+  };
+  document.body.dataset.drawnMs = String(Math.round(performance.now() - started));
+  document.body.dataset.ready = "1";
+}
+
+main().catch((err) => { document.getElementById("summary").textContent = "error: " + err.message; });

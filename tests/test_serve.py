@@ -1,0 +1,130 @@
+"""The explorer's API (`aelab serve`), through FastAPI's test client: every endpoint on a small
+trained model, and the bad requests, each a 4xx with a one-line reason while the server goes on."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import aelab
+from aelab.serve import Explorer, create_app
+
+pytest.importorskip("httpx")
+from fastapi.testclient import TestClient  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory):
+    ds = aelab.datasets.load("digits")
+    model = aelab.AutoEncoder(n_components=2, hidden_layer_sizes=(64,), epochs=30, random_state=0)
+    model.fit(ds.train.X, image_shape=ds.image_shape)
+    folder = tmp_path_factory.mktemp("served") / "model"
+    model.save(folder)
+    return ds, model, folder
+
+
+@pytest.fixture(scope="module")
+def client(digits_model):
+    ds, model, _ = digits_model
+    explorer = Explorer(model, ds.test.X, ds.test.y, ids=ds.test.ids, image_shape=ds.image_shape, name="digits")
+    return TestClient(create_app(explorer))
+
+
+def _png(answer) -> np.ndarray:
+    assert answer.status_code == 200 and answer.headers["content-type"] == "image/png"
+    return np.asarray(Image.open(io.BytesIO(answer.content)))
+
+
+def test_info_and_the_two_maps_hold_every_item(client):
+    info = client.get("/api/info").json()
+    assert info["items"] == 360 and info["code_size"] == 2 and info["image_shape"] == [8, 8]
+    assert info["labels"] == [str(d) for d in range(10)]
+    maps = client.get("/api/map").json()
+    assert len(maps["ae"]) == len(maps["pca"]) == len(maps["labels"]) == 360
+    assert maps["ae_view"] == "the 2-D code"
+
+
+def test_items_images_decoding_and_grids_are_pngs_of_the_items_shape(client, digits_model):
+    ds = digits_model[0]
+    assert client.get("/api/items/5").json() == {"position": 5, "id": str(ds.test.ids[5]), "label": str(ds.test.y[5])}
+    np.testing.assert_array_equal(
+        _png(client.get("/api/items/5/image.png")), np.round(ds.test.X[5] * 255).reshape(8, 8)
+    )
+    x, y = client.get("/api/map").json()["ae"][5]
+    decoded = _png(client.get(f"/api/decode.png?x={x}&y={y}"))
+    reconstruction = _png(client.get("/api/items/5/reconstruction/ae.png"))
+    assert decoded.shape == (8, 8) and np.abs(decoded.astype(int) - reconstruction).max() <= 1  # its code's image
+    assert _png(client.get("/api/grid.png?x0=-1&x1=1&y0=-1&y1=1&n=4")).shape == (4 * 9 - 1, 4 * 9 - 1)
+    assert _png(client.get("/api/interpolation.png?a=0&b=1&steps=5")).shape == (8, 5 * 9 - 1)
+
+
+def test_neighbours_by_code_and_by_pixels_leave_out_the_item_itself(client):
+    found = client.get("/api/items/7/neighbours?k=5").json()
+    for space in ("code", "pixels"):
+        positions = [hit["position"] for hit in found[space]["items"]]
+        assert len(positions) == 5 and 7 not in positions and found[space]["ms"] >= 0
+        scores = [hit["score"] for hit in found[space]["items"]]
+        assert scores == sorted(scores, reverse=True)  # cosine similarity, nearest first
+
+
+def test_an_uploaded_image_finds_its_own_item_first_by_pixels(client, digits_model):
+    ds = digits_model[0]
+    buffer = io.BytesIO()
+    Image.fromarray(np.round(ds.test.X[11] * 255).astype(np.uint8).reshape(8, 8)).resize((32, 32)).save(buffer, "PNG")
+    found = client.post("/api/neighbours?k=3", files={"file": ("q.png", buffer.getvalue(), "image/png")}).json()
+    assert found["pixels"]["items"][0]["position"] == 11
+
+
+def test_the_reconstruction_errors_put_the_auto_encoder_beside_pca(client, digits_model):
+    ds, model, _ = digits_model
+    answer = client.get("/api/items/3/reconstruction").json()
+    x = ds.test.X[3:4]
+    assert answer["errors"]["ae"] == pytest.approx(float(((model.reconstruct(x) - x) ** 2).sum()), rel=1e-5)
+    assert answer["pca_components"] == 2 and answer["errors"]["pca"] > 0
+
+
+@pytest.mark.parametrize(
+    "method, url, kw, status, says",
+    [
+        ("get", "/api/items/360", {}, 404, "no item 360: items are numbered 0 to 359"),
+        ("get", "/api/items/-1/image.png", {}, 404, "no item -1"),
+        ("get", "/api/items/abc", {}, 422, "item: Input should be a valid integer"),
+        ("get", "/api/items/1/neighbours?k=0", {}, 422, "k: Input should be greater than or equal to 1"),
+        ("get", "/api/grid.png?x0=0&x1=1&y0=0&y1=1&n=99", {}, 422, "n: Input should be less than or equal to 32"),
+        ("get", "/api/decode.png?x=nan&y=0", {}, 400, "a point of the map must have finite coordinates"),
+        ("get", "/api/items/1/reconstruction/other.png", {}, 404, "no reconstruction 'other'"),
+        (
+            "post",
+            "/api/neighbours",
+            {"files": {"file": ("q.png", b"not an image", "image/png")}},
+            400,
+            "cannot be read",
+        ),
+        ("post", "/api/neighbours", {"files": {"file": ("q.png", b"\0" * (8 * 2**20 + 1))}}, 413, "over 8,388,608"),
+    ],
+    ids=["past the end", "negative", "not a number", "k 0", "grid too big", "nan", "unknown", "not image", "too big"],
+)
+def test_a_bad_request_is_a_4xx_with_one_line_and_the_server_goes_on(client, method, url, kw, status, says):
+    answer = getattr(client, method)(url, **kw)
+    assert answer.status_code == status
+    detail = answer.json()["detail"]
+    assert isinstance(detail, str) and "\n" not in detail and says in detail
+    assert client.get("/api/items/0").status_code == 200
+
+
+def test_serving_writes_nothing_into_the_model_folder(digits_model):
+    ds, _, folder = digits_model
+    before = {p: p.stat().st_mtime_ns for p in folder.rglob("*")}
+    explorer = Explorer(aelab.load(folder), ds.test.X, ds.test.y, image_shape=ds.image_shape)
+    client = TestClient(create_app(explorer))
+    for url in ("/api/map", "/api/items/1/neighbours", "/api/decode.png?x=0&y=0", "/"):
+        assert client.get(url).status_code == 200
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*")} == before
+
+
+def test_the_page_and_its_script_are_served_and_the_api_is_documented(client):
+    assert "aelab explorer" in client.get("/").text
+    assert "fetch" in client.get("/explorer.js").text
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/map", "/api/decode.png", "/api/neighbours", "/api/items/{item}/neighbours"} <= set(paths)
