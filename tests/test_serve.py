@@ -65,7 +65,7 @@ def test_neighbours_by_code_and_by_pixels_leave_out_the_item_itself(client):
         positions = [hit["position"] for hit in found[space]["items"]]
         assert len(positions) == 5 and 7 not in positions and found[space]["ms"] >= 0
         scores = [hit["score"] for hit in found[space]["items"]]
-        assert scores == sorted(scores, reverse=True)  # cosine similarity, nearest first
+        assert scores == sorted(scores) and found[space]["score"] == "Euclidean distance"  # nearest first
 
 
 def test_an_uploaded_image_finds_its_own_item_first_by_pixels(client, digits_model):
@@ -128,3 +128,23 @@ def test_the_page_and_its_script_are_served_and_the_api_is_documented(client):
     assert "fetch" in client.get("/explorer.js").text
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/map", "/api/decode.png", "/api/neighbours", "/api/items/{item}/neighbours"} <= set(paths)
+
+
+def test_aelab_serve_explores_the_data_it_names_and_warns_off_this_machine(digits_model, tmp_path, monkeypatch, capsys):
+    import aelab.serve
+    from aelab.cli import main
+
+    _, _, folder = digits_model
+    served = {}
+    monkeypatch.setattr(aelab.serve, "run", lambda explorer, host, port: served.update(n=len(explorer), host=host))
+    assert main(["serve", str(folder), "--data", "digits", "--split", "test"]) == 0
+    assert served == {"n": 360, "host": "127.0.0.1"} and "warning" not in capsys.readouterr().err
+    assert main(["serve", str(folder), "--data", "digits", "--host", "0.0.0.0"]) == 0
+    assert served["n"] == 1797 and "aelab: warning: listening on 0.0.0.0" in capsys.readouterr().err
+    assert main(["train", "--model", "pca", "--data", "digits", "--out", str(tmp_path / "pca")]) == 0
+    capsys.readouterr()
+    assert main(["serve", str(tmp_path / "pca"), "--data", "digits"]) == 1
+    assert (
+        capsys.readouterr().err.strip()
+        == f"aelab: error: {tmp_path / 'pca'} is not an auto-encoder; serve a model trained with 'aelab train'"
+    )

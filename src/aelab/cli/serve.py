@@ -13,7 +13,7 @@ def add_commands(sub) -> None:
         "serve",
         "Explore a model in a browser: the code map beside PCA's, decoding, search, reconstruction.",
         "  aelab serve mnist-ae --data mnist --data-dir ../shared/data/mnist\n"
-        "  aelab serve aelab-demo/model --data digits --port 8001\n",
+        "  aelab serve aelab-demo/models/autoencoder-2 --data digits --port 8001\n",
     )
     p.add_argument("model", metavar="DIR", help="trained auto-encoder folder")
     data_args(p)

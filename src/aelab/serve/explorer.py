@@ -29,7 +29,8 @@ class Explorer:
 
     The auto-encoder's map is its code itself when the code is 2-D, else the code's first two
     principal components (said in :attr:`view`); beside it, the 2-D PCA of the pixels. Searches
-    are exact, by cosine similarity, among the codes and among the pixels.
+    are exact, by Euclidean distance among the codes and among the pixels (the map's own geometry:
+    cosine similarity would see only the angle of a 2-D code).
     """
 
     def __init__(self, model, X: np.ndarray, labels=None, ids=None, image_shape=None, name: str = "collection"):
@@ -51,8 +52,9 @@ class Explorer:
         everything = Split(self.X, None, np.asarray(self.ids))
         self.pca = pca_twin(model, Dataset(name, everything, everything, image_shape=self.image_shape))
         self.pixel_map = PCA(n_components=2).fit(self.X).transform(self.X)
-        self.code_index = Index.build(self.codes, ids=self.ids, labels=self.labels, kind="exact", space="code")
-        self.pixel_index = Index.build(self.X, ids=self.ids, labels=self.labels, kind="exact", space="pixels")
+        found = dict(ids=self.ids, labels=self.labels, kind="exact", metric="l2")
+        self.code_index = Index.build(self.codes, space="code", **found)
+        self.pixel_index = Index.build(self.X, space="pixels", **found)
 
     # --- items ---------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -161,7 +163,7 @@ class Explorer:
                 for s, p in zip(found.scores[0], found.positions[0])
                 if p >= 0 and p != skip
             ][:k]
-            out[space] = {"items": hits, "ms": round(ms, 3)}
+            out[space] = {"items": hits, "ms": round(ms, 3), "score": "Euclidean distance"}
         return out
 
 

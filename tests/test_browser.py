@@ -1,0 +1,93 @@
+"""The explorer in a real headless Chromium (Playwright with Debian's `chromium` package): the
+map draws every point, hovering shows an item, clicking empty space decodes there, an uploaded
+image lists neighbours. Screenshots of the views go to test-artifacts/ (look at them)."""
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import aelab
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium: install Debian's (apt-get install chromium) to run the browser tests"
+)
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def served():
+    import uvicorn
+
+    from aelab.serve import Explorer, create_app
+
+    ds = aelab.datasets.load("digits")
+    model = aelab.AutoEncoder(n_components=2, hidden_layer_sizes=(64,), epochs=30, random_state=0)
+    model.fit(ds.train.X, image_shape=ds.image_shape)
+    X, y = np.concatenate([ds.train.X, ds.test.X]), np.concatenate([ds.train.y, ds.test.y])
+    app = create_app(Explorer(model, X, y, image_shape=ds.image_shape, name="digits"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}", ds
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def page(served):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1200, "height": 1000})
+        page.goto(served[0])
+        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        yield page
+        browser.close()
+
+
+def test_the_maps_draw_every_point(page):
+    assert page.get_attribute("#ae", "data-drawn") == "1797"
+    assert page.get_attribute("#pca", "data-drawn") == "1797"
+    page.screenshot(path=ARTIFACTS / "explorer-maps.png")
+
+
+def test_hovering_a_point_shows_its_item(page):
+    ae = page.locator("#ae")
+    box = ae.bounding_box()
+    point = page.evaluate(
+        "() => { const v = state.views.ae; const [x, y] = v.toPixel(...v.points[0]); return [x, y]; }"
+    )
+    page.mouse.move(box["x"] + point[0], box["y"] + point[1])
+    page.wait_for_selector("#tip img", state="visible")
+    assert page.get_attribute("#tip", "data-item") is not None
+    page.screenshot(path=ARTIFACTS / "explorer-hover.png")
+
+
+def test_clicking_empty_space_decodes_there(page):
+    page.mouse.move(0, 0)
+    corner = page.locator("#ae").bounding_box()
+    page.mouse.click(corner["x"] + 3, corner["y"] + 3)  # the map's corner is padding: no point there
+    page.wait_for_function("document.getElementById('decoded').naturalWidth === 8")
+    assert page.get_attribute("#decoded", "data-point") is not None
+    page.screenshot(path=ARTIFACTS / "explorer-decoded.png")
+
+
+def test_uploading_an_image_lists_neighbours(page, served, tmp_path):
+    ds = served[1]
+    query = tmp_path / "query.png"
+    Image.fromarray(np.round(ds.test.X[0] * 255).astype(np.uint8).reshape(8, 8)).save(query)
+    page.set_input_files("#upload", str(query))
+    page.wait_for_selector(".hits.code figure")
+    assert page.locator(".hits.code figure").count() == 10 and page.locator(".hits.pixels figure").count() == 10
+    page.screenshot(path=ARTIFACTS / "explorer-search.png")
