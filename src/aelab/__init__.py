@@ -43,6 +43,7 @@ _SUBPACKAGES = (
     "report",
     "schemas",
     "search",
+    "serve",
     "storage",
     "text",
     "training",
