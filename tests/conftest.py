@@ -76,6 +76,21 @@ aelab.AutoEncoder(**settings).fit(np.load(data, mmap_mode="r"), checkpoint_dir=c
 """
 
 
+def stop_after_epoch(monkeypatch, epoch: int = 2) -> None:
+    """Make training in this process stop (KeyboardInterrupt) right after it saves the checkpoint
+    of ``epoch``, as an interrupted run leaves it; ``monkeypatch.undo()`` ends that."""
+    import aelab.training.loop as loop
+
+    real = loop.save_checkpoint
+
+    def save_then_stop(*args):
+        real(*args)
+        if args[7]["epoch"] == epoch:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_stop)
+
+
 def fit_killed_after_epoch(data: Path, checkpoint_dir: Path, settings: dict, epoch: int = 2, **fit_kw) -> int:
     """Fit ``AutoEncoder(**settings)`` on the ``.npy`` file ``data`` (memory-mapped; ``fit_kw`` go
     to ``fit``) in a fresh process that is SIGKILLed right after it saves the checkpoint of

@@ -12,7 +12,7 @@ import torch
 from aelab import AutoEncoder, datasets
 from aelab.datasets import ShardRows, pack_shards
 from aelab.errors import DataError
-from conftest import run_cli
+from conftest import run_cli, stop_after_epoch
 from test_streaming import _image_folder
 
 SETTINGS = dict(n_components=4, hidden_layer_sizes=(32,), epochs=2, batch_size=16, random_state=0, verbose=False)
@@ -149,19 +149,10 @@ def test_shards_load_in_memory_and_index_streamed_with_their_labels(tmp_path):
 def test_a_run_on_shards_stopped_after_an_epoch_resumes_to_the_same_weights(tmp_path, monkeypatch):
     """Resume from shards is exact: each epoch's batches come from the seed alone, and the
     decoding workers that read them (one here) are started again for the resumed run."""
-    import aelab.training.loop as loop
-
     folder = _image_folder(tmp_path / "pictures", n=20)
     pack_shards(folder, tmp_path / "shards", samples_per_shard=16)
     settings = dict(SETTINGS, epochs=4, denoise="gaussian:0.2")
-    real = loop.save_checkpoint
-
-    def save_then_stop(*args):
-        real(*args)
-        if args[7]["epoch"] == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(loop, "save_checkpoint", save_then_stop)
+    stop_after_epoch(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         AutoEncoder(**settings).fit(ShardRows(tmp_path / "shards", workers=1), checkpoint_dir=tmp_path / "ckpt")
     monkeypatch.undo()

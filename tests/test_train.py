@@ -16,7 +16,7 @@ from aelab import AutoEncoder, ConvAutoEncoder, datasets
 from aelab.errors import ModelError
 from aelab.storage import atomic_path, load_state, save_state
 from aelab.training import TrainConfig, TrainingError, fit_module
-from conftest import FAST_AE
+from conftest import FAST_AE, stop_after_epoch
 
 
 def test_early_stopping_stops_and_keeps_the_best_epoch():
@@ -208,7 +208,6 @@ def test_document_auto_training_keeps_the_20_newsgroups_recipe_and_feeds_small_c
 def test_float16_trains_with_a_gradient_scaler_that_resumes_exactly(tmp_path, monkeypatch):
     """float16 autocast with a gradient scaler learns what float32 learns, and the scaler's state
     is in the checkpoint: a run stopped after epoch 2 resumes to the weights of a whole run."""
-    import aelab.training.loop as loop
 
     rng = np.random.default_rng(0)
     X = (rng.normal(size=(300, 3)) @ rng.normal(size=(3, 20))).astype(np.float32)
@@ -218,14 +217,7 @@ def test_float16_trains_with_a_gradient_scaler_that_resumes_exactly(tmp_path, mo
     assert half.history_[-1]["loss"] < 0.5 * half.history_[0]["loss"]
     assert half.reconstruction_error(X) < 1.1 * full.reconstruction_error(X)
 
-    real = loop.save_checkpoint
-
-    def save_then_stop(*args):
-        real(*args)
-        if args[7]["epoch"] == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(loop, "save_checkpoint", save_then_stop)
+    stop_after_epoch(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         AutoEncoder(precision="float16", **settings).fit(X, checkpoint_dir=tmp_path / "ckpt")
     monkeypatch.undo()
