@@ -89,5 +89,5 @@ def test_uploading_an_image_lists_neighbours(page, served, tmp_path):
     Image.fromarray(np.round(ds.test.X[0] * 255).astype(np.uint8).reshape(8, 8)).save(query)
     page.set_input_files("#upload", str(query))
     page.wait_for_selector(".hits.code figure")
-    assert page.locator(".hits.code figure").count() == 10 and page.locator(".hits.pixels figure").count() == 10
+    assert page.locator(".hits.code figure").count() == 10 and page.locator(".hits.pca figure").count() == 10
     page.screenshot(path=ARTIFACTS / "explorer-search.png")

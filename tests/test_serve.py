@@ -59,9 +59,11 @@ def test_items_images_decoding_and_grids_are_pngs_of_the_items_shape(client, dig
     assert _png(client.get("/api/interpolation.png?a=0&b=1&steps=5")).shape == (8, 5 * 9 - 1)
 
 
-def test_neighbours_by_code_and_by_pixels_leave_out_the_item_itself(client):
-    found = client.get("/api/items/7/neighbours?k=5").json()
-    for space in ("code", "pixels"):
+@pytest.mark.parametrize("beside", ["pca", "pixels"])
+def test_neighbours_by_code_beside_pca_or_pixels_leave_out_the_item_itself(client, beside):
+    found = client.get(f"/api/items/7/neighbours?k=5&beside={beside}").json()
+    assert list(found) == ["code", beside]
+    for space in found:
         positions = [hit["position"] for hit in found[space]["items"]]
         assert len(positions) == 5 and 7 not in positions and found[space]["ms"] >= 0
         scores = [hit["score"] for hit in found[space]["items"]]
@@ -72,7 +74,8 @@ def test_an_uploaded_image_finds_its_own_item_first_by_pixels(client, digits_mod
     ds = digits_model[0]
     buffer = io.BytesIO()
     Image.fromarray(np.round(ds.test.X[11] * 255).astype(np.uint8).reshape(8, 8)).resize((32, 32)).save(buffer, "PNG")
-    found = client.post("/api/neighbours?k=3", files={"file": ("q.png", buffer.getvalue(), "image/png")}).json()
+    upload = {"file": ("q.png", buffer.getvalue(), "image/png")}
+    found = client.post("/api/neighbours?k=3&beside=pixels", files=upload).json()
     assert found["pixels"]["items"][0]["position"] == 11
 
 
@@ -91,6 +94,7 @@ def test_the_reconstruction_errors_put_the_auto_encoder_beside_pca(client, digit
         ("get", "/api/items/-1/image.png", {}, 404, "no item -1"),
         ("get", "/api/items/abc", {}, 422, "item: Input should be a valid integer"),
         ("get", "/api/items/1/neighbours?k=0", {}, 422, "k: Input should be greater than or equal to 1"),
+        ("get", "/api/items/1/neighbours?beside=labels", {}, 422, "beside: Input should be 'pca' or 'pixels'"),
         ("get", "/api/grid.png?x0=0&x1=1&y0=0&y1=1&n=99", {}, 422, "n: Input should be less than or equal to 32"),
         ("get", "/api/decode.png?x=nan&y=0", {}, 400, "a point of the map must have finite coordinates"),
         ("get", "/api/items/1/reconstruction/other.png", {}, 404, "no reconstruction 'other'"),
@@ -103,7 +107,18 @@ def test_the_reconstruction_errors_put_the_auto_encoder_beside_pca(client, digit
         ),
         ("post", "/api/neighbours", {"files": {"file": ("q.png", b"\0" * (8 * 2**20 + 1))}}, 413, "over 8,388,608"),
     ],
-    ids=["past the end", "negative", "not a number", "k 0", "grid too big", "nan", "unknown", "not image", "too big"],
+    ids=[
+        "past the end",
+        "negative",
+        "not a number",
+        "k 0",
+        "beside what",
+        "grid too big",
+        "nan",
+        "unknown",
+        "not image",
+        "too big",
+    ],
 )
 def test_a_bad_request_is_a_4xx_with_one_line_and_the_server_goes_on(client, method, url, kw, status, says):
     answer = getattr(client, method)(url, **kw)

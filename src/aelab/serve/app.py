@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from importlib import resources
+from typing import Literal
 
 import numpy as np
 from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
@@ -22,6 +23,7 @@ from ..errors import AelabError
 from .explorer import MAX_GRID, MAX_K, MAX_STEPS, Explorer
 
 MAX_UPLOAD_BYTES = 8 * 2**20  # an uploaded query image
+Beside = Literal["pca", "pixels"]  # what a search by code is shown beside
 
 
 def png(image: np.ndarray) -> Response:
@@ -98,17 +100,20 @@ def create_app(explorer: Explorer) -> FastAPI:
         return png(explorer.grid((x0, x1, y0, y1), n))
 
     @app.get("/api/items/{item}/neighbours")
-    def neighbours(item: int, k: int = Query(10, ge=1, le=MAX_K)):
-        """An item's nearest items by code and by pixels, with scores and the time each search took."""
-        return explorer.neighbours(item, k)
+    def neighbours(item: int, k: int = Query(10, ge=1, le=MAX_K), beside: Beside = "pca"):
+        """An item's nearest items by code and, beside them, by PCA of the code's size or by pixels,
+        with their distances and the time each search took."""
+        return explorer.neighbours(item, k, beside)
 
     @app.post("/api/neighbours")
-    async def neighbours_of_upload(file: UploadFile = File(...), k: int = Query(10, ge=1, le=MAX_K)):
+    async def neighbours_of_upload(
+        file: UploadFile = File(...), k: int = Query(10, ge=1, le=MAX_K), beside: Beside = "pca"
+    ):
         """The nearest items to an uploaded image (resized to the items' size)."""
         data = await file.read(MAX_UPLOAD_BYTES + 1)
         if len(data) > MAX_UPLOAD_BYTES:
             raise HTTPException(413, f"the upload is over {MAX_UPLOAD_BYTES:,} bytes; send a smaller image")
-        return explorer.neighbours_of_image(data, "the upload", k)
+        return explorer.neighbours_of_image(data, "the upload", k, beside)
 
     @app.get("/api/items/{item}/reconstruction")
     def reconstruction(item: int):

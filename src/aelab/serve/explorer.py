@@ -1,5 +1,6 @@
 """What the explorer shows, as plain Python over the library: a trained model and a collection,
-with every item's code, 2-D maps of the codes and of PCA, search indexes by code and by pixels,
+with every item's code, 2-D maps of the codes and of PCA, search indexes by code, by PCA of the
+same size and by pixels,
 decoding, reconstruction and interpolation. The web application (:mod:`aelab.serve.app`) only
 turns these into HTTP answers; scripts can use them directly.
 """
@@ -29,8 +30,9 @@ class Explorer:
 
     The auto-encoder's map is its code itself when the code is 2-D, else the code's first two
     principal components (said in :attr:`view`); beside it, the 2-D PCA of the pixels. Searches
-    are exact, by Euclidean distance among the codes and among the pixels (the map's own geometry:
-    cosine similarity would see only the angle of a 2-D code).
+    are exact, by Euclidean distance (the map's own geometry: cosine similarity would see only the
+    angle of a 2-D code) among the codes, beside PCA's scores of the same size (the lecture's
+    comparison, and cheap) or the pixels themselves (the strong baseline, and the costly one).
     """
 
     def __init__(self, model, X: np.ndarray, labels=None, ids=None, image_shape=None, name: str = "collection"):
@@ -53,8 +55,11 @@ class Explorer:
         self.pca = pca_twin(model, Dataset(name, everything, everything, image_shape=self.image_shape))
         self.pixel_map = PCA(n_components=2).fit(self.X).transform(self.X)
         found = dict(ids=self.ids, labels=self.labels, kind="exact", metric="l2")
-        self.code_index = Index.build(self.codes, space="code", **found)
-        self.pixel_index = Index.build(self.X, space="pixels", **found)
+        self.indexes = {
+            "code": Index.build(self.codes, space="code", **found),
+            "pca": Index.build(self.pca.transform(self.X), space="pca", **found),
+            "pixels": Index.build(self.X, space="pixels", **found),
+        }
 
     # --- items ---------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -134,12 +139,13 @@ class Explorer:
         return {"rows": rows, "errors": errors, "pca_components": self.pca.code_size}
 
     # --- search --------------------------------------------------------------------------------
-    def neighbours(self, item, k: int = 10) -> dict:
-        """Item ``item``'s ``k`` nearest other items by code and by pixels, with the time each took."""
+    def neighbours(self, item, k: int = 10, beside: str = "pca") -> dict:
+        """Item ``item``'s ``k`` nearest other items by code and ``beside`` ("pca" or "pixels"),
+        with the time each search took."""
         i = self.position(item)
-        return self._search(self.codes[i : i + 1], self.X[i : i + 1], k, skip=i)
+        return self._search(self.X[i : i + 1], k, beside, skip=i, code=self.codes[i : i + 1])
 
-    def neighbours_of_image(self, data: bytes, name: str = "the upload", k: int = 10) -> dict:
+    def neighbours_of_image(self, data: bytes, name: str = "the upload", k: int = 10, beside: str = "pca") -> dict:
         """The ``k`` nearest items to an image file's bytes (resized to the items' shape)."""
         if self.image_shape is None:
             raise DataError(f"the items of {self.name} are not images; search by an item instead")
@@ -147,14 +153,21 @@ class Explorer:
         row = _read(name, colour, size, data=data).reshape(1, -1)
         if row.shape[1] != self.X.shape[1]:
             raise DataError(f"{name} does not match the items' shape {self.image_shape}")
-        return self._search(self.model.transform(row), row, k)
+        return self._search(row, k, beside)
 
-    def _search(self, code: np.ndarray, pixels: np.ndarray, k: int, skip: int | None = None) -> dict:
+    def _search(self, row: np.ndarray, k: int, beside: str, skip: int | None = None, code=None) -> dict:
         k = int(k)
         if not 1 <= k <= MAX_K:
             raise DataError(f"k must be 1 to {MAX_K}, not {k}")
+        if beside not in ("pca", "pixels"):
+            raise DataError(f"search beside pca or pixels, not {beside!r}")
+        queries = {
+            "code": self.model.transform(row) if code is None else code,
+            beside: self.pca.transform(row) if beside == "pca" else row,
+        }
         out = {}
-        for space, index, query in (("code", self.code_index, code), ("pixels", self.pixel_index, pixels)):
+        for space, query in queries.items():
+            index = self.indexes[space]
             started = time.perf_counter()
             found = index.query(query, k=min(k + (skip is not None), len(self)))
             ms = (time.perf_counter() - started) * 1000

@@ -73,12 +73,16 @@ function figure(item, caption) {
   return f;
 }
 
+function besideChoice() {
+  return document.getElementById("beside").value;
+}
+
 function showHits(title, found) {
   const box = document.getElementById("neighbours");
   box.innerHTML = `<h3>${title}</h3>`;
   const side = document.createElement("div");
   side.className = "side";
-  for (const space of ["code", "pixels"]) {
+  for (const space of Object.keys(found)) {
     const column = document.createElement("div");
     column.innerHTML = `<h4>by ${space} (${found[space].ms.toFixed(2)} ms)</h4>`;
     const hits = document.createElement("div");
@@ -93,7 +97,7 @@ function showHits(title, found) {
 async function pick(position) {
   const item = await getJSON(`/api/items/${position}`);
   showHits(`nearest to item ${item.position} (${item.label ?? item.id})`,
-           await getJSON(`/api/items/${position}/neighbours?k=10`));
+           await getJSON(`/api/items/${position}/neighbours?k=10&beside=${besideChoice()}`));
   const rec = await getJSON(`/api/items/${position}/reconstruction`);
   document.getElementById("reconstruction").innerHTML = "<h3>reconstruction</h3>" + ["original", "ae", "pca"].map(
     (w) => `<figure style="display:inline-block;margin:0 6px"><img width="84" height="84" ` +
@@ -207,7 +211,8 @@ async function main() {
     const form = new FormData();
     form.append("file", e.target.files[0]);
     try {
-      showHits("nearest to the uploaded image", await getJSON("/api/neighbours?k=10", { method: "POST", body: form }));
+      showHits("nearest to the uploaded image",
+               await getJSON(`/api/neighbours?k=10&beside=${besideChoice()}`, { method: "POST", body: form }));
     } catch (err) {
       document.getElementById("neighbours").textContent = err.message;
     }
