@@ -5,6 +5,12 @@ package). Its API documentation is at ``/docs``.
 Safe by default: items are addressed by their number, never by a path; uploads are limited in
 bytes (and in pixels, by :mod:`aelab.limits`); nothing is ever written; a bad request gets a 4xx
 answer whose ``detail`` is one line, and the server goes on serving.
+
+Every handler is ``async``: the explorer's work (a few milliseconds a request, with torch and
+FAISS on one thread each) runs on the event loop, one request at a time, so the model and the
+indexes are never used by two requests at once, and no thread pool hands requests over under the
+GIL, which ``benchmarks/serve_load.py`` measured faster than FastAPI's thread pool (the README
+has the figures).
 """
 
 from __future__ import annotations
@@ -62,7 +68,7 @@ def create_app(explorer: Explorer) -> FastAPI:
         return Response(text, media_type="text/javascript")
 
     @app.get("/api/info")
-    def info():
+    async def info():
         """What is being explored: the collection, the model and its code."""
         return {
             "name": explorer.name,
@@ -76,31 +82,31 @@ def create_app(explorer: Explorer) -> FastAPI:
         }
 
     @app.get("/api/map")
-    def maps():
+    async def maps():
         """Every item's point on the auto-encoder's map and on PCA's, and its label."""
         return explorer.maps()
 
     @app.get("/api/items/{item}")
-    def item(item: int):
+    async def item(item: int):
         """An item's number, id and label."""
         return explorer.item(item)
 
     @app.get("/api/items/{item}/image.png", response_class=Response)
-    def item_image(item: int):
+    async def item_image(item: int):
         return png(explorer.image(item))
 
     @app.get("/api/decode.png", response_class=Response)
-    def decode(x: float, y: float):
+    async def decode(x: float, y: float):
         """The image the decoder makes at a point of the auto-encoder's map."""
         return png(explorer.decode(x, y))
 
     @app.get("/api/grid.png", response_class=Response)
-    def grid(x0: float, x1: float, y0: float, y1: float, n: int = Query(10, ge=1, le=MAX_GRID)):
+    async def grid(x0: float, x1: float, y0: float, y1: float, n: int = Query(10, ge=1, le=MAX_GRID)):
         """Images decoded at an evenly spaced n x n grid over an area of the map (top row: y1)."""
         return png(explorer.grid((x0, x1, y0, y1), n))
 
     @app.get("/api/items/{item}/neighbours")
-    def neighbours(item: int, k: int = Query(10, ge=1, le=MAX_K), beside: Beside = "pca"):
+    async def neighbours(item: int, k: int = Query(10, ge=1, le=MAX_K), beside: Beside = "pca"):
         """An item's nearest items by code and, beside them, by PCA of the code's size or by pixels,
         with their distances and the time each search took."""
         return explorer.neighbours(item, k, beside)
@@ -116,20 +122,20 @@ def create_app(explorer: Explorer) -> FastAPI:
         return explorer.neighbours_of_image(data, "the upload", k, beside)
 
     @app.get("/api/items/{item}/reconstruction")
-    def reconstruction(item: int):
+    async def reconstruction(item: int):
         """The squared errors of the auto-encoder's and PCA's reconstructions of an item."""
         found = explorer.reconstruction(item)
         return {"errors": found["errors"], "pca_components": found["pca_components"]}
 
     @app.get("/api/items/{item}/reconstruction/{which}.png", response_class=Response)
-    def reconstruction_image(item: int, which: str):
+    async def reconstruction_image(item: int, which: str):
         rows = explorer.reconstruction(item)["rows"]
         if which not in rows:
             raise HTTPException(404, f"no reconstruction {which!r}: ask for one of {', '.join(rows)}")
         return png(explorer.as_image(rows[which]))
 
     @app.get("/api/interpolation.png", response_class=Response)
-    def interpolation(a: int, b: int, steps: int = Query(10, ge=2, le=MAX_STEPS)):
+    async def interpolation(a: int, b: int, steps: int = Query(10, ge=2, le=MAX_STEPS)):
         """The images decoded on the line between the codes of items a and b."""
         return png(explorer.interpolation(a, b, steps))
 
