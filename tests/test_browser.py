@@ -20,40 +20,58 @@ pytestmark = pytest.mark.skipif(
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
-@pytest.fixture(scope="module")
-def served():
+def _serve(app):
+    """``app`` served by uvicorn in a thread on a free port: (its address, a function that stops it)."""
     import uvicorn
 
-    from aelab.serve import Explorer, create_app
-
-    ds = aelab.datasets.load("digits")
-    model = aelab.AutoEncoder(n_components=2, hidden_layer_sizes=(64,), epochs=30, random_state=0)
-    model.fit(ds.train.X, image_shape=ds.image_shape)
-    X, y = np.concatenate([ds.train.X, ds.test.X]), np.concatenate([ds.train.y, ds.test.y])
-    app = create_app(Explorer(model, X, y, image_shape=ds.image_shape, name="digits"))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}", ds
-    server.should_exit = True
-    thread.join(timeout=10)
+
+    def stop():
+        server.should_exit = True
+        thread.join(timeout=10)
+
+    return f"http://127.0.0.1:{port}", stop
 
 
 @pytest.fixture(scope="module")
-def page(served):
+def served():
+    from aelab.serve import Explorer, create_app
+
+    ds = aelab.datasets.load("digits")
+    model = aelab.AutoEncoder(n_components=2, hidden_layer_sizes=(64,), epochs=30, random_state=0)
+    model.fit(ds.train.X, image_shape=ds.image_shape)
+    X, y = np.concatenate([ds.train.X, ds.test.X]), np.concatenate([ds.train.y, ds.test.y])
+    address, stop = _serve(create_app(Explorer(model, X, y, image_shape=ds.image_shape, name="digits")))
+    yield address, ds
+    stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1200, "height": 1000})
-        page.goto(served[0])
-        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
-        yield page
+        yield browser
         browser.close()
+
+
+def _open(browser, address):
+    page = browser.new_page(viewport={"width": 1200, "height": 1000})
+    page.goto(address)
+    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(served, browser):
+    return _open(browser, served[0])
 
 
 def test_the_maps_draw_every_point(page):
@@ -91,3 +109,23 @@ def test_uploading_an_image_lists_neighbours(page, served, tmp_path):
     page.wait_for_selector(".hits.code figure")
     assert page.locator(".hits.code figure").count() == 10 and page.locator(".hits.pca figure").count() == 10
     page.screenshot(path=ARTIFACTS / "explorer-search.png")
+
+
+def test_a_text_query_lists_documents_and_their_topic(browser):
+    from aelab.serve import DocumentExplorer, create_app
+    from aelab.text import DocumentSearch
+    from test_document_search import FAST, corpus
+
+    engine = DocumentSearch.build(corpus(15, 0), n_components=2, **FAST)
+    address, stop = _serve(create_app(DocumentExplorer(engine, name="topics")))
+    try:
+        page = _open(browser, address)
+        assert page.get_attribute("#ae", "data-drawn") == "45" and page.get_attribute("#pca", "data-drawn") == "45"
+        page.fill("#query", "rocket orbit moon launch")
+        page.click("#query-form button")
+        page.wait_for_selector("ol.documents li")
+        assert page.locator("ol.documents li").count() == 10
+        assert page.inner_text("#topics").startswith("predicted topic: space")
+        page.screenshot(path=ARTIFACTS / "explorer-text.png")
+    finally:
+        stop()

@@ -163,3 +163,45 @@ def test_aelab_serve_explores_the_data_it_names_and_warns_off_this_machine(digit
         capsys.readouterr().err.strip()
         == f"aelab: error: {tmp_path / 'pca'} is not an auto-encoder; serve a model trained with 'aelab train'"
     )
+
+
+@pytest.fixture(scope="module")
+def news(tmp_path_factory):
+    from aelab.serve import DocumentExplorer
+    from aelab.text import DocumentSearch
+    from test_document_search import FAST, corpus
+
+    engine = DocumentSearch.build(corpus(15, 0), n_components=3, **FAST)
+    folder = engine.save(tmp_path_factory.mktemp("text") / "news-search")
+    return folder, TestClient(create_app(DocumentExplorer(DocumentSearch.load(folder), name="news")))
+
+
+def test_a_document_search_is_explored_by_query_with_its_topic_and_maps(news):
+    _, client = news
+    info = client.get("/api/info").json()
+    assert info["kind"] == "documents" and info["items"] == 45 and info["models"] == ["autoencoder", "lsa"]
+    maps = client.get("/api/map").json()
+    assert set(maps["maps"]) == {"document auto-encoder", "LSA"} and all(len(v) == 45 for v in maps["maps"].values())
+    assert maps["view"] == "the first two principal components of the 3-D codes" and len(maps["labels"]) == 45
+    found = client.get("/api/search", params={"q": "rocket orbit launch moon", "k": 5}).json()
+    assert len(found["hits"]) == 5 and found["topics"][0][0] == "space" and found["ms"] >= 0
+    first = found["hits"][0]
+    assert client.get(f"/api/items/{first['position']}").json()["first_line"] == first["first_line"]
+    for params, status, says in (
+        ({"q": "   "}, 400, "the query is empty"),
+        ({"q": "moon", "k": 0}, 422, "k: Input should be greater than or equal to 1"),
+        ({"q": "moon", "model": "bert"}, 400, "this search holds the models autoencoder, lsa, not 'bert'"),
+    ):
+        answer = client.get("/api/search", params=params)
+        assert answer.status_code == status and says in answer.json()["detail"]
+
+
+def test_aelab_serve_opens_a_document_search_folder_without_data(news, monkeypatch, capsys):
+    import aelab.serve
+    from aelab.cli import main
+
+    folder, _ = news
+    served = {}
+    monkeypatch.setattr(aelab.serve, "run", lambda explorer, host, port: served.update(n=len(explorer)))
+    assert main(["serve", str(folder)]) == 0
+    assert served == {"n": 45} and "explorer of 45 documents of news-search" in capsys.readouterr().out

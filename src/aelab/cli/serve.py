@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from .common import command, data_args, load_data
 
@@ -11,12 +12,14 @@ def add_commands(sub) -> None:
     p = command(
         sub,
         "serve",
-        "Explore a model in a browser: the code map beside PCA's, decoding, search, reconstruction.",
+        "Explore a model in a browser: the code map beside PCA's, decoding, search, reconstruction; or a "
+        "document search: text queries, topics and the document map.",
         "  aelab serve mnist-ae --data mnist --data-dir ../shared/data/mnist\n"
+        "  aelab serve news-search          # a folder from 'aelab text train'\n"
         "  aelab serve aelab-demo/models/autoencoder-2 --data digits --port 8001\n",
     )
-    p.add_argument("model", metavar="DIR", help="trained auto-encoder folder")
-    data_args(p)
+    p.add_argument("model", metavar="DIR", help="trained auto-encoder folder, or a document search folder")
+    data_args(p, required=False)
     p.add_argument("--split", choices=("all", "train", "test"), default="all", help="which items to explore")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (other than this machine's: a warning)")
     p.add_argument("--port", type=int, default=8000)
@@ -28,21 +31,30 @@ def cmd_serve(args) -> None:
 
     from ..errors import AelabError
     from ..models import load
-    from ..serve import LOCAL_HOSTS, Explorer, run
+    from ..serve import LOCAL_HOSTS, DocumentExplorer, Explorer, run
+    from ..text import DocumentSearch
+    from ..text.search import SEARCH_FILE
 
-    model = load(args.model)
-    if not hasattr(model, "inverse_transform") or type(model).__name__ == "PCA":
-        raise AelabError(f"{args.model} is not an auto-encoder; serve a model trained with 'aelab train'")
-    ds = load_data(args)
-    split = ds.split(args.split)
-    model.check_n_features(split.X.shape[1], "--data")
-    ids = None if split.ids is None else np.asarray(split.ids)
-    explorer = Explorer(model, split.X, split.y, ids=ids, image_shape=ds.image_shape, name=ds.name)
+    if (Path(args.model) / SEARCH_FILE).is_file():  # a document search holds its documents' codes
+        explorer = DocumentExplorer(DocumentSearch.load(args.model), name=Path(args.model).name)
+        name = f"documents of {explorer.name}"
+    else:
+        model = load(args.model)
+        if not hasattr(model, "inverse_transform") or type(model).__name__ == "PCA":
+            raise AelabError(f"{args.model} is not an auto-encoder; serve a model trained with 'aelab train'")
+        if args.data is None:
+            raise AelabError(f"give --data: the collection to explore with {args.model}")
+        ds = load_data(args)
+        split = ds.split(args.split)
+        model.check_n_features(split.X.shape[1], "--data")
+        ids = None if split.ids is None else np.asarray(split.ids)
+        explorer = Explorer(model, split.X, split.y, ids=ids, image_shape=ds.image_shape, name=ds.name)
+        name = f"items of {ds.name}"
     if args.host not in LOCAL_HOSTS:
         print(
             f"aelab: warning: listening on {args.host}, so other machines can reach the explorer; use the default "
             "127.0.0.1 to keep it to this one",
             file=sys.stderr,
         )
-    print(f"explorer of {len(explorer):,} items of {ds.name}: http://{args.host}:{args.port}/ (Ctrl-C ends it)")
+    print(f"explorer of {len(explorer):,} {name}: http://{args.host}:{args.port}/ (Ctrl-C ends it)")
     run(explorer, args.host, args.port)

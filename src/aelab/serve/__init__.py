@@ -7,9 +7,10 @@
 from __future__ import annotations
 
 from .app import create_app
+from .documents import DocumentExplorer
 from .explorer import Explorer
 
-__all__ = ["Explorer", "create_app", "run"]
+__all__ = ["DocumentExplorer", "Explorer", "create_app", "run"]
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 

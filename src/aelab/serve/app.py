@@ -26,6 +26,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from PIL import Image
 
 from ..errors import AelabError
+from .documents import DocumentExplorer
 from .explorer import MAX_GRID, MAX_K, MAX_STEPS, Explorer
 
 MAX_UPLOAD_BYTES = 8 * 2**20  # an uploaded query image
@@ -40,13 +41,23 @@ def png(image: np.ndarray) -> Response:
     return Response(buffer.getvalue(), media_type="image/png", headers={"Cache-Control": "max-age=3600"})
 
 
-def create_app(explorer: Explorer) -> FastAPI:
-    """The explorer's application over ``explorer``."""
+def create_app(explorer: Explorer | DocumentExplorer) -> FastAPI:
+    """The explorer's application over ``explorer`` (images and other rows, or documents)."""
     app = FastAPI(
         title="aelab explorer",
         summary=f"{explorer.name}: {len(explorer):,} items, the auto-encoder beside PCA",
         version="1",
     )
+    _common(app)
+    if isinstance(explorer, DocumentExplorer):
+        _document_views(app, explorer)
+    else:
+        _item_views(app, explorer)
+    return app
+
+
+def _common(app: FastAPI) -> None:
+    """The page, its script, and one-line answers for bad requests."""
 
     @app.exception_handler(AelabError)
     async def _bad_request(request: Request, exc: AelabError):
@@ -67,10 +78,13 @@ def create_app(explorer: Explorer) -> FastAPI:
         text = (resources.files(__package__) / "static" / "explorer.js").read_text(encoding="utf-8")
         return Response(text, media_type="text/javascript")
 
+
+def _item_views(app: FastAPI, explorer: Explorer) -> None:
     @app.get("/api/info")
     async def info():
         """What is being explored: the collection, the model and its code."""
         return {
+            "kind": "items",
             "name": explorer.name,
             "items": len(explorer),
             "code_size": int(explorer.codes.shape[1]),
@@ -139,4 +153,32 @@ def create_app(explorer: Explorer) -> FastAPI:
         """The images decoded on the line between the codes of items a and b."""
         return png(explorer.interpolation(a, b, steps))
 
-    return app
+
+def _document_views(app: FastAPI, explorer: DocumentExplorer) -> None:
+    @app.get("/api/info")
+    async def info():
+        """What is being explored: the documents and the search's models."""
+        return {
+            "kind": "documents",
+            "name": explorer.name,
+            "items": len(explorer),
+            "code_size": explorer.engine.code_size,
+            "models": explorer.models,
+            "labels": sorted(set(explorer.labels)) if explorer.labels else None,
+            "limits": {"k": MAX_K},
+        }
+
+    @app.get("/api/map")
+    async def maps():
+        """Every document's point on each model's map, and its label."""
+        return explorer.maps()
+
+    @app.get("/api/items/{item}")
+    async def item(item: int):
+        """A document's number, id, label and first line."""
+        return explorer.item(item)
+
+    @app.get("/api/search")
+    async def search(q: str, k: int = Query(10, ge=1, le=MAX_K), model: str | None = None):
+        """A query's nearest documents (cosine similarity of codes) and its predicted topic."""
+        return explorer.search(q, k, model)

@@ -130,7 +130,12 @@ function attach(view, decodes) {
     const i = nearest(view, px, py, 4);
     if (i >= 0) {
       const label = state.map.labels ? state.map.labels[i] : "";
-      tip.innerHTML = `<img width="56" height="56" src="/api/items/${i}/image.png" alt=""><br>item ${i} ${label}`;
+      if (state.info.kind === "documents") {
+        tip.textContent = `document ${i} ${label}`;
+        firstLine(i).then((line) => { if (tip.dataset.item === String(i)) tip.textContent = `${label}: ${line}`; });
+      } else {
+        tip.innerHTML = `<img width="56" height="56" src="/api/items/${i}/image.png" alt=""><br>item ${i} ${label}`;
+      }
       tip.style.left = e.clientX + 12 + "px";
       tip.style.top = e.clientY + 12 + "px";
       tip.style.display = "block";
@@ -148,8 +153,8 @@ function attach(view, decodes) {
     const r = canvas.getBoundingClientRect();
     const px = e.clientX - r.left, py = e.clientY - r.top;
     const i = nearest(view, px, py, 4);
-    if (i >= 0) pick(i);
-    else if (decodes) decodeAt(view, px, py);
+    if (i >= 0 && state.info.kind !== "documents") pick(i);
+    else if (i < 0 && decodes) decodeAt(view, px, py);
   });
   canvas.addEventListener("wheel", (e) => {
     e.preventDefault();
@@ -185,10 +190,66 @@ function legend() {
   }
 }
 
+// --- documents: a query box, the nearest documents with the predicted topic, the maps ----------
+const firstLines = new Map();
+
+async function firstLine(i) {
+  if (!firstLines.has(i)) firstLines.set(i, (await getJSON(`/api/items/${i}`)).first_line);
+  return firstLines.get(i);
+}
+
+function escape(text) {
+  const d = document.createElement("div");
+  d.textContent = text;
+  return d.innerHTML;
+}
+
+async function searchDocuments(query) {
+  const box = document.getElementById("neighbours");
+  try {
+    const found = await getJSON(`/api/search?k=10&q=${encodeURIComponent(query)}`);
+    const topics = found.topics.slice(0, 5).map(([t, s]) => `${escape(t)} ${(100 * s).toFixed(0)}%`).join(", ");
+    box.innerHTML = `<h3>nearest documents (${found.ms.toFixed(1)} ms; ${found.words_used} of ${found.words} ` +
+      `words used)</h3><p id="topics">predicted topic: ${topics || "none"}</p><ol class="documents">` +
+      found.hits.map((h) => `<li>${escape(h.label ?? "")} <b>${h.score.toFixed(3)}</b> ${escape(h.first_line)}</li>`).join("") +
+      "</ol>";
+  } catch (err) {
+    box.textContent = err.message;
+  }
+}
+
+async function documentsPage() {
+  document.body.classList.add("documents");
+  const names = Object.keys(state.map.maps);
+  document.getElementById("ae-title").textContent = `${names[0]}: ${state.map.view}`;
+  state.views.ae = makeView("ae", state.map.maps[names[0]]);
+  if (names.length > 1) {
+    document.getElementById("pca-title").textContent = `${names[1]}: ${state.map.view}`;
+    state.views.pca = makeView("pca", state.map.maps[names[1]]);
+  } else {
+    document.getElementById("pca").parentElement.hidden = true;
+  }
+  const form = document.getElementById("query-form");
+  form.hidden = false;
+  form.onsubmit = (e) => { e.preventDefault(); searchDocuments(document.getElementById("query").value); };
+}
+
 async function main() {
   const started = performance.now();
   state.info = await getJSON("/api/info");
   state.map = await getJSON("/api/map");
+  if (state.info.kind === "documents") {
+    document.getElementById("title").textContent = `aelab explorer: ${state.info.name}`;
+    document.getElementById("summary").textContent =
+      `${state.info.items.toLocaleString()} documents, ${state.info.code_size}-D codes; hover a point for its first line`;
+    await documentsPage();
+    legend();
+    Object.values(state.views).forEach(draw);
+    Object.values(state.views).forEach((v) => attach(v, false));
+    document.body.dataset.drawnMs = String(Math.round(performance.now() - started));
+    document.body.dataset.ready = "1";
+    return;
+  }
   document.getElementById("title").textContent = `aelab explorer: ${state.info.name}`;
   document.getElementById("summary").textContent =
     `${state.info.items.toLocaleString()} items, ${state.info.code_size}-D codes; click a point for its neighbours, ` +
