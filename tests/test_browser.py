@@ -101,6 +101,17 @@ def test_clicking_empty_space_decodes_there(page):
     page.screenshot(path=ARTIFACTS / "explorer-decoded.png")
 
 
+def test_clicking_two_items_shows_neighbours_reconstructions_and_the_line_between(page):
+    box = page.locator("#ae").bounding_box()
+    for i in (0, 1):
+        x, y = page.evaluate(f"() => state.views.ae.toPixel(...state.views.ae.points[{i}])")
+        page.mouse.click(box["x"] + x, box["y"] + y)
+        page.wait_for_selector("#reconstruction img")
+    page.wait_for_function("document.getElementById('line') && document.getElementById('line').naturalWidth > 0")
+    assert page.locator("#reconstruction img").count() == 3 and page.locator(".hits.code figure").count() == 10
+    page.screenshot(path=ARTIFACTS / "explorer-item.png", full_page=True)
+
+
 def test_uploading_an_image_lists_neighbours(page, served, tmp_path):
     ds = served[1]
     query = tmp_path / "query.png"
