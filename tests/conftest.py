@@ -97,3 +97,24 @@ def fit_killed_after_epoch(data: Path, checkpoint_dir: Path, settings: dict, epo
     ``epoch``, as a killed run leaves it; returns the process's exit status (-9)."""
     argv = [str(data), str(checkpoint_dir), repr(settings), str(epoch), repr(fit_kw)]
     return subprocess.run([sys.executable, "-c", _KILLED_AFTER_EPOCH, *argv]).returncode
+
+
+def serve_in_thread(app):
+    """``app`` served by uvicorn in a thread on a free port: (its address, a function that stops it)."""
+    import threading
+    import time
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+
+    def stop():
+        server.should_exit = True
+        thread.join(timeout=10)
+
+    return f"http://127.0.0.1:{port}", stop

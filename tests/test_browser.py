@@ -3,8 +3,6 @@ map draws every point, hovering shows an item, clicking empty space decodes ther
 image lists neighbours. Screenshots of the views go to test-artifacts/ (look at them)."""
 
 import shutil
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -12,30 +10,13 @@ import pytest
 from PIL import Image
 
 import aelab
+from conftest import serve_in_thread
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="no chromium: install Debian's (apt-get install chromium) to run the browser tests"
 )
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-
-
-def _serve(app):
-    """``app`` served by uvicorn in a thread on a free port: (its address, a function that stops it)."""
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-
-    def stop():
-        server.should_exit = True
-        thread.join(timeout=10)
-
-    return f"http://127.0.0.1:{port}", stop
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +27,7 @@ def served():
     model = aelab.AutoEncoder(n_components=2, hidden_layer_sizes=(64,), epochs=30, random_state=0)
     model.fit(ds.train.X, image_shape=ds.image_shape)
     X, y = np.concatenate([ds.train.X, ds.test.X]), np.concatenate([ds.train.y, ds.test.y])
-    address, stop = _serve(create_app(Explorer(model, X, y, image_shape=ds.image_shape, name="digits")))
+    address, stop = serve_in_thread(create_app(Explorer(model, X, y, image_shape=ds.image_shape, name="digits")))
     yield address, ds
     stop()
 
@@ -112,6 +93,12 @@ def test_clicking_two_items_shows_neighbours_reconstructions_and_the_line_betwee
     page.screenshot(path=ARTIFACTS / "explorer-item.png", full_page=True)
 
 
+def test_the_grid_button_overlays_decoded_images_on_the_visible_area(page):
+    page.click("#grid")
+    page.wait_for_selector("#ae[data-overlay='1']")
+    page.screenshot(path=ARTIFACTS / "explorer-grid.png")
+
+
 def test_uploading_an_image_lists_neighbours(page, served, tmp_path):
     ds = served[1]
     query = tmp_path / "query.png"
@@ -128,7 +115,7 @@ def test_a_text_query_lists_documents_and_their_topic(browser):
     from test_document_search import FAST, corpus
 
     engine = DocumentSearch.build(corpus(15, 0), n_components=2, **FAST)
-    address, stop = _serve(create_app(DocumentExplorer(engine, name="topics")))
+    address, stop = serve_in_thread(create_app(DocumentExplorer(engine, name="topics")))
     try:
         page = _open(browser, address)
         assert page.get_attribute("#ae", "data-drawn") == "45" and page.get_attribute("#pca", "data-drawn") == "45"

@@ -205,3 +205,36 @@ def test_aelab_serve_opens_a_document_search_folder_without_data(news, monkeypat
     monkeypatch.setattr(aelab.serve, "run", lambda explorer, host, port: served.update(n=len(explorer)))
     assert main(["serve", str(folder)]) == 0
     assert served == {"n": 45} and "explorer of 45 documents of news-search" in capsys.readouterr().out
+
+
+def test_many_requests_at_once_get_the_answers_they_get_one_at_a_time(client, digits_model):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from conftest import serve_in_thread
+
+    ds, model, _ = digits_model
+    address, stop = serve_in_thread(create_app(Explorer(model, ds.test.X, ds.test.y, image_shape=ds.image_shape)))
+    urls = [f"/api/items/{i}/neighbours?k=5" for i in range(40)] + [
+        f"/api/decode.png?x={i / 10}&y=0" for i in range(40)
+    ]
+    try:
+        alone = [client.get(u).content for u in urls]
+
+        def fetch(url):
+            with httpx.Client(base_url=address) as http:
+                return http.get(url)
+
+        with ThreadPoolExecutor(16) as pool:
+            together = list(pool.map(fetch, urls))
+    finally:
+        stop()
+    assert all(a.status_code == 200 for a in together)
+    for url, a, b in zip(urls, alone, together):
+        if "neighbours" in url:  # the times differ; the items and distances must not
+            assert [
+                h["position"] for s in ("code", "pca") for h in httpx.Response(200, content=a).json()[s]["items"]
+            ] == [h["position"] for s in ("code", "pca") for h in b.json()[s]["items"]]
+        else:
+            assert a == b.content

@@ -39,6 +39,11 @@ function makeView(id, points) {
 function draw(view) {
   const ctx = view.canvas.getContext("2d");
   ctx.clearRect(0, 0, view.canvas.width, view.canvas.height);
+  if (view.overlay && view.overlay.box.join() === view.box.join()) {  // the decoded grid of this view
+    ctx.globalAlpha = 0.85;
+    ctx.drawImage(view.overlay.image, 0, 0, view.canvas.width, view.canvas.height);
+    ctx.globalAlpha = 1;
+  }
   const labels = state.map.labels;
   let drawn = 0;
   for (let i = 0; i < view.points.length; i++) {
@@ -262,15 +267,16 @@ async function main() {
   Object.values(state.views).forEach(draw);
   attach(state.views.ae, true);
   attach(state.views.pca, false);
-  document.getElementById("grid").onclick = () => {
-    const [x0, x1, y0, y1] = state.views.ae.box;
-    document.getElementById("interpolation").innerHTML =
-      `<h3>decoded over the view</h3><img id="gridimg" src="/api/grid.png?x0=${x0}&x1=${x1}&y0=${y0}&y1=${y1}&n=12" ` +
-      `width="520" alt="">`;
+  document.getElementById("grid").onclick = () => {  // decoded images at a grid over the visible area
+    const view = state.views.ae;
+    const box = [...view.box];
+    const image = new Image();
+    image.onload = () => { view.overlay = { image, box }; draw(view); view.canvas.dataset.overlay = "1"; };
+    image.src = `/api/grid.png?x0=${box[0]}&x1=${box[1]}&y0=${box[2]}&y1=${box[3]}&n=12`;
   };
-  document.getElementById("upload").onchange = async (e) => {
+  const upload = async (file) => {
     const form = new FormData();
-    form.append("file", e.target.files[0]);
+    form.append("file", file);
     try {
       showHits("nearest to the uploaded image",
                await getJSON(`/api/neighbours?k=10&beside=${besideChoice()}`, { method: "POST", body: form }));
@@ -278,6 +284,12 @@ async function main() {
       document.getElementById("neighbours").textContent = err.message;
     }
   };
+  document.getElementById("upload").onchange = (e) => upload(e.target.files[0]);
+  document.body.addEventListener("dragover", (e) => e.preventDefault());
+  document.body.addEventListener("drop", (e) => {  // an image file dropped anywhere on the page
+    e.preventDefault();
+    if (e.dataTransfer.files.length) upload(e.dataTransfer.files[0]);
+  });
   document.body.dataset.drawnMs = String(Math.round(performance.now() - started));
   document.body.dataset.ready = "1";
 }
