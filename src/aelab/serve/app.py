@@ -49,6 +49,7 @@ def create_app(explorer: Explorer | DocumentExplorer) -> FastAPI:
         version="1",
     )
     _common(app)
+    _listing(app, explorer)
     if isinstance(explorer, DocumentExplorer):
         _document_views(app, explorer)
     else:
@@ -79,6 +80,19 @@ def _common(app: FastAPI) -> None:
         return Response(text, media_type="text/javascript")
 
 
+def _listing(app: FastAPI, explorer: Explorer | DocumentExplorer) -> None:
+    @app.get("/api/map")
+    async def maps():
+        """Every item's point on each map (the auto-encoder's and PCA's, or each document model's),
+        and its label."""
+        return explorer.maps()
+
+    @app.get("/api/items/{item}")
+    async def item(item: int):
+        """An item's number, id and label (and a document's first line)."""
+        return explorer.item(item)
+
+
 def _item_views(app: FastAPI, explorer: Explorer) -> None:
     @app.get("/api/info")
     async def info():
@@ -94,16 +108,6 @@ def _item_views(app: FastAPI, explorer: Explorer) -> None:
             "pca_components": explorer.pca.code_size,
             "limits": {"k": MAX_K, "grid": MAX_GRID, "steps": MAX_STEPS, "upload_bytes": MAX_UPLOAD_BYTES},
         }
-
-    @app.get("/api/map")
-    async def maps():
-        """Every item's point on the auto-encoder's map and on PCA's, and its label."""
-        return explorer.maps()
-
-    @app.get("/api/items/{item}")
-    async def item(item: int):
-        """An item's number, id and label."""
-        return explorer.item(item)
 
     @app.get("/api/items/{item}/image.png", response_class=Response)
     async def item_image(item: int):
@@ -167,16 +171,6 @@ def _document_views(app: FastAPI, explorer: DocumentExplorer) -> None:
             "labels": sorted(set(explorer.labels)) if explorer.labels else None,
             "limits": {"k": MAX_K},
         }
-
-    @app.get("/api/map")
-    async def maps():
-        """Every document's point on each model's map, and its label."""
-        return explorer.maps()
-
-    @app.get("/api/items/{item}")
-    async def item(item: int):
-        """A document's number, id, label and first line."""
-        return explorer.item(item)
 
     @app.get("/api/search")
     async def search(q: str, k: int = Query(10, ge=1, le=MAX_K), model: str | None = None):
