@@ -69,7 +69,8 @@ def test_hovering_a_point_shows_its_item(page):
     )
     page.mouse.move(box["x"] + point[0], box["y"] + point[1])
     page.wait_for_selector("#tip img", state="visible")
-    assert page.get_attribute("#tip", "data-item") is not None
+    item = page.get_attribute("#tip", "data-item")
+    page.wait_for_function(f"document.querySelector('#tip .caption').textContent.includes('(item {item})')")
     page.screenshot(path=ARTIFACTS / "explorer-hover.png")
 
 

@@ -137,9 +137,14 @@ function attach(view, decodes) {
       const label = state.map.labels ? state.map.labels[i] : "";
       if (state.info.kind === "documents") {
         tip.textContent = `document ${i} ${label}`;
-        firstLine(i).then((line) => { if (tip.dataset.item === String(i)) tip.textContent = `${label}: ${line}`; });
+        describe(i).then((d) => { if (tip.dataset.item === String(i)) tip.textContent = `${label}: ${d.first_line}`; });
       } else {
-        tip.innerHTML = `<img width="56" height="56" src="/api/items/${i}/image.png" alt=""><br>item ${i} ${label}`;
+        tip.innerHTML = `<img width="56" height="56" src="/api/items/${i}/image.png" alt=""><br>` +
+          `<span class="caption">item ${i} ${label}</span>`;
+        describe(i).then((d) => {
+          const caption = tip.querySelector(".caption");
+          if (caption && tip.dataset.item === String(i)) caption.textContent = `${d.id} (item ${i}) ${label}`;
+        });
       }
       tip.style.left = e.clientX + 12 + "px";
       tip.style.top = e.clientY + 12 + "px";
@@ -196,11 +201,11 @@ function legend() {
 }
 
 // --- documents: a query box, the nearest documents with the predicted topic, the maps ----------
-const firstLines = new Map();
+const described = new Map();  // item number -> its id, label (and a document's first line)
 
-async function firstLine(i) {
-  if (!firstLines.has(i)) firstLines.set(i, (await getJSON(`/api/items/${i}`)).first_line);
-  return firstLines.get(i);
+async function describe(i) {
+  if (!described.has(i)) described.set(i, await getJSON(`/api/items/${i}`));
+  return described.get(i);
 }
 
 function escape(text) {
