@@ -85,7 +85,7 @@ def _listing(app: FastAPI, explorer: Explorer | DocumentExplorer) -> None:
     async def maps():
         """Every item's point on each map (the auto-encoder's and PCA's, or each document model's),
         and its label."""
-        return explorer.maps()
+        return JSONResponse(explorer.maps())  # plain JSON already: FastAPI's encoder would walk it again
 
     @app.get("/api/items/{item}")
     async def item(item: int):
@@ -127,7 +127,7 @@ def _item_views(app: FastAPI, explorer: Explorer) -> None:
     async def neighbours(item: int, k: int = Query(10, ge=1, le=MAX_K), beside: Beside = "pca"):
         """An item's nearest items by code and, beside them, by PCA of the code's size or by pixels,
         with their distances and the time each search took."""
-        return explorer.neighbours(item, k, beside)
+        return JSONResponse(explorer.neighbours(item, k, beside))
 
     @app.post("/api/neighbours")
     async def neighbours_of_upload(
@@ -137,7 +137,7 @@ def _item_views(app: FastAPI, explorer: Explorer) -> None:
         data = await file.read(MAX_UPLOAD_BYTES + 1)
         if len(data) > MAX_UPLOAD_BYTES:
             raise HTTPException(413, f"the upload is over {MAX_UPLOAD_BYTES:,} bytes; send a smaller image")
-        return explorer.neighbours_of_image(data, "the upload", k, beside)
+        return JSONResponse(explorer.neighbours_of_image(data, "the upload", k, beside))
 
     @app.get("/api/items/{item}/reconstruction")
     async def reconstruction(item: int):
