@@ -51,13 +51,14 @@ def _labels(y, n: int, what: str) -> np.ndarray:
     return y
 
 
-def check_npy_header(fh, what: str, file_size: int | None = None) -> None:
+def check_npy_header(fh, what: str, file_size: int | None = None) -> tuple[tuple[int, ...], bool, np.dtype]:
     """Read a ``.npy`` header from ``fh`` and refuse, before any value is read, an array that the
-    file cannot hold (truncated) or that :mod:`aelab.limits` does not allow in memory."""
+    file cannot hold (truncated) or that :mod:`aelab.limits` does not allow in memory. Returns the
+    header's shape, Fortran order and type; ``fh`` is left where the values begin."""
     try:
         version = np.lib.format.read_magic(fh)
         read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _, dtype = read(fh)
+        shape, fortran, dtype = read(fh)
     except (ValueError, OSError, SyntaxError) as exc:
         raise DataError(f"{what} is not a readable .npy array ({exc})") from None
     claimed = math.prod(shape) * dtype.itemsize
@@ -67,6 +68,7 @@ def check_npy_header(fh, what: str, file_size: int | None = None) -> None:
             f"{file_size - fh.tell():,}"
         )
     limits.check("file_bytes", claimed, f"{what} claims an array of shape {shape}, {claimed:,} bytes")
+    return tuple(shape), bool(fortran), dtype
 
 
 def check_npy_file(path: Path) -> None:

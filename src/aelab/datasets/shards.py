@@ -22,7 +22,7 @@ import numpy as np
 from .. import limits
 from ..errors import DataError
 from ..params import SAMPLES_PER_SHARD
-from .arrays import open_memmap
+from .arrays import check_npy_header, open_memmap
 from .images import IMAGE_SUFFIXES, _collect, _read, image_format, image_header
 from .rows import DecodedRows
 
@@ -86,18 +86,13 @@ def _members(shard: Path) -> list[tuple[str, str, int, int]]:
 
 def _npy_header(data: bytes, where: str) -> tuple[tuple[tuple[int, ...], bool, np.dtype], int]:
     """A ``.npy`` file's (shape, Fortran order, type), and the length of its header."""
-    try:
-        f = io.BytesIO(data)
-        version = np.lib.format.read_magic(f)
-        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read(f)
-    except (ValueError, OSError, SyntaxError) as exc:
-        raise DataError(f"{where} is not a .npy array ({exc}); pack the data again") from None
+    f = io.BytesIO(data)
+    shape, fortran, dtype = check_npy_header(f, where, len(data))
     if dtype.hasobject or not (np.issubdtype(dtype, np.number) or dtype == np.bool_):
         raise DataError(f"{where} holds {dtype} values, not numbers; pack numeric data")
     if len(data) - f.tell() != int(np.prod(shape)) * dtype.itemsize:
         raise DataError(f"{where} holds fewer or more bytes than its header says; pack the data again")
-    return (tuple(shape), bool(fortran), dtype), f.tell()
+    return (shape, fortran, dtype), f.tell()
 
 
 class ShardRows(DecodedRows):
@@ -156,9 +151,9 @@ class ShardRows(DecodedRows):
                 self._size[i] -= header
             if len(shapes) > 1:
                 raise DataError(f"the .npy samples of {source} differ in shape or type; pack data of one shape")
-            self.npy_shape, self.npy_fortran, self.npy_dtype = shape, _, _ = next(iter(shapes))
-            self.image_shape = shape if len(shape) in (2, 3) else None
-            self.shape = (len(kinds), int(np.prod(shape)))
+            self.npy_shape, self.npy_fortran, self.npy_dtype = next(iter(shapes))
+            self.image_shape = self.npy_shape if len(self.npy_shape) in (2, 3) else None
+            self.shape = (len(kinds), int(np.prod(self.npy_shape)))
         else:
             headers = [image_header(self._where(i), data=self._bytes(i, opened)) for i in range(len(kinds))]
             self.image_size, self.colour, self.image_shape = image_format(source, headers, image_size)
