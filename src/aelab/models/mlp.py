@@ -143,12 +143,15 @@ class AutoEncoder(NeuralAutoEncoder):
         if self.pretrain != "greedy":
             return
         sizes = [Xs.shape[1], *self.hidden_layer_sizes_, int(self.n_components)]
-        if stream:  # what the encoder's first layer sees, a batch at a time
-            first_input = Xs
-            if self.log_input:
-                prepare = (lambda scaled: lambda a: np.log1p(scaled(a)))(prepare)
-        else:
-            first_input = np.log1p(Xs) if self.log_input else Xs
+        first_input = Xs  # what the encoder's first layer sees (streamed: a batch at a time)
+        if self.log_input and stream:
+            scaled = prepare
+
+            def prepare(rows):
+                return np.log1p(scaled(rows))
+
+        elif self.log_input:
+            first_input = np.log1p(Xs)
         stack = greedy_layerwise(
             first_input,
             sizes,

@@ -212,6 +212,7 @@ class Rows:
 
     def __init__(self, X, y, device: torch.device, stream: bool = False, prepare=None):
         self.X, self.device, self.stream = X, device, stream
+        self._reader: ReadAhead | None = None  # decoding workers, started by the first epoch's batches
         if stream:  # batches read rows at random: no read-ahead around each one (it would read it all)
             advise_mapped(X, "MADV_RANDOM")
         self.prepare = prepare or (lambda a: np.asarray(a, dtype=np.float32))
@@ -248,8 +249,6 @@ class Rows:
             self._reader = ReadAhead(self._read, workers)
         # the workers are sent arrays: a tensor would go through shared memory, a round trip a batch
         return map(self.take, positions, self._reader([p.numpy() for p in positions]))
-
-    _reader = None
 
     def close(self) -> None:
         if self._reader is not None:
