@@ -30,7 +30,7 @@ def cmd_serve(args) -> None:
     import numpy as np
 
     from ..errors import AelabError
-    from ..models import load
+    from ..models import PCA, load
     from ..serve import LOCAL_HOSTS, DocumentExplorer, Explorer, run
     from ..text import DocumentSearch
     from ..text.search import SEARCH_FILE
@@ -40,7 +40,7 @@ def cmd_serve(args) -> None:
         name = f"documents of {explorer.name}"
     else:
         model = load(args.model)
-        if not hasattr(model, "inverse_transform") or type(model).__name__ == "PCA":
+        if isinstance(model, PCA) or not hasattr(model, "inverse_transform"):
             raise AelabError(f"{args.model} is not an auto-encoder; serve a model trained with 'aelab train'")
         if args.data is None:
             raise AelabError(f"give --data: the collection to explore with {args.model}")

@@ -27,7 +27,7 @@ from PIL import Image
 
 from ..errors import AelabError
 from .documents import DocumentExplorer
-from .explorer import MAX_GRID, MAX_K, MAX_STEPS, Explorer
+from .explorer import MAX_GRID, MAX_K, MAX_STEPS, Explorer, NoSuchItem
 
 MAX_UPLOAD_BYTES = 8 * 2**20  # an uploaded query image
 Beside = Literal["pca", "pixels"]  # what a search by code is shown beside
@@ -62,7 +62,7 @@ def _common(app: FastAPI) -> None:
 
     @app.exception_handler(AelabError)
     async def _bad_request(request: Request, exc: AelabError):
-        return JSONResponse({"detail": str(exc)}, status_code=404 if "no item" in str(exc) else 400)
+        return JSONResponse({"detail": str(exc)}, status_code=404 if isinstance(exc, NoSuchItem) else 400)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_parameters(request: Request, exc: RequestValidationError):

@@ -11,12 +11,12 @@ import numpy as np
 from ..errors import DataError
 from ..models import PCA
 from ..text.search import MODEL_NAMES
-from .explorer import MAX_K
+from .explorer import MAX_K, Items
 
 MAX_QUERY_CHARS = 10_000
 
 
-class DocumentExplorer:
+class DocumentExplorer(Items):
     """``engine`` (a :class:`aelab.text.DocumentSearch`) for the explorer's text views."""
 
     def __init__(self, engine, name: str = "documents"):
@@ -33,19 +33,9 @@ class DocumentExplorer:
         size = engine.code_size
         self.view = "the 2-D codes" if size == 2 else f"the first two principal components of the {size}-D codes"
 
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def position(self, item) -> int:
-        i = int(item)
-        if not 0 <= i < len(self):
-            raise DataError(f"no item {i}: items are numbered 0 to {len(self) - 1}")
-        return i
-
     def item(self, item) -> dict:
-        i = self.position(item)
-        label = None if self.labels is None else self.labels[i]
-        return {"position": i, "id": self.ids[i], "label": label, "first_line": self.engine.first_lines[i]}
+        found = super().item(item)
+        return {**found, "first_line": self.engine.first_lines[found["position"]]}
 
     def maps(self) -> dict:
         """Every document's point on each model's map, with the labels."""

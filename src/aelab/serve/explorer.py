@@ -24,7 +24,35 @@ MAX_GRID = 32  # decoded images along a side of a grid
 MAX_STEPS = 64  # images of an interpolation
 
 
-class Explorer:
+class NoSuchItem(DataError):
+    """An item number outside the collection (the web app answers 404)."""
+
+
+class Items:
+    """A collection's items, numbered 0 to n - 1, with their ``ids`` and ``labels`` (strings)."""
+
+    ids: list[str]
+    labels: list[str] | None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def position(self, item) -> int:
+        """The position of item ``item`` (its position, as the map numbers them), or NoSuchItem."""
+        try:
+            i = int(item)
+        except (TypeError, ValueError):
+            raise NoSuchItem(f"no item {item!r}: items are numbered 0 to {len(self) - 1}") from None
+        if not 0 <= i < len(self):
+            raise NoSuchItem(f"no item {i}: items are numbered 0 to {len(self) - 1}")
+        return i
+
+    def item(self, item) -> dict:
+        i = self.position(item)
+        return {"position": i, "id": self.ids[i], "label": None if self.labels is None else self.labels[i]}
+
+
+class Explorer(Items):
     """``model`` (a fitted auto-encoder) over the rows ``X`` of a collection (with ``labels`` and
     ``ids``; ``image_shape`` when its rows are images).
 
@@ -53,32 +81,16 @@ class Explorer:
         self.code_map = self.codes if self._code_view is None else self._code_view.transform(self.codes)
         everything = Split(self.X, None, np.asarray(self.ids))
         self.pca = pca_twin(model, Dataset(name, everything, everything, image_shape=self.image_shape))
-        self.pixel_map = PCA(n_components=2).fit(self.X).transform(self.X)
+        scores = self.pca.transform(self.X)  # PCA's map is its first two components (a 1-D code: a fit of its own)
+        self.pixel_map = scores[:, :2] if scores.shape[1] >= 2 else PCA(n_components=2).fit(self.X).transform(self.X)
         found = dict(ids=self.ids, labels=self.labels, kind="exact", metric="l2")
         self.indexes = {
             "code": Index.build(self.codes, space="code", **found),
-            "pca": Index.build(self.pca.transform(self.X), space="pca", **found),
+            "pca": Index.build(scores, space="pca", **found),
             "pixels": Index.build(self.X, space="pixels", **found),
         }
 
     # --- items ---------------------------------------------------------------------------------
-    def __len__(self) -> int:
-        return len(self.X)
-
-    def position(self, item) -> int:
-        """The position of item ``item`` (its position, as the map numbers them), or a DataError."""
-        try:
-            i = int(item)
-        except (TypeError, ValueError):
-            raise DataError(f"no item {item!r}: items are numbered 0 to {len(self) - 1}") from None
-        if not 0 <= i < len(self):
-            raise DataError(f"no item {i}: items are numbered 0 to {len(self) - 1}")
-        return i
-
-    def item(self, item) -> dict:
-        i = self.position(item)
-        return {"position": i, "id": self.ids[i], "label": None if self.labels is None else self.labels[i]}
-
     def image(self, item) -> np.ndarray:
         """Item ``item``'s pixels in [0, 1], in its image shape."""
         return self.as_image(self.X[self.position(item)])
