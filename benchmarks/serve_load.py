@@ -16,6 +16,7 @@ Without ``--model`` a 2-D auto-encoder is trained first (3 epochs; it is the loa
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import random
 import shutil
@@ -131,6 +132,8 @@ def load(base: str, pid: int, ds, clients: int, seconds: float) -> None:
                         if count[0] == mark:
                             memory[mark] = rss(pid)
 
+    gc.collect()
+    gc.freeze()  # else the clients' own full collections (of MNIST's objects) stall them all at once
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     started = time.perf_counter()
     for t in threads:

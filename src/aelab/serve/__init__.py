@@ -16,13 +16,22 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def run(explorer: Explorer, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve ``explorer`` with uvicorn until interrupted. Requests are answered by a pool of
-    threads; torch and FAISS then each use one thread a request, so that many requests at once
-    share the cores instead of each asking for all of them."""
+    """Serve ``explorer`` with uvicorn until interrupted.
+
+    Torch and FAISS use one thread each: the explorer's worker computes while the event loop
+    reads and writes requests, and its small batches gain nothing from more. What exists before
+    serving (the explorer's items, ids and indexes, the libraries) is frozen out of the garbage
+    collector, whose full collections would otherwise walk all of it every few seconds, stalling
+    every request at once."""
+    import gc
+
     import faiss
     import torch
     import uvicorn
 
     torch.set_num_threads(1)
     faiss.omp_set_num_threads(1)
-    uvicorn.run(create_app(explorer), host=host, port=port, log_level="warning")
+    app = create_app(explorer)
+    gc.collect()
+    gc.freeze()
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -6,16 +6,16 @@ Safe by default: items are addressed by their number, never by a path; uploads a
 bytes (and in pixels, by :mod:`aelab.limits`); nothing is ever written; a bad request gets a 4xx
 answer whose ``detail`` is one line, and the server goes on serving.
 
-Every handler is ``async``: the explorer's work (a few milliseconds a request, with torch and
-FAISS on one thread each) runs on the event loop, one request at a time, so the model and the
-indexes are never used by two requests at once, and no thread pool hands requests over under the
-GIL, which ``benchmarks/serve_load.py`` measured faster than FastAPI's thread pool (the README
-has the figures).
+Every handler is ``async``: the event loop reads requests and writes answers, and the explorer's
+computing runs on one worker thread (:mod:`aelab.serve.batches`), which uses the model and the
+indexes one call at a time and runs the searches and decodings that arrive together as one batch.
+``benchmarks/serve_load.py`` measures it (the README has the figures).
 """
 
 from __future__ import annotations
 
 import io
+from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Literal
 
@@ -26,6 +26,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from PIL import Image
 
 from ..errors import AelabError
+from .batches import Worker
 from .documents import DocumentExplorer
 from .explorer import MAX_GRID, MAX_K, MAX_STEPS, Explorer, NoSuchItem
 
@@ -43,17 +44,25 @@ def png(image: np.ndarray) -> Response:
 
 def create_app(explorer: Explorer | DocumentExplorer) -> FastAPI:
     """The explorer's application over ``explorer`` (images and other rows, or documents)."""
+    worker = Worker()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        worker.close()
+
     app = FastAPI(
         title="aelab explorer",
         summary=f"{explorer.name}: {len(explorer):,} items, the auto-encoder beside PCA",
         version="1",
+        lifespan=lifespan,
     )
     _common(app)
     _listing(app, explorer)
     if isinstance(explorer, DocumentExplorer):
-        _document_views(app, explorer)
+        _document_views(app, explorer, worker)
     else:
-        _item_views(app, explorer)
+        _item_views(app, explorer, worker)
     return app
 
 
@@ -93,7 +102,7 @@ def _listing(app: FastAPI, explorer: Explorer | DocumentExplorer) -> None:
         return explorer.item(item)
 
 
-def _item_views(app: FastAPI, explorer: Explorer) -> None:
+def _item_views(app: FastAPI, explorer: Explorer, worker: Worker) -> None:
     @app.get("/api/info")
     async def info():
         """What is being explored: the collection, the model and its code."""
@@ -116,18 +125,18 @@ def _item_views(app: FastAPI, explorer: Explorer) -> None:
     @app.get("/api/decode.png", response_class=Response)
     async def decode(x: float, y: float):
         """The image the decoder makes at a point of the auto-encoder's map."""
-        return png(explorer.decode(x, y))
+        return png(await worker.batch(explorer.decode_points, (x, y)))
 
     @app.get("/api/grid.png", response_class=Response)
     async def grid(x0: float, x1: float, y0: float, y1: float, n: int = Query(10, ge=1, le=MAX_GRID)):
         """Images decoded at an evenly spaced n x n grid over an area of the map (top row: y1)."""
-        return png(explorer.grid((x0, x1, y0, y1), n))
+        return png(await worker.run(explorer.grid, (x0, x1, y0, y1), n))
 
     @app.get("/api/items/{item}/neighbours")
     async def neighbours(item: int, k: int = Query(10, ge=1, le=MAX_K), beside: Beside = "pca"):
         """An item's nearest items by code and, beside them, by PCA of the code's size or by pixels,
         with their distances and the time each search took."""
-        return JSONResponse(explorer.neighbours(item, k, beside))
+        return JSONResponse(await worker.batch(explorer.neighbours_of_items, item, k, beside))
 
     @app.post("/api/neighbours")
     async def neighbours_of_upload(
@@ -137,17 +146,18 @@ def _item_views(app: FastAPI, explorer: Explorer) -> None:
         data = await file.read(MAX_UPLOAD_BYTES + 1)
         if len(data) > MAX_UPLOAD_BYTES:
             raise HTTPException(413, f"the upload is over {MAX_UPLOAD_BYTES:,} bytes; send a smaller image")
-        return JSONResponse(explorer.neighbours_of_image(data, "the upload", k, beside))
+        row = explorer.read_image(data, "the upload")[0]
+        return JSONResponse(await worker.batch(explorer.neighbours_of_rows, row, k, beside))
 
     @app.get("/api/items/{item}/reconstruction")
     async def reconstruction(item: int):
         """The squared errors of the auto-encoder's and PCA's reconstructions of an item."""
-        found = explorer.reconstruction(item)
+        found = await worker.run(explorer.reconstruction, item)
         return {"errors": found["errors"], "pca_components": found["pca_components"]}
 
     @app.get("/api/items/{item}/reconstruction/{which}.png", response_class=Response)
     async def reconstruction_image(item: int, which: str):
-        rows = explorer.reconstruction(item)["rows"]
+        rows = (await worker.run(explorer.reconstruction, item))["rows"]
         if which not in rows:
             raise HTTPException(404, f"no reconstruction {which!r}: ask for one of {', '.join(rows)}")
         return png(explorer.as_image(rows[which]))
@@ -155,10 +165,10 @@ def _item_views(app: FastAPI, explorer: Explorer) -> None:
     @app.get("/api/interpolation.png", response_class=Response)
     async def interpolation(a: int, b: int, steps: int = Query(10, ge=2, le=MAX_STEPS)):
         """The images decoded on the line between the codes of items a and b."""
-        return png(explorer.interpolation(a, b, steps))
+        return png(await worker.run(explorer.interpolation, a, b, steps))
 
 
-def _document_views(app: FastAPI, explorer: DocumentExplorer) -> None:
+def _document_views(app: FastAPI, explorer: DocumentExplorer, worker: Worker) -> None:
     @app.get("/api/info")
     async def info():
         """What is being explored: the documents and the search's models."""
@@ -175,4 +185,4 @@ def _document_views(app: FastAPI, explorer: DocumentExplorer) -> None:
     @app.get("/api/search")
     async def search(q: str, k: int = Query(10, ge=1, le=MAX_K), model: str | None = None):
         """A query's nearest documents (cosine similarity of codes) and its predicted topic."""
-        return explorer.search(q, k, model)
+        return await worker.run(explorer.search, q, k, model)

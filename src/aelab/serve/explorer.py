@@ -81,13 +81,12 @@ class Explorer(Items):
         self.code_map = self.codes if self._code_view is None else self._code_view.transform(self.codes)
         everything = Split(self.X, None, np.asarray(self.ids))
         self.pca = pca_twin(model, Dataset(name, everything, everything, image_shape=self.image_shape))
-        scores = self.pca.transform(self.X)  # PCA's map is its first two components (a 1-D code: a fit of its own)
-        self.pixel_map = scores[:, :2] if scores.shape[1] >= 2 else PCA(n_components=2).fit(self.X).transform(self.X)
-        found = dict(ids=self.ids, labels=self.labels, kind="exact", metric="l2")
+        self.scores = self.pca.transform(self.X)  # PCA's map: its first two (a 1-D code: a fit of its own)
+        self.pixel_map = self.scores[:, :2] if self.pca.code_size >= 2 else PCA(n_components=2).fit_transform(self.X)
+        self.spaces = {"code": self.codes, "pca": self.scores, "pixels": self.X}  # each item's query in each space
         self.indexes = {
-            "code": Index.build(self.codes, space="code", **found),
-            "pca": Index.build(scores, space="pca", **found),
-            "pixels": Index.build(self.X, space="pixels", **found),
+            space: Index.build(vectors, space=space, ids=self.ids, labels=self.labels, kind="exact", metric="l2")
+            for space, vectors in self.spaces.items()
         }
 
     # --- items ---------------------------------------------------------------------------------
@@ -120,7 +119,11 @@ class Explorer(Items):
         return points if self._code_view is None else self._code_view.inverse_transform(points)
 
     def decode(self, x: float, y: float) -> np.ndarray:
-        return self.as_image(self.model.inverse_transform(self.codes_at([[x, y]]))[0])
+        return self.decode_points([[x, y]])[0]
+
+    def decode_points(self, points) -> list[np.ndarray]:
+        """The images the decoder makes at ``points`` of the auto-encoder's map, in one pass."""
+        return [self.as_image(r) for r in self.model.inverse_transform(self.codes_at(points))]
 
     def grid(self, box: tuple[float, float, float, float], n: int) -> np.ndarray:
         """The ``n`` x ``n`` images decoded at evenly spaced points of ``box`` (x0, x1, y0, y1),
@@ -131,8 +134,7 @@ class Explorer(Items):
         x0, x1, y0, y1 = map(float, box)
         xs, ys = np.linspace(x0, x1, n), np.linspace(y1, y0, n)
         points = np.array([[x, y] for y in ys for x in xs], np.float32)
-        images = [self.as_image(r) for r in self.model.inverse_transform(self.codes_at(points))]
-        return mosaic(images, n)
+        return mosaic(self.decode_points(points), n)
 
     def interpolation(self, a, b, steps: int = 10) -> np.ndarray:
         """The decoded line between the codes of items ``a`` and ``b``, as one strip."""
@@ -154,42 +156,63 @@ class Explorer(Items):
     def neighbours(self, item, k: int = 10, beside: str = "pca") -> dict:
         """Item ``item``'s ``k`` nearest other items by code and ``beside`` ("pca" or "pixels"),
         with the time each search took."""
-        i = self.position(item)
-        return self._search(self.X[i : i + 1], k, beside, skip=i, code=self.codes[i : i + 1])
+        return self.neighbours_of_items([item], k, beside)[0]
+
+    def neighbours_of_items(self, items, k: int = 10, beside: str = "pca") -> list[dict]:
+        """:meth:`neighbours` of several items; their queries are the vectors the indexes hold."""
+        k, beside = _search_options(k, beside)
+        at = [self.position(i) for i in items]
+        return self._search(self.codes[at], self.spaces[beside][at], k, beside, skips=at)
 
     def neighbours_of_image(self, data: bytes, name: str = "the upload", k: int = 10, beside: str = "pca") -> dict:
         """The ``k`` nearest items to an image file's bytes (resized to the items' shape)."""
+        return self.neighbours_of_rows(self.read_image(data, name), k, beside)[0]
+
+    def read_image(self, data: bytes, name: str = "the upload") -> np.ndarray:
+        """An image file's bytes as one row of the items' shape (resized), or a one-line DataError."""
         if self.image_shape is None:
             raise DataError(f"the items of {self.name} are not images; search by an item instead")
         size, colour = self.image_shape[:2], len(self.image_shape) == 3
         row = _read(name, colour, size, data=data).reshape(1, -1)
         if row.shape[1] != self.X.shape[1]:
             raise DataError(f"{name} does not match the items' shape {self.image_shape}")
-        return self._search(row, k, beside)
+        return row
 
-    def _search(self, row: np.ndarray, k: int, beside: str, skip: int | None = None, code=None) -> dict:
-        k = int(k)
-        if not 1 <= k <= MAX_K:
-            raise DataError(f"k must be 1 to {MAX_K}, not {k}")
-        if beside not in ("pca", "pixels"):
-            raise DataError(f"search beside pca or pixels, not {beside!r}")
-        queries = {
-            "code": self.model.transform(row) if code is None else code,
-            beside: self.pca.transform(row) if beside == "pca" else row,
-        }
-        out = {}
-        for space, query in queries.items():
-            index = self.indexes[space]
-            started = time.perf_counter()
-            found = index.query(query, k=min(k + (skip is not None), len(self)))
-            ms = (time.perf_counter() - started) * 1000
-            hits = [
-                {**self.item(p), "score": round(float(s), 5)}
-                for s, p in zip(found.scores[0], found.positions[0])
-                if p >= 0 and p != skip
-            ][:k]
-            out[space] = {"items": hits, "ms": round(ms, 3), "score": "Euclidean distance"}
+    def neighbours_of_rows(self, rows, k: int = 10, beside: str = "pca") -> list[dict]:
+        """The ``k`` nearest items to each of ``rows`` (in the items' units), encoded in one pass."""
+        k, beside = _search_options(k, beside)
+        rows = np.asarray(rows, np.float32).reshape(-1, self.X.shape[1])
+        besides = self.pca.transform(rows) if beside == "pca" else rows
+        return self._search(self.model.transform(rows), besides, k, beside)
+
+    def _search(self, codes, besides, k: int, beside: str, skips=None) -> list[dict]:
+        """Each query alone (FAISS computes the distances of a batch of 20 or more otherwise, and
+        a query's neighbours do not depend on the requests it came with)."""
+        out = []
+        for n, (code, other) in enumerate(zip(codes, besides)):
+            skip = None if skips is None else skips[n]
+            answer = {}
+            for space, query in (("code", code), (beside, other)):
+                started = time.perf_counter()
+                found = self.indexes[space].query(query[None], k=min(k + (skip is not None), len(self)))
+                ms = (time.perf_counter() - started) * 1000
+                hits = [
+                    {**self.item(p), "score": round(float(s), 5)}
+                    for s, p in zip(found.scores[0], found.positions[0])
+                    if p >= 0 and p != skip
+                ][:k]
+                answer[space] = {"items": hits, "ms": round(ms, 3), "score": "Euclidean distance"}
+            out.append(answer)
         return out
+
+
+def _search_options(k, beside: str) -> tuple[int, str]:
+    k = int(k)
+    if not 1 <= k <= MAX_K:
+        raise DataError(f"k must be 1 to {MAX_K}, not {k}")
+    if beside not in ("pca", "pixels"):
+        raise DataError(f"search beside pca or pixels, not {beside!r}")
+    return k, beside
 
 
 def mosaic(images: list[np.ndarray], columns: int, gap: int = 1) -> np.ndarray:
