@@ -26,6 +26,7 @@ _NAMES = {
     "Classifier": "models",
     "CodeModel": "models",
     "ConvAutoEncoder": "models",
+    "ITQ": "models",
     "LSA": "models",
     "PCA": "models",
     "DocumentModel": "text",

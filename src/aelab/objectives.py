@@ -177,6 +177,7 @@ class Regularization:
     variational: bool = False
     beta: float = 1.0
     beta_warmup: int = 0
+    binary: bool = False
 
     @classmethod
     def from_params(cls, **params) -> Regularization:
@@ -188,6 +189,8 @@ class Regularization:
         values = {name: params.get(name, TABLE[name].default) for name in REGULARIZATION}
         for name, value in values.items():
             TABLE[name].check(value)
+        if values["binary"] and values["variational"]:
+            raise ParameterError("a code is binary or variational, not both")
         return cls(
             Corruption.parse(values["denoise"]),
             Sparsity.parse(values["sparse"]),
@@ -196,6 +199,7 @@ class Regularization:
             bool(values["variational"]),
             float(values["beta"]),
             int(values["beta_warmup"]),
+            bool(values["binary"]),
         )
 
     @property
@@ -222,6 +226,8 @@ class Regularization:
         out.update({k: getattr(self, k) for k in ("contractive", "code_l2") if getattr(self, k)})
         if self.variational:
             out.update(variational=True, beta=self.beta, beta_warmup=self.beta_warmup)
+        if self.binary:
+            out.update(binary=True)
         return out
 
 

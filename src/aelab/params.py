@@ -50,9 +50,9 @@ UNPOOLING = ("max", "nearest")
 UPSAMPLING = ("deconv", "conv")
 MODEL_KINDS = ("autoencoder", "conv", "pca")
 # search
-METRICS = ("cosine", "ip", "l2")
-INDEX_KINDS = ("auto", "exact", "hnsw", "ivf")
-SPACES = ("code", "pca", "pixels")
+METRICS = ("cosine", "ip", "l2", "hamming")
+INDEX_KINDS = ("auto", "exact", "hnsw", "ivf", "ivfpq")
+SPACES = ("code", "pca", "pixels", "pcah", "itq")
 # generation
 BOXES = ("auto", "zero")
 DENSITIES = ("gaussian", "gmm", "prior")
@@ -285,6 +285,18 @@ REGULARIZATION_PARAMS = (
         valid=_integer_at_least(0),
         expect="a whole number of epochs >= 0",
         metavar="EPOCHS",
+    ),
+    Param(
+        "binary",
+        False,
+        "binary code (semantic hashing): n_components bits, learnt to be thresholded; an index over them "
+        "ranks by Hamming distance",
+        type=int,
+        metavar="BITS",
+        cli_default=None,
+        cli_help="binary codes of BITS bits (a multiple of 8; sets --n-components), searched by Hamming distance",
+        valid=lambda v: isinstance(v, bool),
+        expect="True or False",
     ),
 )
 

@@ -240,6 +240,15 @@ def _estimator(args):
     from ..models import PCA, AutoEncoder, ConvAutoEncoder
 
     n_components = 30 if args.n_components is None else args.n_components
+    bits, args.binary = args.binary, args.binary is not None  # --binary BITS: a binary code of BITS
+    if bits is not None:
+        if args.n_components is not None and args.n_components != bits:
+            raise ParameterError(f"--binary {bits} gives {bits}-bit codes; leave out --n-components {n_components}")
+        if args.model == "pca":
+            raise ParameterError("--binary trains an auto-encoder; PCA's bits are indexed with --space pcah or itq")
+        if bits < 8 or bits % 8:
+            raise ParameterError(f"--binary takes a number of bits that is a multiple of 8 (8, 16, 32...), not {bits}")
+        n_components = bits
     if n_components < (0 if args.model == "conv" else 1):
         conv = " (or 0 for the pooled maps as the code)" if args.model == "conv" else ""
         raise ParameterError(f"--n-components must be at least 1{conv}, not {n_components}")

@@ -33,16 +33,33 @@ def add_commands(sub) -> None:
         "--space",
         choices=SPACES,
         default="code",
-        help="code: the model's codes; pca: PCA scores fitted on the collection; pixels: the raw inputs (the baseline)",
+        help="code: the model's codes; pca: PCA scores fitted on the collection; pixels: the raw inputs (the "
+        "baseline); pcah, itq: binary codes from PCA (its signs; ITQ's rotation of them), the baselines of --binary",
     )
-    p.add_argument("--n-components", type=int, help="PCA size for --space pca without a model (default 30)")
-    p.add_argument("--metric", choices=METRICS, default="cosine", help="similarity, fixed when indexing")
+    p.add_argument(
+        "--n-components",
+        type=int,
+        help="code size for --space pca, pcah or itq without a model (default 30 numbers, or 32 bits)",
+    )
+    p.add_argument(
+        "--metric",
+        choices=METRICS,
+        help="similarity, fixed when indexing (default: hamming for binary codes, else cosine)",
+    )
     p.add_argument(
         "--kind",
         choices=INDEX_KINDS,
         default="auto",
-        help="exact search, approximate HNSW or IVF, or auto (exact up to 200,000 items, IVF above)",
+        help="exact search, approximate HNSW or IVF, IVF-PQ (a few bytes a vector in memory, its shortlist "
+        "re-ranked exactly from the full vectors on disk), or auto (exact up to 200,000 items, IVF above)",
     )
+    p.add_argument(
+        "--shards",
+        type=int,
+        help="with --kind ivfpq: train once on a sample, add the collection in this many shards (each in a "
+        "process of its own, atomic and resumable: run the same command again after an interruption), then merge",
+    )
+    p.add_argument("--workers", type=int, default=1, help="with --shards: processes adding shards at once")
     p.add_argument("--split", choices=("all", "train", "test"), default="train", help="which samples to index")
     p.add_argument("--batch-size", type=int, default=8192, help="samples encoded and added at a time")
     p.add_argument(
@@ -139,8 +156,8 @@ def _index(args) -> None:
         check_output(args.out, args.overwrite)
     existing = Index.load(args.add) if args.add else None
     split = "all" if args.stream else args.split
-    source = open_collection(
-        args.data,
+    collection = dict(
+        spec=args.data,
         data_dir=args.data_dir,
         split=args.split,
         stream=args.stream,
@@ -149,29 +166,38 @@ def _index(args) -> None:
         seed=args.split_seed,
         label_column=args.label_column,
     )
+    source = open_collection(**collection)
     out = args.add or args.out
-    index = index_collection(
-        source,
-        out,
-        index=existing,
-        model=args.model,
-        space=args.space,
-        metric=args.metric,
-        kind=args.kind,
-        n_components=args.n_components,
-        batch_size=args.batch_size,
-        info={
-            "data": args.data,
-            "data_dir": args.data_dir,
-            "split": split,
-            "stream": bool(args.stream),
-            "test_size": args.test_size,
-            "split_seed": args.split_seed,
-            "label_column": args.label_column,
-            "image_size": list(parse_image_size(args.image_size) or ()) or None,
-        },
-        overwrite=args.overwrite,
-    )
+    info = {
+        "data": args.data,
+        "data_dir": args.data_dir,
+        "split": split,
+        "stream": bool(args.stream),
+        "test_size": args.test_size,
+        "split_seed": args.split_seed,
+        "label_column": args.label_column,
+        "image_size": list(parse_image_size(args.image_size) or ()) or None,
+    }
+    settings = dict(model=args.model, space=args.space, metric=args.metric, n_components=args.n_components)
+    if args.shards is not None:
+        from ..search.sharded import build_sharded
+
+        if args.kind != "ivfpq" or args.add:
+            raise AelabError("--shards builds a new --kind ivfpq index")
+        index = build_sharded(
+            collection, out, shards=args.shards, workers=args.workers, info=info, overwrite=args.overwrite, **settings
+        )
+    else:
+        index = index_collection(
+            source,
+            out,
+            index=existing,
+            kind=args.kind,
+            batch_size=args.batch_size,
+            info=info,
+            overwrite=args.overwrite,
+            **settings,
+        )
     print(
         f"{'added' if args.add else 'indexed'} {source.n} items ({index.space} space, {index.dimension}-D, "
         f"{index.metric}, {getattr(index, 'kind_', index.kind)} search); {len(index)} items in {out}"
@@ -192,7 +218,7 @@ def cmd_search(args) -> None:
     if args.json:
         print(json.dumps({"query": args.query, "metric": index.metric, "space": index.space, "neighbours": rows}))
     else:
-        score = "distance" if index.metric == "l2" else "similarity"
+        score = {"l2": "distance", "hamming": "distance (bits that differ)"}.get(index.metric, "similarity")
         print(f"query: {what}; {index.space} space, {index.metric} {score}")
         print(f"{'rank':>4}  {'id':<14} {score:>10}  {'label':<10} path")
         for row in rows:

@@ -5,6 +5,7 @@ folder and comes back through :func:`load`."""
 from .base import CodeModel, SavedModel, load, restore, squared_error
 from .classifier import Classifier
 from .conv import ConvAutoEncoder
+from .itq import ITQ
 from .lsa import LSA
 from .mlp import AutoEncoder
 from .pca import PCA
@@ -15,6 +16,7 @@ __all__ = [
     "Classifier",
     "CodeModel",
     "ConvAutoEncoder",
+    "ITQ",
     "LSA",
     "PCA",
     "SavedModel",

@@ -155,7 +155,7 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
 
     # --- codes and reconstructions ---------------------------------------------------------------
     def transform(self, X) -> np.ndarray:
-        """Codes of ``X`` (the mean code, for a variational model)."""
+        """Codes of ``X`` (the mean code, for a variational model; 0s and 1s, for a binary one)."""
         X = self._scale(self._check_X(X))
         return self._run(lambda x: self._code(self.module_.encode(x)[0]), X)
 
@@ -191,6 +191,8 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
         return noisy, self.reconstruct(noisy)
 
     def _code(self, stats: torch.Tensor) -> torch.Tensor:
+        if self.binary:
+            return (stats > 0).to(stats.dtype)  # the bits: where the code layer's sigmoid passes 1/2
         return stats.chunk(2, dim=1)[0] if self.variational else stats
 
     def _output(self, logits: torch.Tensor) -> torch.Tensor:

@@ -67,6 +67,7 @@ class ConvAutoEncoder(NeuralAutoEncoder):
         variational=False,
         beta=1.0,
         beta_warmup=0,
+        binary=False,
         epochs="auto",
         batch_size="auto",
         learning_rate=3e-3,
@@ -100,6 +101,8 @@ class ConvAutoEncoder(NeuralAutoEncoder):
             ("activation", self.activation, ACTIVATIONS),
             ("normalization", self.normalization, CONV_NORMALIZATIONS),
         )
+        if self.binary and not self.n_components:
+            raise ParameterError("a binary ConvAutoEncoder needs a dense code: set n_components (its bits, e.g. 32)")
         if self.variational and not self.n_components:
             raise ParameterError("a variational ConvAutoEncoder needs a dense code: set n_components (e.g. 2 or 16)")
 
@@ -127,4 +130,5 @@ class ConvAutoEncoder(NeuralAutoEncoder):
             self.activation,
             self.normalization,
             bool(self.variational),
+            bool(self.binary),
         )

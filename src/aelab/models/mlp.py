@@ -85,6 +85,7 @@ class AutoEncoder(NeuralAutoEncoder):
         variational=False,
         beta=1.0,
         beta_warmup=0,
+        binary=False,
         epochs="auto",
         batch_size="auto",
         learning_rate=3e-3,
@@ -130,6 +131,7 @@ class AutoEncoder(NeuralAutoEncoder):
             self.normalization,
             bool(self.variational),
             bool(self.log_input),
+            bool(self.binary),
         )
 
     def _choose_scaling(self, X):

@@ -24,7 +24,7 @@ from torch import nn
 
 from ..params import CONV_NORMALIZATIONS
 from .layers import activation, norm
-from .mlp import reparameterize
+from .mlp import code_to_decode
 
 
 def _stage(conv: nn.Module, channels: int, activation_name: str, normalization: str) -> nn.Sequential:
@@ -50,8 +50,10 @@ class ConvAutoEncoderNet(nn.Module):
         activation_name: str,
         normalization: str,
         variational: bool = False,
+        binary: bool = False,
     ):
         super().__init__()
+        self.binary = binary
         height, width = image_shape[:2]
         self.in_channels = image_shape[2] if len(image_shape) == 3 else 1
         self.image_size = (height, width)
@@ -132,5 +134,4 @@ class ConvAutoEncoderNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         stats, switches = self.encode(x)
-        z = reparameterize(stats, self.training) if self.variational else stats
-        return stats, self.decode(z, switches)
+        return stats, self.decode(code_to_decode(stats, self.training, self.variational, self.binary), switches)

@@ -12,7 +12,7 @@ import numpy as np
 from .. import datasets
 from ..datasets import Stream, open_stream, read_sample
 from ..errors import DataError, ParameterError
-from ..models import PCA, CodeModel
+from ..models import ITQ, PCA, CodeModel
 from ..models import load as load_model
 from ..storage import check_output
 from .index import Index
@@ -52,16 +52,20 @@ def open_collection(
 
 def space_model(space: str, model=None, n_components: int | None = None) -> CodeModel | None:
     """What encodes a collection and later its queries: the trained ``model`` (a folder or a fitted
-    code model) for ``code``, a new PCA for ``pca`` (the model's code size, else ``n_components``
-    or 30), nothing for ``pixels``."""
+    code model) for ``code``; a new PCA for ``pca``, or binary codes from PCA for ``pcah`` and
+    ``itq`` (of the model's code size, else ``n_components``, else 30 numbers or 32 bits);
+    nothing for ``pixels``."""
     if space == "pixels":
         return None
     if isinstance(model, (str, os.PathLike)):
         path, model = model, load_model(model)
         if not isinstance(model, CodeModel):
             raise DataError(f"{path} holds a {type(model).__name__}, not a model with codes")
+    size = n_components or (model.code_size if model is not None else None)
     if space == "pca":
-        return PCA(n_components=n_components or (model.code_size if model is not None else 30))
+        return PCA(n_components=size or 30)
+    if space in ("pcah", "itq"):
+        return ITQ(n_components=size or 32, n_iter=0 if space == "pcah" else 50)
     if model is None:
         raise DataError("--space code needs a trained model folder: aelab index DIR --data SPEC --out INDEX")
     return model
@@ -74,7 +78,7 @@ def index_collection(
     index: Index | None = None,
     model=None,
     space: str = "code",
-    metric: str = "cosine",
+    metric: str | None = None,
     kind: str = "auto",
     n_components: int | None = None,
     batch_size: int = 8192,
@@ -83,7 +87,8 @@ def index_collection(
 ) -> Index:
     """Encode ``source`` a batch at a time and write the index folder ``out`` atomically.
 
-    A new index is built in ``space`` (see :func:`space_model`); with ``index`` (loaded from
+    A new index is built in ``space`` (see :func:`space_model`), by ``metric`` (None: hamming for
+    binary codes, else cosine); with ``index`` (loaded from
     ``out``) the items are added to it, their ids prefixed with the source's name so that they
     never collide with the first ones. ``info`` (the data spec, split...) is kept with a new index.
     """
@@ -92,8 +97,10 @@ def index_collection(
     adding = index is not None
     if not adding:
         check_output(out, overwrite)
+        encoder = space_model(space, model, n_components)
+        metric = metric or ("hamming" if getattr(encoder, "binary", False) else "cosine")
         index = Index(metric=metric, kind=kind, space=space)
-        index.model = space_model(space, model, n_components)
+        index.model = encoder
     info = dict(info or {})
     if index.model is None:
         if index.dimension and source.n_features != index.dimension:
@@ -112,7 +119,7 @@ def index_collection(
                 f"{out} already holds items from {info.get('data', source.name)} ({split}); nothing was added"
             )
     else:
-        if space == "pca":
+        if space in ("pca", "pcah", "itq"):
             rows = np.unique(np.linspace(0, source.n - 1, min(source.n, PCA_FIT_SAMPLES)).astype(int))
             sample = (
                 np.concatenate([source.rows(r, r + 1) for r in rows])

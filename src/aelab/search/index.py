@@ -6,7 +6,9 @@ each item's id, file path and label beside them, and the model that made the vec
 the index folder, so a query is encoded the same way later).
 
 Scores: for ``cosine`` and ``ip`` (inner product) greater is nearer; for ``l2`` the score is the
-Euclidean distance, smaller is nearer.
+Euclidean distance, smaller is nearer. ``hamming`` indexes binary codes (vectors of 0s and 1s, a
+multiple of 8 of them) in FAISS's binary indexes, packed 8 bits a byte; the score is the number of
+bits that differ, smaller is nearer.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from ..validation import check_choices
 AUTO_EXACT_LIMIT = 200_000
 INDEX_FORMAT = "aelab-index"
 VECTORS_FILE, ITEMS_FILE, META_FILE, MODEL_DIR = "vectors.faiss", "items.json", "index.json", "model"
+EXACT_FILE = "exact.npy"  # an IVF-PQ index's full vectors, read from disk to re-rank its shortlists
 
 
 @dataclass
@@ -56,14 +59,18 @@ class Index:
 
     Parameters
     ----------
-    metric : "cosine", "ip" (inner product) or "l2" (Euclidean), fixed when indexing.
-    kind : "exact" (brute force), "hnsw" or "ivf" (approximate), or "auto": exact up to
-        200,000 items, IVF above.
+    metric : "cosine", "ip" (inner product), "l2" (Euclidean) or "hamming" (binary codes), fixed
+        when indexing.
+    kind : "exact" (brute force), "hnsw" or "ivf" (approximate), "ivfpq" (IVF over product-quantized
+        vectors, a few bytes each in memory, whose shortlist is re-ranked exactly with the full
+        vectors, kept on disk), or "auto": exact up to 200,000 items, IVF above.
     space : what the vectors are ("code", "pca" or "pixels"); recorded for reports.
     hnsw_neighbours, ef_search : HNSW graph degree and search breadth.
     ivf_lists, n_probe : IVF cells (None: about 4 sqrt(n), at most n / 39) and cells visited per
         query (None: 64, or one in 128 cells when there are more; the README gives the recall
         this reaches, from benchmarks/index_scale.py).
+    pq_bytes, rerank : for ivfpq, the bytes of a vector's code (None: one per 5 dimensions, a
+        divisor of the dimension) and the shortlist re-ranked exactly (``rerank`` x k items).
 
     Examples
     --------
@@ -83,11 +90,15 @@ class Index:
         ef_search: int = 256,
         ivf_lists: int | None = None,
         n_probe: int | None = None,
+        pq_bytes: int | None = None,
+        rerank: int = 10,
     ):
         check_choices(("metric", metric, METRICS), ("kind", kind, INDEX_KINDS), ("space", space, SPACES))
         self.metric, self.kind, self.space = metric, kind, space
         self.hnsw_neighbours, self.ef_search = hnsw_neighbours, ef_search
         self.ivf_lists, self.n_probe = ivf_lists, n_probe
+        self.pq_bytes, self.rerank = pq_bytes, rerank
+        self.exact_vectors: list[np.ndarray] | np.ndarray | None = None  # ivfpq: what re-ranks
         self.faiss_index = None
         self.ids: list[str] = []
         self.paths: list[str | None] = []
@@ -107,8 +118,8 @@ class Index:
         """Append items. ``ids`` default to their positions; the first call fixes the dimension
         (and trains an IVF index on these vectors)."""
         V = self._prepare(vectors)
-        n = len(V)
-        if n == 0 or V.shape[1] == 0:
+        n, width = len(V), self._width(V)
+        if n == 0 or width == 0:
             raise DataError(f"nothing to add: the vectors are empty (shape {V.shape})")
         ids = [str(len(self.ids) + i) for i in range(n)] if ids is None else [str(i) for i in ids]
         paths = [None] * n if paths is None else [None if p is None else str(p) for p in paths]
@@ -120,10 +131,12 @@ class Index:
             raise DataError("this index was built without labels; cannot add labelled items")
         if self.faiss_index is None:
             self.faiss_index = self._new_faiss(V)
-        elif V.shape[1] != self.dimension:
-            raise DataError(f"vectors have {V.shape[1]} dimensions but the index holds {self.dimension}-D vectors")
+        elif width != self.dimension:
+            raise DataError(f"vectors have {width} dimensions but the index holds {self.dimension}-D vectors")
         if n:
             _faiss_call(self.faiss_index.add, V)
+            if self.kind_ == "ivfpq":
+                self.exact_vectors = [*self._exact_parts(), V]
         self.ids += ids
         self.paths += paths
         if labels is not None:
@@ -132,6 +145,18 @@ class Index:
         return self
 
     def _prepare(self, vectors) -> np.ndarray:
+        """Vectors as FAISS takes them: float32 rows (normalised, for cosine), or bits packed into
+        bytes (for hamming)."""
+        V = self._rows(vectors)
+        if self.metric == "hamming":
+            return np.packbits(V.astype(bool), axis=1)  # FAISS's order of bits does not change distances
+        if self.metric == "cosine":
+            norms = np.linalg.norm(V, axis=1, keepdims=True)
+            V = V / np.where(norms > 0, norms, 1.0)
+        return np.ascontiguousarray(V, dtype=np.float32)
+
+    def _rows(self, vectors) -> np.ndarray:
+        """Vectors as float32 rows, checked (0s and 1s, 8 bits at a time, for hamming)."""
         V = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
         if V.ndim == 1:
             V = V[None, :]
@@ -139,15 +164,24 @@ class Index:
             raise DataError(f"vectors must be one per row, not an array of shape {V.shape}")
         if not np.isfinite(V).all():
             raise DataError("vectors contain NaN or infinite values")
-        if self.metric == "cosine":
-            norms = np.linalg.norm(V, axis=1, keepdims=True)
-            V = V / np.where(norms > 0, norms, 1.0)
-        return np.ascontiguousarray(V, dtype=np.float32)
+        if self.metric == "hamming":
+            if ((V != 0) & (V != 1)).any():
+                raise DataError("a hamming index holds binary codes: vectors of 0s and 1s (a model trained --binary)")
+            if V.shape[1] % 8:
+                raise DataError(f"binary codes come 8 bits at a time in FAISS; these have {V.shape[1]} bits")
+        return V
 
     def _new_faiss(self, V: np.ndarray):
         import faiss
 
         d = V.shape[1]
+        if self.metric == "hamming":
+            if self.kind not in ("auto", "exact"):
+                raise ParameterError(
+                    f"a hamming index scans every item's few bytes exactly; use kind='exact', not {self.kind!r}"
+                )
+            self.kind_ = "exact"
+            return faiss.IndexBinaryFlat(d * 8)
         metric = faiss.METRIC_L2 if self.metric == "l2" else faiss.METRIC_INNER_PRODUCT
         kind = self.kind if self.kind != "auto" else ("exact" if len(V) <= AUTO_EXACT_LIMIT else "ivf")
         self.kind_ = kind
@@ -166,10 +200,24 @@ class Index:
                 "build it from more items, or use kind='exact' or 'hnsw'"
             )
         quantizer = faiss.IndexFlatL2(d) if self.metric == "l2" else faiss.IndexFlatIP(d)
-        index = faiss.IndexIVFFlat(quantizer, d, lists, metric)
+        if kind == "ivfpq":
+            m = int(self.pq_bytes or max(b for b in range(1, max(1, d // 5) + 1) if d % b == 0))
+            if d % m:
+                raise ParameterError(
+                    f"pq_bytes must divide the dimension {d} (one byte a group of dimensions), not {m}"
+                )
+            index = faiss.IndexIVFPQ(quantizer, d, lists, m, 8, metric)
+            if len(V) < 256 * 39:
+                raise DataError(
+                    f"an IVF-PQ index learns 256 centroids a byte from at least {256 * 39:,} vectors, not "
+                    f"{len(V):,}; use kind='exact' or 'ivf'"
+                )
+        else:
+            index = faiss.IndexIVFFlat(quantizer, d, lists, metric)
         index.train(V)
         index.nprobe = self._probes(lists)
-        index.make_direct_map()  # items' vectors by position (id queries, exact rankings), kept up by add
+        if kind == "ivf":  # items' vectors by position (id queries, exact rankings), kept up by add
+            index.make_direct_map()
         self._quantizer = quantizer  # the IVF index points at it: keep it alive as long as the index
         return index
 
@@ -179,6 +227,7 @@ class Index:
     # --- searching -----------------------------------------------------------------------------
     @property
     def dimension(self) -> int:
+        """Numbers per vector (bits, for hamming)."""
         return int(self.faiss_index.d) if self.faiss_index is not None else 0
 
     def __len__(self) -> int:
@@ -189,14 +238,19 @@ class Index:
         if not len(self):
             raise DataError("the index is empty")
         V = self._prepare(vectors)
-        if V.shape[1] != self.dimension:
-            raise DataError(f"queries have {V.shape[1]} dimensions but the index holds {self.dimension}-D vectors")
+        if self._width(V) != self.dimension:
+            raise DataError(f"queries have {self._width(V)} dimensions but the index holds {self.dimension}-D vectors")
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ParameterError(f"the number of neighbours (-k) must be a whole number >= 1, not {k!r}")
         k = min(int(k), len(self))
-        scores, positions = _faiss_call(self.faiss_index.search, V, k)
+        if getattr(self, "kind_", None) == "ivfpq":
+            scores, positions = self._reranked(V, k)
+        else:
+            scores, positions = _faiss_call(self.faiss_index.search, V, k)
         if self.metric == "l2":
             scores = np.sqrt(np.maximum(scores, 0))
+        elif self.metric == "hamming":
+            scores = scores.astype(np.float32)
         ids, labels = self._arrays()
         found = np.where(positions >= 0, positions, 0)
         return Neighbours(
@@ -205,6 +259,36 @@ class Index:
             np.where(positions >= 0, ids[found], ""),
             None if labels is None else np.where(positions >= 0, labels[found], None),
         )
+
+    def _exact_parts(self) -> list[np.ndarray]:
+        E = self.exact_vectors
+        return [] if E is None else E if isinstance(E, list) else [E]
+
+    def _exact(self) -> np.ndarray:
+        """The full vectors of an IVF-PQ index (memory-mapped from its folder once loaded)."""
+        if isinstance(self.exact_vectors, list):
+            parts = self.exact_vectors
+            self.exact_vectors = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return self.exact_vectors
+
+    def _reranked(self, V: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """IVF-PQ's ``rerank`` x k nearest by their codes, ranked again by the full vectors."""
+        shortlist = min(len(self), k * int(self.rerank))
+        _, found = _faiss_call(self.faiss_index.search, V, shortlist)
+        exact = self._exact()
+        scores = np.full((len(V), k), np.nan, np.float32)
+        positions = np.full((len(V), k), -1, np.int64)
+        for q, row in enumerate(found):
+            row = np.sort(row[row >= 0])  # in file order: one pass over the disk
+            candidates = np.asarray(exact[row], np.float32)
+            if self.metric == "l2":
+                s = np.square(candidates - V[q]).sum(1)
+                order = np.argsort(s, kind="stable")[:k]
+            else:
+                s = candidates @ V[q]
+                order = np.argsort(-s, kind="stable")[:k]
+            scores[q, : len(order)], positions[q, : len(order)] = s[order], row[order]
+        return scores, positions
 
     def _arrays(self):
         """The ids and labels as arrays, for fast lookups of many results (rebuilt after ``add``)."""
@@ -226,21 +310,34 @@ class Index:
 
     def vector(self, position: int) -> np.ndarray:
         """The stored vector of an item (normalised, for a cosine index), on every index kind."""
-        return _faiss_call(self.faiss_index.reconstruct, int(position))[None, :]
+        if getattr(self, "kind_", None) == "ivfpq":
+            return np.asarray(self._exact()[int(position)][None, :], np.float32)
+        return self._unpacked(_faiss_call(self.faiss_index.reconstruct, int(position))[None, :])
 
     def vectors(self) -> np.ndarray:
-        """Every stored vector, in item order."""
-        return _faiss_call(self.faiss_index.reconstruct_n, 0, len(self))
+        """Every stored vector, in item order (an IVF-PQ index's full vectors, not its codes)."""
+        if getattr(self, "kind_", None) == "ivfpq":
+            return np.asarray(self._exact(), np.float32)
+        return self._unpacked(_faiss_call(self.faiss_index.reconstruct_n, 0, len(self)))
+
+    def _width(self, V: np.ndarray) -> int:
+        """Numbers per row of prepared vectors (packed bits count 8 a byte)."""
+        return V.shape[1] * 8 if self.metric == "hamming" else V.shape[1]
+
+    def _unpacked(self, V: np.ndarray) -> np.ndarray:
+        return np.unpackbits(V, axis=1).astype(np.float32) if self.metric == "hamming" else V
 
     def encode(self, X) -> np.ndarray:
         """Vectors of samples ``X`` in this index's space (through the stored model, if any)."""
         return np.asarray(X, dtype=np.float32) if self.model is None else self.model.transform(X)
 
     def memory_bytes(self) -> int:
-        """Size of the serialised FAISS index: what the vectors and the search structure take."""
+        """Size of the serialised FAISS index: what the vectors and the search structure take in
+        memory (not an IVF-PQ index's full vectors, which stay on disk)."""
         import faiss
 
-        return int(faiss.serialize_index(self.faiss_index).nbytes)
+        serialize = faiss.serialize_index_binary if self.metric == "hamming" else faiss.serialize_index
+        return int(serialize(self.faiss_index).nbytes)
 
     # --- saving --------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -251,12 +348,17 @@ class Index:
             raise DataError("nothing to save: the index is empty")
         with atomic_path(path, overwrite) as tmp:
             tmp.mkdir()
-            faiss.write_index(self.faiss_index, str(tmp / VECTORS_FILE))
+            write = faiss.write_index_binary if self.metric == "hamming" else faiss.write_index
+            write(self.faiss_index, str(tmp / VECTORS_FILE))
             save_json(tmp / ITEMS_FILE, {"ids": self.ids, "paths": self.paths, "labels": self.labels})
+            files = [VECTORS_FILE, ITEMS_FILE]
+            if getattr(self, "kind_", None) == "ivfpq":
+                np.save(tmp / EXACT_FILE, np.ascontiguousarray(self._exact(), np.float32), allow_pickle=False)
+                files.append(EXACT_FILE)
             save_json(
                 tmp / META_FILE,
                 {
-                    "files": record_digests(tmp, [VECTORS_FILE, ITEMS_FILE]),
+                    "files": record_digests(tmp, files),
                     "format": INDEX_FORMAT,
                     "format_version": 1,
                     "metric": self.metric,
@@ -270,6 +372,8 @@ class Index:
                         "ef_search": self.ef_search,
                         "ivf_lists": self.ivf_lists,
                         "n_probe": self.n_probe,
+                        "pq_bytes": self.pq_bytes,
+                        "rerank": self.rerank,
                     },
                     "info": self.info,
                 },
@@ -293,13 +397,16 @@ class Index:
         index = cls(meta["metric"], meta["kind"], meta["space"], **meta.get("params", {}))
         index.kind_ = meta.get("built_as", "exact" if meta["kind"] == "auto" else meta["kind"])
         try:
-            index.faiss_index = faiss.read_index(str(folder_file(path, VECTORS_FILE)))
+            read = faiss.read_index_binary if index.metric == "hamming" else faiss.read_index
+            index.faiss_index = read(str(folder_file(path, VECTORS_FILE)))
         except (RuntimeError, MemoryError) as exc:
             reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
             raise ModelError(
                 f"{path} is damaged: {VECTORS_FILE} cannot be read ({reason}); build the index again"
             ) from None
         index._check_faiss(path, meta)
+        if index.kind_ == "ivfpq":
+            index.exact_vectors = _exact_file(path, index.faiss_index.ntotal, index.dimension)
         items = read_json(folder_file(path, ITEMS_FILE), schemas.INDEX_ITEMS)
         index.ids, index.paths, index.labels = items["ids"], items["paths"], items["labels"]
         lengths = {len(index.ids), len(index.paths), len(index.labels if index.labels is not None else index.ids)}
@@ -323,10 +430,16 @@ class Index:
         dimension; then its search settings are applied."""
         import faiss
 
-        expected = {"exact": faiss.IndexFlat, "hnsw": faiss.IndexHNSW, "ivf": faiss.IndexIVF}[self.kind_]
+        expected = {"exact": faiss.IndexFlat, "hnsw": faiss.IndexHNSW, "ivf": faiss.IndexIVFFlat}.get(
+            self.kind_, faiss.IndexIVFPQ
+        )
         found = self.faiss_index
-        metric = faiss.METRIC_L2 if self.metric == "l2" else faiss.METRIC_INNER_PRODUCT
-        if not isinstance(found, expected) or found.metric_type != metric:
+        if self.metric == "hamming":
+            right = isinstance(found, faiss.IndexBinaryFlat) and self.kind_ == "exact"
+        else:
+            metric = faiss.METRIC_L2 if self.metric == "l2" else faiss.METRIC_INNER_PRODUCT
+            right = isinstance(found, expected) and found.metric_type == metric
+        if not right:
             raise ModelError(
                 f"{path} is damaged: index.json says a {self.kind_} {self.metric} index, {VECTORS_FILE} holds a "
                 f"{type(found).__name__}"
@@ -338,11 +451,26 @@ class Index:
             )
         if self.kind_ == "hnsw":
             found.hnsw.efSearch = int(self.ef_search)
-        elif self.kind_ == "ivf":
+        elif self.kind_ in ("ivf", "ivfpq"):
             ivf = faiss.extract_index_ivf(found)
             ivf.nprobe = self._probes(ivf.nlist)
-            if ivf.direct_map.type == faiss.DirectMap.NoMap:  # written before ids were mapped
+            if self.kind_ == "ivf" and ivf.direct_map.type == faiss.DirectMap.NoMap:  # written before ids were mapped
                 ivf.make_direct_map()
+
+
+def _exact_file(path: Path, count: int, dimension: int) -> np.ndarray:
+    """An IVF-PQ index's full vectors, memory-mapped (its digest was checked with the folder's)."""
+    from ..datasets.arrays import check_npy_header
+
+    file = folder_file(path, EXACT_FILE)
+    with open(file, "rb") as fh:
+        shape, fortran, dtype = check_npy_header(fh, str(file), file.stat().st_size)
+    if shape != (count, dimension) or fortran or dtype != np.float32:
+        raise ModelError(
+            f"{path} is damaged: {EXACT_FILE} holds {shape} {dtype} vectors, not {count} x {dimension} float32; "
+            "build the index again"
+        )
+    return np.load(file, mmap_mode="r", allow_pickle=False)
 
 
 def _faiss_call(fn, *args):

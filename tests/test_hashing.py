@@ -1,0 +1,163 @@
+"""Binary codes (semantic hashing) and indexes past one machine: Hamming ranking, ITQ, binary
+auto-encoders, IVF-PQ with exact re-ranking, and the sharded, resumable build."""
+
+import numpy as np
+import pytest
+
+import aelab
+from aelab.errors import DataError
+from aelab.models import ITQ
+from aelab.search import Index
+from aelab.search.metrics import exact_scores
+
+
+def _bits(n, width, seed):
+    return (np.random.default_rng(seed).random((n, width)) > 0.5).astype(np.float32)
+
+
+def test_hamming_ranking_is_a_brute_force_popcount():
+    items, queries = _bits(300, 24, 0), _bits(7, 24, 1)
+    index = Index.build(items, metric="hamming")
+    found = index.query(queries, k=20)
+    packed_items, packed_queries = np.packbits(items.astype(bool), 1), np.packbits(queries.astype(bool), 1)
+    popcount = np.unpackbits(packed_queries[:, None, :] ^ packed_items[None, :, :], axis=2).sum(2)
+    np.testing.assert_array_equal(found.scores, np.sort(popcount, 1)[:, :20])
+    for q in range(len(queries)):  # every item found is at its own distance
+        np.testing.assert_array_equal(popcount[q, found.positions[q]], found.scores[q])
+    np.testing.assert_array_equal(-exact_scores(index, queries), popcount)  # what mAP ranks by
+    np.testing.assert_array_equal(index.vectors(), items)
+    with pytest.raises(DataError, match="0s and 1s"):
+        index.query(queries * 0.5)
+    with pytest.raises(DataError, match="8 bits at a time"):
+        Index.build(_bits(10, 12, 2), metric="hamming")
+
+
+def test_itq_lowers_its_quantization_loss_at_every_iteration_and_beats_pca_signs():
+    ds = aelab.datasets.load("digits")
+    itq = ITQ(n_components=16, n_iter=30, random_state=0).fit(ds.train.X)
+    loss = np.array(itq.quantization_loss_)
+    assert len(loss) == 30 and (np.diff(loss) <= 1e-6 * loss[0]).all() and loss[-1] < loss[0]
+    pcah = ITQ(n_components=16, n_iter=0).fit(ds.train.X)
+    maps = {}
+    for name, model in (("itq", itq), ("pcah", pcah)):
+        codes = model.transform(ds.train.X)
+        assert set(np.unique(codes)) <= {0.0, 1.0} and codes.shape == (len(ds.train.X), 16)
+        index = Index.build(codes, labels=ds.train.y.tolist(), metric="hamming")
+        maps[name] = aelab.search.evaluate(index, model.transform(ds.test.X), ds.test.y, latency_queries=1)["map"]
+    assert maps["itq"] > maps["pcah"]
+
+
+def test_a_binary_auto_encoder_saves_loads_and_encodes_the_same_bits(tmp_path):
+    ds = aelab.datasets.load("digits")
+    model = aelab.AutoEncoder(n_components=16, binary=True, hidden_layer_sizes=(64,), epochs=5, random_state=0)
+    codes = model.fit(ds.train.X).transform(ds.test.X)
+    assert codes.shape == (360, 16) and set(np.unique(codes)) == {0.0, 1.0}
+    assert model.terms_ == {"binary": True}
+    model.save(tmp_path / "bits")
+    again = aelab.load(tmp_path / "bits")
+    np.testing.assert_array_equal(again.transform(ds.test.X), codes)
+    np.testing.assert_allclose(again.inverse_transform(codes), model.inverse_transform(codes))
+    with pytest.raises(aelab.ParameterError, match="binary or variational"):
+        aelab.AutoEncoder(binary=True, variational=True, epochs=1).fit(ds.train.X)
+
+
+def test_ivfpq_with_reranking_recalls_the_exact_neighbours_probing_few_cells(tmp_path):
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(40, 20)) * 3
+    X = (centres[rng.integers(0, 40, 20000)] + rng.normal(size=(20000, 20))).astype(np.float32)
+    queries = X[:200] + 0.05
+    exact = Index.build(X, kind="exact", metric="l2").query(queries, k=10).positions
+    index = Index.build(X, kind="ivfpq", metric="l2", n_probe=16)
+    assert index.faiss_index.nlist == 512 and index.faiss_index.pq.M == 4  # 4 bytes a vector, 16 of 512 cells
+    found = index.query(queries, k=10)
+    assert _recall(found.positions, exact) >= 0.95
+    assert index.memory_bytes() < X.nbytes / 4
+    index.save(tmp_path / "pq")
+    again = Index.load(tmp_path / "pq")
+    np.testing.assert_array_equal(again.query(queries, k=10).positions, found.positions)
+    np.testing.assert_array_equal(again.vector(5), X[5:6])
+
+
+def _recall(approx, exact) -> float:
+    return float(np.mean([len(set(a) & set(e)) / exact.shape[1] for a, e in zip(approx, exact)]))
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory):
+    rng = np.random.default_rng(2)
+    centres = rng.normal(size=(20, 10)) * 3
+    X = (centres[rng.integers(0, 20, 12000)] + rng.normal(size=(12000, 10))).astype(np.float32)
+    path = tmp_path_factory.mktemp("sharded") / "codes.npy"
+    np.save(path, X)
+    return X, path
+
+
+def test_a_sharded_build_finds_what_one_index_built_at_once_finds(collection, tmp_path):
+    from aelab.search.sharded import build_sharded
+
+    X, path = collection
+    settings = dict(space="pixels", metric="l2", ivf_lists=16, info={"stream": True})
+    sharded = build_sharded({"spec": str(path), "stream": True}, tmp_path / "index", shards=3, workers=2, **settings)
+    once = Index.build(X, kind="ivfpq", metric="l2", space="pixels", ivf_lists=16)
+    queries = X[::600] + 0.1
+    loaded = Index.load(tmp_path / "index")
+    for index in (sharded, loaded):
+        found, expected = index.query(queries, k=10), once.query(queries, k=10)
+        np.testing.assert_array_equal(found.positions, expected.positions)
+        np.testing.assert_allclose(found.scores, expected.scores, rtol=1e-5)
+    assert loaded.ids[:2] == ["row:0", "row:1"] and len(loaded) == 12000 and loaded.info["shards"] == 3
+    assert not (tmp_path / "index.building").exists()
+
+
+def test_a_shard_killed_mid_write_is_rebuilt_and_never_merged(collection, tmp_path, monkeypatch):
+    from aelab.search import sharded
+
+    X, path = collection
+    settings = dict(space="pixels", metric="l2", ivf_lists=16, info={"stream": True})
+    written = []
+    real_save, real_build = sharded.save_json, sharded._build_shard
+
+    def die_on_the_third_shard(file, value):
+        if file.name == "items.json":
+            if len(written) == 2:
+                raise KeyboardInterrupt  # killed while the third shard is being written
+            written.append(file)
+        real_save(file, value)
+
+    monkeypatch.setattr(sharded, "save_json", die_on_the_third_shard)
+    with pytest.raises(KeyboardInterrupt):
+        sharded.build_sharded({"spec": str(path), "stream": True}, tmp_path / "index", shards=4, **settings)
+    work = tmp_path / "index.building"
+    assert not (tmp_path / "index").exists()
+    assert sorted(p.name for p in work.glob("shard-*")) == ["shard-00000", "shard-00001"]  # none half-written
+    rebuilt = []
+    monkeypatch.setattr(sharded, "save_json", real_save)
+    monkeypatch.setattr(sharded, "_build_shard", lambda *job: rebuilt.append(job[2]) or real_build(*job))
+    index = sharded.build_sharded({"spec": str(path), "stream": True}, tmp_path / "index", shards=4, **settings)
+    assert rebuilt == [2, 3]  # the rerun rebuilt the killed shard and the one never begun
+    once = Index.build(X, kind="ivfpq", metric="l2", space="pixels", ivf_lists=16)
+    np.testing.assert_array_equal(index.query(X[:30], k=5).positions, once.query(X[:30], k=5).positions)
+
+
+def test_cli_binary_codes_are_trained_indexed_searched_and_evaluated_beside_itq(tmp_path, capsys):
+    import json
+
+    from aelab.cli import main
+
+    model = tmp_path / "bits"
+    train = ["train", "--data", "digits", "--binary", "16", "--hidden", "64", "--epochs", "5", "--out", str(model)]
+    assert main(train) == 0
+    assert aelab.load(model).code_size == 16 and aelab.load(model).binary is True
+    for space in ("code", "itq"):
+        folder = str(tmp_path / space)
+        assert main(["index", str(model), "--space", space, "--data", "digits", "--out", folder]) == 0
+        assert "hamming" in capsys.readouterr().out
+    assert main(["search", str(tmp_path / "code"), "--query", "train:5", "-k", "3", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["metric"] == "hamming" and found["neighbours"][0]["score"] == 0
+    evaluation = ["evaluate-retrieval", "--index", str(tmp_path / "code"), "--index", str(tmp_path / "itq")]
+    assert main([*evaluation, "--queries", "digits", "--out", str(tmp_path / "eval")]) == 0
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())["indexes"]
+    assert set(metrics) == {"code (code)", "itq (itq)"} and all(0 < m["map"] <= 1 for m in metrics.values())
+    assert main(["train", "--data", "digits", "--binary", "12", "--out", str(tmp_path / "odd")]) == 1
+    assert "multiple of 8" in capsys.readouterr().err
