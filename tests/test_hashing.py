@@ -161,3 +161,24 @@ def test_cli_binary_codes_are_trained_indexed_searched_and_evaluated_beside_itq(
     assert set(metrics) == {"code (code)", "itq (itq)"} and all(0 < m["map"] <= 1 for m in metrics.values())
     assert main(["train", "--data", "digits", "--binary", "12", "--out", str(tmp_path / "odd")]) == 1
     assert "multiple of 8" in capsys.readouterr().err
+
+
+def test_cli_text_train_binary_searches_documents_by_hamming_distance(tmp_path, capsys):
+    import json
+
+    from aelab.cli import main
+    from aelab.text import DocumentSearch
+    from test_document_search import _write_folder, corpus
+
+    data = tmp_path / "docs"
+    _write_folder(data, corpus(25, 0))
+    common = ["--data", str(data), "--hidden", "32", "--epochs", "20", "--batch-size", "16", "--lr", "3e-3", "--quiet"]
+    assert main(["text", "train", *common, "--binary", "16", "--out", str(tmp_path / "bits")]) == 0
+    assert "precision at recall" in capsys.readouterr().out
+    engine = DocumentSearch.load(tmp_path / "bits")
+    assert engine.index("autoencoder").metric == "hamming" and engine.index("lsa").metric == "cosine"
+    assert set(np.unique(engine.index("autoencoder").vectors())) == {0.0, 1.0}
+    assert main(["text", "search", str(tmp_path / "bits"), "--query", "garlic onion recipe", "-k", "3", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["hits"]) == 3
+    assert main(["text", "train", *common, "--binary", "10", "--out", str(tmp_path / "odd")]) == 1
+    assert "multiple of 8" in capsys.readouterr().err

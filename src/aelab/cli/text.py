@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import AelabError
+from ..errors import AelabError, ParameterError
 from ..params import DOCUMENT_DEFAULTS, DOCUMENT_KINDS, DOCUMENT_LOSSES, auto_or_int
 from .common import command, sizes
 
@@ -41,6 +41,13 @@ def add_commands(sub) -> None:
     )
     m = p.add_argument_group("model")
     m.add_argument("--n-components", type=int, default=d["n_components"], help="code size (2 for a map)")
+    m.add_argument(
+        "--binary",
+        type=int,
+        metavar="BITS",
+        help="the auto-encoder's codes are BITS bits (a multiple of 8; sets --n-components), searched by Hamming "
+        "distance; LSA stays beside it as it is",
+    )
     m.add_argument(
         "--input",
         choices=("counts", "tf", "tfidf"),
@@ -166,6 +173,12 @@ def _text_train(args) -> None:
     from ..training import checkpoint_path
 
     out = check_output(args.out, args.overwrite)
+    if args.binary is not None:
+        if args.binary < 8 or args.binary % 8:
+            raise ParameterError(
+                f"--binary takes a number of bits that is a multiple of 8 (8, 16, 32...), not {args.binary}"
+            )
+        args.n_components = args.binary
     corpus = _load_corpus(args, args.strip)
     print(f"documents: {corpus!r}", flush=True)
     checkpoint = checkpoint_path(out)
@@ -173,6 +186,7 @@ def _text_train(args) -> None:
     engine = DocumentSearch.build(
         corpus.train,
         n_components=args.n_components,
+        binary=args.binary is not None,
         max_features=args.vocabulary,
         weighting=args.input,
         loss=args.loss,

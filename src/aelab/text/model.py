@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
-from ..errors import DataError
+from ..errors import DataError, ParameterError
 from ..models import LSA, AutoEncoder, CodeModel, restore
 from ..params import DOCUMENT_KINDS, DOCUMENT_LOSSES, WEIGHTINGS, auto_document_training
 from ..validation import check_choices
@@ -41,6 +41,8 @@ class DocumentModel(CodeModel):
         batches and more epochs, so that training takes at least 3,000 steps.
     hidden_layer_sizes, denoise, epochs, batch_size, learning_rate : the auto-encoder's
         architecture and training (ignored by LSA).
+    binary : codes of ``n_components`` bits (semantic hashing; the auto-encoder's alone), which
+        an index ranks by Hamming distance.
     random_state, verbose : seed, and a progress bar while training.
 
     Examples
@@ -60,6 +62,7 @@ class DocumentModel(CodeModel):
         loss="auto",
         hidden_layer_sizes=(1000, 500, 250),
         denoise="mask:0.4",
+        binary=False,
         epochs="auto",
         batch_size="auto",
         learning_rate=1e-3,
@@ -79,6 +82,8 @@ class DocumentModel(CodeModel):
             ("weighting", self.weighting, ("auto", *WEIGHTINGS)),
             ("loss", self.loss, DOCUMENT_LOSSES),
         )
+        if self.binary and self.kind != "autoencoder":
+            raise ParameterError("binary codes are learnt by the document auto-encoder, not by LSA")
         texts = _texts(texts)
         weighting = (
             self.weighting if self.weighting != "auto" else ("counts" if self.kind == "autoencoder" else "tfidf")
@@ -110,6 +115,7 @@ class DocumentModel(CodeModel):
             loss="multinomial" if words else "mse",
             scaling="none" if words else "auto",
             denoise=self.denoise,
+            binary=bool(self.binary),
             epochs=epochs if self.epochs == "auto" else self.epochs,
             batch_size=batch if self.batch_size == "auto" else self.batch_size,
             learning_rate=self.learning_rate,

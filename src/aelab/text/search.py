@@ -117,7 +117,7 @@ class DocumentSearch:
                 model.transform(documents.texts),
                 ids=documents.ids,
                 labels=None if documents.labels is None else documents.labels.tolist(),
-                metric="cosine",
+                metric="hamming" if model.binary else "cosine",
                 kind="auto",
                 space="code",
             )
