@@ -91,7 +91,7 @@ class Index:
         ivf_lists: int | None = None,
         n_probe: int | None = None,
         pq_bytes: int | None = None,
-        rerank: int = 10,
+        rerank: int = 50,
     ):
         check_choices(("metric", metric, METRICS), ("kind", kind, INDEX_KINDS), ("space", space, SPACES))
         self.metric, self.kind, self.space = metric, kind, space
