@@ -195,3 +195,25 @@ def test_decoder_weight_decay_gets_its_own_group():
     assert groups[1]["weight_decay"] == 0.5 and {id(p) for p in groups[1]["params"]} == decoder_ids
     assert not decoder_ids & {id(p) for p in groups[0]["params"]}
     assert isinstance(ae.module_, nn.Module)
+
+
+def test_keep_distances_makes_the_codes_distances_follow_the_inputs(digits):
+    from aelab.objectives import distance_keeping
+
+    x = torch.rand(6, 5)
+    assert float(distance_keeping(x, 3 * x)) == pytest.approx(0, abs=1e-6)  # a scaled copy keeps every distance
+    assert float(distance_keeping(x, torch.rand(6, 2))) > 0.01
+
+    def agreement(model) -> float:
+        codes, X = model.transform(digits.test.X), digits.test.X
+        upper = np.triu_indices(len(X), 1)
+        return float(np.corrcoef(_distances(codes)[upper], _distances(X)[upper])[0, 1])
+
+    plain = AutoEncoder(**SMALL).fit(digits.train.X)
+    keeping = AutoEncoder(keep_distances=30.0, **SMALL).fit(digits.train.X)
+    assert "keep_distances" in keeping.history_[-1] and keeping.terms_ == {"keep_distances": 30.0}
+    assert agreement(keeping) > agreement(plain) + 0.05
+
+
+def _distances(A: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.maximum(0, np.square(A).sum(1)[:, None] - 2 * A @ A.T + np.square(A).sum(1)[None, :]))

@@ -160,6 +160,15 @@ def contractive_penalty(
     return g.float().square().reshape(len(x), -1).sum(1).mean()
 
 
+def distance_keeping(x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between the batch's pairwise distances of the inputs and of the
+    codes, each divided by its mean (so that neither scale matters): codes whose far items stay
+    far, as PCA's do, rank a whole collection better than codes that keep only near neighbours."""
+    dx = torch.cdist(x.float().flatten(1), x.float().flatten(1))
+    dz = torch.cdist(code.float(), code.float())
+    return (dz / dz.mean().clamp_min(1e-12) - dx / dx.mean().clamp_min(1e-12)).square().mean()
+
+
 def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mean, exp(logvar)) || N(0, I)), summed over code units, averaged over the batch."""
     mean, logvar = mean.float(), logvar.float()
@@ -174,6 +183,7 @@ class Regularization:
     sparse: Sparsity | None = None
     contractive: float = 0.0
     code_l2: float = 0.0
+    keep_distances: float = 0.0
     variational: bool = False
     beta: float = 1.0
     beta_warmup: int = 0
@@ -196,6 +206,7 @@ class Regularization:
             Sparsity.parse(values["sparse"]),
             float(values["contractive"]),
             float(values["code_l2"]),
+            float(values["keep_distances"]),
             bool(values["variational"]),
             float(values["beta"]),
             int(values["beta_warmup"]),
@@ -210,6 +221,7 @@ class Regularization:
             "sparse": self.sparse,
             "contractive": self.contractive,
             "code_l2": self.code_l2,
+            "keep_distances": self.keep_distances,
             "kl": self.variational,
         }
         return [k for k, v in on.items() if v]
@@ -223,7 +235,7 @@ class Regularization:
     def describe(self) -> dict:
         """The terms that are on, as plain values (saved in the model's config.json)."""
         out = {k: str(getattr(self, k)) for k in ("denoise", "sparse") if getattr(self, k)}
-        out.update({k: getattr(self, k) for k in ("contractive", "code_l2") if getattr(self, k)})
+        out.update({k: getattr(self, k) for k in ("contractive", "code_l2", "keep_distances") if getattr(self, k)})
         if self.variational:
             out.update(variational=True, beta=self.beta, beta_warmup=self.beta_warmup)
         if self.binary:
@@ -256,10 +268,12 @@ def objective(net, x: torch.Tensor, epoch: float, reg: Regularization, reconstru
         terms["contractive"] = reg.contractive * penalty
     if reg.code_l2:
         terms["code_l2"] = reg.code_l2 * mean.float().square().sum(1).mean()
+    if reg.keep_distances:
+        terms["keep_distances"] = reg.keep_distances * distance_keeping(x, mean)
     if reg.variational:
         terms["kl"] = gaussian_kl(mean, logvar)
         loss = loss + reg.beta_at(epoch) * terms["kl"]
-    for name in ("sparse", "contractive", "code_l2"):
+    for name in ("sparse", "contractive", "code_l2", "keep_distances"):
         if name in terms:
             loss = loss + terms[name]
     if len(terms) == 1:

@@ -268,6 +268,16 @@ REGULARIZATION_PARAMS = (
         metavar="WEIGHT",
     ),
     Param(
+        "keep_distances",
+        0.0,
+        "weight of a term that keeps each batch's pairwise distances (each over their mean) from the "
+        "inputs in the codes, so that codes rank far items as the inputs do (for search)",
+        type=float,
+        valid=_at_least(0),
+        expect="a number >= 0",
+        metavar="WEIGHT",
+    ),
+    Param(
         "variational",
         False,
         "variational auto-encoder: Gaussian encoder, reparameterised code sample, KL term to N(0, I)",
