@@ -7,6 +7,7 @@ given with --model). Prints precision at 1, 10 and 100, mean average precision, 
 second; the target is code space at least as precise as pixel space at ten times the speed.
 
     python benchmarks/retrieval_mnist.py [--data-dir ../shared/data/mnist] [--epochs 20] [--model DIR]
+        [--keep-distances W]
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--model", help="a trained 30-D model folder to use instead of training one")
     p.add_argument("--metric", default="cosine", choices=("cosine", "l2", "ip"))
+    p.add_argument("--keep-distances", type=float, default=0.0, help="the keep_distances weight of the auto-encoder")
     p.add_argument("--save", metavar="DIR", help="save the trained auto-encoder here (for --model next time)")
     args = p.parse_args()
 
@@ -35,10 +37,17 @@ def main() -> None:
         ae = load(args.model)
     else:
         t = time.perf_counter()
-        ae = AutoEncoder(n_components=30, epochs=args.epochs, validation_fraction=0.0, random_state=0)
+        ae = AutoEncoder(
+            n_components=30,
+            epochs=args.epochs,
+            keep_distances=args.keep_distances,
+            validation_fraction=0.0,
+            random_state=0,
+        )
         ae.fit(ds.train.X)
         print(
-            f"auto-encoder 784-1000-500-250-30: {args.epochs} epochs in {time.perf_counter() - t:.0f} s, "
+            f"auto-encoder 784-1000-500-250-30 (keep_distances {args.keep_distances:g}): {args.epochs} epochs "
+            f"in {time.perf_counter() - t:.0f} s, "
             f"test reconstruction error {ae.reconstruction_error(ds.test.X):.2f}"
         )
     pca = PCA(n_components=30).fit(ds.train.X)
