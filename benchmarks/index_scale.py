@@ -49,6 +49,8 @@ def main() -> None:
     p.add_argument(
         "--kinds", default="hnsw,ivf,ivfpq", help="approximate indexes to build (HNSW is slow to build at 10M)"
     )
+    p.add_argument("--rerank", type=int, default=50, help="IVF-PQ's shortlist, in multiples of k")
+    p.add_argument("--probes", help="comma-separated probe counts for IVF-PQ (default 8,16,32,64,128)")
     args = p.parse_args()
 
     rng = np.random.default_rng(0)
@@ -66,13 +68,13 @@ def main() -> None:
     sweeps = (
         ("hnsw", "efSearch", (64, 128, 256, 512)),
         ("ivf", "nprobe", (8, 16, 32, 64, 96, 128, 192)),
-        ("ivfpq", "nprobe", (8, 16, 32, 64, 128)),
+        ("ivfpq", "nprobe", tuple(int(v) for v in (args.probes or "8,16,32,64,128").split(","))),
     )
     for kind, knob, values in sweeps:
         if kind not in args.kinds.split(","):
             continue
         t = time.perf_counter()
-        index = Index.build(X, metric="l2", kind=kind)
+        index = Index.build(X, metric="l2", kind=kind, **({"rerank": args.rerank} if kind == "ivfpq" else {}))
         build = time.perf_counter() - t
         print(
             f"{kind}: build {build:.0f} s, {index.memory_bytes() / 2**20:.0f} MB "
