@@ -10,7 +10,7 @@ from .collection import (
     search,
     space_model,
 )
-from .index import AUTO_EXACT_LIMIT, Index, Neighbours
+from .index import AUTO_EXACT_LIMIT, Index, Neighbours, default_metric
 from .metrics import RECALL_LEVELS, evaluate, exact_scores, neighbour_agreement, precision_at_k, ranking_metrics
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "RECALL_LEVELS",
     "Index",
     "Neighbours",
+    "default_metric",
     "evaluate",
     "evaluate_indexes",
     "exact_scores",

@@ -15,10 +15,11 @@ from ..errors import DataError, ParameterError
 from ..models import ITQ, PCA, CodeModel
 from ..models import load as load_model
 from ..storage import check_output
-from .index import Index
+from .index import Index, default_metric
 from .metrics import evaluate
 
 PCA_FIT_SAMPLES = 20_000  # a PCA space is fitted on up to this many samples spread over the collection
+FITTED_SPACES = ("pca", "pcah", "itq")  # spaces whose model is fitted on the collection being indexed
 
 
 def open_collection(
@@ -48,6 +49,12 @@ def open_collection(
         paths=paths,
         _read=lambda start, stop: part.X[start:stop],
     )
+
+
+def spread_sample(source: Stream, count: int) -> np.ndarray:
+    """Up to ``count`` rows spread evenly over the collection, read one at a time."""
+    rows = np.unique(np.linspace(0, source.n - 1, min(source.n, count)).astype(int))
+    return np.concatenate([source.rows(r, r + 1) for r in rows])
 
 
 def space_model(space: str, model=None, n_components: int | None = None) -> CodeModel | None:
@@ -98,8 +105,7 @@ def index_collection(
     if not adding:
         check_output(out, overwrite)
         encoder = space_model(space, model, n_components)
-        metric = metric or ("hamming" if getattr(encoder, "binary", False) else "cosine")
-        index = Index(metric=metric, kind=kind, space=space)
+        index = Index(metric=metric or default_metric(encoder), kind=kind, space=space)
         index.model = encoder
     info = dict(info or {})
     if index.model is None:
@@ -119,13 +125,8 @@ def index_collection(
                 f"{out} already holds items from {info.get('data', source.name)} ({split}); nothing was added"
             )
     else:
-        if space in ("pca", "pcah", "itq"):
-            rows = np.unique(np.linspace(0, source.n - 1, min(source.n, PCA_FIT_SAMPLES)).astype(int))
-            sample = (
-                np.concatenate([source.rows(r, r + 1) for r in rows])
-                if info.get("stream")
-                else source.rows(0, source.n)
-            )
+        if space in FITTED_SPACES:
+            sample = spread_sample(source, PCA_FIT_SAMPLES) if info.get("stream") else source.rows(0, source.n)
             index.model.fit(sample, image_shape=source.image_shape)
         index.info = dict(info, image_shape=list(source.image_shape) if source.image_shape else None)
     for start, X in source.batches(int(batch_size)):

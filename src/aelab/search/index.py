@@ -42,6 +42,12 @@ VECTORS_FILE, ITEMS_FILE, META_FILE, MODEL_DIR = "vectors.faiss", "items.json", 
 EXACT_FILE = "exact.npy"  # an IVF-PQ index's full vectors, read from disk to re-rank its shortlists
 
 
+def default_metric(encoder) -> str:
+    """The metric of an index over ``encoder``'s vectors when none is named: Hamming distance for
+    binary codes, else cosine similarity."""
+    return "hamming" if getattr(encoder, "binary", False) else "cosine"
+
+
 @dataclass
 class Neighbours:
     """The result of :meth:`Index.query`: per query row, ``k`` scores and item positions (nearest

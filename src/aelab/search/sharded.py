@@ -23,8 +23,8 @@ import numpy as np
 from ..errors import DataError, ParameterError
 from ..models import load as load_model
 from ..storage import atomic_path, check_output, save_json
-from .collection import open_collection, space_model
-from .index import EXACT_FILE, Index
+from .collection import FITTED_SPACES, open_collection, space_model, spread_sample
+from .index import EXACT_FILE, Index, default_metric
 
 TRAIN_SAMPLES = 100_000  # vectors the quantizers are trained on, spread over the collection
 TRAINED, SETTINGS, MODEL = "trained.faiss", "settings.json", "model"
@@ -82,12 +82,11 @@ def _train(source, work: Path, model, space, metric, n_components, samples: int,
     """The trained, empty index (and the model that encodes the collection), written once."""
     import faiss
 
-    rows = np.unique(np.linspace(0, source.n - 1, min(source.n, samples)).astype(int))
-    sample = np.concatenate([source.rows(r, r + 1) for r in rows])
+    sample = spread_sample(source, samples)
     encoder = space_model(space, model, n_components)
-    if space in ("pca", "pcah", "itq"):
+    if space in FITTED_SPACES:
         encoder.fit(sample, image_shape=source.image_shape)
-    metric = metric or ("hamming" if getattr(encoder, "binary", False) else "cosine")
+    metric = metric or default_metric(encoder)
     index = Index(metric=metric, kind="ivfpq", space=space, **params)
     index.faiss_index = index._new_faiss(index._prepare(sample if encoder is None else encoder.transform(sample)))
     settings = {"metric": metric, "space": space, "params": params}

@@ -23,7 +23,7 @@ import numpy as np
 from .. import schemas
 from ..errors import DataError, ModelError
 from ..params import DOCUMENT_KINDS
-from ..search import Index, evaluate, neighbour_agreement
+from ..search import Index, default_metric, evaluate, neighbour_agreement
 from ..storage import atomic_path, folder_file, read_json, read_tagged_folder, save_json
 from ..validation import check_choices
 from .corpus import Documents
@@ -117,7 +117,7 @@ class DocumentSearch:
                 model.transform(documents.texts),
                 ids=documents.ids,
                 labels=None if documents.labels is None else documents.labels.tolist(),
-                metric="hamming" if model.binary else "cosine",
+                metric=default_metric(model),
                 kind="auto",
                 space="code",
             )
