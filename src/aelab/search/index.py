@@ -104,7 +104,7 @@ class Index:
         self.hnsw_neighbours, self.ef_search = hnsw_neighbours, ef_search
         self.ivf_lists, self.n_probe = ivf_lists, n_probe
         self.pq_bytes, self.rerank = pq_bytes, rerank
-        self.exact_vectors: list[np.ndarray] | np.ndarray | None = None  # ivfpq: what re-ranks
+        self.exact_parts: list[np.ndarray] = []  # ivfpq: the full vectors that re-rank, as added
         self.faiss_index = None
         self.ids: list[str] = []
         self.paths: list[str | None] = []
@@ -141,8 +141,8 @@ class Index:
             raise DataError(f"vectors have {width} dimensions but the index holds {self.dimension}-D vectors")
         if n:
             _faiss_call(self.faiss_index.add, V)
-            if self.kind_ == "ivfpq":
-                self.exact_vectors = [*self._exact_parts(), V]
+            if self._reranks:
+                self.exact_parts.append(V)
         self.ids += ids
         self.paths += paths
         if labels is not None:
@@ -249,7 +249,7 @@ class Index:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ParameterError(f"the number of neighbours (-k) must be a whole number >= 1, not {k!r}")
         k = min(int(k), len(self))
-        if getattr(self, "kind_", None) == "ivfpq":
+        if self._reranks:
             scores, positions = self._reranked(V, k)
         else:
             scores, positions = _faiss_call(self.faiss_index.search, V, k)
@@ -266,16 +266,17 @@ class Index:
             None if labels is None else np.where(positions >= 0, labels[found], None),
         )
 
-    def _exact_parts(self) -> list[np.ndarray]:
-        E = self.exact_vectors
-        return [] if E is None else E if isinstance(E, list) else [E]
+    @property
+    def _reranks(self) -> bool:
+        """Whether this is an IVF-PQ index, whose shortlists the full vectors re-rank."""
+        return getattr(self, "kind_", None) == "ivfpq"
 
     def _exact(self) -> np.ndarray:
-        """The full vectors of an IVF-PQ index (memory-mapped from its folder once loaded)."""
-        if isinstance(self.exact_vectors, list):
-            parts = self.exact_vectors
-            self.exact_vectors = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        return self.exact_vectors
+        """The full vectors of an IVF-PQ index (memory-mapped from its folder once loaded), joined
+        into one array when first needed after adding."""
+        if len(self.exact_parts) > 1:
+            self.exact_parts = [np.concatenate(self.exact_parts)]
+        return self.exact_parts[0]
 
     def _reranked(self, V: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """IVF-PQ's ``rerank`` x k nearest by their codes, ranked again by the full vectors."""
@@ -316,13 +317,13 @@ class Index:
 
     def vector(self, position: int) -> np.ndarray:
         """The stored vector of an item (normalised, for a cosine index), on every index kind."""
-        if getattr(self, "kind_", None) == "ivfpq":
+        if self._reranks:
             return np.asarray(self._exact()[int(position)][None, :], np.float32)
         return self._unpacked(_faiss_call(self.faiss_index.reconstruct, int(position))[None, :])
 
     def vectors(self) -> np.ndarray:
         """Every stored vector, in item order (an IVF-PQ index's full vectors, not its codes)."""
-        if getattr(self, "kind_", None) == "ivfpq":
+        if self._reranks:
             return np.asarray(self._exact(), np.float32)
         return self._unpacked(_faiss_call(self.faiss_index.reconstruct_n, 0, len(self)))
 
@@ -358,7 +359,7 @@ class Index:
             write(self.faiss_index, str(tmp / VECTORS_FILE))
             save_json(tmp / ITEMS_FILE, {"ids": self.ids, "paths": self.paths, "labels": self.labels})
             files = [VECTORS_FILE, ITEMS_FILE]
-            if getattr(self, "kind_", None) == "ivfpq":
+            if self._reranks:
                 np.save(tmp / EXACT_FILE, np.ascontiguousarray(self._exact(), np.float32), allow_pickle=False)
                 files.append(EXACT_FILE)
             save_json(
@@ -411,8 +412,8 @@ class Index:
                 f"{path} is damaged: {VECTORS_FILE} cannot be read ({reason}); build the index again"
             ) from None
         index._check_faiss(path, meta)
-        if index.kind_ == "ivfpq":
-            index.exact_vectors = _exact_file(path, index.faiss_index.ntotal, index.dimension)
+        if index._reranks:
+            index.exact_parts = [_exact_file(path, index.faiss_index.ntotal, index.dimension)]
         items = read_json(folder_file(path, ITEMS_FILE), schemas.INDEX_ITEMS)
         index.ids, index.paths, index.labels = items["ids"], items["paths"], items["labels"]
         lengths = {len(index.ids), len(index.paths), len(index.labels if index.labels is not None else index.ids)}
@@ -436,15 +437,18 @@ class Index:
         dimension; then its search settings are applied."""
         import faiss
 
-        expected = {"exact": faiss.IndexFlat, "hnsw": faiss.IndexHNSW, "ivf": faiss.IndexIVFFlat}.get(
-            self.kind_, faiss.IndexIVFPQ
-        )
         found = self.faiss_index
         if self.metric == "hamming":
             right = isinstance(found, faiss.IndexBinaryFlat) and self.kind_ == "exact"
         else:
+            kinds = {
+                "exact": faiss.IndexFlat,
+                "hnsw": faiss.IndexHNSW,
+                "ivf": faiss.IndexIVFFlat,
+                "ivfpq": faiss.IndexIVFPQ,
+            }
             metric = faiss.METRIC_L2 if self.metric == "l2" else faiss.METRIC_INNER_PRODUCT
-            right = isinstance(found, expected) and found.metric_type == metric
+            right = isinstance(found, kinds[self.kind_]) and found.metric_type == metric
         if not right:
             raise ModelError(
                 f"{path} is damaged: index.json says a {self.kind_} {self.metric} index, {VECTORS_FILE} holds a "

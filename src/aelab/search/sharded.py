@@ -151,5 +151,5 @@ def _merge(work: Path, shards: int) -> Index:
         ids += items["ids"]
         paths += items["paths"]
         labels = None if items["labels"] is None else [*(labels or []), *items["labels"]]
-    index.exact_vectors, index.ids, index.paths, index.labels = list(parts), ids, paths, labels
+    index.exact_parts, index.ids, index.paths, index.labels = parts, ids, paths, labels
     return index
