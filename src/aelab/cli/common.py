@@ -49,6 +49,13 @@ def sizes(text: str) -> tuple[int, ...] | str:
         raise argparse.ArgumentTypeError(f"{text!r} is not a list of positive sizes like 1000-500-250") from None
 
 
+def binary_bits(bits: int) -> int:
+    """The bits of ``--binary BITS``, or a one-line error: FAISS stores binary codes a byte at a time."""
+    if bits < 8 or bits % 8:
+        raise ParameterError(f"--binary takes a number of bits that is a multiple of 8 (8, 16, 32...), not {bits}")
+    return bits
+
+
 def data_args(p: argparse.ArgumentParser, required: bool = True, flag: str = "--data") -> None:
     """The options that name a data set and how to split it (``aelab.datasets.load``)."""
     g = p.add_argument_group("data" if flag == "--data" else "queries")

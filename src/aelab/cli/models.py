@@ -19,7 +19,7 @@ from ..params import (
     UNPOOLING,
     UPSAMPLING,
 )
-from .common import add_params, command, data_args, load_data, params_from, sizes
+from .common import add_params, binary_bits, command, data_args, load_data, params_from, sizes
 from .launch import add_launch_args, launched
 
 TRAINING = tuple(p.name for p in TRAINING_PARAMS)
@@ -246,9 +246,7 @@ def _estimator(args):
             raise ParameterError(f"--binary {bits} gives {bits}-bit codes; leave out --n-components {n_components}")
         if args.model == "pca":
             raise ParameterError("--binary trains an auto-encoder; PCA's bits are indexed with --space pcah or itq")
-        if bits < 8 or bits % 8:
-            raise ParameterError(f"--binary takes a number of bits that is a multiple of 8 (8, 16, 32...), not {bits}")
-        n_components = bits
+        n_components = binary_bits(bits)
     if n_components < (0 if args.model == "conv" else 1):
         conv = " (or 0 for the pooled maps as the code)" if args.model == "conv" else ""
         raise ParameterError(f"--n-components must be at least 1{conv}, not {n_components}")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import AelabError, ParameterError
+from ..errors import AelabError
 from ..params import DOCUMENT_DEFAULTS, DOCUMENT_KINDS, DOCUMENT_LOSSES, auto_or_int
-from .common import command, sizes
+from .common import binary_bits, command, sizes
 
 
 def add_commands(sub) -> None:
@@ -174,11 +174,7 @@ def _text_train(args) -> None:
 
     out = check_output(args.out, args.overwrite)
     if args.binary is not None:
-        if args.binary < 8 or args.binary % 8:
-            raise ParameterError(
-                f"--binary takes a number of bits that is a multiple of 8 (8, 16, 32...), not {args.binary}"
-            )
-        args.n_components = args.binary
+        args.n_components = binary_bits(args.binary)
     corpus = _load_corpus(args, args.strip)
     print(f"documents: {corpus!r}", flush=True)
     checkpoint = checkpoint_path(out)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
+from ..nn import binarize
 from ..objectives import Corruption, Regularization, apply_output, objective, reconstruction_loss
 from ..params import AUTOENCODER_PARAMS, REGULARIZATION, parameters_doc
 from ..storage import json_value
@@ -192,7 +193,7 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
 
     def _code(self, stats: torch.Tensor) -> torch.Tensor:
         if self.binary:
-            return (stats > 0).to(stats.dtype)  # the bits: where the code layer's sigmoid passes 1/2
+            return binarize(stats, training=False)
         return stats.chunk(2, dim=1)[0] if self.variational else stats
 
     def _output(self, logits: torch.Tensor) -> torch.Tensor:

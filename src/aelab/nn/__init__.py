@@ -8,6 +8,6 @@ logits)``, the one door that training goes through.
 
 from .conv import ConvAutoEncoderNet
 from .layers import activation, layer, mlp
-from .mlp import MLPAutoEncoderNet, ShallowAutoEncoder
+from .mlp import MLPAutoEncoderNet, ShallowAutoEncoder, binarize
 
-__all__ = ["ConvAutoEncoderNet", "MLPAutoEncoderNet", "ShallowAutoEncoder", "activation", "layer", "mlp"]
+__all__ = ["ConvAutoEncoderNet", "MLPAutoEncoderNet", "ShallowAutoEncoder", "activation", "binarize", "layer", "mlp"]
