@@ -90,6 +90,8 @@ def test_the_reconstruction_errors_put_the_auto_encoder_beside_pca(client, digit
     x = ds.test.X[3:4]
     assert answer["errors"]["ae"] == pytest.approx(float(((model.reconstruct(x) - x) ** 2).sum()), rel=1e-5)
     assert answer["pca_components"] == 2 and answer["errors"]["pca"] > 0
+    explorer = Explorer(model, ds.test.X, ds.test.y, image_shape=ds.image_shape)
+    assert explorer.reconstruction(3) is explorer.reconstruction("3")  # the page's four requests compute it once
 
 
 @pytest.mark.parametrize(

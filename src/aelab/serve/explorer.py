@@ -8,6 +8,7 @@ turns these into HTTP answers; scripts can use them directly.
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from ..search import Index
 MAX_K = 100  # neighbours one search may ask for
 MAX_GRID = 32  # decoded images along a side of a grid
 MAX_STEPS = 64  # images of an interpolation
+RECENT_RECONSTRUCTIONS = 64  # kept: the page asks for an item's errors and then its three images
 
 
 class NoSuchItem(DataError):
@@ -84,6 +86,7 @@ class Explorer(Items):
         self.scores = self.pca.transform(self.X)  # PCA's map: its first two (a 1-D code: a fit of its own)
         self.pixel_map = self.scores[:, :2] if self.pca.code_size >= 2 else PCA(n_components=2).fit_transform(self.X)
         self.spaces = {"code": self.codes, "pca": self.scores, "pixels": self.X}  # each item's query in each space
+        self._reconstructed = lru_cache(maxsize=RECENT_RECONSTRUCTIONS)(self._reconstruct)
         self.indexes = {
             space: Index.build(vectors, space=space, ids=self.ids, labels=self.labels, kind="exact", metric="l2")
             for space, vectors in self.spaces.items()
@@ -146,7 +149,9 @@ class Explorer(Items):
 
     def reconstruction(self, item) -> dict:
         """The item, the auto-encoder's reconstruction and PCA's, with their squared errors."""
-        i = self.position(item)
+        return self._reconstructed(self.position(item))
+
+    def _reconstruct(self, i: int) -> dict:
         x = self.X[i : i + 1]
         rows = {"original": x[0], "ae": self.model.reconstruct(x)[0], "pca": self.pca.reconstruct(x)[0]}
         errors = {k: float(((rows[k] - x[0]) ** 2).sum()) for k in ("ae", "pca")}
