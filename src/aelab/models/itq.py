@@ -49,14 +49,14 @@ class ITQ(CodeModel):
         bits = V.shape[1]
         rng = np.random.default_rng(self.random_state)
         R = np.linalg.qr(rng.standard_normal((bits, bits)))[0] if self.n_iter else np.eye(bits)
-        self.quantization_loss_ = []
+        VR, self.quantization_loss_ = V @ R, []
         for _ in range(int(self.n_iter)):
-            B = np.where(V @ R >= 0, 1.0, -1.0)
-            U, _, Wt = np.linalg.svd(V.T @ B)  # the rotation nearest to taking V onto B
+            U, _, Wt = np.linalg.svd(V.T @ np.where(VR >= 0, 1.0, -1.0))  # the rotation taking V nearest its signs
             R = U @ Wt
-            self.quantization_loss_.append(float(np.square(np.where(V @ R >= 0, 1.0, -1.0) - V @ R).sum()))
+            VR = V @ R
+            self.quantization_loss_.append(float(np.square(np.where(VR >= 0, 1.0, -1.0) - VR).sum()))
         self.rotation_ = R.astype(np.float32)
-        self.scale_ = np.abs(V @ R).mean(0).astype(np.float32)  # a bit's typical magnitude, to decode
+        self.scale_ = np.abs(VR).mean(0).astype(np.float32)  # a bit's typical magnitude, to decode
         return self
 
     def transform(self, X) -> np.ndarray:
