@@ -161,6 +161,9 @@ def test_cli_binary_codes_are_trained_indexed_searched_and_evaluated_beside_itq(
     assert set(metrics) == {"code (code)", "itq (itq)"} and all(0 < m["map"] <= 1 for m in metrics.values())
     assert main(["train", "--data", "digits", "--binary", "12", "--out", str(tmp_path / "odd")]) == 1
     assert "multiple of 8" in capsys.readouterr().err
+    assert main(["train", "--data", "digits", "--binary", "16", "--vae", "--out", str(tmp_path / "both")]) == 1
+    refused = capsys.readouterr()
+    assert "binary or variational" in refused.err and "data:" not in refused.out  # before any data is read
 
 
 def test_cli_text_train_binary_searches_documents_by_hamming_distance(tmp_path, capsys):

@@ -105,6 +105,13 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
         labels = None if y is None else np.asarray(y)
         self.code_sample_labels_ = None if labels is None else [json_value(v) for v in labels[rows]]
 
+    def _check_params(self) -> None:
+        """The table's checks, and the objective's terms parsed and checked together (a bad spec,
+        or a code both binary and variational), so that ``validate_params`` refuses them before
+        any data is read."""
+        super()._check_params()
+        self._regularization()  # kept by fit; a model is not fitted before
+
     def _regularization(self) -> Regularization:
         return Regularization.from_params(**{name: getattr(self, name) for name in REGULARIZATION})
 
