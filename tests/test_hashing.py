@@ -66,12 +66,14 @@ def test_ivfpq_with_reranking_recalls_the_exact_neighbours_probing_few_cells(tmp
     centres = rng.normal(size=(40, 20)) * 3
     X = (centres[rng.integers(0, 40, 20000)] + rng.normal(size=(20000, 20))).astype(np.float32)
     queries = X[:200] + 0.05
-    exact = Index.build(X, kind="exact", metric="l2").query(queries, k=10).positions
-    index = Index.build(X, kind="ivfpq", metric="l2", n_probe=16)
-    assert index.faiss_index.nlist == 512 and index.faiss_index.pq.M == 4  # 4 bytes a vector, 16 of 512 cells
-    found = index.query(queries, k=10)
-    assert _recall(found.positions, exact) >= 0.95
-    assert index.memory_bytes() < X.nbytes / 4
+    for metric in ("cosine", "l2"):
+        exact = Index.build(X, kind="exact", metric=metric).query(queries, k=10).positions
+        index = Index.build(X, kind="ivfpq", metric=metric, n_probe=16)
+        pq = index.faiss_index.pq
+        assert index.faiss_index.nlist == 512 and (pq.M, pq.nbits) == (5, 4)  # 4 bits a 4-D group, 16 of 512 cells
+        found = index.query(queries, k=10)
+        assert _recall(found.positions, exact) >= 0.95, metric
+        assert index.memory_bytes() < X.nbytes / 3  # l2: with FAISS's table of 512 cells' residual distances
     index.save(tmp_path / "pq")
     again = Index.load(tmp_path / "pq")
     np.testing.assert_array_equal(again.query(queries, k=10).positions, found.positions)

@@ -90,7 +90,7 @@ INDEX_META = _tagged(
                 "ef_search": {"type": "integer", "minimum": 1, "maximum": 1 << 20},
                 "ivf_lists": {"type": ["integer", "null"], "minimum": 1, "maximum": 1 << 24},
                 "n_probe": {"type": ["integer", "null"], "minimum": 1, "maximum": 1 << 24},
-                "pq_bytes": {"type": ["integer", "null"], "minimum": 1, "maximum": 4096},
+                "pq_groups": {"type": ["integer", "null"], "minimum": 1, "maximum": 4096},
                 "rerank": {"type": "integer", "minimum": 1, "maximum": 1 << 16},
             },
         },

@@ -68,15 +68,17 @@ class Index:
     metric : "cosine", "ip" (inner product), "l2" (Euclidean) or "hamming" (binary codes), fixed
         when indexing.
     kind : "exact" (brute force), "hnsw" or "ivf" (approximate), "ivfpq" (IVF over product-quantized
-        vectors, a few bytes each in memory, whose shortlist is re-ranked exactly with the full
-        vectors, kept on disk), or "auto": exact up to 200,000 items, IVF above.
+        vectors, a few bytes each in memory, scanned with FAISS's SIMD "fast scan" of 4-bit codes,
+        whose shortlist is re-ranked exactly with the full vectors, kept on disk), or "auto": exact
+        up to 200,000 items, IVF above.
     space : what the vectors are ("code", "pca" or "pixels"); recorded for reports.
     hnsw_neighbours, ef_search : HNSW graph degree and search breadth.
     ivf_lists, n_probe : IVF cells (None: about 4 sqrt(n), at most n / 39) and cells visited per
-        query (None: 64, or one in 128 cells when there are more; the README gives the recall
-        this reaches, from benchmarks/index_scale.py).
-    pq_bytes, rerank : for ivfpq, the bytes of a vector's code (None: one per 5 dimensions, a
-        divisor of the dimension) and the shortlist re-ranked exactly (``rerank`` x k items).
+        query (None: 64, or one in 128 cells when there are more, one in 100 for ivfpq; the
+        README gives the recall this reaches, from benchmarks/index_scale.py).
+    pq_groups, rerank : for ivfpq, the groups of dimensions each coded in 4 bits (None: one per 3
+        dimensions, a divisor of the dimension; two groups make a byte) and the shortlist re-ranked
+        exactly (``rerank`` x k items).
 
     Examples
     --------
@@ -96,14 +98,14 @@ class Index:
         ef_search: int = 256,
         ivf_lists: int | None = None,
         n_probe: int | None = None,
-        pq_bytes: int | None = None,
-        rerank: int = 50,
+        pq_groups: int | None = None,
+        rerank: int = 100,
     ):
         check_choices(("metric", metric, METRICS), ("kind", kind, INDEX_KINDS), ("space", space, SPACES))
         self.metric, self.kind, self.space = metric, kind, space
         self.hnsw_neighbours, self.ef_search = hnsw_neighbours, ef_search
         self.ivf_lists, self.n_probe = ivf_lists, n_probe
-        self.pq_bytes, self.rerank = pq_bytes, rerank
+        self.pq_groups, self.rerank = pq_groups, rerank
         self.exact_parts: list[np.ndarray] = []  # ivfpq: the full vectors that re-rank, as added
         self.faiss_index = None
         self.ids: list[str] = []
@@ -143,6 +145,7 @@ class Index:
             _faiss_call(self.faiss_index.add, V)
             if self._reranks:
                 self.exact_parts.append(V)
+                self.faiss_index = self._fast_scan(self.faiss_index)
         self.ids += ids
         self.paths += paths
         if labels is not None:
@@ -207,16 +210,15 @@ class Index:
             )
         quantizer = faiss.IndexFlatL2(d) if self.metric == "l2" else faiss.IndexFlatIP(d)
         if kind == "ivfpq":
-            m = int(self.pq_bytes or max(b for b in range(1, max(1, d // 5) + 1) if d % b == 0))
-            if d % m:
-                raise ParameterError(
-                    f"pq_bytes must divide the dimension {d} (one byte a group of dimensions), not {m}"
-                )
-            index = faiss.IndexIVFPQ(quantizer, d, lists, m, 8, metric)
-            if len(V) < 256 * 39:
+            groups = int(self.pq_groups or max(g for g in range(1, max(1, d // 3) + 1) if d % g == 0))
+            if d % groups:
+                raise ParameterError(f"pq_groups must divide the dimension {d}, not {groups}")
+            # coded as a plain IVF-PQ, whose inverted lists merge; searched once converted (_fast_scan)
+            index = faiss.IndexIVFPQ(quantizer, d, lists, groups, 4, metric)
+            if len(V) < 16 * 39:
                 raise DataError(
-                    f"an IVF-PQ index learns 256 centroids a byte from at least {256 * 39:,} vectors, not "
-                    f"{len(V):,}; use kind='exact' or 'ivf'"
+                    f"an IVF-PQ index learns 16 centroids a group of dimensions from at least {16 * 39} vectors, "
+                    f"not {len(V):,}; use kind='exact'"
                 )
         else:
             index = faiss.IndexIVFFlat(quantizer, d, lists, metric)
@@ -227,8 +229,23 @@ class Index:
         self._quantizer = quantizer  # the IVF index points at it: keep it alive as long as the index
         return index
 
+    def _fast_scan(self, index):
+        """An IVF-PQ index of 4-bit codes as FAISS's fast-scan index, which scans them with SIMD
+        table lookups. FAISS converts one into the other; its fast-scan lists cannot themselves be
+        merged (merge_from corrupts memory in faiss 1.15), so shards merge before converting."""
+        import faiss
+
+        if isinstance(index, faiss.IndexIVFPQFastScan):
+            return index
+        fast = faiss.IndexIVFPQFastScan(index)
+        fast = faiss.deserialize_index(faiss.serialize_index(fast))  # owns its quantizer and lists
+        fast.nprobe = self._probes(fast.nlist)
+        return fast
+
     def _probes(self, lists: int) -> int:
-        return min(lists, int(self.n_probe) if self.n_probe else max(64, lists // 128))
+        # IVF-PQ's codes lose a little recall that a few more (cheaply scanned) cells win back
+        share = 100 if getattr(self, "kind_", self.kind) == "ivfpq" else 128
+        return min(lists, int(self.n_probe) if self.n_probe else max(64, lists // share))
 
     # --- searching -----------------------------------------------------------------------------
     @property
@@ -339,12 +356,17 @@ class Index:
         return np.asarray(X, dtype=np.float32) if self.model is None else self.model.transform(X)
 
     def memory_bytes(self) -> int:
-        """Size of the serialised FAISS index: what the vectors and the search structure take in
-        memory (not an IVF-PQ index's full vectors, which stay on disk)."""
+        """Size of the serialised FAISS index and of the tables FAISS computes when reading it: what
+        the vectors and the search structure take in memory (not an IVF-PQ index's full vectors,
+        which stay on disk)."""
         import faiss
 
         serialize = faiss.serialize_index_binary if self.metric == "hamming" else faiss.serialize_index
-        return int(serialize(self.faiss_index).nbytes)
+        size = int(serialize(self.faiss_index).nbytes)
+        found = self.faiss_index
+        if self._reranks and found.by_residual and found.metric_type == faiss.METRIC_L2 and found.use_precomputed_table:
+            size += found.nlist * found.M * found.ksub * 4  # FAISS recomputes this table when reading
+        return size
 
     # --- saving --------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -379,7 +401,7 @@ class Index:
                         "ef_search": self.ef_search,
                         "ivf_lists": self.ivf_lists,
                         "n_probe": self.n_probe,
-                        "pq_bytes": self.pq_bytes,
+                        "pq_groups": self.pq_groups,
                         "rerank": self.rerank,
                     },
                     "info": self.info,
@@ -445,7 +467,7 @@ class Index:
                 "exact": faiss.IndexFlat,
                 "hnsw": faiss.IndexHNSW,
                 "ivf": faiss.IndexIVFFlat,
-                "ivfpq": faiss.IndexIVFPQ,
+                "ivfpq": faiss.IndexIVFPQFastScan,
             }
             metric = faiss.METRIC_L2 if self.metric == "l2" else faiss.METRIC_INNER_PRODUCT
             right = isinstance(found, kinds[self.kind_]) and found.metric_type == metric

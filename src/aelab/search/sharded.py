@@ -49,7 +49,7 @@ def build_sharded(
     """Build the ``kind="ivfpq"`` index folder ``out`` of the collection that
     ``open_collection(**collection)`` opens, in ``shards`` shards added by ``workers`` processes.
     ``model``, ``space``, ``metric``, ``n_components`` and ``info`` are those of
-    :func:`aelab.search.index_collection`; ``params``, the index's (``ivf_lists``, ``pq_bytes``...)."""
+    :func:`aelab.search.index_collection`; ``params``, the index's (``ivf_lists``, ``pq_groups``...)."""
     if int(shards) < 1 or int(workers) < 1:
         raise ParameterError(f"shards and workers must be at least 1, not {shards} and {workers}")
     out = check_output(out, overwrite)
@@ -138,7 +138,8 @@ def _build_shard(collection: dict, work, s: int, start: int, stop: int, prefix: 
 
 
 def _merge(work: Path, shards: int) -> Index:
-    """The trained index with every shard's inverted lists moved in, and their items in order."""
+    """The trained index with every shard's inverted lists moved in (then converted for fast
+    scanning), and their items in order."""
     import faiss
 
     index = _trained(work)
@@ -151,5 +152,6 @@ def _merge(work: Path, shards: int) -> Index:
         ids += items["ids"]
         paths += items["paths"]
         labels = None if items["labels"] is None else [*(labels or []), *items["labels"]]
+    index.faiss_index = index._fast_scan(index.faiss_index)
     index.exact_parts, index.ids, index.paths, index.labels = parts, ids, paths, labels
     return index
