@@ -7,7 +7,7 @@ given with --model). Prints precision at 1, 10 and 100, mean average precision, 
 second; the target is code space at least as precise as pixel space at ten times the speed.
 
     python benchmarks/retrieval_mnist.py [--data-dir ../shared/data/mnist] [--epochs 20] [--model DIR]
-        [--keep-distances W]
+        [--keep-distances W|auto]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from aelab import PCA, AutoEncoder, datasets, load
+from aelab.params import auto_or_float
 from aelab.search import Index, evaluate
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
@@ -28,7 +29,9 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--model", help="a trained 30-D model folder to use instead of training one")
     p.add_argument("--metric", default="cosine", choices=("cosine", "l2", "ip"))
-    p.add_argument("--keep-distances", type=float, default=0.0, help="the keep_distances weight of the auto-encoder")
+    p.add_argument(
+        "--keep-distances", type=auto_or_float, default="auto", help="the keep_distances weight of the auto-encoder"
+    )
     p.add_argument("--save", metavar="DIR", help="save the trained auto-encoder here (for --model next time)")
     args = p.parse_args()
 
@@ -46,7 +49,8 @@ def main() -> None:
         )
         ae.fit(ds.train.X)
         print(
-            f"auto-encoder 784-1000-500-250-30 (keep_distances {args.keep_distances:g}): {args.epochs} epochs "
+            f"auto-encoder 784-1000-500-250-30 (keep_distances {ae.terms_.get('keep_distances', 0):g}): "
+            f"{args.epochs} epochs "
             f"in {time.perf_counter() - t:.0f} s, "
             f"test reconstruction error {ae.reconstruction_error(ds.test.X):.2f}"
         )

@@ -96,7 +96,8 @@ def digits():
     return datasets.load("digits")
 
 
-SMALL = dict(n_components=4, hidden_layer_sizes=(48, 24), epochs=15, batch_size=32, random_state=0)
+# each test switches on the terms it is about (keep_distances is on by default, for search)
+SMALL = dict(n_components=4, hidden_layer_sizes=(48, 24), epochs=15, batch_size=32, random_state=0, keep_distances=0.0)
 
 
 def test_terms_combine_are_logged_separately_and_saved(digits, tmp_path):
@@ -210,9 +211,20 @@ def test_keep_distances_makes_the_codes_distances_follow_the_inputs(digits):
         return float(np.corrcoef(_distances(codes)[upper], _distances(X)[upper])[0, 1])
 
     plain = AutoEncoder(**SMALL).fit(digits.train.X)
-    keeping = AutoEncoder(keep_distances=30.0, **SMALL).fit(digits.train.X)
+    keeping = AutoEncoder(**{**SMALL, "keep_distances": "auto"}).fit(digits.train.X)
     assert "keep_distances" in keeping.history_[-1] and keeping.terms_ == {"keep_distances": 30.0}
     assert agreement(keeping) > agreement(plain) + 0.05
+
+
+def test_keep_distances_is_on_by_default_for_real_valued_codes_only():
+    def weight(**params) -> float:
+        return AutoEncoder(**params)._regularization().keep_distances
+
+    assert weight() == 30.0 and weight(keep_distances=2.5) == 2.5
+    assert weight(binary=True) == 0.0 and weight(variational=True) == 0.0  # where it did not help
+    assert weight(binary=True, keep_distances=4.0) == 4.0  # a given weight always wins
+    with pytest.raises(ParameterError, match="keep_distances"):
+        AutoEncoder(keep_distances="most")._regularization()
 
 
 def _distances(A: np.ndarray) -> np.ndarray:

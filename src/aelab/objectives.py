@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import ParameterError
-from .params import CORRUPTIONS, LOSSES, REGULARIZATION, SPARSITIES, TABLE
+from .params import AUTO_KEEP_DISTANCES, CORRUPTIONS, LOSSES, REGULARIZATION, SPARSITIES, TABLE
 
 
 # --- reconstruction losses -------------------------------------------------------------------------
@@ -201,6 +201,9 @@ class Regularization:
             TABLE[name].check(value)
         if values["binary"] and values["variational"]:
             raise ParameterError("a code is binary or variational, not both")
+        if values["keep_distances"] == "auto":
+            plain = not (values["binary"] or values["variational"])
+            values["keep_distances"] = AUTO_KEEP_DISTANCES if plain else 0.0
         return cls(
             Corruption.parse(values["denoise"]),
             Sparsity.parse(values["sparse"]),

@@ -71,6 +71,9 @@ AUTO_EPOCHS = 100  # ... and the recipe's epochs,
 AUTO_STEPS = 5_000  # or more, until training takes this many steps
 AUTO_MAX_EPOCHS = 1_000
 AUTO_PATIENCE = 20
+#: The ``keep_distances`` weight of a real-valued code, chosen on MNIST, the 8x8 digits and a
+#: 2,000-image MNIST sample (benchmarks/retrieval_mnist.py).
+AUTO_KEEP_DISTANCES = 30.0
 #: ``hidden_layer_sizes="auto"`` of the MLP auto-encoder, by the number of training samples: the
 #: recipe's 1000-500-250 (chosen on 54,000 MNIST images) over-fits small collections, where two
 #: narrower layers reconstruct better (benchmarks/small_data.py; the README has the figures).
@@ -157,6 +160,16 @@ def auto_or_int(text: str):
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number or auto") from None
+
+
+def auto_or_float(text: str):
+    """A CLI value that is ``auto`` or a number."""
+    if str(text).strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number or auto") from None
 
 
 def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
@@ -269,13 +282,14 @@ REGULARIZATION_PARAMS = (
     ),
     Param(
         "keep_distances",
-        0.0,
+        "auto",
         "weight of a term that keeps each batch's pairwise distances (each over their mean) from the "
-        "inputs in the codes, so that codes rank far items as the inputs do (for search)",
-        type=float,
-        valid=_at_least(0),
-        expect="a number >= 0",
-        metavar="WEIGHT",
+        f"inputs in the codes, so that codes rank far items as the inputs do (for search); auto: "
+        f"{AUTO_KEEP_DISTANCES:g} for real-valued codes, 0 for binary and variational ones (where it did not help)",
+        type=auto_or_float,
+        valid=_auto_or(_at_least(0)),
+        expect="a number >= 0 or auto",
+        metavar="WEIGHT|auto",
     ),
     Param(
         "variational",

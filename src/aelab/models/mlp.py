@@ -82,7 +82,7 @@ class AutoEncoder(NeuralAutoEncoder):
         contractive=0.0,
         code_l2=0.0,
         decoder_weight_decay=None,
-        keep_distances=0.0,
+        keep_distances="auto",
         variational=False,
         beta=1.0,
         beta_warmup=0,

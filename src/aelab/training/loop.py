@@ -466,10 +466,9 @@ def _fit(
                 state["bad_epochs"] += 1
             if config.patience and n_val and state["bad_epochs"] >= config.patience:
                 result.stopped_early = True
-            bar.set_postfix(
-                {k: f"{v:.4g}" for k, v in record.items() if k not in ("epoch", "seconds", "samples_per_s", "lr")},
-                refresh=False,
-            )
+            shown = [k for k in record if k not in ("epoch", "seconds", "samples_per_s", "lr")]
+            shown.sort(key=lambda k: k not in ("loss", "val_loss"))  # the losses first: a narrow terminal cuts the end
+            bar.set_postfix({k: f"{record[k]:.4g}" for k in shown}, refresh=False)
             if checkpoint_dir is not None:
                 extra = _rank_generators(device, ranks)
                 if scaler.is_enabled():
