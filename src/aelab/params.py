@@ -152,24 +152,21 @@ def _auto_or(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
     return lambda v: v == "auto" or check(v)
 
 
-def auto_or_int(text: str):
-    """A CLI value that is ``auto`` or a whole number."""
-    if str(text).strip().lower() == "auto":
-        return "auto"
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number or auto") from None
+def _auto_or_number(kind: type, what: str) -> Callable[[str], Any]:
+    def read(text: str):
+        if str(text).strip().lower() == "auto":
+            return "auto"
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what} or auto") from None
+
+    read.__doc__ = f"A CLI value that is ``auto`` or {what}."
+    return read
 
 
-def auto_or_float(text: str):
-    """A CLI value that is ``auto`` or a number."""
-    if str(text).strip().lower() == "auto":
-        return "auto"
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number or auto") from None
+auto_or_int = _auto_or_number(int, "a whole number")
+auto_or_float = _auto_or_number(float, "a number")
 
 
 def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
