@@ -78,6 +78,9 @@ def test_ivfpq_with_reranking_recalls_the_exact_neighbours_probing_few_cells(tmp
     again = Index.load(tmp_path / "pq")
     np.testing.assert_array_equal(again.query(queries, k=10).positions, found.positions)
     np.testing.assert_array_equal(again.vector(5), X[5:6])
+    more = X[:50] * 1.5 + 7  # added to the loaded index (FAISS's fast-scan lists take them as they are)
+    again.add(more)
+    assert again.query(more, k=1).positions[:, 0].tolist() == list(range(20000, 20050))
 
 
 def _recall(approx, exact) -> float:
