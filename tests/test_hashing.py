@@ -61,6 +61,25 @@ def test_a_binary_auto_encoder_saves_loads_and_encodes_the_same_bits(tmp_path):
         aelab.AutoEncoder(binary=True, variational=True, epochs=1).fit(ds.train.X)
 
 
+def test_binary_noise_sets_the_noise_before_the_sigmoid_in_training_only():
+    import torch
+
+    from aelab.nn import binarize
+
+    logits = torch.tensor([[-3.0, 0.5, 2.0]])
+    torch.manual_seed(0)
+    quiet = torch.stack([binarize(logits, True, noise=1e-4) for _ in range(50)])
+    loud = torch.stack([binarize(logits, True, noise=8.0) for _ in range(50)])
+    torch.testing.assert_close(quiet, torch.sigmoid(logits).expand_as(quiet), atol=1e-4, rtol=0)
+    assert float(loud.std(0).min()) > 0.3  # noisy sigmoids, near 0 or 1 by chance
+    assert binarize(logits, False, noise=8.0).tolist() == [[0.0, 1.0, 1.0]]
+    ds = aelab.datasets.load("digits")
+    model = aelab.AutoEncoder(n_components=8, binary=True, binary_noise=8.0, hidden_layer_sizes=(32,), epochs=1)
+    assert model.fit(ds.train.X[:200]).module_.binary_noise == 8.0
+    with pytest.raises(aelab.ParameterError, match="binary_noise"):
+        aelab.AutoEncoder(binary=True, binary_noise=0.0).fit(ds.train.X[:50])
+
+
 def test_ivfpq_with_reranking_recalls_the_exact_neighbours_probing_few_cells(tmp_path):
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(40, 20)) * 3

@@ -74,6 +74,11 @@ AUTO_PATIENCE = 20
 #: The ``keep_distances`` weight of a real-valued code, chosen on MNIST, the 8x8 digits and a
 #: 2,000-image MNIST sample (benchmarks/retrieval_mnist.py).
 AUTO_KEEP_DISTANCES = 30.0
+#: The standard deviation of the noise added before a binary code's sigmoid in training. Noise
+#: that large (Salakhutdinov & Hinton's semantic hashing) makes the decoder useless unless the
+#: logits are far from 0, so the sigmoid's outputs end near 0 and 1 and lose little when
+#: thresholded. It ranked better than a straight-through sign (README, "Binary codes").
+BINARY_NOISE = 4.0
 #: ``hidden_layer_sizes="auto"`` of the MLP auto-encoder, by the number of training samples: the
 #: recipe's 1000-500-250 (chosen on 54,000 MNIST images) over-fits small collections, where two
 #: narrower layers reconstruct better (benchmarks/small_data.py; the README has the figures).
@@ -318,6 +323,16 @@ REGULARIZATION_PARAMS = (
         cli_help="binary codes of BITS bits (a multiple of 8; sets --n-components), searched by Hamming distance",
         valid=lambda v: isinstance(v, bool),
         expect="True or False",
+    ),
+    Param(
+        "binary_noise",
+        BINARY_NOISE,
+        "standard deviation of the noise before a binary code's sigmoid in training: more noise, bits "
+        "that keep the coarser structure of the data (a better whole ranking, a worse top few)",
+        type=float,
+        valid=_positive,
+        expect="a number > 0",
+        metavar="SD",
     ),
 )
 

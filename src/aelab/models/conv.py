@@ -69,6 +69,7 @@ class ConvAutoEncoder(NeuralAutoEncoder):
         beta=1.0,
         beta_warmup=0,
         binary=False,
+        binary_noise=4.0,
         epochs="auto",
         batch_size="auto",
         learning_rate=3e-3,
@@ -132,4 +133,5 @@ class ConvAutoEncoder(NeuralAutoEncoder):
             self.normalization,
             bool(self.variational),
             bool(self.binary),
+            float(self.binary_noise),
         )

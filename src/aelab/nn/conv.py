@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..params import CONV_NORMALIZATIONS
+from ..params import BINARY_NOISE, CONV_NORMALIZATIONS
 from .layers import activation, norm
 from .mlp import code_to_decode
 
@@ -51,9 +51,10 @@ class ConvAutoEncoderNet(nn.Module):
         normalization: str,
         variational: bool = False,
         binary: bool = False,
+        binary_noise: float = BINARY_NOISE,
     ):
         super().__init__()
-        self.binary = binary
+        self.binary, self.binary_noise = binary, binary_noise
         height, width = image_shape[:2]
         self.in_channels = image_shape[2] if len(image_shape) == 3 else 1
         self.image_size = (height, width)
@@ -134,4 +135,5 @@ class ConvAutoEncoderNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         stats, switches = self.encode(x)
-        return stats, self.decode(code_to_decode(stats, self.training, self.variational, self.binary), switches)
+        code = code_to_decode(stats, self.training, self.variational, self.binary, self.binary_noise)
+        return stats, self.decode(code, switches)

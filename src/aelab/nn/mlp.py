@@ -5,28 +5,26 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..params import BINARY_NOISE
 from .layers import mlp
 
-#: The standard deviation of the noise added before a binary code's sigmoid in training. Noise
-#: that large (Salakhutdinov & Hinton's semantic hashing) makes the decoder useless unless the
-#: logits are far from 0, so the sigmoid's outputs end near 0 and 1 and lose little when
-#: thresholded. On MNIST at 32 bits it ranked better than a straight-through sign (README).
-BINARY_NOISE = 4.0
 
-
-def binarize(logits: torch.Tensor, training: bool) -> torch.Tensor:
+def binarize(logits: torch.Tensor, training: bool, noise: float = BINARY_NOISE) -> torch.Tensor:
     """The code a binary net decodes from its code layer's ``logits``: in training the sigmoid of
-    the logits plus noise (:data:`BINARY_NOISE`); otherwise the bits, 1 where a logit is positive."""
+    the logits plus Gaussian noise of standard deviation ``noise``; otherwise the bits, 1 where a
+    logit is positive."""
     if not training:
         return (logits > 0).to(logits.dtype)
-    return torch.sigmoid(logits + BINARY_NOISE * torch.randn_like(logits))
+    return torch.sigmoid(logits + noise * torch.randn_like(logits))
 
 
-def code_to_decode(stats: torch.Tensor, training: bool, variational: bool, binary: bool) -> torch.Tensor:
+def code_to_decode(
+    stats: torch.Tensor, training: bool, variational: bool, binary: bool, noise: float = BINARY_NOISE
+) -> torch.Tensor:
     """What a net's decoder gets from its code layer's ``stats``."""
     if variational:
         return reparameterize(stats, training)
-    return binarize(stats, training) if binary else stats
+    return binarize(stats, training, noise) if binary else stats
 
 
 def reparameterize(stats: torch.Tensor, sample: bool) -> torch.Tensor:
@@ -50,9 +48,11 @@ class MLPAutoEncoderNet(nn.Module):
         variational: bool = False,
         log_input: bool = False,
         binary: bool = False,
+        binary_noise: float = BINARY_NOISE,
     ):
         super().__init__()
         self.log_input, self.variational, self.binary = log_input, variational, binary
+        self.binary_noise = binary_noise
         self.encoder = mlp([n_features, *hidden, n_components * (2 if variational else 1)], activation, normalization)
         self.decoder = mlp([n_components, *reversed(hidden), n_features], activation, normalization)
 
@@ -67,7 +67,8 @@ class MLPAutoEncoderNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         stats, aux = self.encode(x)
-        return stats, self.decode(code_to_decode(stats, self.training, self.variational, self.binary), aux)
+        code = code_to_decode(stats, self.training, self.variational, self.binary, self.binary_noise)
+        return stats, self.decode(code, aux)
 
 
 class ShallowAutoEncoder(nn.Module):
