@@ -78,7 +78,10 @@ def test_ranks_batchnorm_is_batchnorm_over_the_global_batch(tmp_path):
 
 
 def train_args(data: Path, out: Path, *extra) -> list[str]:
-    args = ["train", "--data", data, "--out", out, "--epochs", "3", "--batch-size", "32", "--seed", "3", *extra]
+    """keep_distances compares pairs within each rank's share of a batch, so that one process and
+    two ranks train the same model only without it."""
+    args = ["train", "--data", data, "--out", out, "--epochs", "3", "--batch-size", "32", "--seed", "3"]
+    args += ["--keep-distances", "0", *extra]
     return list(map(str, args))
 
 
@@ -117,7 +120,9 @@ _FIT_SCRIPT = """
 import sys
 import numpy as np, torch, aelab
 X = np.load(sys.argv[1])
-settings = dict(n_components=2, hidden_layer_sizes=(8,), epochs=2, batch_size=4, random_state=0, verbose=False)
+settings = dict(
+    n_components=2, hidden_layer_sizes=(8,), epochs=2, batch_size=4, random_state=0, verbose=False, keep_distances=0.0
+)
 model = aelab.AutoEncoder(**settings).fit(X)
 if torch.distributed.get_rank() == 0:
     np.save(sys.argv[2], [h["val_loss"] for h in model.history_])
@@ -134,7 +139,15 @@ def test_a_rank_without_validation_rows_still_takes_part_in_the_validation_loss(
     script.write_text(_FIT_SCRIPT)
     done = torchrun(script, tmp_path / "x.npy", tmp_path / "val.npy")
     assert done.returncode == 0, done.stderr[-2000:]
-    settings = dict(n_components=2, hidden_layer_sizes=(8,), epochs=2, batch_size=4, random_state=0, verbose=False)
+    settings = dict(
+        n_components=2,
+        hidden_layer_sizes=(8,),
+        epochs=2,
+        batch_size=4,
+        random_state=0,
+        verbose=False,
+        keep_distances=0.0,
+    )
     one = aelab.AutoEncoder(**settings).fit(X)
     np.testing.assert_allclose(np.load(tmp_path / "val.npy"), [h["val_loss"] for h in one.history_], rtol=1e-4)
 
