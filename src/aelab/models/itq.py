@@ -50,11 +50,13 @@ class ITQ(CodeModel):
         rng = np.random.default_rng(self.random_state)
         R = np.linalg.qr(rng.standard_normal((bits, bits)))[0] if self.n_iter else np.eye(bits)
         VR, self.quantization_loss_ = V @ R, []
+        B = np.where(VR >= 0, 1.0, -1.0)
         for _ in range(int(self.n_iter)):
-            U, _, Wt = np.linalg.svd(V.T @ np.where(VR >= 0, 1.0, -1.0))  # the rotation taking V nearest its signs
+            U, _, Wt = np.linalg.svd(V.T @ B)  # the rotation taking V nearest the signs B
             R = U @ Wt
             VR = V @ R
-            self.quantization_loss_.append(float(np.square(np.where(VR >= 0, 1.0, -1.0) - VR).sum()))
+            B = np.where(VR >= 0, 1.0, -1.0)  # the next signs, which the loss measures too
+            self.quantization_loss_.append(float(np.square(B - VR).sum()))
         self.rotation_ = R.astype(np.float32)
         self.scale_ = np.abs(VR).mean(0).astype(np.float32)  # a bit's typical magnitude, to decode
         return self
