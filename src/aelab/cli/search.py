@@ -143,6 +143,8 @@ def cmd_index(args) -> None:
 
     if (args.out is None) == (args.add is None):
         raise AelabError("give --out INDEX for a new index, or --add INDEX to add to an existing one")
+    if args.shards is not None and (args.kind != "ivfpq" or args.add):
+        raise AelabError("--shards builds a new --kind ivfpq index")
     with output_lock(args.add or args.out):
         _index(args)
 
@@ -182,8 +184,6 @@ def _index(args) -> None:
     if args.shards is not None:
         from ..search.sharded import build_sharded
 
-        if args.kind != "ivfpq" or args.add:
-            raise AelabError("--shards builds a new --kind ivfpq index")
         index = build_sharded(
             collection, out, shards=args.shards, workers=args.workers, info=info, overwrite=args.overwrite, **settings
         )
