@@ -76,10 +76,9 @@ def main() -> None:
             continue
         t = time.perf_counter()
         index = Index.build(X, metric="l2", kind=kind, **({"rerank": args.rerank} if kind == "ivfpq" else {}))
-        build = time.perf_counter() - t
+        build, memory = time.perf_counter() - t, index.memory_bytes()  # memory: the index serialised
         print(
-            f"{kind}: build {build:.0f} s, {index.memory_bytes() / 2**20:.0f} MB "
-            f"({index.memory_bytes() / args.n:.1f} bytes a vector in memory); "
+            f"{kind}: build {build:.0f} s, {memory / 2**20:.0f} MB ({memory / args.n:.1f} bytes a vector in memory); "
             f"peak RSS so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
         )
         for value in values:
