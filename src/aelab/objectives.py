@@ -163,9 +163,17 @@ def contractive_penalty(
 def distance_keeping(x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
     """Mean squared difference between the batch's pairwise distances of the inputs and of the
     codes, each divided by its mean (so that neither scale matters): codes whose far items stay
-    far, as PCA's do, rank a whole collection better than codes that keep only near neighbours."""
-    dx = torch.cdist(x.float().flatten(1), x.float().flatten(1))
-    dz = torch.cdist(code.float(), code.float())
+    far, as PCA's do, rank a whole collection better than codes that keep only near neighbours.
+    In a training step of several ranks the pairs are those of the whole global batch, so that the
+    ranks train what one process trains; validation (no gradient, uneven shares) compares each
+    rank's own pairs."""
+    from .training.distributed import batch_of_all_ranks  # here: the training package imports this module
+
+    x, code = x.float().flatten(1), code.float()
+    if torch.is_grad_enabled() and code.requires_grad:
+        x, code = batch_of_all_ranks(x), batch_of_all_ranks(code)
+    dx = torch.cdist(x, x)
+    dz = torch.cdist(code, code)
     return (dz / dz.mean().clamp_min(1e-12) - dx / dx.mean().clamp_min(1e-12)).square().mean()
 
 
