@@ -28,6 +28,8 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
+import torch.distributed._functional_collectives as collectives
 import torch.nn.functional as F
 
 from .errors import ParameterError
@@ -160,6 +162,15 @@ def contractive_penalty(
     return g.float().square().reshape(len(x), -1).sum(1).mean()
 
 
+def batch_of_all_ranks(rows: torch.Tensor) -> torch.Tensor:
+    """Every rank's ``rows`` (its share of a global batch) stacked in rank order, on every rank of a
+    torchrun run, with gradients that flow back to the rank whose rows they are: a loss over pairs
+    of rows sees the pairs of the whole batch, as one process does. Each rank passes as many rows."""
+    if not (dist.is_initialized() and dist.get_world_size() > 1):
+        return rows
+    return collectives.wait_tensor(collectives.all_gather_single_autograd(rows.contiguous(), 0, dist.group.WORLD))
+
+
 def distance_keeping(x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
     """Mean squared difference between the batch's pairwise distances of the inputs and of the
     codes, each divided by its mean (so that neither scale matters): codes whose far items stay
@@ -167,8 +178,6 @@ def distance_keeping(x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
     In a training step of several ranks the pairs are those of the whole global batch, so that the
     ranks train what one process trains; validation (no gradient, uneven shares) compares each
     rank's own pairs."""
-    from .training.distributed import batch_of_all_ranks  # here: the training package imports this module
-
     x, code = x.float().flatten(1), code.float()
     if torch.is_grad_enabled() and code.requires_grad:
         x, code = batch_of_all_ranks(x), batch_of_all_ranks(code)

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-import torch.distributed._functional_collectives as collectives
 from torch import nn
 
 from ..errors import AelabError
@@ -136,15 +135,6 @@ def sum_over_ranks(values: torch.Tensor) -> torch.Tensor:
     if _several():
         dist.all_reduce(values)
     return values
-
-
-def batch_of_all_ranks(rows: torch.Tensor) -> torch.Tensor:
-    """Every rank's ``rows`` (its share of a global batch) stacked in rank order, on every rank,
-    with gradients that flow back to the rank whose rows they are: a loss over pairs of rows sees
-    the pairs of the whole batch, as one process does. Each rank must pass as many rows."""
-    if not _several():
-        return rows
-    return collectives.wait_tensor(collectives.all_gather_single_autograd(rows.contiguous(), 0, dist.group.WORLD))
 
 
 def from_main(obj):
