@@ -133,7 +133,8 @@ if torch.distributed.get_rank() == 0:
 @pytest.mark.slow
 def test_a_rank_without_validation_rows_still_takes_part_in_the_validation_loss(tmp_path):
     """11 rows hold out 1 for validation: rank 1 has none of it, and adds nothing to the sum
-    (through the Python API under torchrun, as a user's script runs)."""
+    (through the Python API under torchrun, as a user's script runs). Without the distance-keeping
+    term, whose validation value compares the pairs of each rank's own share."""
     X = np.random.default_rng(0).random((11, 5)).astype(np.float32)
     np.save(tmp_path / "x.npy", X)
     script = tmp_path / "fit.py"
