@@ -117,14 +117,15 @@ def test_two_ranks_with_batchnorm_reach_the_test_error_of_one_process(tmp_path):
     assert abs(e2 - e1) <= 0.02 * e1, (e1, e2)
 
 
-_FIT_SCRIPT = """
+# without the distance-keeping term, whose validation value compares the pairs of each rank's own share
+_FIT_SETTINGS = dict(
+    n_components=2, hidden_layer_sizes=(8,), epochs=2, batch_size=4, random_state=0, verbose=False, keep_distances=0.0
+)
+_FIT_SCRIPT = f"""
 import sys
 import numpy as np, torch, aelab
 X = np.load(sys.argv[1])
-settings = dict(
-    n_components=2, hidden_layer_sizes=(8,), epochs=2, batch_size=4, random_state=0, verbose=False, keep_distances=0.0
-)
-model = aelab.AutoEncoder(**settings).fit(X)
+model = aelab.AutoEncoder(**{_FIT_SETTINGS!r}).fit(X)
 if torch.distributed.get_rank() == 0:
     np.save(sys.argv[2], [h["val_loss"] for h in model.history_])
 """
@@ -133,24 +134,14 @@ if torch.distributed.get_rank() == 0:
 @pytest.mark.slow
 def test_a_rank_without_validation_rows_still_takes_part_in_the_validation_loss(tmp_path):
     """11 rows hold out 1 for validation: rank 1 has none of it, and adds nothing to the sum
-    (through the Python API under torchrun, as a user's script runs). Without the distance-keeping
-    term, whose validation value compares the pairs of each rank's own share."""
+    (through the Python API under torchrun, as a user's script runs)."""
     X = np.random.default_rng(0).random((11, 5)).astype(np.float32)
     np.save(tmp_path / "x.npy", X)
     script = tmp_path / "fit.py"
     script.write_text(_FIT_SCRIPT)
     done = torchrun(script, tmp_path / "x.npy", tmp_path / "val.npy")
     assert done.returncode == 0, done.stderr[-2000:]
-    settings = dict(
-        n_components=2,
-        hidden_layer_sizes=(8,),
-        epochs=2,
-        batch_size=4,
-        random_state=0,
-        verbose=False,
-        keep_distances=0.0,
-    )
-    one = aelab.AutoEncoder(**settings).fit(X)
+    one = aelab.AutoEncoder(**_FIT_SETTINGS).fit(X)
     np.testing.assert_allclose(np.load(tmp_path / "val.npy"), [h["val_loss"] for h in one.history_], rtol=1e-4)
 
 
