@@ -169,6 +169,15 @@ def test_conv_auto_training_shrinks_with_the_image_s_pixels_but_not_on_small_ima
     assert conv._train_config().effort == 1.0 and AutoEncoder()._train_config().effort == 1.0
 
 
+def test_a_binary_code_trains_the_auto_steps_alone_not_at_least_100_epochs():
+    binary = AutoEncoder(binary=True)._train_config()
+    assert binary.auto_at_least == 1 and AutoEncoder()._train_config().auto_at_least == 100
+    mnist = binary.resolved(60000)  # 210 steps an epoch: 24 epochs make the 5,000 steps
+    assert (mnist.batch_size, mnist.epochs, mnist.patience) == (256, 24, 20)
+    assert binary.resolved(3000).epochs == 120  # small data: the same as any other code
+    assert replace(binary, epochs=7).resolved(60000).epochs == 7
+
+
 def test_a_run_that_cannot_learn_says_so():
     X = datasets.load("digits").train.X[:100]
     starved = AutoEncoder(n_components=2, hidden_layer_sizes=(16,), epochs=2, batch_size=256, random_state=0).fit(X)

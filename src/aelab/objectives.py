@@ -33,7 +33,7 @@ import torch.distributed._functional_collectives as collectives
 import torch.nn.functional as F
 
 from .errors import ParameterError
-from .params import AUTO_KEEP_DISTANCES, CORRUPTIONS, LOSSES, REGULARIZATION, SPARSITIES, TABLE
+from .params import AUTO_BINARY_DENOISE, AUTO_KEEP_DISTANCES, CORRUPTIONS, LOSSES, REGULARIZATION, SPARSITIES, TABLE
 
 
 # --- reconstruction losses -------------------------------------------------------------------------
@@ -221,6 +221,8 @@ class Regularization:
         if values["keep_distances"] == "auto":
             plain = not (values["binary"] or values["variational"])
             values["keep_distances"] = AUTO_KEEP_DISTANCES if plain else 0.0
+        if values["denoise"] == "auto":
+            values["denoise"] = AUTO_BINARY_DENOISE if values["binary"] else None
         return cls(
             Corruption.parse(values["denoise"]),
             Sparsity.parse(values["sparse"]),

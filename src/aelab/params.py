@@ -79,6 +79,14 @@ AUTO_KEEP_DISTANCES = 30.0
 #: logits are far from 0, so the sigmoid's outputs end near 0 and 1 and lose little when
 #: thresholded. It ranked better than a straight-through sign (README, "Binary codes").
 BINARY_NOISE = 4.0
+#: The input corruption of ``denoise="auto"`` for a binary code. Bits trained on clean inputs learn
+#: fine detail as training goes on and rank a whole collection worse than ITQ's rotated PCA (MNIST
+#: and the 8x8 digits); bits that must be recovered from 70% masked inputs keep the coarse layout
+#: (README, "Binary codes").
+AUTO_BINARY_DENOISE = "mask:0.7"
+#: The least "auto" epochs of a binary code: none beyond the 5,000 steps. Past them its bits go on
+#: learning fine detail and rank a whole collection worse (README, "Binary codes").
+AUTO_BINARY_EPOCHS = 1
 #: ``hidden_layer_sizes="auto"`` of the MLP auto-encoder, by the number of training samples: the
 #: recipe's 1000-500-250 (chosen on 54,000 MNIST images) over-fits small collections, where two
 #: narrower layers reconstruct better (benchmarks/small_data.py; the README has the figures).
@@ -117,11 +125,11 @@ def auto_batch_size(n_train: int) -> int:
     return max(1, min(batch, n_train))
 
 
-def auto_epochs(steps_per_epoch: int, effort: float = 1.0) -> int:
-    """The epochs of ``epochs="auto"``: 100, or more, up to 1,000, until training takes 5,000 steps.
-    ``effort`` (at most 1) scales the 100 epochs and the 5,000 steps down for nets whose steps cost
-    more than the recipe's (:func:`auto_conv_effort`)."""
-    floor, steps = math.ceil(AUTO_EPOCHS * effort), AUTO_STEPS * effort
+def auto_epochs(steps_per_epoch: int, effort: float = 1.0, at_least: int = AUTO_EPOCHS) -> int:
+    """The epochs of ``epochs="auto"``: ``at_least`` (the recipe's 100), or more, up to 1,000, until
+    training takes 5,000 steps. ``effort`` (at most 1) scales the epochs and the steps down for nets
+    whose steps cost more than the recipe's (:func:`auto_conv_effort`)."""
+    floor, steps = math.ceil(at_least * effort), AUTO_STEPS * effort
     return int(min(AUTO_MAX_EPOCHS, max(floor, math.ceil(steps / max(1, steps_per_epoch)))))
 
 
@@ -249,12 +257,13 @@ OUTPUT = (
 REGULARIZATION_PARAMS = (
     Param(
         "denoise",
-        None,
+        "auto",
         "denoising: corrupt the input with gaussian:SIGMA, mask:FRACTION or salt_pepper:FRACTION "
-        "noise and reconstruct the clean one",
+        f"noise and reconstruct the clean one; auto: {AUTO_BINARY_DENOISE} for binary codes (so that they rank "
+        "a whole collection better), none for others",
         valid=_spec,
-        expect="a noise spec such as gaussian:0.3",
-        metavar="KIND:LEVEL",
+        expect="a noise spec such as gaussian:0.3, none or auto",
+        metavar="KIND:LEVEL|auto",
     ),
     Param(
         "sparse",
@@ -354,7 +363,7 @@ TRAINING_PARAMS = (
         "auto",
         "passes over the training data; auto: 100, or more for small data, so that training takes at least "
         f"{AUTO_STEPS:,} optimizer steps (at most {AUTO_MAX_EPOCHS} epochs; the conv model: fewer on images "
-        f"of more than {AUTO_CONV_PIXELS:,} pixels, in proportion)",
+        f"of more than {AUTO_CONV_PIXELS:,} pixels, in proportion; a binary code: the {AUTO_STEPS:,} steps alone)",
         type=auto_or_int,
         valid=_auto_or(_integer_at_least(1)),
         expect="a whole number >= 1 or auto",

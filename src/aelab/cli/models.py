@@ -481,7 +481,8 @@ def cmd_reconstruct(args) -> None:
     check_output(args.out, args.overwrite)
     model, ds = code_model_and_data(args)
     X = ds.split(args.split).X[: max(1, args.n)]
-    noise = args.noise if args.noise is not None else getattr(model, "denoise", None)
+    trained_with = getattr(getattr(model, "regularization_", None), "denoise", None)  # "auto" resolved
+    noise = args.noise if args.noise is not None else (str(trained_with) if trained_with else None)
     name = Path(args.model).name
     if noise in (None, "", "none"):
         rows = {name: model.reconstruct(X)}

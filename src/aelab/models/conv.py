@@ -59,7 +59,7 @@ class ConvAutoEncoder(NeuralAutoEncoder):
         output_activation="auto",
         loss="auto",
         scaling="auto",
-        denoise=None,
+        denoise="auto",
         sparse=None,
         contractive=0.0,
         code_l2=0.0,

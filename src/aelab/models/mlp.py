@@ -77,7 +77,7 @@ class AutoEncoder(NeuralAutoEncoder):
         output_activation="auto",
         loss="auto",
         scaling="auto",
-        denoise=None,
+        denoise="auto",
         sparse=None,
         contractive=0.0,
         code_l2=0.0,

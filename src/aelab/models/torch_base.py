@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..errors import ParameterError
-from ..params import TABLE, check_params
+from ..params import AUTO_EPOCHS, TABLE, check_params
 from ..training import TrainConfig, apply_in_batches, fit_module
 from ..training.loop import read_ahead, release_mapped_pages
 from .base import SavedModel
@@ -158,11 +158,16 @@ class TorchEstimator(SavedModel):
             seed=seed,
             device=device,
             effort=self._auto_effort(),
+            auto_at_least=self._auto_at_least(),
         )
 
     def _auto_effort(self) -> float:
         """How far "auto" epochs shrink for this net's costlier steps (see :func:`aelab.params.auto_epochs`)."""
         return 1.0
+
+    def _auto_at_least(self) -> int:
+        """The least "auto" epochs of this model (see :func:`aelab.params.auto_epochs`)."""
+        return AUTO_EPOCHS
 
     def _train(self, X: np.ndarray, batch_loss, config: TrainConfig, **kw):
         """Train ``module_`` on ``X`` with :func:`aelab.training.fit_module` (``kw`` are its keyword

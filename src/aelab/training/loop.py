@@ -59,6 +59,8 @@ class TrainConfig:
     device: str = "cpu"
     #: how far "auto" epochs shrink for a net whose steps cost more (:func:`aelab.params.auto_epochs`)
     effort: float = 1.0
+    #: the least "auto" epochs (:func:`aelab.params.auto_epochs`)
+    auto_at_least: int = AUTO_EPOCHS
 
     def n_train(self, n_samples: int) -> int:
         """How many of ``n_samples`` rows train (the rest validate)."""
@@ -76,7 +78,8 @@ class TrainConfig:
         if config.batch_size == "auto":
             config = replace(config, batch_size=auto_batch_size(config.n_train(n_samples)))
         if config.epochs == "auto":
-            config = replace(config, epochs=auto_epochs(config.steps_per_epoch(n_samples), config.effort))
+            epochs = auto_epochs(config.steps_per_epoch(n_samples), config.effort, config.auto_at_least)
+            config = replace(config, epochs=epochs)
         if config.patience == "auto":
             config = replace(config, patience=auto_patience(config.epochs))
         return config
