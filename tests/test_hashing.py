@@ -66,7 +66,7 @@ def test_a_binary_auto_encoder_saves_loads_and_encodes_the_same_bits(tmp_path):
 
 @pytest.mark.slow
 def test_default_bits_rank_the_digits_above_itq_and_above_bits_of_clean_inputs():
-    # The default masks 70% of a binary code's inputs and trains 5,000 steps; bits trained on clean
+    # The default masks 70% of a binary code's inputs and trains 2,500 steps; bits trained on clean
     # inputs rank the whole collection worse than ITQ's rotated PCA.
     ds = aelab.datasets.load("digits")
 

@@ -169,12 +169,14 @@ def test_conv_auto_training_shrinks_with_the_image_s_pixels_but_not_on_small_ima
     assert conv._train_config().effort == 1.0 and AutoEncoder()._train_config().effort == 1.0
 
 
-def test_a_binary_code_trains_the_auto_steps_alone_not_at_least_100_epochs():
+def test_a_binary_code_trains_2500_steps_not_at_least_100_epochs():
     binary = AutoEncoder(binary=True)._train_config()
-    assert binary.auto_at_least == 1 and AutoEncoder()._train_config().auto_at_least == 100
-    mnist = binary.resolved(60000)  # 210 steps an epoch: 24 epochs make the 5,000 steps
-    assert (mnist.batch_size, mnist.epochs, mnist.patience) == (256, 24, 20)
-    assert binary.resolved(3000).epochs == 120  # small data: the same as any other code
+    assert (binary.auto_at_least, binary.auto_steps) == (1, 2500)
+    plain = AutoEncoder()._train_config()
+    assert (plain.auto_at_least, plain.auto_steps) == (100, 5000)
+    mnist = binary.resolved(60000)  # 210 steps an epoch: 12 epochs make the 2,500 steps
+    assert (mnist.batch_size, mnist.epochs, mnist.patience) == (256, 12, 20)
+    assert binary.resolved(3000).epochs == 60 and plain.resolved(3000).epochs == 120
     assert replace(binary, epochs=7).resolved(60000).epochs == 7
 
 

@@ -84,9 +84,10 @@ BINARY_NOISE = 4.0
 #: and the 8x8 digits); bits that must be recovered from 70% masked inputs keep the coarse layout
 #: (README, "Binary codes").
 AUTO_BINARY_DENOISE = "mask:0.7"
-#: The least "auto" epochs of a binary code: none beyond the 5,000 steps. Past them its bits go on
-#: learning fine detail and rank a whole collection worse (README, "Binary codes").
-AUTO_BINARY_EPOCHS = 1
+#: The "auto" training of a binary code: 2,500 steps, however few epochs that is (no floor of 100
+#: epochs). Trained longer, its bits go on learning fine detail and rank a whole collection worse
+#: (README, "Binary codes").
+AUTO_BINARY_STEPS = 2_500
 #: ``hidden_layer_sizes="auto"`` of the MLP auto-encoder, by the number of training samples: the
 #: recipe's 1000-500-250 (chosen on 54,000 MNIST images) over-fits small collections, where two
 #: narrower layers reconstruct better (benchmarks/small_data.py; the README has the figures).
@@ -125,11 +126,11 @@ def auto_batch_size(n_train: int) -> int:
     return max(1, min(batch, n_train))
 
 
-def auto_epochs(steps_per_epoch: int, effort: float = 1.0, at_least: int = AUTO_EPOCHS) -> int:
+def auto_epochs(steps_per_epoch: int, effort: float = 1.0, at_least: int = AUTO_EPOCHS, steps: int = AUTO_STEPS) -> int:
     """The epochs of ``epochs="auto"``: ``at_least`` (the recipe's 100), or more, up to 1,000, until
-    training takes 5,000 steps. ``effort`` (at most 1) scales the epochs and the steps down for nets
-    whose steps cost more than the recipe's (:func:`auto_conv_effort`)."""
-    floor, steps = math.ceil(at_least * effort), AUTO_STEPS * effort
+    training takes ``steps`` (5,000). ``effort`` (at most 1) scales the epochs and the steps down for
+    nets whose steps cost more than the recipe's (:func:`auto_conv_effort`)."""
+    floor, steps = math.ceil(at_least * effort), steps * effort
     return int(min(AUTO_MAX_EPOCHS, max(floor, math.ceil(steps / max(1, steps_per_epoch)))))
 
 
@@ -363,7 +364,8 @@ TRAINING_PARAMS = (
         "auto",
         "passes over the training data; auto: 100, or more for small data, so that training takes at least "
         f"{AUTO_STEPS:,} optimizer steps (at most {AUTO_MAX_EPOCHS} epochs; the conv model: fewer on images "
-        f"of more than {AUTO_CONV_PIXELS:,} pixels, in proportion; a binary code: the {AUTO_STEPS:,} steps alone)",
+        f"of more than {AUTO_CONV_PIXELS:,} pixels, in proportion; a binary code: {AUTO_BINARY_STEPS:,} steps, "
+        "however few epochs)",
         type=auto_or_int,
         valid=_auto_or(_integer_at_least(1)),
         expect="a whole number >= 1 or auto",

@@ -14,7 +14,7 @@ import torch
 from ..errors import DataError
 from ..nn import binarize
 from ..objectives import Corruption, Regularization, apply_output, objective, reconstruction_loss
-from ..params import AUTO_BINARY_EPOCHS, AUTOENCODER_PARAMS, REGULARIZATION, parameters_doc
+from ..params import AUTO_BINARY_STEPS, AUTOENCODER_PARAMS, REGULARIZATION, parameters_doc
 from ..storage import json_value
 from ..training import TrainConfig
 from .base import CodeModel
@@ -112,8 +112,8 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
         super()._check_params()
         self._regularization()  # kept by fit; a model is not fitted before
 
-    def _auto_at_least(self) -> int:
-        return AUTO_BINARY_EPOCHS if self.binary else super()._auto_at_least()
+    def _auto_training(self) -> tuple[int, int]:
+        return (1, AUTO_BINARY_STEPS) if self.binary else super()._auto_training()
 
     def _regularization(self) -> Regularization:
         return Regularization.from_params(**{name: getattr(self, name) for name in REGULARIZATION})

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..errors import ParameterError
-from ..params import AUTO_EPOCHS, TABLE, check_params
+from ..params import AUTO_EPOCHS, AUTO_STEPS, TABLE, check_params
 from ..training import TrainConfig, apply_in_batches, fit_module
 from ..training.loop import read_ahead, release_mapped_pages
 from .base import SavedModel
@@ -158,16 +158,17 @@ class TorchEstimator(SavedModel):
             seed=seed,
             device=device,
             effort=self._auto_effort(),
-            auto_at_least=self._auto_at_least(),
+            **dict(zip(("auto_at_least", "auto_steps"), self._auto_training())),
         )
 
     def _auto_effort(self) -> float:
         """How far "auto" epochs shrink for this net's costlier steps (see :func:`aelab.params.auto_epochs`)."""
         return 1.0
 
-    def _auto_at_least(self) -> int:
-        """The least "auto" epochs of this model (see :func:`aelab.params.auto_epochs`)."""
-        return AUTO_EPOCHS
+    def _auto_training(self) -> tuple[int, int]:
+        """The least "auto" epochs of this model and the steps they make at least (see
+        :func:`aelab.params.auto_epochs`)."""
+        return AUTO_EPOCHS, AUTO_STEPS
 
     def _train(self, X: np.ndarray, batch_loss, config: TrainConfig, **kw):
         """Train ``module_`` on ``X`` with :func:`aelab.training.fit_module` (``kw`` are its keyword

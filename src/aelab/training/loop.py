@@ -27,7 +27,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..errors import AelabError
-from ..params import AUTO_EPOCHS, AUTO_MAX_BATCH, TABLE, auto_batch_size, auto_epochs, auto_patience
+from ..params import AUTO_EPOCHS, AUTO_MAX_BATCH, AUTO_STEPS, TABLE, auto_batch_size, auto_epochs, auto_patience
 from .checkpoints import has_checkpoint, load_checkpoint, save_checkpoint
 from .distributed import World, barrier, every_rank, gather_objects, join, on_main, sum_over_ranks, wrap
 
@@ -59,8 +59,9 @@ class TrainConfig:
     device: str = "cpu"
     #: how far "auto" epochs shrink for a net whose steps cost more (:func:`aelab.params.auto_epochs`)
     effort: float = 1.0
-    #: the least "auto" epochs (:func:`aelab.params.auto_epochs`)
+    #: the least "auto" epochs and the steps they make at least (:func:`aelab.params.auto_epochs`)
     auto_at_least: int = AUTO_EPOCHS
+    auto_steps: int = AUTO_STEPS
 
     def n_train(self, n_samples: int) -> int:
         """How many of ``n_samples`` rows train (the rest validate)."""
@@ -78,7 +79,9 @@ class TrainConfig:
         if config.batch_size == "auto":
             config = replace(config, batch_size=auto_batch_size(config.n_train(n_samples)))
         if config.epochs == "auto":
-            epochs = auto_epochs(config.steps_per_epoch(n_samples), config.effort, config.auto_at_least)
+            epochs = auto_epochs(
+                config.steps_per_epoch(n_samples), config.effort, config.auto_at_least, config.auto_steps
+            )
             config = replace(config, epochs=epochs)
         if config.patience == "auto":
             config = replace(config, patience=auto_patience(config.epochs))
