@@ -145,6 +145,7 @@ class TorchEstimator(SavedModel):
             else int(self.random_state)
         )
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        at_least, steps = self._auto_training()
         return TrainConfig(
             epochs=self.epochs,
             batch_size=self.batch_size,
@@ -158,7 +159,8 @@ class TorchEstimator(SavedModel):
             seed=seed,
             device=device,
             effort=self._auto_effort(),
-            **dict(zip(("auto_at_least", "auto_steps"), self._auto_training())),
+            auto_at_least=at_least,
+            auto_steps=steps,
         )
 
     def _auto_effort(self) -> float:
