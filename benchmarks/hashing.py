@@ -7,7 +7,7 @@ test document queries the training documents by Hamming distance; the precision 
 
 MNIST: the first ``--mnist-queries`` test images query the 60,000 training images; mean average
 precision over the whole Hamming ranking and P@10. The binary 784-1000-500-250-BITS auto-encoder
-with the defaults (inputs 70% masked, 5,000 steps: 22 epochs here; or ``--epochs``, ``--denoise``,
+with the defaults (inputs 70% masked, 2,500 steps: 11 epochs here; or ``--epochs``, ``--denoise``,
 ``--binary-noise`` before its code's sigmoid) beside PCAH and ITQ of the pixels.
 
     .venv/bin/python benchmarks/hashing.py [--bits 8,16,32,64,128] [--only news|mnist] [--epochs auto]
@@ -114,8 +114,7 @@ def main() -> None:
     if args.only != "mnist":
         news(bits, args.news, args.seed)
     if args.only != "news":
-        denoise = None if args.denoise == "none" else args.denoise
-        mnist(bits, args.mnist_dir, args.epochs, args.mnist_queries, args.seed, args.binary_noise, denoise)
+        mnist(bits, args.mnist_dir, args.epochs, args.mnist_queries, args.seed, args.binary_noise, args.denoise)
 
 
 if __name__ == "__main__":
