@@ -154,3 +154,16 @@ def test_the_readme_lists_every_constructor_argument_with_its_default(name):
     arguments = inspect.signature(getattr(aelab, name).__init__).parameters.values()
     line = f"- `{name}(" + ", ".join(f"{p.name}={p.default!r}" for p in arguments if p.name != "self") + ")`"
     assert line in README.read_text()
+
+
+def test_the_readme_quotes_the_auto_training_constants_as_they_are():
+    """The parameter table and the "auto" rules restate these constants in words; a changed default
+    once left the README a step count behind."""
+    text = " ".join(README.read_text().split())  # a sentence may wrap anywhere
+    binary_row = next(line for line in README.read_text().splitlines() if line.startswith("| `--binary BITS`"))
+    masked = round(100 * float(params.AUTO_BINARY_DENOISE.split(":")[1]))
+    assert f"inputs are {masked}% masked" in binary_row
+    assert f"trains {params.AUTO_BINARY_STEPS:,} optimizer steps" in binary_row
+    assert f"epochs: {params.AUTO_EPOCHS}, or more" in text
+    assert f"until training takes {params.AUTO_STEPS:,} optimizer steps" in text
+    assert f"a binary code trains {params.AUTO_BINARY_STEPS:,} steps" in text
