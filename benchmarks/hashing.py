@@ -10,10 +10,11 @@ beside VDSH and NASH, the papers' generative models, trained on the same words i
 MNIST: the first ``--mnist-queries`` test images query the 60,000 training images; mean average
 precision over the whole Hamming ranking and P@10. The binary 784-1000-500-250-BITS auto-encoder
 with the defaults (inputs 70% masked, 2,500 steps: 11 epochs here; or ``--epochs``, ``--denoise``,
-``--binary-noise`` before its code's sigmoid) beside PCAH and ITQ of the pixels.
+``--binary-noise`` before its code's sigmoid), or with ``--model conv`` the binary
+``ConvAutoEncoder`` with its defaults, beside PCAH and ITQ of the pixels.
 
     .venv/bin/python benchmarks/hashing.py [--bits 8,16,32,64,128] [--only news|mnist] [--epochs auto]
-        [--denoise auto] [--binary-noise 4] [--no-references]
+        [--denoise auto] [--binary-noise 4] [--model mlp|conv] [--no-references]
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aelab import ITQ, AutoEncoder, DocumentModel, datasets
+from aelab import ITQ, AutoEncoder, ConvAutoEncoder, DocumentModel, datasets
 from aelab.params import BINARY_NOISE, auto_or_int
 from aelab.search import Index, evaluate
 from aelab.text import DocumentVectorizer, load_text
@@ -73,7 +74,7 @@ def news(bits: list[int], path: str, seed: int, references: tuple[str, ...]) -> 
         print(f"{n:5d} " + " ".join(f"{v:7.4f}" for v in row) + f"  ({seconds:.0f} s)", flush=True)
 
 
-def mnist(bits: list[int], data_dir: str, epochs, queries: int, seed: int, noise: float, denoise) -> None:
+def mnist(bits: list[int], data_dir: str, epochs, queries: int, seed: int, noise: float, denoise, model: str) -> None:
     ds = datasets.load("mnist", data_dir=data_dir)
     Q, y = ds.test.X[:queries], ds.test.y[:queries]
     print(
@@ -86,7 +87,7 @@ def mnist(bits: list[int], data_dir: str, epochs, queries: int, seed: int, noise
     for n in bits:
         models = [ITQ(n_components=n, n_iter=it, random_state=seed).fit(ds.train.X) for it in (0, 50)]
         t = time.perf_counter()
-        ae = AutoEncoder(
+        ae = (ConvAutoEncoder if model == "conv" else AutoEncoder)(
             n_components=n,
             binary=True,
             binary_noise=noise,
@@ -95,7 +96,7 @@ def mnist(bits: list[int], data_dir: str, epochs, queries: int, seed: int, noise
             validation_fraction=0.0,
             random_state=seed,
         )
-        models.append(ae.fit(ds.train.X))
+        models.append(ae.fit(ds.train.X, image_shape=ds.image_shape))
         seconds = time.perf_counter() - t
         found = [hamming_figures(m.transform(ds.train.X), ds.train.y, m.transform(Q), y, (10,)) for m in models]
         maps, p10 = [f["map"] for f in found], [f["precision_at"][10] for f in found]
@@ -117,13 +118,23 @@ def main() -> None:
     p.add_argument("--mnist-queries", type=int, default=2000)
     p.add_argument("--binary-noise", type=float, default=BINARY_NOISE, help="of the MNIST auto-encoders")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", choices=("mlp", "conv"), default="mlp", help="the MNIST auto-encoder")
     p.add_argument("--no-references", action="store_true", help="leave VDSH and NASH out of the 20 Newsgroups table")
     args = p.parse_args()
     bits = [int(b) for b in args.bits.split(",")]
     if args.only != "mnist":
         news(bits, args.news, args.seed, () if args.no_references else ("vdsh", "nash"))
     if args.only != "news":
-        mnist(bits, args.mnist_dir, args.epochs, args.mnist_queries, args.seed, args.binary_noise, args.denoise)
+        mnist(
+            bits,
+            args.mnist_dir,
+            args.epochs,
+            args.mnist_queries,
+            args.seed,
+            args.binary_noise,
+            args.denoise,
+            args.model,
+        )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import aelab
-from aelab.errors import DataError
+from aelab.errors import DataError, ParameterError
 from aelab.models import ITQ
 from aelab.search import Index
 from aelab.search.metrics import exact_scores
@@ -78,6 +78,20 @@ def test_default_bits_rank_the_digits_above_itq_and_above_bits_of_clean_inputs()
     default = mean_ap(aelab.AutoEncoder(n_components=16, binary=True, random_state=0, verbose=False).fit(ds.train.X))
     clean = aelab.AutoEncoder(n_components=16, binary=True, denoise=None, random_state=0, verbose=False)
     assert default > itq + 0.01 and default > mean_ap(clean.fit(ds.train.X)) + 0.05
+
+
+def test_conv_bits_come_from_the_code_not_from_the_pooling_switches():
+    # Max unpooling hands the decoder where each maximum was; trained with noisy bits beside that,
+    # the decoder ignored the bits (every MNIST image got the same code, ranking at chance).
+    ds = aelab.datasets.load("digits")
+    settings = dict(n_components=16, channels=(16, 8), binary=True, denoise=None, binary_noise=1.0, epochs=20)
+    cae = aelab.ConvAutoEncoder(**settings, random_state=0).fit(ds.train.X, image_shape=ds.image_shape)
+    bits = cae.transform(ds.train.X)
+    index = Index.build(bits, labels=ds.train.y.tolist(), metric="hamming")
+    found = aelab.search.evaluate(index, cae.transform(ds.test.X), ds.test.y, latency_queries=1)
+    assert len(np.unique(bits, axis=0)) > 50 and found["map"] > 0.35
+    with pytest.raises(ParameterError, match="unpooling"):
+        aelab.ConvAutoEncoder(**settings, unpooling="max").fit(ds.train.X, image_shape=ds.image_shape)
 
 
 def test_binary_noise_sets_the_noise_before_the_sigmoid_in_training_only():

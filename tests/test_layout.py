@@ -44,6 +44,7 @@ def test_cli_defaults_are_the_estimators_defaults():
         expected = ae[p.name] if p.cli_default is ... else p.cli_default
         assert getattr(train, p.name) == expected, p.name
     assert train.hidden == ae["hidden_layer_sizes"] and train.channels == aelab.ConvAutoEncoder().channels
+    assert train.unpooling == aelab.ConvAutoEncoder().unpooling
 
 
 @pytest.mark.parametrize(

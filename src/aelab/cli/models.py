@@ -95,9 +95,10 @@ def add_commands(sub) -> None:
     c.add_argument("--pool-size", type=int, default=2, help="max-pooling block size")
     c.add_argument(
         "--unpooling",
-        choices=UNPOOLING,
-        default="max",
-        help="max: back where the maximum was, zeros elsewhere; nearest: copy to the whole block",
+        choices=("auto", *UNPOOLING),
+        default="auto",
+        help="max: back where the maximum was, zeros elsewhere; nearest: copy to the whole block; "
+        "auto: max, or nearest for --binary and --variational codes",
     )
     c.add_argument(
         "--upsampling",

@@ -28,8 +28,11 @@ class ConvAutoEncoder(NeuralAutoEncoder):
     channels : output channels of each convolution + pooling stage.
     kernel_size : convolution kernel size (odd; ``same`` padding).
     pool_size : max-pooling block size.
-    unpooling : "max" (values back where the maxima were, zeros elsewhere) or "nearest" (each
-        value copied to its whole block).
+    unpooling : "max" (values back where the maxima were, zeros elsewhere), "nearest" (each
+        value copied to its whole block), or "auto": max for a plain code, nearest for a binary or
+        variational one. Max unpooling hands the decoder where each maximum was, beside the code;
+        a decoder trained on that and a noisy code learns to ignore the code (binary codes all
+        came out the same), so binary codes refuse it.
     upsampling : decoder layer after each unpooling: "deconv" (transposed convolution) or "conv".
     activation : activation after every convolution but the output.
     normalization : "batch" or "none", after every hidden convolution.
@@ -52,7 +55,7 @@ class ConvAutoEncoder(NeuralAutoEncoder):
         channels=(16, 8, 8),
         kernel_size=3,
         pool_size=2,
-        unpooling="max",
+        unpooling="auto",
         upsampling="deconv",
         activation="relu",
         normalization="none",
@@ -98,11 +101,16 @@ class ConvAutoEncoder(NeuralAutoEncoder):
         if int(self.pool_size) < 1:
             raise ParameterError(f"pool_size must be at least 1, not {self.pool_size}")
         check_choices(
-            ("unpooling", self.unpooling, UNPOOLING),
+            ("unpooling", self.unpooling, ("auto", *UNPOOLING)),
             ("upsampling", self.upsampling, UPSAMPLING),
             ("activation", self.activation, ACTIVATIONS),
             ("normalization", self.normalization, CONV_NORMALIZATIONS),
         )
+        if self.binary and self.unpooling == "max":
+            raise ParameterError(
+                "a binary ConvAutoEncoder cannot use unpooling='max': its decoder would rebuild each image "
+                "from the pooling switches and ignore the bits; use unpooling='nearest' (or 'auto')"
+            )
         if self.binary and not self.n_components:
             raise ParameterError("a binary ConvAutoEncoder needs a dense code: set n_components (its bits, e.g. 32)")
         if self.variational and not self.n_components:
@@ -117,6 +125,12 @@ class ConvAutoEncoder(NeuralAutoEncoder):
         net = self._build(self.n_features_in_)
         self.n_components_ = int(self.n_components) if self.n_components else int(math.prod(net.top))
 
+    def _unpooling(self) -> str:
+        """The unpooling that "auto" stands for: the lecture's max, unless the code is noisy in training."""
+        if self.unpooling != "auto":
+            return self.unpooling
+        return "nearest" if self.binary or self.variational else "max"
+
     def _auto_effort(self) -> float:
         return auto_conv_effort(self.image_shape_)
 
@@ -126,7 +140,7 @@ class ConvAutoEncoder(NeuralAutoEncoder):
             tuple(int(c) for c in self.channels),
             int(self.kernel_size),
             int(self.pool_size),
-            self.unpooling,
+            self._unpooling(),
             self.upsampling,
             int(self.n_components) if self.n_components else None,
             self.activation,
