@@ -82,7 +82,7 @@ def test_default_bits_rank_the_digits_above_itq_and_above_bits_of_clean_inputs()
 
 def test_conv_bits_come_from_the_code_not_from_the_pooling_switches():
     # Max unpooling hands the decoder where each maximum was; trained with noisy bits beside that,
-    # the decoder ignored the bits (every MNIST image got the same code, ranking at chance).
+    # the decoder ignored the bits (they ranked MNIST at chance; every digit got the same code).
     ds = aelab.datasets.load("digits")
     settings = dict(n_components=16, channels=(16, 8), binary=True, denoise=None, binary_noise=1.0, epochs=20)
     cae = aelab.ConvAutoEncoder(**settings, random_state=0).fit(ds.train.X, image_shape=ds.image_shape)

@@ -31,8 +31,8 @@ class ConvAutoEncoder(NeuralAutoEncoder):
     unpooling : "max" (values back where the maxima were, zeros elsewhere), "nearest" (each
         value copied to its whole block), or "auto": max for a plain code, nearest for a binary or
         variational one. Max unpooling hands the decoder where each maximum was, beside the code;
-        a decoder trained on that and a noisy code learns to ignore the code (binary codes all
-        came out the same), so binary codes refuse it.
+        a decoder trained on that and a noisy code learns to ignore the code (binary codes ranked
+        MNIST at chance), so binary codes refuse it.
     upsampling : decoder layer after each unpooling: "deconv" (transposed convolution) or "conv".
     activation : activation after every convolution but the output.
     normalization : "batch" or "none", after every hidden convolution.
