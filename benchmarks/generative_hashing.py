@@ -63,12 +63,17 @@ class GenerativeHash(nn.Module):
         return (nll + kl_weight * kl).mean()
 
 
+def _presence(X: np.ndarray) -> torch.Tensor:
+    """Each document as the set of its words: 1 where a word occurs, 0 elsewhere."""
+    return torch.from_numpy((X > 0).astype(np.float32))
+
+
 def hash_documents(kind: str, X_train: np.ndarray, X_test: np.ndarray, bits: int, seed: int):
     """Train ``kind`` ("vdsh" or "nash") on the training documents' word vectors; their bits and the
     test documents' (0s and 1s, ``uint8``)."""
     recipe = RECIPES[kind]
     torch.manual_seed(seed)
-    words = torch.from_numpy((X_train > 0).astype(np.float32))
+    words = _presence(X_train)
     model = GenerativeHash(words.shape[1], bits, kind)
     optimizer = torch.optim.Adam(model.parameters(), recipe["lr"])
     order = torch.Generator().manual_seed(seed)
@@ -84,6 +89,6 @@ def hash_documents(kind: str, X_train: np.ndarray, X_test: np.ndarray, bits: int
             step += 1
     model.eval()
     with torch.no_grad():
-        train, test = (model.code(torch.from_numpy((X > 0).astype(np.float32))).numpy() for X in (X_train, X_test))
+        train, test = model.code(words).numpy(), model.code(_presence(X_test)).numpy()
     threshold = np.median(train, 0) if kind == "vdsh" else 0.5
     return (train > threshold).astype(np.uint8), (test > threshold).astype(np.uint8)
