@@ -1,9 +1,10 @@
 """The convolutional auto-encoder (the lecture's): convolution and pooling down, unpooling and
 deconvolution up; the net is :class:`aelab.nn.ConvAutoEncoderNet`.
 
-Reconstructions of inputs (``reconstruct``, ``reconstruction_error``) use the max-pooling switches
-of the encoder; decoding codes that no input produced (``inverse_transform``, generation) has
-none, and ``max`` unpooling then puts each value in the top-left corner of its block.
+With ``max`` unpooling (a plain code's, by default), reconstructions of inputs (``reconstruct``,
+``reconstruction_error``) use the max-pooling switches of the encoder; decoding codes that no input
+produced (``inverse_transform``, generation) has none, and each value then goes to the top-left
+corner of its block.
 """
 
 from __future__ import annotations
