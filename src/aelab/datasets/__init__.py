@@ -17,11 +17,12 @@ from ..validation import as_samples
 from .arrays import load_csv, load_idx_file, load_npy, load_npz, open_memmap
 from .base import Dataset, Split, hold_out, keep_labels, natural_key, natural_sorted, split_rows
 from .idx import find_idx_files, read_idx
-from .images import is_image_file, load_image_folder, read_images
+from .images import collect_images, is_image_file, load_image_folder, read_image, read_images
 from .named import NAMES, load_idx_folder, load_named
 from .samples import read_sample
 from .shards import ShardRows, is_shards, load_shards, pack_shards
 from .stream import ImageRows, Stream, open_stream
+from .walk import collection_entry, collection_files
 
 __all__ = [
     "NAMES",
@@ -29,6 +30,9 @@ __all__ = [
     "Split",
     "Stream",
     "as_samples",
+    "collect_images",
+    "collection_entry",
+    "collection_files",
     "hold_out",
     "keep_labels",
     "load",
@@ -42,6 +46,7 @@ __all__ = [
     "pack_shards",
     "parse_image_size",
     "read_idx",
+    "read_image",
     "read_images",
     "read_sample",
     "split_rows",
@@ -61,6 +66,7 @@ def load(
     seed: int = 0,
     label_column: str | int | None = None,
     image_size: tuple[int, int] | None = None,
+    download: bool = True,
 ) -> Dataset:
     """Load a data set with its train and test splits.
 
@@ -74,6 +80,9 @@ def load(
     test_size, seed : the seeded hold-out used when the data has no split of its own.
     label_column : for CSV tables, the label column's name or index.
     image_size : ``(height, width)`` to resize every image of an image folder to.
+    download : whether ``mnist`` / ``fashion-mnist`` may be downloaded when they are not in the
+        cache folder. False where the name came from a folder someone else made (an index's
+        header): nothing read from such a folder may make aelab reach the network.
 
     Returns
     -------
@@ -87,7 +96,7 @@ def load(
     """
     text = str(spec)
     if text.lower() in NAMES:
-        return load_named(text.lower(), data_dir, test_size, seed)
+        return load_named(text.lower(), data_dir, test_size, seed, download)
     path = Path(text).expanduser()
     if not path.exists():
         raise DataError(f"no data at {text!r}: give {SPEC_HELP}")

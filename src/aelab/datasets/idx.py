@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import limits
 from ..errors import DataError
+from .walk import collection_files
 
 _TYPES = {
     0x08: np.dtype(np.uint8),
@@ -76,7 +77,7 @@ def _read_idx(fh, path: Path, file_size: int | None) -> np.ndarray:
 def find_idx_files(folder: Path) -> dict[str, Path]:
     """Find the four MNIST-style files in a folder: keys train_images, train_labels, test_images, test_labels."""
     found: dict[str, Path] = {}
-    for f in sorted(folder.iterdir()):
+    for f in collection_files(folder, recursive=False):
         name = f.name.lower()
         if "ubyte" not in name and not name.endswith((".idx", ".idx.gz")):
             continue

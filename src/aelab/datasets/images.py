@@ -20,6 +20,7 @@ from .. import limits
 from ..errors import DataError
 from ..validation import as_samples
 from .base import Dataset, Split, hold_out, natural_sorted
+from .walk import collection_entry, collection_files
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".pbm", ".pnm", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 _GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
@@ -29,23 +30,19 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def _collect(folder: Path) -> tuple[list[Path], list[str] | None]:
-    """Image files, and their labels (sub-folder names) when the folder has sub-folders."""
-    subdirs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
-    top = sorted(f for f in folder.iterdir() if f.is_file() and is_image_file(f))
-    if not subdirs:
+def collect_images(folder: Path) -> tuple[list[Path], list[str] | None]:
+    """Image files, and their labels (the names of the sub-folders they are in) when the folder
+    has sub-folders of images; found by :func:`aelab.datasets.walk.collection_files`."""
+    files = [f for f in collection_files(folder) if is_image_file(f)]
+    top = [f for f in files if f.parent == folder]
+    if len(top) == len(files):
         return top, None
     if top:
         raise DataError(
             f"{folder} has images both at its top level ({top[0].name}) and in sub-folders; put every "
             "image in a sub-folder named after its label, or all of them at the top level"
         )
-    files, labels = [], []
-    for d in subdirs:
-        for f in sorted(p for p in d.rglob("*") if p.is_file() and is_image_file(p)):
-            files.append(f)
-            labels.append(d.name)
-    return files, labels
+    return files, [f.relative_to(folder).parts[0] for f in files]
 
 
 @contextlib.contextmanager
@@ -80,7 +77,9 @@ def image_header(
         return img.mode, img.size
 
 
-def _read(path: Path | str, colour: bool, size: tuple[int, int] | None, data: bytes | None = None) -> np.ndarray:
+def read_image(path: Path | str, colour: bool, size: tuple[int, int] | None, data: bytes | None = None) -> np.ndarray:
+    """One image file (or its bytes, ``data``) as float32 pixels in [0, 1], grey or ``colour``,
+    resized to ``size``; refused in one line unless it decodes whole and every pixel is a number."""
     with _opened(path, data=data) as img:
         try:
             img.load()
@@ -88,10 +87,57 @@ def _read(path: Path | str, colour: bool, size: tuple[int, int] | None, data: by
             raise DataError(
                 f"{path} cannot be read as an image ({exc.__class__.__name__}); remove or replace it"
             ) from None
-        return _pixels(img, colour, size)
+        if img.format == "PNG":
+            _check_png_complete(path, data, img.size)
+        return _pixels(img, colour, size, path)
 
 
-def _pixels(img: Image.Image, colour: bool, size: tuple[int, int] | None) -> np.ndarray:
+#: channels of each PNG colour type (grey, RGB, palette, grey + alpha, RGBA)
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def _check_png_complete(path, data: bytes | None, size: tuple[int, int]) -> None:
+    """Refuse a PNG whose image data end before its last row: Pillow fills the missing rows with
+    zeros and says nothing (a header that claims 10000 x 5000 pixels over data for 50 rows), so
+    the rows are counted here, by inflating its data no further than the header's size."""
+    import zlib
+
+    raw = data if data is not None else Path(path).read_bytes()
+    pos, header, inflate, got = 8, None, zlib.decompressobj(), 0
+    while pos + 8 <= len(raw):
+        length, kind = int.from_bytes(raw[pos : pos + 4], "big"), raw[pos + 4 : pos + 8]
+        body = raw[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IHDR" and len(body) >= 13:
+            header = body[8], body[9], body[12]  # bit depth, colour type, interlace
+        elif kind == b"IDAT" and header is not None:
+            try:
+                got += len(inflate.decompress(body, _png_bytes(size, *header) + 1 - got))
+            except zlib.error:
+                break
+        elif kind == b"IEND":
+            break
+    if header is None or got < _png_bytes(size, *header):
+        raise DataError(f"{path} cannot be read as an image (its image data end before its last row); replace it")
+
+
+def _png_bytes(size: tuple[int, int], depth: int, colour_type: int, interlace: int) -> int:
+    """The inflated size of a PNG's image data: each row of each pass, and its filter byte."""
+    width, height = size
+    bits = depth * _PNG_CHANNELS.get(colour_type, 4)
+    passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+    total = 0
+    for x0, y0, dx, dy in passes:
+        w, h = -(-(width - x0) // dx), -(-(height - y0) // dy)
+        if w > 0 and h > 0:
+            total += h * (1 + -(-w * bits // 8))
+    return total
+
+
+def _pixels(img: Image.Image, colour: bool, size: tuple[int, int] | None, path="the image") -> np.ndarray:
+    if img.mode in ("F", "I", "I;16", "I;16B", "I;16L") and not np.isfinite(np.asarray(img, dtype=np.float32)).all():
+        raise DataError(f"{path} holds pixels that are not numbers (NaN or infinite); replace it")
     if colour:
         img = img.convert("RGB")
     elif img.mode.startswith("I") or img.mode == "F":
@@ -155,15 +201,15 @@ def read_images(
             )
         w, h = headers[0][1]
         image_size = (h, w)
-    X = np.stack([_read(f, colour, image_size) for f in files])
+    X = np.stack([read_image(f, colour, image_size) for f in files])
     shape = tuple(X.shape[1:])
     return as_samples(X.reshape(len(X), -1), "images"), shape
 
 
 def load_image_folder(folder: Path, test_size: float, seed: int, image_size: tuple[int, int] | None = None) -> Dataset:
-    parts = {p: folder / p for p in ("train", "test")}
+    parts = {p: collection_entry(folder, p) for p in ("train", "test")}
     if all(d.is_dir() for d in parts.values()):
-        found = {p: _collect(d) for p, d in parts.items()}
+        found = {p: collect_images(d) for p, d in parts.items()}
         for p, (files, _) in found.items():
             if not files:
                 raise DataError(f"{parts[p]} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
@@ -182,7 +228,7 @@ def load_image_folder(folder: Path, test_size: float, seed: int, image_size: tup
             classes=classes,
             info={"split": "the folder's own train/ and test/"},
         )
-    files, labels = _collect(folder)
+    files, labels = collect_images(folder)
     if not files:
         raise DataError(
             f"{folder} holds no images or data files; expected image files ({', '.join(sorted(IMAGE_SUFFIXES))}) "

@@ -115,7 +115,9 @@ def load_idx_folder(folder: Path, name: str | None = None) -> Dataset:
     )
 
 
-def load_named(name: str, data_dir: str | os.PathLike | None, test_size: float, seed: int) -> Dataset:
+def load_named(
+    name: str, data_dir: str | os.PathLike | None, test_size: float, seed: int, download: bool = True
+) -> Dataset:
     if name == "digits":
         return load_digits_dataset(test_size, seed)
     if data_dir is not None:
@@ -125,7 +127,12 @@ def load_named(name: str, data_dir: str | os.PathLike | None, test_size: float, 
         return load_idx_folder(folder, name)
     folder = cache_dir() / name
     if not _complete(folder):
-        download(name, folder)
+        if not download:
+            raise DataError(
+                f"{name} is not in the cache folder {folder}, and a name read from a folder never makes aelab "
+                f"download: name the data yourself (--data {name}, with --data-dir FOLDER where its files are)"
+            )
+        fetch(name, folder)
     return load_idx_folder(folder, name)
 
 
@@ -133,7 +140,7 @@ def _complete(folder: Path) -> bool:
     return folder.is_dir() and all(k in find_idx_files(folder) for k in _FILES)
 
 
-def download(name: str, folder: Path) -> None:
+def fetch(name: str, folder: Path) -> None:
     """Fetch the four files of ``name`` into ``folder``, each verified before it is kept."""
     spec = MIRRORS[name]
     folder.mkdir(parents=True, exist_ok=True)

@@ -23,13 +23,15 @@ from .. import limits
 from ..errors import DataError
 from ..params import SAMPLES_PER_SHARD
 from .arrays import check_npy_header, open_memmap
-from .images import IMAGE_SUFFIXES, _collect, _read, image_format, image_header
+from .images import IMAGE_SUFFIXES, collect_images, image_format, image_header, read_image
 from .rows import DecodedRows
+from .walk import collection_entry, collection_files
 
 SHARD_SUFFIX = ".tar"
 LABELS_FILE = "labels.json"  # the label names, in the order of the samples' .cls numbers
 _IMAGE_EXTS = {s.lstrip(".") for s in IMAGE_SUFFIXES}
 _NPY = "npy"
+PACK_CHUNK = 4096  # rows of a .npy file read (and checked) at a time while packing
 _RECORD = tarfile.RECORDSIZE  # tars are padded with zeros to a multiple of this
 
 
@@ -44,7 +46,7 @@ def is_shards(spec) -> bool:
 def _shard_files(source: Path) -> list[Path]:
     if source.is_file():
         return [source]
-    files = sorted(p for p in source.iterdir() if p.is_file() and p.suffix == SHARD_SUFFIX)
+    files = [p for p in collection_files(source, recursive=False) if p.suffix == SHARD_SUFFIX]
     if not files:
         raise DataError(f"{source} holds no {SHARD_SUFFIX} shards; pack data into shards with 'aelab pack'")
     return files
@@ -175,10 +177,10 @@ class ShardRows(DecodedRows):
             return None
         if any(c is None for c in classes):
             raise DataError(f"some samples of {source} have a .cls label and some do not; label all or none")
-        names_file = (source if source.is_dir() else source.parent) / LABELS_FILE
+        names_file = collection_entry(source if source.is_dir() else source.parent, LABELS_FILE)
         try:
             names = json.loads(names_file.read_text()) if names_file.is_file() else None
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             names = {}
         if names is None:
             return [str(c) for c in classes]
@@ -214,7 +216,7 @@ class ShardRows(DecodedRows):
             with self._opened_shards() as opened:
                 for row, i in enumerate(index):
                     data = self._bytes(int(i), opened)
-                    rows[row] = _read(self._where(int(i)), self.colour, self.image_size, data=data).reshape(-1)
+                    rows[row] = read_image(self._where(int(i)), self.colour, self.image_size, data=data).reshape(-1)
         if not np.isfinite(rows).all():
             raise DataError(f"{self.name} has NaN or infinite values; clean the data and pack it again")
         return rows
@@ -258,7 +260,7 @@ def pack_shards(spec, out, samples_per_shard: int = SAMPLES_PER_SHARD, overwrite
     if samples_per_shard < 1:
         raise DataError(f"--samples-per-shard must be at least 1, not {samples_per_shard}")
     if source.is_dir():
-        files, labels = _collect(source)
+        files, labels = collect_images(source)
         if not files:
             raise DataError(f"{source} holds no image files to pack")
         names = sorted(set(labels), key=labels.index) if labels else None
@@ -273,10 +275,15 @@ def pack_shards(spec, out, samples_per_shard: int = SAMPLES_PER_SHARD, overwrite
         array, names = open_memmap(source), None
 
         def samples():
-            for i in range(len(array)):
-                buffer = io.BytesIO()
-                np.save(buffer, np.ascontiguousarray(array[i]), allow_pickle=False)
-                yield {"__key__": f"{i:09d}", _NPY: buffer.getvalue()}
+            for start in range(0, len(array), PACK_CHUNK):
+                chunk = np.ascontiguousarray(array[start : start + PACK_CHUNK])
+                if chunk.dtype.kind == "f" and not np.isfinite(chunk).all():
+                    row = start + int(np.argwhere(~np.isfinite(chunk.reshape(len(chunk), -1)))[0][0])
+                    raise DataError(f"{source} has NaN or infinite values (first in row {row}); clean the data first")
+                for i, row in enumerate(chunk, start):
+                    buffer = io.BytesIO()
+                    np.save(buffer, row, allow_pickle=False)
+                    yield {"__key__": f"{i:09d}", _NPY: buffer.getvalue()}
     else:
         raise DataError(f"'aelab pack' packs an image folder or a .npy file, not {spec!r}")
     with atomic_path(out, overwrite) as tmp:

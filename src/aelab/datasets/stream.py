@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import DataError
 from .arrays import _image_shape, open_memmap
-from .images import _collect, image_format, image_header, read_images
+from .images import collect_images, image_format, image_header, read_images
 from .rows import DecodedRows
 from .shards import ShardRows, is_shards
 
@@ -96,13 +96,13 @@ def _rows_stream(rows: DecodedRows) -> Stream:
 
 
 class ImageRows(DecodedRows):
-    """The images of a folder (``_collect``'s order: sub-folder by sub-folder) as rows in [0, 1],
+    """The images of a folder (``collect_images``'s order: sub-folder by sub-folder) as rows in [0, 1],
     decoded as the in-memory loader decodes them, so training from it sees the pixels and batches
     an in-memory run sees."""
 
     def __init__(self, folder, image_size: tuple[int, int] | None = None, workers: int | None = None):
         folder = Path(folder)
-        self.files, self.labels = _collect(folder)
+        self.files, self.labels = collect_images(folder)
         if not self.files:
             raise DataError(f"{folder} holds no image files")
         self.name = folder.name

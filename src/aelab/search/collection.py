@@ -196,7 +196,9 @@ def collection_pixels(index: Index, data: str | None = None, data_dir=None):
                 "to draw the items, name the collection the index was built from with --data (and --data-dir); "
                 f"the index says it was {str(stored)[:200]!r}"
             )
-        data, data_dir = stored, None
+        data, data_dir, download = stored, None, False  # a name from the folder: never a download
+    else:
+        download = True
     split = info.get("split", "train")  # these split settings were checked when the index was loaded
     image_size = tuple(info["image_size"]) if info.get("image_size") else None
     if info.get("stream"):
@@ -210,6 +212,7 @@ def collection_pixels(index: Index, data: str | None = None, data_dir=None):
             seed=info.get("split_seed", 0),
             label_column=info.get("label_column"),
             image_size=image_size,
+            download=download,
         )
         part, prefix = ds.split(split), f"{split}:"
         size, width, read = len(part.X), part.X.shape[1], lambda row: part.X[row]

@@ -13,6 +13,7 @@ by the merge, after every shard is complete.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -20,9 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import limits
 from ..errors import DataError, ParameterError
 from ..models import load as load_model
 from ..storage import atomic_path, check_output, save_json
+from ..workers import die_with_parent
 from .collection import FITTED_SPACES, open_collection, space_model, spread_sample
 from .index import EXACT_FILE, Index, default_metric
 
@@ -66,7 +69,11 @@ def build_sharded(
     todo = [s for s in range(int(shards)) if not _shard_folder(work, s).exists()]
     jobs = [(collection, str(work), s, bounds[s], bounds[s + 1], prefix, int(batch_size)) for s in todo]
     if int(workers) > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(min(int(workers), len(jobs)), mp_context=get_context("spawn")) as pool:
+        # each worker ends with this process, however it ends, and reads under this process's limits
+        start = (os.getpid(), limits.as_dict())
+        with ProcessPoolExecutor(
+            min(int(workers), len(jobs)), mp_context=get_context("spawn"), initializer=_start_worker, initargs=start
+        ) as pool:
             list(pool.map(_build_shard, *zip(*jobs)))
     else:
         for job in jobs:
@@ -110,6 +117,11 @@ def _trained(work: Path) -> Index:
 
 def _shard_folder(work: Path, s: int) -> Path:
     return work / f"shard-{s:05d}"
+
+
+def _start_worker(parent: int, settings: dict) -> None:
+    die_with_parent(parent)
+    limits.set_limits(**settings)
 
 
 def _build_shard(collection: dict, work, s: int, start: int, stop: int, prefix: str, batch_size: int) -> None:

@@ -13,17 +13,23 @@ others get a seeded, label-stratified hold-out.
 
 from __future__ import annotations
 
+import bz2
+import contextlib
 import csv
+import gzip
 import io
 import json
+import lzma
 import re
 import tarfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..datasets import split_rows
+from .. import limits
+from ..datasets import collection_files, split_rows
 from ..errors import DataError, ParameterError
 from ..params import STRIP_CHOICES
 
@@ -141,11 +147,7 @@ def load_text(
         if name.endswith(suffix):
             name = name[: -len(suffix)]
     if path.is_dir():
-        docs = _from_files(
-            (str(f.relative_to(path)), f.read_bytes())
-            for f in sorted(path.rglob("*"))
-            if f.is_file() and not f.name.startswith(".")
-        )
+        docs = _folder_files(path)
     elif path.name.endswith((".tar.gz", ".tgz", ".tar")):
         docs = _from_files(_tar_members(path))
     elif path.suffix == ".csv":
@@ -177,17 +179,42 @@ def _from_files(files) -> list[tuple[str, bytes]]:
     return [(rel.replace("\\", "/"), raw) for rel, raw in files]
 
 
+def _folder_files(folder: Path) -> list[tuple[str, bytes]]:
+    """The folder's files (:func:`aelab.datasets.collection_files`: no link out of it is
+    followed), each read whole, all of them together held to the ``file_bytes`` limit."""
+    files, total = [], 0
+    for f in collection_files(folder):
+        total += f.stat().st_size
+        limits.check("file_bytes", total, f"the text files of {folder} (up to {f.relative_to(folder)}) hold more bytes")
+        files.append((str(f.relative_to(folder)), f.read_bytes()))
+    return _from_files(files)
+
+
+_COMPRESSED = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+
+
 def _tar_members(path: Path) -> list[tuple[str, bytes]]:
     """The archive's files, named relative to its single top folder when it has one (unless that
-    folder is a train/test part)."""
+    folder is a train/test part). The archive is read as a stream, inflated no further than the
+    ``file_bytes`` limit (:class:`aelab.limits.Metered`): a member that the limit cannot hold is
+    refused from its header, before it is inflated."""
+    files, total = [], 0
     try:
-        with tarfile.open(path, "r:*") as archive:
-            files = [
-                (m.name, archive.extractfile(m).read())
-                for m in archive
-                if m.isfile() and not Path(m.name).name.startswith(".")
-            ]
-    except (tarfile.TarError, OSError, EOFError) as exc:
+        with open(path, "rb") as raw:
+            head = raw.read(6)
+            raw.seek(0)
+            opener = next((op for magic, op in _COMPRESSED.items() if head.startswith(magic)), None)
+            with contextlib.ExitStack() as stack:
+                inner = stack.enter_context(opener(raw)) if opener else raw
+                stream = limits.Metered(inner, f"the inflated contents of {path}")
+                archive = stack.enter_context(tarfile.open(fileobj=stream, mode="r|"))
+                for member in archive:
+                    if not member.isfile() or Path(member.name).name.startswith("."):
+                        continue
+                    total += member.size
+                    limits.check("file_bytes", total, f"the files of {path} (up to {member.name}) hold more bytes")
+                    files.append((member.name, archive.extractfile(member).read()))
+    except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
         raise DataError(f"{path} is not a readable tar archive ({exc}); is the download complete?") from None
     tops = {name.split("/", 1)[0] for name, _ in files}
     if len(tops) == 1 and all("/" in name for name, _ in files):
@@ -203,8 +230,14 @@ def _documents(items, strip_parts) -> Documents:
     return Documents(texts, [rel for rel, _, _ in items], None if None in labels else np.asarray(labels))
 
 
+def _table_text(path: Path) -> str:
+    size = path.stat().st_size
+    limits.check("file_bytes", size, f"{path} is {size:,} bytes")
+    return decode(path.read_bytes())
+
+
 def _csv_rows(path: Path) -> list[dict]:
-    text = decode(path.read_bytes())
+    text = _table_text(path)
     try:
         return list(csv.DictReader(io.StringIO(text)))
     except csv.Error as exc:
@@ -213,7 +246,7 @@ def _csv_rows(path: Path) -> list[dict]:
 
 def _jsonl_rows(path: Path) -> list[dict]:
     rows = []
-    for number, line in enumerate(decode(path.read_bytes()).splitlines(), 1):
+    for number, line in enumerate(_table_text(path).splitlines(), 1):
         if line.strip():
             try:
                 row = json.loads(line)

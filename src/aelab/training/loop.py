@@ -12,10 +12,12 @@ resumes from its last epoch and ends exactly where an uninterrupted run with the
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import math
 import mmap
 import multiprocessing as mp
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -28,6 +30,7 @@ from tqdm.auto import tqdm
 
 from ..errors import AelabError
 from ..params import AUTO_EPOCHS, AUTO_MAX_BATCH, AUTO_STEPS, TABLE, auto_batch_size, auto_epochs, auto_patience
+from ..workers import loader_worker_init
 from .checkpoints import has_checkpoint, load_checkpoint, save_checkpoint
 from .distributed import World, barrier, every_rank, gather_objects, join, on_main, sum_over_ranks, wrap
 
@@ -280,6 +283,7 @@ class ReadAhead:
             collate_fn=_as_it_is,
             persistent_workers=True,
             multiprocessing_context="fork" if "fork" in mp.get_all_start_methods() else None,
+            worker_init_fn=functools.partial(loader_worker_init, os.getpid()),  # they end with this process
             # its own generator for the workers' seeds: one drawn from torch's global generator
             # when the workers start would shift the training noise of a resumed run
             generator=torch.Generator().manual_seed(0),
