@@ -85,7 +85,7 @@ def test_conv_errors_are_one_line():
         ConvAutoEncoder(epochs=1).fit(np.random.default_rng(0).random((10, 12)))
     with pytest.raises(ParameterError, match="needs a dense code"):
         ConvAutoEncoder(n_components=None, variational=True, epochs=1).fit(np.zeros((4, 8, 8), np.float32))
-    with pytest.raises(ParameterError, match="kernel_size must be odd"):
+    with pytest.raises(ParameterError, match="kernel_size must be an odd whole number"):
         ConvAutoEncoder(kernel_size=4, epochs=1).fit(np.zeros((4, 8, 8), np.float32))
     with pytest.raises(ParameterError, match="unpooling"):
         ConvAutoEncoder(unpooling="bilinear", epochs=1).fit(np.zeros((4, 8, 8), np.float32))

@@ -87,10 +87,10 @@ def test_add_ids_labels_and_their_errors(vectors):
     index = Index.build(vectors[:10], labels=list(range(10)))
     index.add(vectors[10:15], ids=[f"x{i}" for i in range(5)], labels=[7] * 5)
     assert len(index) == 15 and index.ids[:2] == ["0", "1"] and index.position("x3") == 13
-    found = index.query(vectors[12], k=1)
+    found = index.query(vectors[12:13], k=1)
     assert found.ids.tolist() == [["x2"]] and found.labels.tolist() == [[7]]
     with pytest.raises(DataError, match="dimensions"):
-        index.add(np.zeros((2, 3), np.float32), labels=[0, 0])
+        index.add(np.ones((2, 3), np.float32), labels=[0, 0])
     with pytest.raises(DataError, match="give labels"):
         index.add(vectors[:2])
     with pytest.raises(DataError, match="no item with id 'nope'"):

@@ -61,6 +61,10 @@ WEIGHTINGS = ("counts", "tf", "idf", "tfidf")
 DOCUMENT_KINDS = ("autoencoder", "lsa")
 DOCUMENT_LOSSES = ("auto", "multinomial", "mse")
 STRIP_CHOICES = ("headers", "quotes", "signatures")
+#: What a word is (a regular expression of scikit-learn's vectorizers): two or more letters; the
+#: second, scikit-learn's own (two or more word characters), is what older document models saved.
+WORDS = r"(?u)\b[^\W\d_]{2,}\b"
+TOKEN_PATTERNS = (WORDS, r"(?u)\b\w\w+\b")
 
 
 # --- what "auto" chooses: a training run of enough optimizer steps, whatever the data's size -----------
@@ -484,11 +488,77 @@ DOCUMENT_DEFAULTS = {
 }
 
 
+def _sizes(v) -> bool:
+    return isinstance(v, (tuple, list)) and len(v) > 0 and all(_integer_at_least(1)(s) for s in v)
+
+
+def _odd(v) -> bool:
+    return _integer_at_least(1)(v) and v % 2 == 1
+
+
+#: The shape of a net, declared once for every estimator that takes it (each checks the ones it has).
+ARCHITECTURE = {
+    p.name: p
+    for p in (
+        Param("n_components", 30, "code size", valid=_integer_at_least(1), expect="a whole number >= 1"),
+        Param(
+            "hidden_layer_sizes",
+            "auto",
+            "hidden widths",
+            valid=_auto_or(_sizes),
+            expect="a list of whole numbers >= 1, such as (1000, 500, 250), or auto",
+        ),
+        Param(
+            "channels",
+            (16, 8, 8),
+            "channels of each convolution stage",
+            valid=_sizes,
+            expect="a list of whole numbers >= 1, such as (16, 8, 8)",
+        ),
+        Param("kernel_size", 3, "convolution kernel size", valid=_odd, expect="an odd whole number (3, 5, ...)"),
+        Param("pool_size", 2, "max-pooling block size", valid=_integer_at_least(1), expect="a whole number >= 1"),
+        Param(
+            "pretrain_epochs",
+            10,
+            "epochs of each pre-trained layer",
+            valid=_integer_at_least(1),
+            expect="a whole number >= 1",
+        ),
+        Param(
+            "log_input",
+            False,
+            "log(1 + x) into the encoder",
+            valid=lambda v: isinstance(v, bool),
+            expect="True or False",
+        ),
+        Param(
+            "max_features", 2000, "words of the vocabulary", valid=_integer_at_least(1), expect="a whole number >= 1"
+        ),
+    )
+}
+
+#: Binary codes are stored by FAISS a byte at a time, so their bits come 8 at a time.
+BITS_PER_BYTE = 8
+
+
+def check_bits(bits, name: str = "n_components") -> int:
+    """The bits of a binary code, or a one-line ParameterError (``name``: the argument or option)."""
+    if not _integer_at_least(BITS_PER_BYTE)(bits) or bits % BITS_PER_BYTE:
+        raise ParameterError(
+            f"{name} of a binary code must be a multiple of {BITS_PER_BYTE} bits (8, 16, 32...), as an index stores "
+            f"them a byte at a time; not {bits!r}"
+        )
+    return int(bits)
+
+
 def check_params(values: dict[str, Any]) -> None:
-    """Raise a one-line ParameterError for the first value of a table parameter it does not take."""
+    """Raise a one-line ParameterError for the first value of a declared parameter (the training
+    table, the architecture) that it does not take."""
     for name, value in values.items():
         if name in TABLE:
             TABLE[name].check(value)
+        elif name in ARCHITECTURE:
+            ARCHITECTURE[name].check(value)
 
 
 def parameters_doc(params=AUTOENCODER_PARAMS, indent: str = "    ") -> str:

@@ -12,7 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import ModelError
-from .params import DOCUMENT_KINDS, INDEX_KINDS, METRICS, SPACES
+from .params import (
+    ACTIVATIONS,
+    DOCUMENT_KINDS,
+    INDEX_KINDS,
+    LOSSES,
+    METRICS,
+    NORMALIZATIONS,
+    OUTPUT_ACTIVATIONS,
+    SPACES,
+    TOKEN_PATTERNS,
+    WEIGHTINGS,
+)
 
 MAX_SIDE = 1 << 16  # pixels a side of an image shape
 MAX_FEATURES = 1 << 31
@@ -46,6 +57,25 @@ def _tagged(fmt: str, required: list[str], properties: dict) -> dict:
     }
 
 
+_sizes = {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1, "maximum": MAX_FEATURES}}
+
+VECTORIZER = {
+    "type": "object",
+    "required": ["weighting", "max_features", "stop_words", "vocabulary", "idf"],
+    "additionalProperties": False,
+    "properties": {
+        "weighting": {"enum": list(WEIGHTINGS)},
+        "max_features": _positive,
+        "stop_words": {"enum": ["english", None]},
+        "min_df": _positive,
+        "token_pattern": {"enum": list(TOKEN_PATTERNS)},  # a pattern from elsewhere could take forever to match
+        "vocabulary": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1, "maxLength": 1000}},
+        "idf": {"type": "array", "items": _number},
+    },
+}
+
+#: Every value a model's config may hold about what was fitted (no other key is taken: each one is
+#: set on the model that is loaded).
 MODEL_CONFIG = _tagged(
     "aelab-model",
     ["class", "params", "fitted"],
@@ -55,18 +85,41 @@ MODEL_CONFIG = _tagged(
         "fitted": {
             "type": "object",
             "required": ["n_features_in_"],
+            "additionalProperties": False,
             "properties": {
                 "n_features_in_": {"type": "integer", "minimum": 1, "maximum": MAX_FEATURES},
                 "image_shape_": _image_shape,
+                "pixels_": {"type": "boolean"},
+                # auto-encoders
                 "n_components_": _positive,
+                "output_activation_": {"enum": [a for a in OUTPUT_ACTIVATIONS if a != "auto"]},
+                "loss_": {"enum": list(LOSSES)},
                 "history_": _history,
                 "best_epoch_": {"type": ["integer", "null"], "minimum": 1},
                 "n_epochs_": _count,
+                "stopped_early_": {"type": "boolean"},
+                "training_seconds_": {"type": "number", "minimum": 0},
                 "epochs_": _positive,
                 "batch_size_": _positive,
                 "steps_per_epoch_": _positive,
-                "hidden_layer_sizes_": {"type": "array", "items": _positive},
+                "hidden_layer_sizes_": _sizes,
+                "terms_": {"type": "object"},
                 "code_sample_labels_": {"type": ["array", "null"], "items": _label},
+                # PCA, ITQ
+                "noise_variance_": _number,
+                "n_samples_": _positive,
+                "pca": {"type": "object"},
+                "quantization_loss_": {"type": "array", "items": _number},
+                # the classifier
+                "classes_": {"type": "array", "minItems": 2, "items": _label},
+                "hidden_sizes_": _sizes,
+                "activation_": {"enum": list(ACTIVATIONS)},
+                "normalization_": {"enum": list(NORMALIZATIONS)},
+                "init_model": {"type": "object"},
+                # the document model
+                "weighting_": {"enum": list(WEIGHTINGS)},
+                "vectorizer": VECTORIZER,
+                "code_model": {"type": "object"},
             },
         },
     },
@@ -133,6 +186,8 @@ DOCUMENT_SEARCH = _tagged(
     ["models"],
     {
         "models": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": list(DOCUMENT_KINDS)}},
+        "code_size": _positive,
+        "count": _count,
         "info": {"type": "object"},
     },
 )

@@ -250,6 +250,8 @@ def read_json(path: Path, schema: dict | None = None) -> Any:
         raise ModelError(f"{path} is missing; is {path.parent} a folder written by aelab?") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelError(f"{path} is damaged: not valid JSON ({exc})") from None
+    except ValueError:  # Python refuses to read a number of thousands of digits
+        raise ModelError(f"{path} is damaged: it holds a number too long to be one aelab wrote") from None
     except RecursionError:
         raise ModelError(f"{path} is damaged: its values are nested too deeply") from None
     return obj if schema is None else schemas.check(obj, schema, str(path))

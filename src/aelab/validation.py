@@ -45,6 +45,11 @@ def as_samples(X, what: str = "data") -> np.ndarray:
             f"Reshape your data: {what} has shape {X.shape}; pass one sample per row "
             "(reshape(-1, 1) for a single feature, reshape(1, -1) for a single sample)"
         )
+    if X.ndim > 4:
+        raise DataError(
+            f"{what} has shape {X.shape}: pass one sample per row (n, features), or images (n, height, width) or "
+            "(n, height, width, channels)"
+        )
     if X.ndim > 2:
         X = X.reshape(len(X), -1)
     for n, kind in ((X.shape[0], "sample"), (X.shape[1], "feature")):

@@ -144,12 +144,22 @@ def interpolate(model, a, b, steps: int = 10):
     if int(steps) < 2:
         raise DataError(f"an interpolation needs at least 2 steps, not {steps}")
     limits.check("images", int(steps), f"--steps {steps} asks for {int(steps):,} images")
-    ends = model.transform(
-        np.concatenate([np.asarray(a, np.float32).reshape(1, -1), np.asarray(b, np.float32).reshape(1, -1)])
-    )
+    ends = np.concatenate([model.transform(_one_sample(model, a, "a")), model.transform(_one_sample(model, b, "b"))])
     t = np.linspace(0.0, 1.0, int(steps), dtype=np.float32)[:, None]
     Z = (1 - t) * ends[0] + t * ends[1]
     return model.inverse_transform(Z), Z
+
+
+def _one_sample(model, end, name: str) -> np.ndarray:
+    """An end of an interpolation as one row of the model's inputs (in its own type: uint8 pixels
+    are scaled by the model), or a one-line error naming it."""
+    row, n_features = np.asarray(end), getattr(model, "n_features_in_", None)  # unfitted: transform says so
+    if n_features is not None and row.size != n_features:
+        raise DataError(
+            f"{name} has {row.size} values (shape {row.shape}), but the model takes samples of {n_features}; "
+            "give one sample at each end"
+        )
+    return row.reshape(1, -1)
 
 
 def parse_dims(text: str | None):

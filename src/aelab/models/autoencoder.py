@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, ModelError
 from ..nn import binarize
 from ..objectives import Corruption, Regularization, apply_output, objective, reconstruction_loss
-from ..params import AUTO_BINARY_STEPS, AUTOENCODER_PARAMS, REGULARIZATION, parameters_doc
+from ..params import AUTO_BINARY_STEPS, AUTOENCODER_PARAMS, REGULARIZATION, check_bits, parameters_doc
 from ..storage import json_value
 from ..training import TrainConfig
-from .base import CodeModel
+from .base import CodeModel, check_shapes
 from .torch_base import ColumnSummary, TorchEstimator, over_memory_budget
 
 CODE_SAMPLE = 10_000  # training codes kept with a model, for generation
@@ -50,8 +50,9 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
         rows = None
         if stream or (stream is None and (over_memory_budget(X) or getattr(X, "read_in_batches", False))):
             rows = X.reshape(len(X), -1)  # a view: nothing is read yet
-            self.n_features_in_ = rows.shape[1]
+            self.n_features_in_, self.pixels_ = rows.shape[1], False  # known after the pass
             X = ColumnSummary.scan(rows, self._check_X)  # checked and summarised chunk by chunk
+            self._note_pixels(getattr(rows, "dtype", None) == np.uint8, X.min(), X.max())
         else:
             X = self._check_X(X, fitting=True)
         if len(X) < 2:
@@ -82,7 +83,7 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
         self._choose_architecture(config.n_train(len(X)))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
-            self.module_ = self._build(self.n_features_in_)
+            self.module_ = self._sized(lambda: self._build(self.n_features_in_))
         streamed = {} if rows is None else {"stream": True, "prepare": lambda a: self._scale(self._check_X(a))}
         self._pretrain(Xs if rows is None else rows, config, **streamed)
         self._train(
@@ -111,6 +112,8 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
         any data is read."""
         super()._check_params()
         self._regularization()  # kept by fit; a model is not fitted before
+        if self.binary and self.n_components is not None:
+            check_bits(self.n_components)
 
     def _auto_training(self) -> tuple[int, int]:
         return (1, AUTO_BINARY_STEPS) if self.binary else super()._auto_training()
@@ -226,7 +229,16 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
         for k, v in fitted.items():
             setattr(self, k, v)
         self.regularization_ = self._regularization()
-        self.module_ = self._build(self.n_features_in_)
+        self.module_ = self._sized(lambda: self._build(self.n_features_in_), tensors)
         self._restore_module(tensors)
         self.code_sample_ = tensors["code_sample"].numpy() if "code_sample" in tensors else None  # older models
         self.code_sample_labels_ = fitted.get("code_sample_labels_")
+        if self.code_sample_ is not None:
+            rows = min(len(self.code_sample_), CODE_SAMPLE)
+            check_shapes(tensors, {"code_sample": (rows, self.code_size)})
+            labels = self.code_sample_labels_
+            if labels is not None and len(labels) != rows:
+                raise ModelError(f"code_sample_labels_ holds {len(labels)} labels for {rows} codes")
+        scaled = ("scaling_mean", "scaling_scale")
+        if "scaling_mean" in tensors:
+            check_shapes(tensors, dict.fromkeys(scaled, (self.n_features_in_,)))

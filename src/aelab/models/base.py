@@ -8,6 +8,7 @@ scikit-learn ``Pipeline``.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from pathlib import Path
 from typing import Any
@@ -53,14 +54,24 @@ class SavedModel(BaseEstimator):
             setattr(self, name, values[name])
 
     def _check_X(self, X, fitting: bool = False, what: str = "X") -> np.ndarray:
-        if getattr(X, "dtype", None) == np.uint8:  # pixels: scaled to [0, 1] as the data loaders read them
+        uint8 = getattr(X, "dtype", None) == np.uint8
+        if uint8:  # pixels: scaled to [0, 1] as the data loaders read them
             X = np.asarray(X, dtype=np.float32) / np.float32(255)
         X = as_samples(X, what)
         if fitting:
             self.n_features_in_ = X.shape[1]
+            self._note_pixels(uint8, X.min(), X.max())
         else:
             self.check_n_features(X.shape[1], what)
+            if getattr(self, "pixels_", False) and not uint8:
+                check_pixel_units(X, what, type(self).__name__)
         return X
+
+    def _note_pixels(self, uint8: bool, low: float, high: float) -> None:
+        """Whether the training data were pixels scaled to [0, 1] (uint8, or images in [0, 1]): such
+        a model refuses the same pixels given in 0..255 (:func:`check_pixel_units`)."""
+        images = getattr(self, "image_shape_", None) is not None
+        self.pixels_ = bool((uint8 or images) and low >= 0 and high <= 1)
 
     def check_n_features(self, n_features: int, what: str = "X") -> None:
         """Raise a one-line DataError unless data of ``n_features`` fits this fitted model."""
@@ -80,6 +91,11 @@ class SavedModel(BaseEstimator):
         image_shape = image_shape if image_shape is not None else getattr(X, "image_shape", None)
         if image_shape is None and len(arr_shape) in (3, 4):
             image_shape = tuple(arr_shape[1:])
+        if image_shape is not None and not _image_shape(image_shape):
+            raise DataError(
+                f"image_shape must be (height, width) or (height, width, channels), whole numbers >= 1, not "
+                f"{image_shape!r}"
+            )
         if image_shape is not None and int(np.prod(image_shape)) != int(np.prod(arr_shape[1:])):
             raise DataError(f"image_shape {tuple(image_shape)} does not match {int(np.prod(arr_shape[1:]))} features")
         self.image_shape_ = tuple(int(s) for s in image_shape) if image_shape is not None else None
@@ -107,7 +123,10 @@ class SavedModel(BaseEstimator):
             "class": type(self).__name__,
             "params": self.get_params(deep=False),
             "fitted": dict(
-                fitted, n_features_in_=self.n_features_in_, image_shape_=getattr(self, "image_shape_", None)
+                fitted,
+                n_features_in_=self.n_features_in_,
+                image_shape_=getattr(self, "image_shape_", None),
+                pixels_=getattr(self, "pixels_", False),
             ),
         }
         return config, tensors
@@ -163,6 +182,37 @@ class CodeModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, SavedModel):
         return Z
 
 
+def check_pixel_units(X: np.ndarray, what: str, model: str) -> None:
+    """One line for pixels given in 0..255 (as whole numbers) to a model trained on pixels in [0, 1]:
+    its codes would be meaningless. uint8 pixels are scaled for the caller; other types are taken as
+    given, so this says what to pass."""
+    top = float(X.max())
+    if top > 1 and bool(np.all(X >= 0)) and bool(np.all(X == np.round(X))):
+        raise DataError(
+            f"{what} holds whole numbers up to {top:g}, but this {model} was trained on pixels in [0, 1]: pass "
+            "pixels as uint8 (they are scaled for you), or divided by 255"
+        )
+
+
+def check_shapes(arrays: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> None:
+    """A one-line ModelError unless each of ``arrays`` (by name) has the shape of ``shapes`` (a
+    restored model's arrays against its config, which a tampered folder may contradict)."""
+    for name, shape in shapes.items():
+        found = tuple(arrays[name].shape) if name in arrays else None
+        if found != tuple(shape):
+            raise ModelError(f"{name} holds {'nothing' if found is None else found}, its config makes {tuple(shape)}")
+
+
+def _image_shape(shape) -> bool:
+    try:
+        sides = tuple(shape)
+    except TypeError:
+        return False
+    return len(sides) in (2, 3) and all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in sides
+    )
+
+
 def squared_error(A: np.ndarray, B: np.ndarray) -> float:
     """Mean over rows of the squared difference summed over features: aelab's reconstruction error."""
     return float(np.mean(np.sum((A - B) ** 2, axis=1, dtype=np.float64)))
@@ -189,6 +239,7 @@ def load(path: str | os.PathLike) -> SavedModel:
 def restore(config: dict, tensors: dict[str, torch.Tensor], where) -> SavedModel:
     """A model from its stored config (class, params, fitted values) and tensors; anything in them
     that does not fit together is one ModelError, "WHERE is damaged: ..."."""
+    schemas.check(config, schemas.MODEL_CONFIG, str(where))  # a nested model's config too
     cls = _REGISTRY.get(config.get("class"))
     if cls is None:
         raise ModelError(f"{where} holds a {config.get('class')!r}, which this version of aelab does not know")
@@ -199,17 +250,21 @@ def restore(config: dict, tensors: dict[str, torch.Tensor], where) -> SavedModel
     fitted = dict(config["fitted"])
     shape = fitted.pop("image_shape_", None)
     n_features = fitted.pop("n_features_in_")
+    pixels = fitted.pop("pixels_", False)  # older models: not known, not checked
     if shape and math.prod(shape) != n_features:
         raise ModelError(f"{where} is damaged: image_shape_ {shape} does not hold {n_features} features")
     for name, tensor in tensors.items():
         if not (tensor.is_floating_point() or name.endswith("num_batches_tracked")):
             raise ModelError(f"{where} is damaged: the tensor {name} holds {tensor.dtype}, not floating-point numbers")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ModelError(f"{where} is damaged: the tensor {name} holds NaN or infinite values")
     try:
         model = cls(**params)
         if hasattr(model, "_check_params"):
             model._check_params()
         model.n_features_in_ = n_features
         model.image_shape_ = tuple(shape) if shape else None
+        model.pixels_ = pixels
         model._restore_state(fitted, tensors)
     except AelabError as exc:
         raise ModelError(f"{where} is damaged: {exc}") from None

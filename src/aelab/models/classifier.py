@@ -130,6 +130,8 @@ class Classifier(ClassifierMixin, TorchEstimator):
 
     def _check_params(self):
         super()._check_params()
+        if self.hidden_layer_sizes == "auto":
+            raise ParameterError("hidden_layer_sizes of a Classifier must be a list of whole numbers >= 1, not 'auto'")
         check_layer_options(self)
         if self.init is not None and self.pretrain is not None:
             raise ParameterError(
@@ -163,12 +165,12 @@ class Classifier(ClassifierMixin, TorchEstimator):
             return copy.deepcopy(ae.module_.encoder[:-1])  # every layer but the code layer
         self.activation_, self.normalization_ = self.activation, self.normalization
         self.hidden_sizes_ = [int(h) for h in self.hidden_layer_sizes]
-        if not self.hidden_sizes_ or min(self.hidden_sizes_) < 1:
-            raise ParameterError(f"hidden_layer_sizes must be positive sizes, not {self.hidden_layer_sizes!r}")
         both = X if extra is None else np.concatenate([X, extra])
         in_unit = both.min() >= 0 and both.max() <= 1
         self._set_scaling(both, standard=not in_unit)
-        body = mlp([X.shape[1], *self.hidden_sizes_], self.activation, self.normalization, last_plain=False)
+        body = self._sized(
+            lambda: mlp([X.shape[1], *self.hidden_sizes_], self.activation, self.normalization, last_plain=False)
+        )
         if self.pretrain == "greedy":
             first = "bce" if in_unit else "mse"
 
@@ -239,8 +241,13 @@ class Classifier(ClassifierMixin, TorchEstimator):
         for k, v in fitted.items():
             setattr(self, k, v)
         self.classes_ = np.asarray(self.classes_)
-        body = mlp([self.n_features_in_, *self.hidden_sizes_], self.activation_, self.normalization_, last_plain=False)
-        self.module_ = nn.Sequential(body, nn.Linear(self.hidden_sizes_[-1], len(self.classes_)))
+
+        def build():
+            sizes = [self.n_features_in_, *self.hidden_sizes_]
+            body = mlp(sizes, self.activation_, self.normalization_, last_plain=False)
+            return nn.Sequential(body, nn.Linear(self.hidden_sizes_[-1], len(self.classes_)))
+
+        self.module_ = self._sized(build, tensors)
         self._restore_module(tensors)
 
 

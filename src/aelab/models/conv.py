@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 
-from ..errors import DataError, ParameterError
+import torch
+
+from ..errors import DataError, ModelError, ParameterError
 from ..nn import ConvAutoEncoderNet
 from ..params import ACTIVATIONS, CONV_NORMALIZATIONS, UNPOOLING, UPSAMPLING, auto_conv_effort
 from ..validation import check_choices
@@ -89,18 +91,10 @@ class ConvAutoEncoder(NeuralAutoEncoder):
     ):
         self._init_params(locals())
 
+    _MAY_BE_NONE = ("n_components",)  # the pooled feature maps as the code
+
     def _check_params(self):
-        super()._check_params()
-        if self.n_components is not None and int(self.n_components) < 1:
-            raise ParameterError(
-                f"n_components must be at least 1 (or None for no dense code), not {self.n_components}"
-            )
-        if not self.channels or any(int(c) < 1 for c in self.channels):
-            raise ParameterError(f"channels must be positive sizes like 16-8-8, not {self.channels!r}")
-        if int(self.kernel_size) < 1 or int(self.kernel_size) % 2 == 0:
-            raise ParameterError(f"kernel_size must be odd (3, 5, ...), not {self.kernel_size}")
-        if int(self.pool_size) < 1:
-            raise ParameterError(f"pool_size must be at least 1, not {self.pool_size}")
+        super()._check_params()  # the declared parameters: n_components, channels, kernel_size, pool_size...
         check_choices(
             ("unpooling", self.unpooling, ("auto", *UNPOOLING)),
             ("upsampling", self.upsampling, UPSAMPLING),
@@ -123,8 +117,15 @@ class ConvAutoEncoder(NeuralAutoEncoder):
                 "ConvAutoEncoder needs images: fit it on an array of images (n, height, width[, "
                 "channels]) or pass image_shape=(height, width[, channels]), or use AutoEncoder"
             )
-        net = self._build(self.n_features_in_)
+        with torch.device("meta"):  # its shape alone: no memory (its size is checked when it is built)
+            net = self._build(self.n_features_in_)
         self.n_components_ = int(self.n_components) if self.n_components else int(math.prod(net.top))
+
+    def _restore_state(self, fitted, tensors):
+        super()._restore_state(fitted, tensors)
+        made = int(self.n_components) if self.n_components else int(math.prod(self.module_.top))
+        if self.n_components_ != made:
+            raise ModelError(f"n_components_ is {self.n_components_}, but its net makes codes of {made} numbers")
 
     def _unpooling(self) -> str:
         """The unpooling that "auto" stands for: the lecture's max, unless the code is noisy in training."""

@@ -6,10 +6,13 @@ where their signs lose the least.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import torch
 
 from ..errors import DataError, ParameterError
+from ..params import ARCHITECTURE, TABLE
 from .base import CodeModel
 from .pca import PCA
 
@@ -38,10 +41,15 @@ class ITQ(CodeModel):
         self.n_iter = n_iter
         self.random_state = random_state
 
+    def _check_params(self) -> None:
+        ARCHITECTURE["n_components"].check(self.n_components)
+        TABLE["random_state"].check(self.random_state)
+        if not isinstance(self.n_iter, numbers.Integral) or isinstance(self.n_iter, bool) or self.n_iter < 0:
+            raise ParameterError(f"n_iter must be a whole number >= 0, not {self.n_iter!r}")
+
     def fit(self, X, y=None, *, image_shape=None):
         """Fit PCA and the rotation on ``X`` (samples in rows). Returns self."""
-        if isinstance(self.n_iter, bool) or int(self.n_iter) != self.n_iter or self.n_iter < 0:
-            raise ParameterError(f"n_iter must be a whole number >= 0, not {self.n_iter!r}")
+        self._check_params()
         self._set_image_shape(X, image_shape)
         X = self._check_X(X, fitting=True)
         self.pca_ = PCA(n_components=self.n_components, random_state=self.random_state).fit(X)

@@ -6,13 +6,16 @@ the sparse matrix never becomes dense.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.decomposition import TruncatedSVD
 
-from ..errors import DataError
-from .base import CodeModel
+from ..errors import DataError, ParameterError
+from ..params import ARCHITECTURE, TABLE
+from .base import CodeModel, check_shapes
 
 _ARRAYS = ("components_", "explained_variance_", "explained_variance_ratio_", "singular_values_")
 
@@ -34,8 +37,15 @@ class LSA(CodeModel):
         self.n_iter = n_iter
         self.random_state = random_state
 
+    def _check_params(self) -> None:
+        ARCHITECTURE["n_components"].check(self.n_components)
+        TABLE["random_state"].check(self.random_state)
+        if not isinstance(self.n_iter, numbers.Integral) or isinstance(self.n_iter, bool) or self.n_iter < 1:
+            raise ParameterError(f"n_iter must be a whole number >= 1, not {self.n_iter!r}")
+
     def fit(self, X, y=None):
         """Fit on ``X`` (documents in rows, sparse or dense). Returns self."""
+        self._check_params()
         X = self._check_X(X, fitting=True)
         if not 1 <= int(self.n_components) < X.shape[1]:
             raise DataError(
@@ -90,6 +100,9 @@ class LSA(CodeModel):
         return {}, {name: torch.from_numpy(np.asarray(getattr(self.svd_, name))) for name in _ARRAYS}
 
     def _restore_state(self, fitted, tensors):
+        k = int(self.n_components)
+        shapes = {"components_": (k, self.n_features_in_), "explained_variance_": (k,)}
+        check_shapes(tensors, dict(shapes, explained_variance_ratio_=(k,), singular_values_=(k,)))
         svd = TruncatedSVD(n_components=int(self.n_components), n_iter=int(self.n_iter), random_state=self.random_state)
         for name in _ARRAYS:
             setattr(svd, name, tensors[name].numpy())

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DataError, ParameterError
+from ..errors import DataError
 from ..nn import MLPAutoEncoderNet
 from ..objectives import Corruption
-from ..params import ACTIVATIONS, NORMALIZATIONS, PRETRAINING, TABLE, auto_hidden_sizes
+from ..params import ACTIVATIONS, ARCHITECTURE, NORMALIZATIONS, PRETRAINING, TABLE, auto_hidden_sizes
 from ..training import greedy_layerwise, load_stack
 from ..validation import check_choices
 from .autoencoder import COMMON_PARAMETERS_DOC, NeuralAutoEncoder
@@ -24,8 +24,7 @@ __all__ = ["AutoEncoder"]
 def check_layer_options(estimator) -> None:
     """The options of MLP layers and their greedy pre-training, which the auto-encoder and the
     classifier share: activation, normalization, pretrain, pretrain_epochs, pretrain_denoise."""
-    if int(estimator.pretrain_epochs) < 1:
-        raise ParameterError(f"pretrain_epochs must be at least 1, not {estimator.pretrain_epochs}")
+    ARCHITECTURE["pretrain_epochs"].check(estimator.pretrain_epochs)
     check_choices(
         ("activation", estimator.activation, ACTIVATIONS),
         ("pretrain", estimator.pretrain, PRETRAINING),
@@ -104,13 +103,7 @@ class AutoEncoder(NeuralAutoEncoder):
         self._init_params(locals())
 
     def _check_params(self):
-        super()._check_params()
-        if int(self.n_components) < 1:
-            raise ParameterError(f"n_components must be at least 1, not {self.n_components}")
-        if self.hidden_layer_sizes != "auto" and (
-            isinstance(self.hidden_layer_sizes, str) or any(int(h) < 1 for h in self.hidden_layer_sizes)
-        ):
-            raise ParameterError(f"hidden_layer_sizes must be positive sizes or auto, not {self.hidden_layer_sizes!r}")
+        super()._check_params()  # the declared parameters: n_components, hidden_layer_sizes, pretrain_epochs...
         check_layer_options(self)
 
     _FITTED = NeuralAutoEncoder._FITTED + ("hidden_layer_sizes_",)

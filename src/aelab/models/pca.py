@@ -11,7 +11,11 @@ import torch
 from sklearn.decomposition import PCA as _SkPCA
 
 from ..errors import DataError
-from .base import CodeModel
+from ..params import ARCHITECTURE, TABLE
+from ..validation import check_choices
+from .base import CodeModel, check_shapes
+
+SVD_SOLVERS = ("auto", "full", "covariance_eigh", "arpack", "randomized")
 
 _ARRAYS = ("components_", "mean_", "explained_variance_", "explained_variance_ratio_", "singular_values_")
 
@@ -41,8 +45,14 @@ class PCA(CodeModel):
         self.svd_solver = svd_solver
         self.random_state = random_state
 
+    def _check_params(self) -> None:
+        ARCHITECTURE["n_components"].check(self.n_components)
+        check_choices(("whiten", self.whiten, (False, True)), ("svd_solver", self.svd_solver, SVD_SOLVERS))
+        TABLE["random_state"].check(self.random_state)
+
     def fit(self, X, y=None, *, image_shape=None):
         """Fit on ``X`` (samples in rows). Returns self."""
+        self._check_params()
         self._set_image_shape(X, image_shape)
         X = self._check_X(X, fitting=True)
         limit = min(X.shape)
@@ -65,9 +75,11 @@ class PCA(CodeModel):
             setattr(self, name, getattr(self.pca_, name))
 
     def transform(self, X) -> np.ndarray:
-        """Codes of ``X``: its coordinates on the principal components."""
+        """Codes of ``X``: its coordinates on the principal components (computed in float64, so that
+        a sample's code does not depend on the samples it comes with: float32 products do, by the
+        way BLAS splits them)."""
         X = self._check_X(X)  # NotFittedError before any fitted attribute is used
-        return self.pca_.transform(X).astype(np.float32)
+        return self.pca_.transform(X.astype(np.float64)).astype(np.float32)
 
     def inverse_transform(self, Z) -> np.ndarray:
         """Reconstructions from codes."""
@@ -79,6 +91,17 @@ class PCA(CodeModel):
         return fitted, {name: torch.from_numpy(np.asarray(getattr(self.pca_, name))) for name in _ARRAYS}
 
     def _restore_state(self, fitted, tensors):
+        k, d = int(self.n_components), self.n_features_in_
+        check_shapes(
+            tensors,
+            {
+                "components_": (k, d),
+                "mean_": (d,),
+                "explained_variance_": (k,),
+                "explained_variance_ratio_": (k,),
+                "singular_values_": (k,),
+            },
+        )
         pca = _SkPCA(
             n_components=int(self.n_components),
             whiten=self.whiten,

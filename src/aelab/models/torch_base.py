@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..errors import ParameterError
-from ..params import AUTO_EPOCHS, AUTO_STEPS, TABLE, check_params
+from .. import limits
+from ..errors import ModelError, ParameterError
+from ..params import AUTO_EPOCHS, AUTO_STEPS, check_params
 from ..training import TrainConfig, apply_in_batches, fit_module
 from ..training.loop import read_ahead, release_mapped_pages
 from .base import SavedModel
@@ -119,6 +120,7 @@ class TorchEstimator(SavedModel):
         "steps_per_epoch_",
     )
     MIN_STEPS = 500  # fewer optimizer steps than this hardly train a deep auto-encoder
+    _MAY_BE_NONE: tuple[str, ...] = ()  # declared parameters (aelab.params) that this estimator also takes as None
 
     # --- training --------------------------------------------------------------------------------
     def validate_params(self) -> None:
@@ -128,7 +130,8 @@ class TorchEstimator(SavedModel):
     def _check_params(self) -> None:
         """One-line ParameterErrors for the table parameters (:mod:`aelab.params`) this estimator takes,
         and for a device this machine does not have."""
-        check_params({name: getattr(self, name) for name in self._get_param_names() if name in TABLE})
+        params = self.get_params(deep=False)
+        check_params({name: v for name, v in params.items() if not (v is None and name in self._MAY_BE_NONE)})
         kind = str(self.device or "cpu").split(":")[0]
         if kind == "cuda" and not torch.cuda.is_available() or kind == "mps" and not torch.backends.mps.is_available():
             raise ParameterError(
@@ -214,6 +217,27 @@ class TorchEstimator(SavedModel):
                 "smaller batches (--batch-size), more epochs (--epochs) or another learning rate (--lr)"
             )
         return ""
+
+    def _sized(self, build, saved: dict[str, torch.Tensor] | None = None) -> torch.nn.Module:
+        """``build()``, once it was made on the meta device (no memory taken) and its weights were
+        held to the ``model_bytes`` limit (:mod:`aelab.limits`) and, for a model being restored, to
+        the shapes of the ``saved`` tensors: sizes from a user or from a config someone else wrote
+        are refused in one line before anything is allocated."""
+        with torch.device("meta"):
+            state = build().state_dict()
+        if saved is not None:
+            for name, tensor in state.items():
+                found = saved.get(f"module.{name}")
+                if found is None or tuple(found.shape) != tuple(tensor.shape):
+                    raise ModelError(
+                        f"its config makes the weight {name} of shape {tuple(tensor.shape)}, its weights hold "
+                        f"{'none' if found is None else tuple(found.shape)}"
+                    )
+        count = sum(tensor.numel() for tensor in state.values())
+        limits.check(
+            "model_bytes", 4 * count, f"these sizes give the {type(self).__name__} {count:,} weights, in float32 bytes"
+        )
+        return build()
 
     # --- input scaling ---------------------------------------------------------------------------
     def _set_scaling(self, X: np.ndarray, standard: bool) -> None:

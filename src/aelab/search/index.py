@@ -13,6 +13,7 @@ bits that differ, smaller is nearer.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +134,9 @@ class Index:
         paths = [None] * n if paths is None else [None if p is None else str(p) for p in paths]
         if len(ids) != n or len(paths) != n or (labels is not None and len(labels) != n):
             raise DataError(f"{n} vectors need {n} ids, paths and labels")
+        repeated = _repeated(self.ids + ids)
+        if repeated is not None:
+            raise DataError(f"the item id {repeated!r} is given twice; every item of an index needs an id of its own")
         if labels is None and self.labels is not None and n:
             raise DataError("this index has labels: give labels for the added items too")
         if labels is not None and self.labels is None and self.ids:
@@ -167,12 +171,19 @@ class Index:
     def _rows(self, vectors) -> np.ndarray:
         """Vectors as float32 rows, checked (0s and 1s, 8 bits at a time, for hamming)."""
         V = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
-        if V.ndim == 1:
-            V = V[None, :]
         if V.ndim != 2:
-            raise DataError(f"vectors must be one per row, not an array of shape {V.shape}")
+            raise DataError(
+                f"vectors must be one per row, not an array of shape {V.shape}"
+                + ("; reshape(1, -1) for a single vector" if V.ndim == 1 else "")
+            )
         if not np.isfinite(V).all():
             raise DataError("vectors contain NaN or infinite values")
+        if self.metric == "cosine" and V.size and not np.abs(V).max(1).all():
+            row = int(np.argmin(np.abs(V).max(1)))
+            raise DataError(
+                f"vector {row} is all zeros: it has no direction, so its cosine similarity to anything is undefined; "
+                "use metric='l2' (--metric l2), or leave such items out"
+            )
         if self.metric == "hamming":
             if ((V != 0) & (V != 1)).any():
                 raise DataError("a hamming index holds binary codes: vectors of 0s and 1s (a model trained --binary)")
@@ -444,15 +455,47 @@ class Index:
                 f"{path} is damaged: it holds {index.faiss_index.ntotal} vectors but {sorted(lengths)} ids, paths "
                 "or labels; build the index again"
             )
+        if (repeated := _repeated(index.ids)) is not None:
+            raise ModelError(f"{path} is damaged: the item id {repeated!r} occurs twice in {ITEMS_FILE}")
         if os.path.lexists(folder_file(path, MODEL_DIR)):
             index.model = load_model(path / MODEL_DIR)
-            if index.model.code_size != index.dimension and index.space != "pixels":
-                raise ModelError(
-                    f"{path} is damaged: its model makes {index.model.code_size}-D codes, its vectors are "
-                    f"{index.dimension}-D"
-                )
         index.info = meta.get("info", {})
+        index._check_space(path)
         return index
+
+    def _check_space(self, path: Path) -> None:
+        """The index's header says what its vectors are (its space); its model and its vectors must
+        say the same, or its answers would be described wrongly."""
+        from ..models import ITQ, PCA
+
+        model, space = self.model, self.space
+        # "code": a model's codes, or vectors given from Python (Index.build), which have no model
+        expected = {"pixels": None, "pca": PCA, "pcah": ITQ, "itq": ITQ}.get(space, "a model with codes")
+        found = None if model is None else type(model)
+        right = (
+            found is None
+            if expected is None
+            else isinstance(model, expected)
+            if isinstance(expected, type)
+            else not isinstance(model, (PCA, ITQ))
+        )
+        if right and space in ("pcah", "itq"):
+            right = (model.n_iter == 0) == (space == "pcah")
+        if space == "code" and model is None and "data" in self.info:  # 'aelab index' gives codes their model
+            right = False
+        if not right:
+            what = "no model" if found is None else f"an aelab {found.__name__}"
+            raise ModelError(
+                f"{path} is damaged: index.json says its vectors are in the {space} space, but it holds {what}"
+            )
+        if model is not None and model.code_size != self.dimension:
+            raise ModelError(
+                f"{path} is damaged: its model makes {model.code_size}-D codes, its vectors are {self.dimension}-D"
+            )
+        shape = self.info.get("image_shape")
+        width = model.n_features_in_ if model is not None else self.dimension
+        if shape and math.prod(shape) != width:
+            raise ModelError(f"{path} is damaged: index.json says images of {shape}, its items have {width} values")
 
     def _check_faiss(self, path: Path, meta: dict) -> None:
         """The FAISS index read from ``path`` is what ``index.json`` says: its kind, metric, size and
@@ -503,6 +546,14 @@ def _exact_file(path: Path, count: int, dimension: int) -> np.ndarray:
             "build the index again"
         )
     return np.load(file, mmap_mode="r", allow_pickle=False)
+
+
+def _repeated(ids: list[str]) -> str | None:
+    """An id that occurs more than once in ``ids``, or None."""
+    if len(set(ids)) == len(ids):
+        return None
+    seen = set()
+    return next(i for i in ids if i in seen or seen.add(i))
 
 
 def _faiss_call(fn, *args):

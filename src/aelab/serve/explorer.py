@@ -12,8 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..datasets import Dataset, Split
-from ..datasets.images import _read
+from ..datasets import Dataset, Split, read_image
 from ..errors import DataError
 from ..generate import interpolate
 from ..models import PCA
@@ -178,7 +177,7 @@ class Explorer(Items):
         if self.image_shape is None:
             raise DataError(f"the items of {self.name} are not images; search by an item instead")
         size, colour = self.image_shape[:2], len(self.image_shape) == 3
-        row = _read(name, colour, size, data=data).reshape(1, -1)
+        row = read_image(name, colour, size, data=data).reshape(1, -1)
         if row.shape[1] != self.X.shape[1]:
             raise DataError(f"{name} does not match the items' shape {self.image_shape}")
         return row

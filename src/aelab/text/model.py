@@ -16,9 +16,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
-from ..errors import DataError, ParameterError
+from ..errors import DataError, ModelError, ParameterError
 from ..models import LSA, AutoEncoder, CodeModel, restore
-from ..params import DOCUMENT_KINDS, DOCUMENT_LOSSES, WEIGHTINGS, auto_document_training
+from ..params import DOCUMENT_KINDS, DOCUMENT_LOSSES, WEIGHTINGS, auto_document_training, check_bits, check_params
 from ..validation import check_choices
 from .vectorize import DocumentVectorizer
 
@@ -82,8 +82,11 @@ class DocumentModel(CodeModel):
             ("weighting", self.weighting, ("auto", *WEIGHTINGS)),
             ("loss", self.loss, DOCUMENT_LOSSES),
         )
+        check_params(self.get_params(deep=False))
         if self.binary and self.kind != "autoencoder":
             raise ParameterError("binary codes are learnt by the document auto-encoder, not by LSA")
+        if self.binary:
+            check_bits(self.n_components)
         texts = _texts(texts)
         weighting = (
             self.weighting if self.weighting != "auto" else ("counts" if self.kind == "autoencoder" else "tfidf")
@@ -107,7 +110,9 @@ class DocumentModel(CodeModel):
         batch, epochs = auto_document_training(n_documents)
         return AutoEncoder(
             n_components=int(self.n_components),
-            hidden_layer_sizes=tuple(self.hidden_layer_sizes),
+            hidden_layer_sizes=self.hidden_layer_sizes
+            if self.hidden_layer_sizes == "auto"
+            else tuple(self.hidden_layer_sizes),
             activation="tanh",
             normalization="none",
             log_input=words and weighting == "counts",
@@ -175,6 +180,11 @@ class DocumentModel(CodeModel):
         self.vectorizer_ = DocumentVectorizer.from_state(fitted["vectorizer"])
         inner = {k[len(_CODE_MODEL) :]: v for k, v in tensors.items() if k.startswith(_CODE_MODEL)}
         self.code_model_ = restore(fitted["code_model"], inner, "the document model's code model")
+        words = len(self.vectorizer_.vocabulary)
+        if self.code_model_.n_features_in_ != words or self.n_features_in_ != words:
+            raise ModelError(
+                f"its vocabulary has {words} words, its code model takes {self.code_model_.n_features_in_}"
+            )
 
 
 def _texts(texts) -> list[str]:

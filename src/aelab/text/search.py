@@ -99,6 +99,7 @@ class DocumentSearch:
         """
         for kind in models:
             check_choices(("model", kind, DOCUMENT_KINDS))
+        documents = as_documents(documents)
         indexes = {}
         for kind in models:
             params = dict(
@@ -194,6 +195,13 @@ class DocumentSearch:
                 f"this document search has {self.code_size}-D codes; a map needs 2-D codes: train one "
                 "with aelab text train ... --n-components 2"
             )
+        for kind, index in self.indexes.items():
+            used, _ = index.model.vectorizer_.word_counts(documents.texts)
+            if not used.any():
+                raise DataError(
+                    f"none of the {len(documents)} documents uses a word of the {MODEL_NAMES[kind]}'s vocabulary: "
+                    "each would be drawn at the same point; map documents like those it was trained on"
+                )
         codes = {f"{MODEL_NAMES[kind]} (2-D)": self.encode(documents.texts, kind) for kind in self.indexes}
         shares = (
             {}
@@ -230,10 +238,34 @@ class DocumentSearch:
             path, SEARCH_FILE, FORMAT, 1, "document search (from 'aelab text train')", schemas.DOCUMENT_SEARCH
         )
         indexes = {kind: Index.load(folder_file(path, kind)) for kind in meta["models"]}
+        for kind, index in indexes.items():
+            if not (isinstance(index.model, DocumentModel) and index.model.kind == kind):
+                raise ModelError(f"{path} is damaged: its {kind} index does not hold a {MODEL_NAMES[kind]}")
         first_lines = read_json(folder_file(path, DOCUMENTS_FILE), schemas.DOCUMENTS)["first_lines"]
         if any(len(index) != len(first_lines) for index in indexes.values()):
             raise ModelError(f"{path} is damaged: its indexes and {DOCUMENTS_FILE} hold different numbers of documents")
+        sizes = {index.dimension for index in indexes.values()}
+        if meta.get("count", len(first_lines)) != len(first_lines) or meta.get("code_size", min(sizes)) not in sizes:
+            raise ModelError(
+                f"{path} is damaged: {SEARCH_FILE} says {meta.get('count')} documents of {meta.get('code_size')}-D "
+                f"codes, its indexes hold {len(first_lines)} of {', '.join(map(str, sorted(sizes)))}-D"
+            )
         return cls(indexes, first_lines, meta.get("info", {}))
+
+
+def as_documents(documents) -> Documents:
+    """``documents`` as :class:`Documents`: given so, or as a list of texts (numbered from 0, unlabelled)."""
+    if isinstance(documents, Documents):
+        return documents
+    if isinstance(documents, (str, bytes)) or not isinstance(documents, (list, tuple)):
+        raise DataError(
+            f"documents must be a Documents (aelab.text.load_text(...).train) or a list of texts, not "
+            f"{type(documents).__name__}"
+        )
+    bad = next((t for t in documents if not isinstance(t, str)), None)
+    if bad is not None:
+        raise DataError(f"documents must be texts (strings); found a {type(bad).__name__}")
+    return Documents(list(documents), [str(i) for i in range(len(documents))])
 
 
 def first_line(text: str) -> str:

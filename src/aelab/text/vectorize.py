@@ -21,9 +21,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
 from ..errors import DataError, ModelError, ParameterError
-from ..params import WEIGHTINGS
-
-WORDS = r"(?u)\b[^\W\d_]{2,}\b"  # two or more letters
+from ..params import WEIGHTINGS, WORDS
 
 
 class DocumentVectorizer:
@@ -137,4 +135,6 @@ class DocumentVectorizer:
             raise ModelError(f"the stored vectorizer is incomplete ({exc}); the model folder is damaged") from None
         if len(v.idf) != len(v.vocabulary):
             raise ModelError("the stored vectorizer's vocabulary and IDF weights differ in length; it is damaged")
+        if len(set(v.vocabulary)) != len(v.vocabulary) or not np.isfinite(v.idf).all():
+            raise ModelError("the stored vectorizer repeats a word or has a weight that is not a number; it is damaged")
         return v
