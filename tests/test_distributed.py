@@ -200,7 +200,7 @@ def test_more_processes_than_training_samples_is_one_line(tmp_path):
 def test_launch_options_are_checked_before_any_process_starts(tmp_path, capsys):
     data = low_rank_table(tmp_path / "table.npy", n=20)
     assert main(["train", "--data", str(data), "--out", str(tmp_path / "m"), "--nproc-per-node", "0"]) == 1
-    assert "--nproc-per-node must be at least 1" in capsys.readouterr().err
+    assert "--nproc-per-node: give a whole number of at least 1, not 0" in capsys.readouterr().err
     assert (
         main(["train", "--data", str(data), "--out", str(tmp_path / "m"), "--nnodes", "2", "--nproc-per-node", "1"])
         == 1

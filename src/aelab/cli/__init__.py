@@ -19,7 +19,7 @@ import time
 from .. import __version__
 from ..errors import AelabError
 from . import data, generate, models, search, serve, text
-from .common import Formatter, Parser
+from .common import Formatter, Parser, limits_from
 from .launch import LAUNCHED, LOST_PEER, in_ranks, lost_peer
 
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
@@ -42,14 +42,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if os.environ.get(LAUNCHED) and in_ranks():  # a rank that aelab's launcher started ends with it
+        from ..workers import die_with_parent
+
+        die_with_parent()
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a wrong option or value (its one line is printed)
+        return exc.code or 0
     args.argv = argv  # what a launcher of several processes gives each of them
     try:
-        from ..limits import OPTIONS, limits
+        from ..limits import limits
 
-        with limits(**{k: getattr(args, f"max_{k}") for k in OPTIONS if hasattr(args, f"max_{k}")}):
+        with limits(**limits_from(args)):
             args.func(args)
     except AelabError as exc:
         return _fail(str(exc), exc)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import ParameterError
-from ..params import TABLE
+from ..params import TABLE, check_bits
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter):
@@ -32,8 +32,81 @@ class Parser(argparse.ArgumentParser):
 
 
 def command(sub, name: str, help: str, examples: str) -> argparse.ArgumentParser:
-    """A sub-command parser with its help and examples."""
-    return sub.add_parser(name, help=help, description=help, formatter_class=Formatter, epilog="examples:\n" + examples)
+    """A sub-command parser with its help and examples. It keeps itself in the parsed arguments
+    (``args.parser``), so that a command can tell which of its options were given (:func:`given`)."""
+    p = sub.add_parser(name, help=help, description=help, formatter_class=Formatter, epilog="examples:\n" + examples)
+    p.set_defaults(parser=p)
+    return p
+
+
+# --- values, each read and checked where the option is declared ---------------------------------------
+SEED_MAX = 2**32 - 1  # the largest seed NumPy's and scikit-learn's generators take
+
+
+def whole(low: int, high: int | None = None):
+    """An argparse ``type``: a whole number from ``low`` (to ``high``), or a one-line error."""
+
+    def read(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            span = f"from {low:,} to {high:,}" if high is not None else f"of at least {low:,}"
+            raise argparse.ArgumentTypeError(f"give a whole number {span}, not {value}")
+        return value
+
+    return read
+
+
+def share(text: str) -> float:
+    """An argparse ``type``: a number between 0 and 1, both left out (a hold-out share)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"give a share between 0 and 1, not {text}")
+    return value
+
+
+def positive(text: str) -> float:
+    """An argparse ``type``: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"give a number above 0, not {text}")
+    return value
+
+
+SEED = whole(0, SEED_MAX)
+
+
+def given(args, *dests: str) -> list[str]:
+    """The options among ``dests`` (argument names) that this command line gave a value other than
+    their default, as the user typed them (``--data``)."""
+    actions = {a.dest: a for a in args.parser._actions}
+    found = []
+    for dest in dests:
+        action = actions[dest]
+        default = action.default  # argparse reads a default given as text as it reads the option
+        if isinstance(default, str) and callable(action.type):
+            default = action.type(default)
+        if getattr(args, dest, None) != default:
+            found.append(action.option_strings[0] if action.option_strings else action.metavar or dest)
+    return found
+
+
+def refuse(args, dests, why: str) -> None:
+    """One line when any of the options ``dests`` was given where it has no meaning (``why``)."""
+    found = given(args, *dests)
+    if found:
+        raise ParameterError(
+            f"{', '.join(found)} {'has' if len(found) == 1 else 'have'} no meaning {why}; leave "
+            f"{'it' if len(found) == 1 else 'them'} out"
+        )
 
 
 def sizes(text: str) -> tuple[int, ...] | str:
@@ -50,10 +123,8 @@ def sizes(text: str) -> tuple[int, ...] | str:
 
 
 def binary_bits(bits: int) -> int:
-    """The bits of ``--binary BITS``, or a one-line error: FAISS stores binary codes a byte at a time."""
-    if bits < 8 or bits % 8:
-        raise ParameterError(f"--binary takes a number of bits that is a multiple of 8 (8, 16, 32...), not {bits}")
-    return bits
+    """The bits of ``--binary BITS``, or a one-line error (the rule of :func:`aelab.params.check_bits`)."""
+    return check_bits(bits, "--binary")
 
 
 def data_args(p: argparse.ArgumentParser, required: bool = True, flag: str = "--data") -> None:
@@ -68,11 +139,15 @@ def data_args(p: argparse.ArgumentParser, required: bool = True, flag: str = "--
         "shards), or a .npy, .npz, .csv, .tar or IDX file",
     )
     g.add_argument("--data-dir", metavar="DIR", help="folder holding the IDX files of mnist / fashion-mnist")
-    g.add_argument("--test-size", type=float, default=0.2, help="hold-out share for data without its own split")
-    g.add_argument("--split-seed", type=int, default=0, help="seed of that hold-out")
+    g.add_argument("--test-size", type=share, default=0.2, help="hold-out share for data without its own split")
+    g.add_argument("--split-seed", type=SEED, default=0, help="seed of that hold-out")
     g.add_argument("--label-column", metavar="NAME", help="label column of a CSV table (name or index)")
     g.add_argument("--image-size", metavar="HxW", help="resize every image of an image folder to this size")
-    limit_args(g, "image_pixels", "file_bytes")
+    limit_args(g, "image_pixels", "file_bytes", "follow_links")
+
+
+#: The options of :func:`data_args` that say which data and how to split it.
+DATA_OPTIONS = ("data", "data_dir", "test_size", "split_seed", "label_column", "image_size", "split")
 
 
 def limit_args(p: argparse.ArgumentParser, *names: str) -> None:
@@ -83,11 +158,29 @@ def limit_args(p: argparse.ArgumentParser, *names: str) -> None:
         "image_pixels": "refuse images of more pixels than this (decompression bombs)",
         "file_bytes": "refuse a data file whose contents would take more bytes than this in memory",
         "images": "refuse a request for more images than this (a grid, samples)",
+        "model_bytes": "refuse a model whose weights would take more bytes than this",
+        "follow_links": "follow links inside a collection that lead outside it (refused by default: a folder "
+        "from someone else must not make aelab read other files)",
     }
     for name in names:
+        if name == "follow_links":
+            p.add_argument(OPTIONS[name], dest=f"limit_{name}", action="store_true", help=helps[name])
+            continue
         p.add_argument(
-            OPTIONS[name], dest=f"max_{name}", type=int, metavar="N", default=getattr(Limits(), name), help=helps[name]
+            OPTIONS[name],
+            dest=f"limit_{name}",
+            type=int,
+            metavar="N",
+            default=getattr(Limits(), name),
+            help=helps[name],
         )
+
+
+def limits_from(args) -> dict:
+    """The limits of :mod:`aelab.limits` that this command's options set."""
+    from ..limits import OPTIONS
+
+    return {name: getattr(args, f"limit_{name}") for name in OPTIONS if hasattr(args, f"limit_{name}")}
 
 
 def load_data(args):

@@ -4,7 +4,7 @@ files and machines."""
 from __future__ import annotations
 
 from ..params import SAMPLES_PER_SHARD
-from .common import command, limit_args
+from .common import command, limit_args, whole
 
 
 def add_commands(sub) -> None:
@@ -25,10 +25,10 @@ def add_commands(sub) -> None:
     )
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the shards (shard-000000.tar, ...)")
     p.add_argument(
-        "--samples-per-shard", type=int, default=SAMPLES_PER_SHARD, metavar="N", help="samples in each shard"
+        "--samples-per-shard", type=whole(1), default=SAMPLES_PER_SHARD, metavar="N", help="samples in each shard"
     )
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    limit_args(p, "file_bytes")
+    limit_args(p, "file_bytes", "image_pixels", "follow_links")
     p.set_defaults(func=cmd_pack)
 
 

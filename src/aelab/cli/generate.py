@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import AelabError
 from ..params import DENSITIES
-from .common import command, data_args, limit_args, load_data
+from .common import SEED, command, data_args, limit_args, load_data, refuse, whole
 
 
 def add_commands(sub) -> None:
@@ -25,8 +25,8 @@ def add_commands(sub) -> None:
     )
     p.add_argument("model", metavar="DIR", help="a trained auto-encoder's folder")
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--grid", type=int, metavar="N", help="decode an N x N grid of codes")
-    what.add_argument("--sample", type=int, metavar="N", help="decode N codes drawn from --density")
+    what.add_argument("--grid", type=whole(2), metavar="N", help="decode an N x N grid of codes")
+    what.add_argument("--sample", type=whole(1), metavar="N", help="decode N codes drawn from --density")
     what.add_argument(
         "--interpolate",
         nargs=2,
@@ -34,7 +34,7 @@ def add_commands(sub) -> None:
         help="decode the line between two inputs: ids like test:0 (with --data), image or .npy files",
     )
     _generation_args(p, DENSITIES)
-    p.add_argument("--steps", type=int, default=10, help="points on the --interpolate line, both ends included")
+    p.add_argument("--steps", type=whole(2), default=10, help="points on the --interpolate line, both ends included")
     p.add_argument("--out", required=True, metavar="FILE.png", help="figure to write")
     p.add_argument("--npy", metavar="FILE.npy", help="also write the decoded samples as an array")
     p.add_argument("--overwrite", action="store_true", help="replace --out / --npy if they exist")
@@ -54,8 +54,8 @@ def add_commands(sub) -> None:
     )
     p.add_argument("model", metavar="DIR", help="a trained auto-encoder's folder")
     what = p.add_mutually_exclusive_group()
-    what.add_argument("--grid", type=int, metavar="N", help="judge an N x N grid (default for 2-D codes: 20)")
-    what.add_argument("--sample", type=int, metavar="N", help="judge N samples (default for other codes: 1000)")
+    what.add_argument("--grid", type=whole(2), metavar="N", help="judge an N x N grid (default for 2-D codes: 20)")
+    what.add_argument("--sample", type=whole(1), metavar="N", help="judge N samples (default for other codes: 1000)")
     _generation_args(p, DENSITIES)
     p.add_argument(
         "--classifier",
@@ -91,7 +91,7 @@ def _generation_args(p, densities) -> None:
         help="for --sample: a Gaussian or a 10-component mixture fitted to the training codes, or "
         "the prior N(0, I) of a variational model",
     )
-    g.add_argument("--seed", type=int, default=0, help="seed of the drawn codes")
+    g.add_argument("--seed", type=SEED, default=0, help="seed of the drawn codes")
 
 
 def _model(path):
@@ -102,6 +102,18 @@ def _model(path):
     if not isinstance(model, NeuralAutoEncoder):
         raise AelabError(f"{path} holds a {type(model).__name__}; generating needs a trained auto-encoder's decoder")
     return model
+
+
+def _refuse_other_modes(args) -> None:
+    """One line for an option of another way of picking codes than the one asked for."""
+    if args.grid is not None:
+        refuse(args, ("density", "seed"), "for --grid (a grid is not drawn at random)")
+    if args.sample is not None:
+        refuse(args, ("box", "dims"), "for --sample (they place a grid)")
+    if getattr(args, "interpolate", None):
+        refuse(args, ("box", "dims", "density", "seed"), "for --interpolate (its codes lie on a line)")
+    elif "steps" in vars(args):
+        refuse(args, ("steps",), "without --interpolate")
 
 
 def _draw(model, args, grid_size, n_samples, ds=None):
@@ -138,6 +150,7 @@ def cmd_generate(args) -> None:
     check_output(args.out, args.overwrite)
     if args.npy:
         check_output(args.npy, args.overwrite)
+    _refuse_other_modes(args)
     model = _model(args.model)
     if model.image_shape_ is None:
         raise AelabError(f"{args.model} was not trained on images; generated samples are drawn as images")
@@ -184,6 +197,7 @@ def _endpoint(model, args, spec: str, data: dict):
 def cmd_evaluate_samples(args) -> None:
     from ..generate import evaluate_samples, parse_box, parse_dims
 
+    _refuse_other_modes(args)
     model = _model(args.model)
     ds = load_data(args)
     grid = args.grid if args.grid is not None or args.sample is not None else (20 if model.code_size == 2 else None)

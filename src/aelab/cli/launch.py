@@ -15,6 +15,7 @@ import signal
 import sys
 
 from ..errors import AelabError
+from .common import whole
 
 #: Set for the ranks of :func:`launched`: they leave their errors to it.
 LAUNCHED = "AELAB_LAUNCHED"
@@ -40,7 +41,7 @@ def lost_peer(exc: BaseException) -> bool:
 def add_launch_args(g) -> None:
     g.add_argument(
         "--nproc-per-node",
-        type=int,
+        type=whole(1),
         default=None,
         metavar="N",
         help="train with N processes on this machine (DistributedDataParallel: one per GPU, or CPU processes with "
@@ -58,7 +59,7 @@ def add_launch_args(g) -> None:
     g.add_argument("--rdzv-id", default="aelab", metavar="ID", help="the name of a multi-machine run (the same on all)")
     g.add_argument(
         "--max-restarts",
-        type=int,
+        type=whole(0),
         default=0,
         metavar="N",
         help="restart all processes up to N times when one fails; they resume from the last checkpoint",
@@ -71,8 +72,6 @@ def launched(args, argv: list[str]) -> bool:
     n = getattr(args, "nproc_per_node", None)
     if n is None or "WORLD_SIZE" in os.environ:
         return False
-    if n < 1 or args.max_restarts < 0:
-        raise AelabError("--nproc-per-node must be at least 1, and --max-restarts at least 0")
     if str(args.nnodes) != "1" and not args.rdzv_endpoint:
         raise AelabError("--nnodes above 1 needs --rdzv-endpoint HOST:PORT, the same on every machine")
 

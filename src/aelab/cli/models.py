@@ -19,7 +19,19 @@ from ..params import (
     UNPOOLING,
     UPSAMPLING,
 )
-from .common import add_params, binary_bits, command, data_args, load_data, params_from, sizes
+from .common import (
+    SEED,
+    add_params,
+    binary_bits,
+    command,
+    data_args,
+    limit_args,
+    load_data,
+    params_from,
+    refuse,
+    sizes,
+    whole,
+)
 from .launch import add_launch_args, launched
 
 TRAINING = tuple(p.name for p in TRAINING_PARAMS)
@@ -34,7 +46,7 @@ def add_commands(sub) -> None:
         "  aelab demo\n  aelab demo --out my-report\n",
     )
     p.add_argument("--out", metavar="DIR", help="report folder (default: aelab-demo, or aelab-demo-N if that exists)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the data split and the models")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the data split and the models")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_demo)
 
@@ -91,8 +103,8 @@ def add_commands(sub) -> None:
     c.add_argument(
         "--channels", type=sizes, default="16-8-8", metavar="SIZES", help="channels of each convolution + pooling stage"
     )
-    c.add_argument("--kernel-size", type=int, default=3, help="convolution kernel size (odd)")
-    c.add_argument("--pool-size", type=int, default=2, help="max-pooling block size")
+    c.add_argument("--kernel-size", type=whole(1), default=3, help="convolution kernel size (odd)")
+    c.add_argument("--pool-size", type=whole(1), default=2, help="max-pooling block size")
     c.add_argument(
         "--unpooling",
         choices=("auto", *UNPOOLING),
@@ -112,6 +124,7 @@ def add_commands(sub) -> None:
     t = p.add_argument_group("training")
     add_params(t, TRAINING)
     _run_args(t)
+    limit_args(t, "model_bytes")
     add_launch_args(p.add_argument_group("many processes (DistributedDataParallel; see the README's Scaling section)"))
     p.set_defaults(func=cmd_train)
 
@@ -138,7 +151,7 @@ def add_commands(sub) -> None:
     p.add_argument("model", metavar="DIR", help="model folder")
     data_args(p)
     p.add_argument("--out", required=True, metavar="FILE.png")
-    p.add_argument("-n", type=int, default=10, help="number of samples")
+    p.add_argument("-n", type=whole(1), default=10, help="number of samples")
     p.add_argument("--split", choices=("train", "test"), default="test")
     p.add_argument(
         "--noise",
@@ -147,7 +160,7 @@ def add_commands(sub) -> None:
         "gaussian:SIGMA, mask:FRACTION or salt_pepper:FRACTION (default: a denoising "
         "model's own noise; 'none' for clean inputs)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the noise")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the noise")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_reconstruct)
 
@@ -171,7 +184,7 @@ def add_commands(sub) -> None:
     m.add_argument("--normalization", default="batch", choices=sorted(NORMALIZATIONS))
     m.add_argument(
         "--n-labels",
-        type=int,
+        type=whole(1),
         metavar="N",
         help="keep the labels of only N training samples (stratified by --seed); the rest are "
         "unlabelled inputs for --pretrain",
@@ -179,6 +192,7 @@ def add_commands(sub) -> None:
     t = p.add_argument_group("training")
     add_params(t, TRAINING, **CLASSIFIER_DEFAULTS)
     _run_args(t)
+    limit_args(t, "model_bytes")
     p.set_defaults(func=cmd_classify)
 
     p = command(
@@ -197,7 +211,7 @@ def add_commands(sub) -> None:
 
 def _pretraining_args(g) -> None:
     g.add_argument("--pretrain", choices=("greedy",), help="greedy layer-wise pre-training before fine-tuning")
-    g.add_argument("--pretrain-epochs", type=int, default=10, help="epochs of each pre-trained layer")
+    g.add_argument("--pretrain-epochs", type=whole(1), default=10, help="epochs of each pre-trained layer")
     g.add_argument(
         "--pretrain-denoise",
         metavar="KIND:LEVEL",
@@ -217,7 +231,7 @@ def _run_args(g) -> None:
     )
     g.add_argument(
         "--workers",
-        type=int,
+        type=whole(0),
         metavar="N",
         help="processes that decode a streamed image folder's or shards' samples ahead of training (default: up to 4, "
         "one core left to training; 0 on a machine of 2 cores or fewer: decode in the training process)",
@@ -236,9 +250,28 @@ def cmd_demo(args) -> None:
     print(f"\nreport: {path.resolve()}")
 
 
+#: ``aelab train``'s options of each kind of model, refused for the others
+CONV_OPTIONS = ("channels", "kernel_size", "pool_size", "unpooling", "upsampling")
+MLP_OPTIONS = ("hidden", "pretrain", "pretrain_epochs", "pretrain_denoise")
+NET_OPTIONS = (
+    ("activation", "normalization", "resume", "workers", "nproc_per_node")  # --stream: its own line
+    + OUTPUT_NAMES
+    + tuple(name for name in REGULARIZATION if name != "binary")  # --binary: its own line, below
+    + ("decoder_weight_decay",)
+    + tuple(name for name in TRAINING if name != "verbose")
+)
+
+
 def _estimator(args):
     """The estimator that ``aelab train``'s options describe."""
     from ..models import PCA, AutoEncoder, ConvAutoEncoder
+
+    if args.model == "pca":
+        refuse(args, NET_OPTIONS + CONV_OPTIONS + MLP_OPTIONS, "for --model pca (it is not trained in steps)")
+    refuse(args, () if args.model == "conv" else CONV_OPTIONS, "without --model conv")
+    refuse(args, MLP_OPTIONS if args.model == "conv" else (), "for --model conv")
+    if not args.pretrain:
+        refuse(args, ("pretrain_epochs", "pretrain_denoise"), "without --pretrain greedy")
 
     n_components = 30 if args.n_components is None else args.n_components
     bits, args.binary = args.binary, args.binary is not None  # --binary BITS: a binary code of BITS
@@ -256,8 +289,6 @@ def _estimator(args):
     terms = params_from(args, OUTPUT_NAMES + REGULARIZATION + ("decoder_weight_decay",) + TRAINING)
     arch = {k: getattr(args, k) for k in ("activation", "normalization") if getattr(args, k) is not None}
     if args.model == "conv":
-        if args.pretrain:
-            raise AelabError("--pretrain greedy is for MLP auto-encoders (--model autoencoder)")
         if arch.get("normalization", "none") not in CONV_NORMALIZATIONS:
             raise AelabError(f"--normalization for --model conv is one of {', '.join(CONV_NORMALIZATIONS)}")
         return ConvAutoEncoder(
@@ -296,6 +327,7 @@ def cmd_train(args) -> None:
         return
     if getattr(args, "stream", False) or (not isinstance(model, PCA) and _streams_by_itself(args.data)):
         return _train_streamed(args, model)
+    refuse(args, ("workers",), "for data read into memory (they decode streamed images: --stream)")
     ds = load_data(args)
     if world().is_main:
         print(f"data: {ds!r}", flush=True)
@@ -372,8 +404,6 @@ def _train_streamed(args, model) -> None:
         raise AelabError("PCA reads its data in memory; drop --stream, or stream an auto-encoder")
     if is_shards(args.data) or Path(args.data).is_dir():
         shards = is_shards(args.data)
-        if args.workers is not None and args.workers < 0:
-            raise ParameterError(f"--workers must be 0 or more, not {args.workers}")
         X = (ShardRows if shards else ImageRows)(
             args.data, image_size=parse_image_size(args.image_size), workers=args.workers
         )
@@ -383,6 +413,7 @@ def _train_streamed(args, model) -> None:
         )
         what = f"{X.describe()}{where}, decoded in {decoders}"
     else:
+        refuse(args, ("workers",), "for a memory-mapped .npy file (its rows need no decoding)")
         X = open_memmap(args.data)
         if np.issubdtype(X.dtype, np.integer) and X.dtype != np.uint8:
             raise AelabError(f"--stream reads uint8 pixels or real numbers, not {X.dtype}; convert {args.data} first")
@@ -507,6 +538,10 @@ def cmd_classify(args) -> None:
     from ..storage import check_output
 
     out = check_output(args.out, args.overwrite)
+    if args.init:
+        refuse(args, ("hidden",), "with --init (its encoder brings its own layers)")
+    if not args.pretrain:
+        refuse(args, ("pretrain_epochs", "pretrain_denoise"), "without --pretrain greedy")
     model = Classifier(
         hidden_layer_sizes=args.hidden,
         activation=args.activation,

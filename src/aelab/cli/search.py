@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import AelabError
 from ..params import INDEX_KINDS, METRICS, SPACES
-from .common import command, data_args, limit_args, load_data
+from .common import command, data_args, limit_args, load_data, refuse, whole
 
 
 def add_commands(sub) -> None:
@@ -38,7 +38,7 @@ def add_commands(sub) -> None:
     )
     p.add_argument(
         "--n-components",
-        type=int,
+        type=whole(1),
         help="code size for --space pca, pcah or itq without a model (default 30 numbers, or 32 bits)",
     )
     p.add_argument(
@@ -55,13 +55,13 @@ def add_commands(sub) -> None:
     )
     p.add_argument(
         "--shards",
-        type=int,
+        type=whole(1),
         help="with --kind ivfpq: train once on a sample, add the collection in this many shards (each in a "
         "process of its own, atomic and resumable: run the same command again after an interruption), then merge",
     )
-    p.add_argument("--workers", type=int, default=1, help="with --shards: processes adding shards at once")
+    p.add_argument("--workers", type=whole(1), default=1, help="with --shards: processes adding shards at once")
     p.add_argument("--split", choices=("all", "train", "test"), default="train", help="which samples to index")
-    p.add_argument("--batch-size", type=int, default=8192, help="samples encoded and added at a time")
+    p.add_argument("--batch-size", type=whole(1), default=8192, help="samples encoded and added at a time")
     p.add_argument(
         "--stream",
         action="store_true",
@@ -86,7 +86,7 @@ def add_commands(sub) -> None:
         metavar="FILE_OR_ID",
         help="an item id of the index, an image file, or a .npy file with one sample",
     )
-    p.add_argument("-k", type=int, default=10, help="number of neighbours")
+    p.add_argument("-k", type=whole(1), default=10, help="number of neighbours")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--figure", metavar="FILE.png", help="draw the query beside its neighbours")
     p.add_argument(
@@ -108,7 +108,7 @@ def add_commands(sub) -> None:
         "that is a built-in data set; paths stored in an index folder are never opened)",
     )
     p.add_argument("--data-dir", metavar="DIR", help="with --data mnist / fashion-mnist: the folder of their IDX files")
-    limit_args(p, "image_pixels")
+    limit_args(p, "image_pixels", "file_bytes", "follow_links")
     p.add_argument("--overwrite", action="store_true", help="replace --figure if it exists")
     p.set_defaults(func=cmd_search)
 
@@ -128,7 +128,7 @@ def add_commands(sub) -> None:
     )
     data_args(p, flag="--queries")
     p.add_argument("--split", choices=("train", "test", "all"), default="test", help="which samples query")
-    p.add_argument("--n-queries", type=int, help="use only the first N queries")
+    p.add_argument("--n-queries", type=whole(1), help="use only the first N queries")
     p.add_argument(
         "--out",
         metavar="DIR",
@@ -145,6 +145,14 @@ def cmd_index(args) -> None:
         raise AelabError("give --out INDEX for a new index, or --add INDEX to add to an existing one")
     if args.shards is not None and (args.kind != "ivfpq" or args.add):
         raise AelabError("--shards builds a new --kind ivfpq index")
+    if args.shards is None:
+        refuse(args, ("workers",), "without --shards (its processes add shards)")
+    if args.add:
+        refuse(args, ("model", "space", "metric", "kind", "n_components"), "with --add (the index keeps its own)")
+    elif args.space in ("code", "pixels"):
+        refuse(args, ("n_components",), f"for --space {args.space} (its vectors have their own size)")
+    if args.stream:
+        refuse(args, ("split", "test_size", "split_seed", "label_column"), "with --stream (every sample is indexed)")
     with output_lock(args.add or args.out):
         _index(args)
 
@@ -211,6 +219,8 @@ def cmd_search(args) -> None:
 
     if args.beside and not args.figure:
         raise AelabError("--beside draws a second row of the figure: give --figure FILE.png too")
+    if not args.figure:
+        refuse(args, ("data", "data_dir"), "without --figure (the collection is read only to draw its items)")
     index = Index.load(args.index)
     if args.figure:
         check_output(args.figure, args.overwrite)

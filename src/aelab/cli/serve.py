@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .common import command, data_args, load_data
+from .common import DATA_OPTIONS, command, data_args, load_data, refuse, whole
 
 
 def add_commands(sub) -> None:
@@ -22,7 +22,7 @@ def add_commands(sub) -> None:
     data_args(p, required=False)
     p.add_argument("--split", choices=("all", "train", "test"), default="all", help="which items to explore")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (other than this machine's: a warning)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=whole(1, 65535), default=8000, help="port to listen on")
     p.set_defaults(func=cmd_serve)
 
 
@@ -36,6 +36,7 @@ def cmd_serve(args) -> None:
     from ..text.search import SEARCH_FILE
 
     if (Path(args.model) / SEARCH_FILE).is_file():  # a document search holds its documents' codes
+        refuse(args, DATA_OPTIONS, f"for a document search ({args.model} holds its own documents)")
         explorer = DocumentExplorer(DocumentSearch.load(args.model), name=Path(args.model).name)
         name = f"documents of {explorer.name}"
     else:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import AelabError
 from ..params import DOCUMENT_DEFAULTS, DOCUMENT_KINDS, DOCUMENT_LOSSES, auto_or_int
-from .common import binary_bits, command, sizes
+from .common import SEED, binary_bits, command, limit_args, positive, refuse, share, sizes, whole
 
 
 def add_commands(sub) -> None:
@@ -40,7 +40,7 @@ def add_commands(sub) -> None:
         help="folder to write (models, indexes, and the test metrics in search.json)",
     )
     m = p.add_argument_group("model")
-    m.add_argument("--n-components", type=int, default=d["n_components"], help="code size (2 for a map)")
+    m.add_argument("--n-components", type=whole(1), default=d["n_components"], help="code size (2 for a map)")
     m.add_argument(
         "--binary",
         type=int,
@@ -60,7 +60,7 @@ def add_commands(sub) -> None:
         default=d["loss"],
         help="multinomial: cross-entropy against each document's word distribution; mse: squared error",
     )
-    m.add_argument("--vocabulary", type=int, default=d["max_features"], help="the most frequent words kept")
+    m.add_argument("--vocabulary", type=whole(1), default=d["max_features"], help="the most frequent words kept")
     m.add_argument(
         "--hidden",
         type=sizes,
@@ -83,11 +83,12 @@ def add_commands(sub) -> None:
         default=d["batch_size"],
         help="documents per training step (auto: 128, or fewer for fewer documents than 4,096)",
     )
-    m.add_argument("--lr", type=float, default=d["learning_rate"], help="peak learning rate (AdamW, one-cycle)")
-    m.add_argument("--seed", type=int, default=0, help="seed of the models")
+    m.add_argument("--lr", type=positive, default=d["learning_rate"], help="peak learning rate (AdamW, one-cycle)")
+    m.add_argument("--seed", type=SEED, default=0, help="seed of the models")
     m.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    limit_args(m, "model_bytes")
     p.set_defaults(func=cmd_text_train)
 
     p = command(
@@ -115,7 +116,7 @@ def add_commands(sub) -> None:
     q = p.add_mutually_exclusive_group(required=True)
     q.add_argument("--query", metavar="TEXT", help="the query, as words")
     q.add_argument("--query-file", metavar="FILE", help="a text file whose content is the query")
-    p.add_argument("-k", type=int, default=10, help="number of documents")
+    p.add_argument("-k", type=whole(1), default=10, help="number of documents")
     p.add_argument("--model", choices=DOCUMENT_KINDS, default="autoencoder", help="whose codes to search")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_text_search)
@@ -139,8 +140,9 @@ def _text_data_args(p, strip_default: str | None = "none") -> None:
     )
     g.add_argument("--text-column", metavar="NAME", help="text column of a CSV / JSON-lines table")
     g.add_argument("--label-column", metavar="NAME", help="label column of a CSV / JSON-lines table")
-    g.add_argument("--test-size", type=float, default=0.2, help="hold-out share for data without its own split")
-    g.add_argument("--split-seed", type=int, default=0, help="seed of that hold-out")
+    g.add_argument("--test-size", type=share, default=0.2, help="hold-out share for data without its own split")
+    g.add_argument("--split-seed", type=SEED, default=0, help="seed of that hold-out")
+    limit_args(g, "file_bytes", "follow_links")
 
 
 def _load_corpus(args, strip: str | None):
@@ -174,6 +176,7 @@ def _text_train(args) -> None:
 
     out = check_output(args.out, args.overwrite)
     if args.binary is not None:
+        refuse(args, ("n_components",), f"with --binary {args.binary} (its bits are the code)")
         args.n_components = binary_bits(args.binary)
     corpus = _load_corpus(args, args.strip)
     print(f"documents: {corpus!r}", flush=True)
@@ -231,8 +234,8 @@ def cmd_text_map(args) -> None:
     docs = corpus.split(args.split)
     codes, shares = engine.map(docs)
     title = f"{corpus.name}: {len(docs)} {args.split} documents"
-    for name, share in shares.items():
-        print(f"{name}: {share:.4f} of each document's 10 nearest neighbours on the map share its topic")
+    for name, agreement in shares.items():
+        print(f"{name}: {agreement:.4f} of each document's 10 nearest neighbours on the map share its topic")
     if shares:
         title += "; share of 10 map neighbours on the same topic: " + ", ".join(
             f"{name.split(' (')[0]} {share:.3f}" for name, share in shares.items()
