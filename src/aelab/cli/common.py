@@ -59,28 +59,23 @@ def whole(low: int, high: int | None = None):
     return read
 
 
-def share(text: str) -> float:
-    """An argparse ``type``: a number between 0 and 1, both left out (a hold-out share)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"give a share between 0 and 1, not {text}")
-    return value
+def number(valid, expect: str):
+    """An argparse ``type``: a number that ``valid`` takes (``expect`` says which, in words)."""
+
+    def read(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not valid(value):
+            raise argparse.ArgumentTypeError(f"give {expect}, not {text}")
+        return value
+
+    return read
 
 
-def positive(text: str) -> float:
-    """An argparse ``type``: a finite number above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"give a number above 0, not {text}")
-    return value
-
-
+share = number(lambda v: 0 < v < 1, "a share between 0 and 1")  # a hold-out share, both ends left out
+positive = number(lambda v: 0 < v < float("inf"), "a number above 0")
 SEED = whole(0, SEED_MAX)
 
 

@@ -178,6 +178,9 @@ class ShardRows(DecodedRows):
         if any(c is None for c in classes):
             raise DataError(f"some samples of {source} have a .cls label and some do not; label all or none")
         names_file = collection_entry(source if source.is_dir() else source.parent, LABELS_FILE)
+        if names_file.is_file():
+            size = names_file.stat().st_size
+            limits.check("file_bytes", size, f"{names_file} is {size:,} bytes")
         try:
             names = json.loads(names_file.read_text()) if names_file.is_file() else None
         except (ValueError, UnicodeDecodeError, RecursionError):
