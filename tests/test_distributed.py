@@ -142,7 +142,9 @@ def test_a_rank_without_validation_rows_still_takes_part_in_the_validation_loss(
     done = torchrun(script, tmp_path / "x.npy", tmp_path / "val.npy")
     assert done.returncode == 0, done.stderr[-2000:]
     one = aelab.AutoEncoder(**_FIT_SETTINGS).fit(X)
-    np.testing.assert_allclose(np.load(tmp_path / "val.npy"), [h["val_loss"] for h in one.history_], rtol=1e-4)
+    # two ranks average their gradients in another order than one process sums them: the weights,
+    # and so the losses, differ in the fourth digit (1.7e-4 here); a rank left out would differ by far more
+    np.testing.assert_allclose(np.load(tmp_path / "val.npy"), [h["val_loss"] for h in one.history_], rtol=1e-3)
 
 
 _KILL_RANK = """

@@ -484,10 +484,13 @@ def test_an_index_refuses_one_dimensional_vectors_zero_cosines_and_repeated_ids(
         Index.build(V[0])
     with pytest.raises(DataError, match="reshape"):
         Index.build(V).query(V[0])
-    with pytest.raises(DataError, match="vector 10 is all zeros"):
-        Index.build(np.vstack([V, np.zeros((1, 4), np.float32)]))
-    with pytest.raises(DataError, match="all zeros"):
+    with pytest.raises(DataError, match="every vector of the index is all zeros"):
+        Index.build(np.zeros((5, 4), np.float32))
+    with pytest.raises(DataError, match="every query is all zeros"):
         Index.build(V).query(np.zeros((1, 4), np.float32))
+    empty_document = np.vstack([V, np.zeros((1, 4), np.float32)])  # one among others: it scores 0
+    found = Index.build(empty_document).query(np.vstack([V[:1], np.zeros((1, 4), np.float32)]), k=11)
+    assert found.ids[0][0] == "0" and found.ids[0][-1] == "10" and (found.scores[1] == 0).all()
     assert len(Index.build(np.zeros((3, 4), np.float32), metric="l2")) == 3  # a distance needs no direction
     with pytest.raises(DataError, match="'a' is given twice"):
         Index.build(V[:3], ids=["a", "b", "a"])

@@ -41,6 +41,17 @@ def _watch(parent: int) -> None:
     os._exit(1)
 
 
+def start_worker(parent: int, settings: dict) -> None:
+    """A process pool's ``initializer`` (``initargs=(os.getpid(), aelab.limits.as_dict())``): the
+    worker ends with its parent and reads under its parent's limits. It lives here, in a module
+    that imports nothing heavy, so that it runs a moment after the worker starts, not after torch
+    has loaded (a parent killed in that time would otherwise leave the worker to load it)."""
+    from . import limits
+
+    die_with_parent(parent)
+    limits.set_limits(**settings)
+
+
 def loader_worker_init(parent: int, worker_id: int) -> None:
     """A DataLoader's ``worker_init_fn`` (with ``functools.partial(loader_worker_init, os.getpid())``)."""
     die_with_parent(parent)

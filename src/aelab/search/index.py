@@ -130,6 +130,8 @@ class Index:
         n, width = len(V), self._width(V)
         if n == 0 or width == 0:
             raise DataError(f"nothing to add: the vectors are empty (shape {V.shape})")
+        if not self.ids:
+            self._check_directions(V, "vector of the index")
         ids = [str(len(self.ids) + i) for i in range(n)] if ids is None else [str(i) for i in ids]
         paths = [None] * n if paths is None else [None if p is None else str(p) for p in paths]
         if len(ids) != n or len(paths) != n or (labels is not None and len(labels) != n):
@@ -178,18 +180,22 @@ class Index:
             )
         if not np.isfinite(V).all():
             raise DataError("vectors contain NaN or infinite values")
-        if self.metric == "cosine" and V.size and not np.abs(V).max(1).all():
-            row = int(np.argmin(np.abs(V).max(1)))
-            raise DataError(
-                f"vector {row} is all zeros: it has no direction, so its cosine similarity to anything is undefined; "
-                "use metric='l2' (--metric l2), or leave such items out"
-            )
         if self.metric == "hamming":
             if ((V != 0) & (V != 1)).any():
                 raise DataError("a hamming index holds binary codes: vectors of 0s and 1s (a model trained --binary)")
             if V.shape[1] % 8:
                 raise DataError(f"binary codes come 8 bits at a time in FAISS; these have {V.shape[1]} bits")
         return V
+
+    def _check_directions(self, V: np.ndarray, what: str) -> None:
+        """Cosine similarity needs a direction: vectors of all zeros score 0 against everything. An
+        item or a query among others may be so (an empty document); all of them may not, or every
+        answer would be a tie."""
+        if self.metric == "cosine" and V.size and not np.abs(V).max():
+            raise DataError(
+                f"every {what} is all zeros: with no direction, its cosine similarities are all 0 and rank nothing; "
+                "use metric='l2' (--metric l2), or give vectors that are not all zeros"
+            )
 
     def _new_faiss(self, V: np.ndarray):
         import faiss
@@ -274,6 +280,7 @@ class Index:
         V = self._prepare(vectors)
         if self._width(V) != self.dimension:
             raise DataError(f"queries have {self._width(V)} dimensions but the index holds {self.dimension}-D vectors")
+        self._check_directions(V, "query")
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ParameterError(f"the number of neighbours (-k) must be a whole number >= 1, not {k!r}")
         k = min(int(k), len(self))

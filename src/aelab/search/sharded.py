@@ -25,7 +25,7 @@ from .. import limits
 from ..errors import DataError, ParameterError
 from ..models import load as load_model
 from ..storage import atomic_path, check_output, save_json
-from ..workers import die_with_parent
+from ..workers import start_worker
 from .collection import FITTED_SPACES, open_collection, space_model, spread_sample
 from .index import EXACT_FILE, Index, default_metric
 
@@ -72,7 +72,7 @@ def build_sharded(
         # each worker ends with this process, however it ends, and reads under this process's limits
         start = (os.getpid(), limits.as_dict())
         with ProcessPoolExecutor(
-            min(int(workers), len(jobs)), mp_context=get_context("spawn"), initializer=_start_worker, initargs=start
+            min(int(workers), len(jobs)), mp_context=get_context("spawn"), initializer=start_worker, initargs=start
         ) as pool:
             list(pool.map(_build_shard, *zip(*jobs)))
     else:
@@ -117,11 +117,6 @@ def _trained(work: Path) -> Index:
 
 def _shard_folder(work: Path, s: int) -> Path:
     return work / f"shard-{s:05d}"
-
-
-def _start_worker(parent: int, settings: dict) -> None:
-    die_with_parent(parent)
-    limits.set_limits(**settings)
 
 
 def _build_shard(collection: dict, work, s: int, start: int, stop: int, prefix: str, batch_size: int) -> None:
