@@ -240,7 +240,8 @@ def test_train_conv_with_combined_terms_and_reconstruct_noisy(idx_folder, tmp_pa
     assert "reconstruction" in printed and "sparse" in printed and "PCA-3" in printed
     config = json.loads((out / "config.json").read_text())
     assert config["class"] == "ConvAutoEncoder"
-    assert config["fitted"]["terms_"] == {"denoise": "gaussian:0.2", "sparse": "l1:0.001", "keep_distances": 30.0}
+    terms = {"denoise": "gaussian:0.2", "sparse": "l1:0.001", "keep_neighbours": 12.0, "n_neighbours": 15}
+    assert config["fitted"]["terms_"] == terms  # keep_neighbours: 0.4 per input feature (6x5 images)
     figure = tmp_path / "noisy.png"
     assert main(["reconstruct", str(out), "--data", str(idx_folder), "--out", str(figure), "-n", "4"]) == 0
     assert figure.stat().st_size > 0 and "noisy input" in capsys.readouterr().out  # the model's own noise

@@ -86,11 +86,21 @@ def train_args(data: Path, out: Path, *extra) -> list[str]:
 def test_two_ranks_train_the_model_of_one_process(tmp_path):
     """Without BatchNorm, two ranks that each take half of every batch train the weights one
     process trains with the same global batch: the same sums, in another order (float tolerance).
-    The distance-keeping term (on by default) compares every pair of the global batch, across
-    the ranks, as one process does; validation (which picks the epoch kept) is left out, since
-    there each rank compares the pairs of its own share."""
+    The distance-keeping term compares every pair of the global batch, across the ranks, as one
+    process does; validation (which picks the epoch kept) is left out, since there each rank
+    compares the pairs of its own share. The neighbour-keeping term is left out too: each rank
+    draws the samples it pushes away from its own share of the batch."""
     data = low_rank_table(tmp_path / "table.npy")
-    same = ["--normalization", "none", "--validation-fraction", "0"]
+    same = [
+        "--normalization",
+        "none",
+        "--validation-fraction",
+        "0",
+        "--keep-distances",
+        "auto",
+        "--keep-neighbours",
+        "0",
+    ]
     assert main(train_args(data, tmp_path / "one", *same)) == 0
     done = run_cli(*train_args(data, tmp_path / "two", *same, "--nproc-per-node", "2"))
     assert done.returncode == 0, done.stderr[-2000:]

@@ -61,7 +61,8 @@ def test_a_binary_auto_encoder_saves_loads_and_encodes_the_same_bits(tmp_path):
         aelab.AutoEncoder(binary=True, variational=True, epochs=1).fit(ds.train.X)
     clean = aelab.AutoEncoder(n_components=16, binary=True, denoise=None, hidden_layer_sizes=(64,), epochs=1)
     assert clean.fit(ds.train.X).terms_ == {"binary": True}
-    assert aelab.AutoEncoder(hidden_layer_sizes=(64,), epochs=1).fit(ds.train.X).terms_ == {"keep_distances": 30.0}
+    default = aelab.AutoEncoder(hidden_layer_sizes=(64,), epochs=1).fit(ds.train.X).terms_
+    assert default == {"keep_neighbours": 25.6, "n_neighbours": 15}  # real-valued codes keep neighbours
 
 
 @pytest.mark.slow

@@ -96,8 +96,8 @@ def digits():
     return datasets.load("digits")
 
 
-# each test switches on the terms it is about (keep_distances is on by default, for search)
-SMALL = dict(n_components=4, hidden_layer_sizes=(48, 24), epochs=15, batch_size=32, random_state=0, keep_distances=0.0)
+# each test switches on the terms it is about (keep_neighbours is on by default, for search)
+SMALL = dict(n_components=4, hidden_layer_sizes=(48, 24), epochs=15, batch_size=32, random_state=0, keep_neighbours=0.0)
 
 
 def test_terms_combine_are_logged_separately_and_saved(digits, tmp_path):
@@ -216,15 +216,18 @@ def test_keep_distances_makes_the_codes_distances_follow_the_inputs(digits):
     assert agreement(keeping) > agreement(plain) + 0.05
 
 
-def test_keep_distances_is_on_by_default_for_real_valued_codes_only():
-    def weight(**params) -> float:
-        return AutoEncoder(**params)._regularization().keep_distances
+def test_keep_neighbours_is_on_by_default_for_real_valued_codes_only():
+    def weight(n_features=64, **params) -> float:
+        return AutoEncoder(**params)._regularization(n_features).keep_neighbours
 
-    assert weight() == 30.0 and weight(keep_distances=2.5) == 2.5
-    assert weight(binary=True) == 0.0 and weight(variational=True) == 0.0  # where it did not help
-    assert weight(binary=True, keep_distances=4.0) == 4.0  # a given weight always wins
-    with pytest.raises(ParameterError, match="keep_distances"):
-        AutoEncoder(keep_distances="most")._regularization()
+    assert weight() == pytest.approx(25.6) and weight(784) == pytest.approx(313.6)  # 0.4 per input feature
+    assert weight(keep_neighbours=2.5) == 2.5
+    assert weight(binary=True) == 0.0 and weight(variational=True) == 0.0
+    assert weight(binary=True, keep_neighbours=4.0) == 4.0  # a given weight always wins
+    distances = AutoEncoder(keep_distances="auto")._regularization(64).keep_distances
+    assert distances == 30.0 and AutoEncoder()._regularization(64).keep_distances == 0.0  # its default before
+    with pytest.raises(ParameterError, match="keep_neighbours"):
+        AutoEncoder(keep_neighbours="most")._regularization()
 
 
 def _distances(A: np.ndarray) -> np.ndarray:

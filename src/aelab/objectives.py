@@ -13,6 +13,11 @@ A plain auto-encoder minimises the reconstruction loss. Each variant adds one th
   vector-Jacobian product with a random sign vector (Hutchinson's estimator: unbiased for any
   depth, one extra backward pass rather than one per code unit);
 - code L2: the squared norm of the code, so that codes gather near zero;
+- neighbour keeping: parametric UMAP's loss (Sainburg, McInnes & Gentner 2021): each sample and
+  one of its nearest neighbours in the inputs (drawn from the fuzzy k-nearest-neighbour graph
+  that training feeds, :mod:`aelab.training.feed`) are pulled together in the code space, the
+  other samples of the batch pushed apart, as UMAP lays out its embedding;
+- distance keeping: the batch's pairwise distances of the inputs kept in the codes;
 - variational: a Gaussian encoder (mean and log-variance), a code sampled with the
   reparameterization trick (by the net itself, in ``forward``), and the KL divergence to N(0, I)
   weighted by beta (warmed up linearly over the first epochs when asked).
@@ -33,7 +38,16 @@ import torch.distributed._functional_collectives as collectives
 import torch.nn.functional as F
 
 from .errors import ParameterError
-from .params import AUTO_BINARY_DENOISE, AUTO_KEEP_DISTANCES, CORRUPTIONS, LOSSES, REGULARIZATION, SPARSITIES, TABLE
+from .params import (
+    AUTO_BINARY_DENOISE,
+    AUTO_KEEP_DISTANCES,
+    AUTO_KEEP_NEIGHBOURS,
+    CORRUPTIONS,
+    LOSSES,
+    REGULARIZATION,
+    SPARSITIES,
+    TABLE,
+)
 
 
 # --- reconstruction losses -------------------------------------------------------------------------
@@ -186,6 +200,27 @@ def distance_keeping(x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
     return (dz / dz.mean().clamp_min(1e-12) - dx / dx.mean().clamp_min(1e-12)).square().mean()
 
 
+#: UMAP's curve of similarity over distance, ``1 / (1 + a d^(2b))``, for its default min_dist of 0.1
+UMAP_A, UMAP_B = 1.577, 0.8951
+NEGATIVES = 5  # other samples of the batch pushed away from each sample, per neighbour pulled near
+
+
+def neighbour_keeping(code: torch.Tensor, partner: torch.Tensor, negatives: int = NEGATIVES) -> torch.Tensor:
+    """Parametric UMAP's cross-entropy for a batch of codes and the codes of one input neighbour of
+    each (``partner``): -log q of each pair, and -log(1 - q) of each code with ``negatives`` codes
+    of the batch drawn at random (torch's generator), where q = 1 / (1 + a d^(2b)) is UMAP's
+    similarity of codes at distance d. Averaged over the batch."""
+    code, partner = code.float(), partner.float()
+
+    def similarity(a, b):
+        return 1.0 / (1.0 + UMAP_A * (a - b).square().sum(-1).clamp_min(1e-10).pow(UMAP_B))
+
+    near = similarity(code, partner)
+    others = torch.randint(0, len(code), (len(code), negatives), device=code.device)
+    far = similarity(code[:, None, :], partner[others])
+    return -(near.clamp_min(1e-4).log().mean() + (1 - far).clamp_min(1e-4).log().sum(1).mean())
+
+
 def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mean, exp(logvar)) || N(0, I)), summed over code units, averaged over the batch."""
     mean, logvar = mean.float(), logvar.float()
@@ -201,15 +236,18 @@ class Regularization:
     contractive: float = 0.0
     code_l2: float = 0.0
     keep_distances: float = 0.0
+    keep_neighbours: float = 0.0
+    n_neighbours: int | str = "auto"  # resolved for the training samples by the estimator
     variational: bool = False
     beta: float = 1.0
     beta_warmup: int = 0
     binary: bool = False
 
     @classmethod
-    def from_params(cls, **params) -> Regularization:
+    def from_params(cls, n_features: int | None = None, **params) -> Regularization:
         """The terms an estimator's parameters switch on: ``params`` are the ``REGULARIZATION``
-        names of :mod:`aelab.params` (missing ones take their defaults), checked against its table."""
+        names of :mod:`aelab.params` (missing ones take their defaults), checked against its table;
+        ``n_features`` (the inputs', when known) sets what ``keep_neighbours="auto"`` weighs."""
         unknown = set(params) - set(REGULARIZATION)
         if unknown:
             raise ParameterError(f"not a regularization parameter: {', '.join(sorted(unknown))}")
@@ -218,9 +256,11 @@ class Regularization:
             TABLE[name].check(value)
         if values["binary"] and values["variational"]:
             raise ParameterError("a code is binary or variational, not both")
+        plain = not (values["binary"] or values["variational"])
         if values["keep_distances"] == "auto":
-            plain = not (values["binary"] or values["variational"])
             values["keep_distances"] = AUTO_KEEP_DISTANCES if plain else 0.0
+        if values["keep_neighbours"] == "auto":
+            values["keep_neighbours"] = AUTO_KEEP_NEIGHBOURS * (n_features or 1) if plain else 0.0
         if values["denoise"] == "auto":
             values["denoise"] = AUTO_BINARY_DENOISE if values["binary"] else None
         return cls(
@@ -229,6 +269,8 @@ class Regularization:
             float(values["contractive"]),
             float(values["code_l2"]),
             float(values["keep_distances"]),
+            float(values["keep_neighbours"]),
+            values["n_neighbours"] if values["n_neighbours"] == "auto" else int(values["n_neighbours"]),
             bool(values["variational"]),
             float(values["beta"]),
             int(values["beta_warmup"]),
@@ -244,6 +286,7 @@ class Regularization:
             "contractive": self.contractive,
             "code_l2": self.code_l2,
             "keep_distances": self.keep_distances,
+            "keep_neighbours": self.keep_neighbours,
             "kl": self.variational,
         }
         return [k for k, v in on.items() if v]
@@ -258,6 +301,8 @@ class Regularization:
         """The terms that are on, as plain values (saved in the model's config.json)."""
         out = {k: str(getattr(self, k)) for k in ("denoise", "sparse") if getattr(self, k)}
         out.update({k: getattr(self, k) for k in ("contractive", "code_l2", "keep_distances") if getattr(self, k)})
+        if self.keep_neighbours:
+            out.update(keep_neighbours=self.keep_neighbours, n_neighbours=self.n_neighbours)
         if self.variational:
             out.update(variational=True, beta=self.beta, beta_warmup=self.beta_warmup)
         if self.binary:
@@ -265,8 +310,12 @@ class Regularization:
         return out
 
 
-def objective(net, x: torch.Tensor, epoch: float, reg: Regularization, reconstruction) -> tuple[torch.Tensor, dict]:
-    """The loss of one batch for an auto-encoder ``net`` and its terms by name.
+def objective(
+    net, x: torch.Tensor, epoch: float, reg: Regularization, reconstruction, partner: torch.Tensor | None = None
+) -> tuple[torch.Tensor, dict]:
+    """The loss of one batch for an auto-encoder ``net`` and its terms by name; ``partner``: one
+    input neighbour of each row (training batches of a neighbour-keeping objective), encoded in the
+    same pass.
 
     The batch goes through ``net(x) -> (stats, logits)`` (its ``forward``, so that wrappers such
     as DistributedDataParallel see every step): ``stats`` is the code, or the code's mean and
@@ -274,6 +323,9 @@ def objective(net, x: torch.Tensor, epoch: float, reg: Regularization, reconstru
     and the mean otherwise. ``reconstruction(logits, target)`` is the reconstruction loss.
     Evaluation keeps the corruption (the denoising objective is what validation should measure).
     """
+    neighbours = reg.keep_neighbours and partner is not None
+    if neighbours:  # the partners go through the net with the batch: one pass, one set of statistics
+        x, partner = torch.cat([x, partner]), None
     x_in = reg.denoise(x) if reg.denoise else x
     if reg.contractive:
         x_in = x_in.detach().requires_grad_(True)
@@ -281,6 +333,10 @@ def objective(net, x: torch.Tensor, epoch: float, reg: Regularization, reconstru
         stats, logits = net(x_in)
         mean, logvar = stats.chunk(2, dim=1) if reg.variational else (stats, None)
         penalty = contractive_penalty(mean, x_in, create_graph=net.training) if reg.contractive else None
+    if neighbours:  # the partners' rows count in the contractive penalty above, as rows of the batch
+        n = len(x) // 2
+        mean, partner, logits, x = mean[:n], mean[n:], logits[:n], x[:n]
+        logvar = None if logvar is None else logvar[:n]
     recon = reconstruction(logits, x)
     terms = {"reconstruction": recon}
     loss = recon
@@ -292,10 +348,12 @@ def objective(net, x: torch.Tensor, epoch: float, reg: Regularization, reconstru
         terms["code_l2"] = reg.code_l2 * mean.float().square().sum(1).mean()
     if reg.keep_distances:
         terms["keep_distances"] = reg.keep_distances * distance_keeping(x, mean)
+    if neighbours:
+        terms["keep_neighbours"] = reg.keep_neighbours * neighbour_keeping(mean, partner)
     if reg.variational:
         terms["kl"] = gaussian_kl(mean, logvar)
         loss = loss + reg.beta_at(epoch) * terms["kl"]
-    for name in ("sparse", "contractive", "code_l2", "keep_distances"):
+    for name in ("sparse", "contractive", "code_l2", "keep_distances", "keep_neighbours"):
         if name in terms:
             loss = loss + terms[name]
     if len(terms) == 1:

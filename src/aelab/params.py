@@ -75,9 +75,16 @@ AUTO_EPOCHS = 100  # ... and the recipe's epochs,
 AUTO_STEPS = 5_000  # or more, until training takes this many steps
 AUTO_MAX_EPOCHS = 1_000
 AUTO_PATIENCE = 20
-#: The ``keep_distances`` weight of a real-valued code, chosen on MNIST, the 8x8 digits and a
-#: 2,000-image MNIST sample (benchmarks/retrieval_mnist.py).
+#: What ``keep_distances="auto"`` meant while it was on by default: 30 for a real-valued code (chosen
+#: on MNIST, the 8x8 digits and a 2,000-image MNIST sample); models saved then still say so.
 AUTO_KEEP_DISTANCES = 30.0
+#: The ``keep_neighbours`` weight of a real-valued code, per input feature (the reconstruction loss
+#: is summed over the features, so this keeps the balance whatever their number: 314 on MNIST's
+#: 784 pixels, 26 on the 8x8 digits), chosen on a 20,000-image MNIST split and the 8x8 digits
+#: (benchmarks/retrieval_mnist.py; the README has the trials).
+AUTO_KEEP_NEIGHBOURS = 0.4
+#: The neighbours of each sample in the graph that ``keep_neighbours`` keeps (UMAP's default).
+N_NEIGHBOURS = 15
 #: The standard deviation of the noise added before a binary code's sigmoid in training. Noise
 #: that large (Salakhutdinov & Hinton's semantic hashing) makes the decoder useless unless the
 #: logits are far from 0, so the sigmoid's outputs end near 0 and 1 and lose little when
@@ -298,14 +305,36 @@ REGULARIZATION_PARAMS = (
     ),
     Param(
         "keep_distances",
-        "auto",
+        0.0,
         "weight of a term that keeps each batch's pairwise distances (each over their mean) from the "
-        f"inputs in the codes, so that codes rank far items as the inputs do (for search); auto: "
-        f"{AUTO_KEEP_DISTANCES:g} for real-valued codes, 0 for binary and variational ones (where it did not help)",
+        "inputs in the codes, so that codes rank far items as the inputs do; auto: "
+        f"{AUTO_KEEP_DISTANCES:g} for real-valued codes (the default before keep_neighbours), 0 for others",
         type=auto_or_float,
         valid=_auto_or(_at_least(0)),
         expect="a number >= 0 or auto",
         metavar="WEIGHT|auto",
+    ),
+    Param(
+        "keep_neighbours",
+        "auto",
+        "weight of a term that keeps each sample's nearest neighbours near it in the codes and the other "
+        "samples of its batch away (parametric UMAP's loss over the inputs' fuzzy k-nearest-neighbour graph), "
+        f"so that codes find similar items as UMAP's embeddings do (for search and maps); auto: "
+        f"{AUTO_KEEP_NEIGHBOURS:g} per input feature for real-valued codes, 0 for binary and variational ones",
+        type=auto_or_float,
+        valid=_auto_or(_at_least(0)),
+        expect="a number >= 0 or auto",
+        metavar="WEIGHT|auto",
+    ),
+    Param(
+        "n_neighbours",
+        "auto",
+        f"neighbours of each sample in the graph that keep_neighbours keeps (fewer than the training samples); "
+        f"auto: {N_NEIGHBOURS}, or one fewer than the training samples when there are not more",
+        type=auto_or_int,
+        valid=_auto_or(_integer_at_least(1)),
+        expect="a whole number >= 1 or auto",
+        metavar="K|auto",
     ),
     Param(
         "variational",

@@ -8,13 +8,15 @@ objective goes through). Subclasses build it in ``_build`` and check their own p
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 
-from ..errors import DataError, ModelError
+from ..errors import DataError, ModelError, ParameterError
 from ..nn import binarize
 from ..objectives import Corruption, Regularization, apply_output, objective, reconstruction_loss
-from ..params import AUTO_BINARY_STEPS, AUTOENCODER_PARAMS, REGULARIZATION, check_bits, parameters_doc
+from ..params import AUTO_BINARY_STEPS, AUTOENCODER_PARAMS, N_NEIGHBOURS, REGULARIZATION, check_bits, parameters_doc
 from ..storage import json_value
 from ..training import TrainConfig
 from .base import CodeModel, check_shapes
@@ -45,7 +47,6 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
         (2 GiB).
         """
         self._check_params()
-        self.regularization_ = self._regularization()
         self._set_image_shape(X, image_shape)
         rows = None
         if stream or (stream is None and (over_memory_budget(X) or getattr(X, "read_in_batches", False))):
@@ -57,6 +58,7 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
             X = self._check_X(X, fitting=True)
         if len(X) < 2:
             raise DataError(f"an auto-encoder needs at least 2 samples to train on, not {len(X)} sample")
+        self.regularization_ = self._regularization(self.n_features_in_)
         y = None if y is None else np.asarray(y)
         if y is not None and len(y) != len(X):
             raise DataError(f"y must hold one label per sample: {len(X)} samples, {len(y)} labels")
@@ -80,6 +82,7 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
             raise DataError("loss='bce' needs data in [0, 1] and a sigmoid output; use loss='mse' for other data")
 
         config = self._train_config()
+        reg = self.regularization_ = self._neighbours_for(config.n_train(len(X)))
         self._choose_architecture(config.n_train(len(X)))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
@@ -93,6 +96,7 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
             param_groups=self._param_groups(),
             checkpoint_dir=checkpoint_dir,
             resume=resume,
+            neighbours=reg.n_neighbours if reg.keep_neighbours else None,
             **streamed,
         )
         self._keep_code_sample(X if rows is None else rows, y, config.seed)
@@ -118,8 +122,32 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
     def _auto_training(self) -> tuple[int, int]:
         return (1, AUTO_BINARY_STEPS) if self.binary else super()._auto_training()
 
-    def _regularization(self) -> Regularization:
-        return Regularization.from_params(**{name: getattr(self, name) for name in REGULARIZATION})
+    def _neighbours_for(self, n_train: int) -> Regularization:
+        """The objective's terms with the neighbours of its graph counted for ``n_train`` training
+        samples: "auto" is N_NEIGHBOURS or as many as there are other samples; more is refused."""
+        reg = self.regularization_
+        if not reg.keep_neighbours:
+            return reg
+        k = reg.n_neighbours
+        if k == "auto":
+            k = min(N_NEIGHBOURS, n_train - 1)
+        elif k >= n_train:
+            raise ParameterError(
+                f"n_neighbours={k}, but there are {n_train} training samples (the rest validate): keep fewer "
+                "neighbours than that, or keep_neighbours=0"
+            )
+        if k < 1:
+            return dataclasses.replace(reg, keep_neighbours=0.0)  # one training sample has no neighbour
+        return dataclasses.replace(reg, n_neighbours=int(k))
+
+    def _regularization(self, n_features: int | None = None) -> Regularization:
+        values = {name: getattr(self, name) for name in REGULARIZATION}
+        return Regularization.from_params(n_features=n_features, **values)
+
+    @classmethod
+    def _upgraded(cls, params: dict) -> dict:
+        """A model saved before keep_neighbours existed was trained without it."""
+        return params if "keep_neighbours" in params else dict(params, keep_neighbours=0.0)
 
     def _choose_architecture(self, n_train: int) -> None:
         """Resolve "auto" architecture parameters for ``n_train`` training samples (in subclasses)."""
@@ -148,7 +176,8 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
         return reconstruction_loss(self.loss_, logits, target, self.output_activation_)
 
     def _batch_loss(self, module, batch, epoch):
-        return objective(module, batch[0], epoch, self.regularization_, self._reconstruction)
+        partner = batch[1] if len(batch) > 1 else None  # a training batch of the neighbour-keeping term
+        return objective(module, batch[0], epoch, self.regularization_, self._reconstruction, partner)
 
     @property
     def terms_(self) -> dict:
@@ -228,7 +257,7 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
         fitted.pop("terms_", None)  # written for readers of config.json; rebuilt from the params
         for k, v in fitted.items():
             setattr(self, k, v)
-        self.regularization_ = self._regularization()
+        self.regularization_ = self._regularization(self.n_features_in_)
         self.module_ = self._sized(lambda: self._build(self.n_features_in_), tensors)
         self._restore_module(tensors)
         self.code_sample_ = tensors["code_sample"].numpy() if "code_sample" in tensors else None  # older models

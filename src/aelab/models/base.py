@@ -48,6 +48,12 @@ class SavedModel(BaseEstimator):
         super().__init_subclass__(**kw)
         _REGISTRY[cls.__name__] = cls
 
+    @classmethod
+    def _upgraded(cls, params: dict) -> dict:
+        """The parameters of a saved config as this version reads them (a parameter added since
+        takes the value that the model was trained with)."""
+        return params
+
     def _init_params(self, values: dict[str, Any]) -> None:
         """Store ``__init__``'s arguments (pass ``locals()``) unchanged, as scikit-learn expects."""
         for name in self._get_param_names():
@@ -243,7 +249,7 @@ def restore(config: dict, tensors: dict[str, torch.Tensor], where) -> SavedModel
     cls = _REGISTRY.get(config.get("class"))
     if cls is None:
         raise ModelError(f"{where} holds a {config.get('class')!r}, which this version of aelab does not know")
-    params = {k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items()}
+    params = cls._upgraded({k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items()})
     unknown = sorted(set(params) - set(cls._get_param_names()))
     if unknown:
         raise ModelError(f"{where} is damaged: {cls.__name__} has no parameter {unknown[0]!r}")

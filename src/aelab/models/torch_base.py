@@ -211,9 +211,12 @@ class TorchEstimator(SavedModel):
                 f"{self.batch_size_}): too few to learn; give more epochs or smaller batches (--epochs, "
                 "--batch-size, or leave both at auto)"
             )
-        if len(history) >= 2 and history[-1]["loss"] > 0.98 * history[0]["loss"]:
+        # the reconstruction's loss, where there are other terms: some draw at random (neighbours, noise)
+        moved = [r.get("reconstruction", r["loss"]) for r in history[:1] + history[-1:]]
+        if len(history) >= 2 and moved[1] > 0.98 * moved[0]:
+            first, last = moved
             return (
-                f"the training loss barely moved ({history[0]['loss']:.4g} -> {history[-1]['loss']:.4g}); try "
+                f"the training loss barely moved ({first:.4g} -> {last:.4g}); try "
                 "smaller batches (--batch-size), more epochs (--epochs) or another learning rate (--lr)"
             )
         return ""

@@ -120,7 +120,7 @@ class DocumentModel(CodeModel):
             loss="multinomial" if words else "mse",
             scaling="none" if words else "auto",
             denoise=self.denoise,
-            keep_distances=0.0,  # chosen on images; document codes keep the recipe benchmarked here
+            keep_neighbours=0.0,  # chosen on images; document codes keep the recipe benchmarked here
             binary=bool(self.binary),
             epochs=epochs if self.epochs == "auto" else self.epochs,
             batch_size=batch if self.batch_size == "auto" else self.batch_size,

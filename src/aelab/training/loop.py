@@ -33,6 +33,7 @@ from ..params import AUTO_EPOCHS, AUTO_MAX_BATCH, AUTO_STEPS, TABLE, auto_batch_
 from ..workers import loader_worker_init
 from .checkpoints import has_checkpoint, load_checkpoint, save_checkpoint
 from .distributed import World, barrier, every_rank, gather_objects, join, on_main, sum_over_ranks, wrap
+from .feed import NeighbourGraph
 
 #: ``batch_loss(module, batch, epoch) -> (loss, {term name: value})``: the objective of one batch.
 #: ``batch`` holds the batch's rows of X (and of y, when there are targets); ``epoch`` counts the
@@ -135,6 +136,7 @@ def fit_module(
     progress: bool = True,
     stream: bool = False,
     prepare: Callable[[np.ndarray], np.ndarray] | None = None,
+    neighbours: int | None = None,
 ) -> TrainResult:
     """Train ``module`` on the rows of ``X`` (and targets ``y``, if given) to minimise ``batch_loss``.
 
@@ -151,6 +153,10 @@ def fit_module(
 
     Random draws inside ``batch_loss`` (input noise, variational samples) come from torch's global
     generator, seeded here and saved in every checkpoint; the caller's generator is left untouched.
+
+    With ``neighbours`` (k), each training batch holds beside its rows one of each row's k nearest
+    training rows (:class:`aelab.training.feed.NeighbourGraph`, drawn anew each epoch from the seed):
+    ``batch_loss`` gets ``(x, x_partner)``; validation batches hold the rows alone.
     """
     config.check()
     config = config.resolved(len(X))
@@ -176,6 +182,7 @@ def fit_module(
                     resume,
                     fingerprint,
                     progress,
+                    neighbours,
                 )
             finally:
                 rows.close()
@@ -184,6 +191,7 @@ def fit_module(
 
 
 RANK_SEED_STRIDE = 7919  # rank r draws its noise from seed + 2 + r * this (rank 0: a one-process run's)
+PARTNER_STREAM = 3  # the stream of the seed that draws each epoch's neighbour partners
 FINGERPRINT_ROWS = 256
 
 
@@ -247,10 +255,20 @@ class Rows:
         index = positions.cpu().numpy() if isinstance(positions, torch.Tensor) else positions
         return np.ascontiguousarray(self.prepare(self.X[index]), dtype=np.float32).reshape(len(index), -1)
 
-    def batches(self, positions: list[torch.Tensor]):
-        """``take`` of each of ``positions``, in order. Data whose rows cost decoding (an image
-        folder, shards: ``X.workers``) is read ahead in that many worker processes, started at the
-        first epoch and kept for the run (:class:`ReadAhead`; :meth:`close` ends them)."""
+    def read(self, positions: np.ndarray) -> np.ndarray:
+        """The rows at ``positions`` as float32 on the CPU, prepared as training takes them."""
+        if self.stream:
+            return self._read(positions)
+        return self.memory[torch.from_numpy(np.asarray(positions)).to(self.memory.device)].cpu().numpy()
+
+    def batches(self, positions: list[torch.Tensor], partners: list[torch.Tensor] | None = None):
+        """``take`` of each of ``positions``, in order; with ``partners`` (rows, one per position),
+        each batch is ``(x, x_partner)``. Data whose rows cost decoding (an image folder, shards:
+        ``X.workers``) is read ahead in that many worker processes, started at the first epoch and
+        kept for the run (:class:`ReadAhead`; :meth:`close` ends them)."""
+        if partners is not None:  # both read as one batch, then split
+            joined = [torch.cat([p, q]) for p, q in zip(positions, partners)]
+            return ((x[: len(p)], x[len(p) :]) for (x, *_), p in zip(self.batches(joined), positions))
         workers = getattr(self.X, "workers", 0) if self.stream else 0
         if not workers:
             return map(self.take, positions)
@@ -345,7 +363,18 @@ def _as_it_is(out):
 
 
 def _fit(
-    module, rows, batch_loss, config, device, ranks: World, param_groups, checkpoint_dir, resume, fingerprint, progress
+    module,
+    rows,
+    batch_loss,
+    config,
+    device,
+    ranks: World,
+    param_groups,
+    checkpoint_dir,
+    resume,
+    fingerprint,
+    progress,
+    neighbours=None,
 ):
     module.to(device)
     n = rows.n
@@ -367,6 +396,7 @@ def _fit(
     batch = part * ranks.size
     per_epoch = max(1, n_train // batch)  # the remainder is dropped: BatchNorm needs full batches
     mine = slice(ranks.rank * part, (ranks.rank + 1) * part)
+    graph = NeighbourGraph.build(rows.read, train_positions.numpy(), neighbours) if neighbours else None
     half = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(config.precision)
     autocast = torch.autocast(device.type, dtype=half or torch.bfloat16, enabled=half is not None)
     # float16's narrow range: the loss is scaled up so that small gradients do not vanish, and a
@@ -439,7 +469,11 @@ def _fit(
             sums: dict[str, torch.Tensor] = {}
             perm = torch.randperm(n_train, generator=shuffle)
             epoch_batches = [train_positions[perm[b * batch : (b + 1) * batch][mine]] for b in range(per_epoch)]
-            for b, data in enumerate(rows.batches(epoch_batches)):
+            partners = None
+            if graph is not None:  # drawn from the seed and the epoch alone: a resumed run draws the same
+                drawn = torch.from_numpy(graph.partners(np.random.default_rng([config.seed, PARTNER_STREAM, epoch])))
+                partners = [drawn[perm[b * batch : (b + 1) * batch][mine]] for b in range(per_epoch)]
+            for b, data in enumerate(rows.batches(epoch_batches, partners)):
                 with autocast:
                     loss, terms = batch_loss(trained, data, epoch - 1 + b / per_epoch)
                 optimizer.zero_grad(set_to_none=True)

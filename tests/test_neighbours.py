@@ -1,0 +1,120 @@
+"""The neighbour-keeping term (parametric UMAP's loss over the inputs' k-nearest-neighbour graph):
+its graph, its determinism, its place in the defaults, and what it does to search."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import aelab
+from aelab.errors import ParameterError
+from aelab.search import Index, evaluate
+from aelab.training.feed import NeighbourGraph, fuzzy_weights
+
+SMALL = dict(n_components=4, hidden_layer_sizes=(32, 16), epochs=30, batch_size=32, random_state=0)
+
+
+def clusters(n: int = 400, k: int = 8, dims: int = 40, seed: int = 0):
+    """``k`` clusters on curved, noisy strands in ``dims`` dimensions: a few hundred items whose
+    neighbours are known by their cluster, where straight lines (PCA) mix them."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+    t = rng.random((n, 1)) * 3
+    centres = rng.normal(0, 1.0, (k, dims))
+    bends = rng.normal(0, 1.5, (k, dims))
+    X = centres[y] + np.sin(t * 2) * bends[y] + t * rng.normal(0, 0.3, (1, dims)) + rng.normal(0, 0.6, (n, dims))
+    return X.astype(np.float32), y
+
+
+def mean_ap(train_codes, train_y, test_codes, test_y) -> float:
+    index = Index.build(train_codes, labels=train_y.tolist(), kind="exact")
+    return evaluate(index, test_codes, test_y)["map"]
+
+
+def test_the_default_codes_of_a_clustered_collection_rank_above_pca():
+    X, y = clusters()
+    part = aelab.datasets.hold_out("clusters", X, y, 0.25, 0)
+    (Xtr, ytr), (Xte, yte) = (part.train.X, part.train.y), (part.test.X, part.test.y)
+    model = aelab.AutoEncoder(n_components=4, random_state=0).fit(Xtr)
+    assert model.terms_["keep_neighbours"] == pytest.approx(0.4 * 40)  # on by default, 0.4 per input feature
+    plain = aelab.AutoEncoder(n_components=4, random_state=0, keep_neighbours=0).fit(Xtr)
+    pca = aelab.PCA(n_components=4).fit(Xtr)
+    kept, without, linear = (mean_ap(m.transform(Xtr), ytr, m.transform(Xte), yte) for m in (model, plain, pca))
+    assert kept > linear + 0.05 and kept > without + 0.05, (kept, without, linear)
+
+
+def test_the_same_seed_gives_the_same_codes_and_another_seed_other_ones():
+    X, _ = clusters(200)
+    a, b = (aelab.AutoEncoder(**SMALL).fit(X).transform(X) for _ in range(2))
+    np.testing.assert_array_equal(a, b)
+    other = aelab.AutoEncoder(**{**SMALL, "random_state": 1}).fit(X).transform(X)
+    assert not np.allclose(a, other)
+
+
+def test_the_graph_holds_each_rows_nearest_rows_and_draws_partners_by_weight():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5)).astype(np.float32)
+    rows = np.arange(0, 300, 2)  # the training rows: every other one
+    graph = NeighbourGraph.build(lambda at: X[at], rows, 6)
+    distances = ((X[rows][:, None] - X[rows][None]) ** 2).sum(-1)
+    np.fill_diagonal(distances, np.inf)
+    exact = rows[np.argsort(distances, 1)[:, :6]]
+    np.testing.assert_array_equal(np.sort(graph.neighbours, 1), np.sort(exact, 1))  # training rows only
+    drawn = np.stack([graph.partners(np.random.default_rng(s)) for s in range(400)])
+    first = (drawn == graph.neighbours[:, :1].T).mean()  # the nearest is drawn most (weight 1)
+    assert first > 1 / 6 + 0.05 and set(np.unique(drawn)) <= set(rows)
+    weights = fuzzy_weights(np.array([[1.0, 2.0, 3.0, 4.0]]))
+    assert weights[0, 0] == pytest.approx(1.0) and weights.sum() == pytest.approx(2.0, rel=1e-3)  # log2(4)
+
+
+def test_a_streamed_run_builds_the_same_graph_and_trains_the_same_codes(tmp_path):
+    X, _ = clusters(240, dims=80)  # more features than the graph compares: their principal directions
+    np.save(tmp_path / "x.npy", X)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    rows = np.arange(10, 240)
+    in_memory = NeighbourGraph.build(lambda at: X[at], rows, 15)
+    streamed = NeighbourGraph.build(lambda at: np.asarray(mapped[np.sort(at)])[np.argsort(np.argsort(at))], rows, 15)
+    np.testing.assert_array_equal(in_memory.neighbours, streamed.neighbours)
+    a = aelab.AutoEncoder(**SMALL).fit(X).transform(X)
+    b = aelab.AutoEncoder(**SMALL).fit(mapped, stream=True).transform(X)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_bad_neighbour_options_are_one_line(capsys):
+    X, _ = clusters(60)
+    with pytest.raises(ParameterError, match="n_neighbours=80, but there are 54 training samples"):
+        aelab.AutoEncoder(**{**SMALL, "n_neighbours": 80}).fit(X)
+    with pytest.raises(ParameterError, match="keep_neighbours must be a number >= 0"):
+        aelab.AutoEncoder(keep_neighbours=-1).validate_params()
+    small = aelab.AutoEncoder(**{**SMALL, "epochs": 2}).fit(X[:6])  # "auto": as many as there are
+    assert small.terms_["n_neighbours"] == 4
+    from aelab.cli import main
+
+    assert main(["train", "--data", "digits", "--keep-neighbours", "-2", "--out", "x"]) == 1
+    assert "--keep-neighbours must be a number >= 0" in capsys.readouterr().err
+
+
+def test_a_model_saved_before_keep_neighbours_loads_with_the_terms_it_was_trained_with(tmp_path):
+    X, _ = clusters(100)
+    aelab.AutoEncoder(**{**SMALL, "epochs": 2, "keep_neighbours": 0, "keep_distances": "auto"}).fit(X).save(
+        tmp_path / "m"
+    )
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    del config["params"]["keep_neighbours"], config["params"]["n_neighbours"]  # as an older aelab wrote it
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    old = aelab.load(tmp_path / "m")
+    assert old.keep_neighbours == 0.0 and old.terms_ == {"keep_distances": 30.0}
+    np.testing.assert_array_equal(old.transform(X), aelab.load(tmp_path / "m").transform(X))
+
+
+def test_the_term_pulls_a_neighbour_near_and_pushes_the_others_away():
+    from aelab.objectives import neighbour_keeping
+
+    torch.manual_seed(0)
+    codes = torch.randn(64, 3) * 3
+    near = neighbour_keeping(codes, codes + 0.01)
+    far = neighbour_keeping(codes, codes + torch.randn(64, 3) * 3)
+    assert float(near) < float(far)
