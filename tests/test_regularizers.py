@@ -216,14 +216,14 @@ def test_keep_distances_makes_the_codes_distances_follow_the_inputs(digits):
     assert agreement(keeping) > agreement(plain) + 0.05
 
 
-def test_keep_neighbours_is_on_by_default_for_real_valued_codes_only():
+def test_keep_neighbours_is_on_by_default_for_real_valued_and_binary_codes():
     def weight(n_features=64, **params) -> float:
         return AutoEncoder(**params)._regularization(n_features).keep_neighbours
 
     assert weight() == pytest.approx(25.6) and weight(784) == pytest.approx(313.6)  # 0.4 per input feature
     assert weight(keep_neighbours=2.5) == 2.5
-    assert weight(binary=True) == 0.0 and weight(variational=True) == 0.0
-    assert weight(binary=True, keep_neighbours=4.0) == 4.0  # a given weight always wins
+    assert weight(binary=True) == pytest.approx(25.6) and weight(variational=True) == 0.0
+    assert weight(variational=True, keep_neighbours=4.0) == 4.0  # a given weight always wins
     distances = AutoEncoder(keep_distances="auto")._regularization(64).keep_distances
     assert distances == 30.0 and AutoEncoder()._regularization(64).keep_distances == 0.0  # its default before
     with pytest.raises(ParameterError, match="keep_neighbours"):

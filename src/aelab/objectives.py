@@ -16,7 +16,8 @@ A plain auto-encoder minimises the reconstruction loss. Each variant adds one th
 - neighbour keeping: parametric UMAP's loss (Sainburg, McInnes & Gentner 2021): each sample and
   one of its nearest neighbours in the inputs (drawn from the fuzzy k-nearest-neighbour graph
   that training feeds, :mod:`aelab.training.feed`) are pulled together in the code space, the
-  other samples of the batch pushed apart, as UMAP lays out its embedding;
+  other samples of the batch pushed apart, as UMAP lays out its embedding (a binary code's
+  logits, whose signs are its bits);
 - distance keeping: the batch's pairwise distances of the inputs kept in the codes;
 - variational: a Gaussian encoder (mean and log-variance), a code sampled with the
   reparameterization trick (by the net itself, in ``forward``), and the KL divergence to N(0, I)
@@ -260,9 +261,10 @@ class Regularization:
         if values["keep_distances"] == "auto":
             values["keep_distances"] = AUTO_KEEP_DISTANCES if plain else 0.0
         if values["keep_neighbours"] == "auto":
-            values["keep_neighbours"] = AUTO_KEEP_NEIGHBOURS * (n_features or 1) if plain else 0.0
+            values["keep_neighbours"] = 0.0 if values["variational"] else AUTO_KEEP_NEIGHBOURS * (n_features or 1)
         if values["denoise"] == "auto":
-            values["denoise"] = AUTO_BINARY_DENOISE if values["binary"] else None
+            masked = values["binary"] and not float(values["keep_neighbours"])
+            values["denoise"] = AUTO_BINARY_DENOISE if masked else None
         return cls(
             Corruption.parse(values["denoise"]),
             Sparsity.parse(values["sparse"]),

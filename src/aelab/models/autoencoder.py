@@ -16,7 +16,16 @@ import torch
 from ..errors import DataError, ModelError, ParameterError
 from ..nn import binarize
 from ..objectives import Corruption, Regularization, apply_output, objective, reconstruction_loss
-from ..params import AUTO_BINARY_STEPS, AUTOENCODER_PARAMS, N_NEIGHBOURS, REGULARIZATION, check_bits, parameters_doc
+from ..params import (
+    AUTO_BINARY_STEPS,
+    AUTOENCODER_PARAMS,
+    BINARY_NOISE,
+    N_NEIGHBOURS,
+    NEIGHBOUR_BINARY_NOISE,
+    REGULARIZATION,
+    check_bits,
+    parameters_doc,
+)
 from ..storage import json_value
 from ..training import TrainConfig
 from .base import CodeModel, check_shapes
@@ -143,6 +152,14 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
     def _regularization(self, n_features: int | None = None) -> Regularization:
         values = {name: getattr(self, name) for name in REGULARIZATION}
         return Regularization.from_params(n_features=n_features, **values)
+
+    def _binary_noise(self) -> float:
+        """The noise before a binary code's sigmoid: "auto" is less where the neighbour-keeping term
+        shapes the bits."""
+        if self.binary_noise != "auto":
+            return float(self.binary_noise)
+        reg = getattr(self, "regularization_", None) or self._regularization()
+        return NEIGHBOUR_BINARY_NOISE if reg.keep_neighbours else BINARY_NOISE
 
     @classmethod
     def _upgraded(cls, params: dict) -> dict:

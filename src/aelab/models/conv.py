@@ -77,7 +77,7 @@ class ConvAutoEncoder(NeuralAutoEncoder):
         beta=1.0,
         beta_warmup=0,
         binary=False,
-        binary_noise=4.0,
+        binary_noise="auto",
         epochs="auto",
         batch_size="auto",
         learning_rate=3e-3,
@@ -151,5 +151,5 @@ class ConvAutoEncoder(NeuralAutoEncoder):
             self.normalization,
             bool(self.variational),
             bool(self.binary),
-            float(self.binary_noise),
+            self._binary_noise(),
         )

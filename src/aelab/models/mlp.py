@@ -88,7 +88,7 @@ class AutoEncoder(NeuralAutoEncoder):
         beta=1.0,
         beta_warmup=0,
         binary=False,
-        binary_noise=4.0,
+        binary_noise="auto",
         epochs="auto",
         batch_size="auto",
         learning_rate=3e-3,
@@ -129,7 +129,7 @@ class AutoEncoder(NeuralAutoEncoder):
             bool(self.variational),
             bool(self.log_input),
             bool(self.binary),
-            float(self.binary_noise),
+            self._binary_noise(),
         )
 
     def _choose_scaling(self, X):
