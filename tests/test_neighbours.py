@@ -70,6 +70,23 @@ def test_the_graph_holds_each_rows_nearest_rows_and_draws_partners_by_weight():
     assert weights[0, 0] == pytest.approx(1.0) and weights.sum() == pytest.approx(2.0, rel=1e-3)  # log2(4)
 
 
+def test_word_counts_are_neighbours_by_their_words_not_by_their_length():
+    # two topics of 20 words each; each document's counts, and a copy of it ten times as long
+    rng = np.random.default_rng(0)
+    topics = np.zeros((40, 40), np.float32)
+    topics[:20, :20] = rng.integers(0, 3, (20, 20)) + (rng.random((20, 20)) < 0.5)
+    topics[20:, 20:] = rng.integers(0, 3, (20, 20)) + (rng.random((20, 20)) < 0.5)
+    X = np.concatenate([topics, 10 * topics])
+    model = aelab.AutoEncoder(log_input=True, scaling="none", keep_neighbours=1.0)
+    view = model._neighbour_view()
+    graph = NeighbourGraph.build(lambda at: view(X[at]), np.arange(80), 3)
+    topic = np.arange(80) % 40 // 20
+    assert (topic[graph.neighbours] == topic[:, None]).all()
+    # each document's long copy is among its neighbours (by raw counts, none is: the long ones flock)
+    assert (graph.neighbours[:40] == np.arange(40, 80)[:, None]).any(1).all()
+    assert aelab.AutoEncoder()._neighbour_view() is None  # other data is compared as it is
+
+
 def test_a_streamed_run_builds_the_same_graph_and_trains_the_same_codes(tmp_path):
     X, _ = clusters(240, dims=80)  # more features than the graph compares: their principal directions
     np.save(tmp_path / "x.npy", X)

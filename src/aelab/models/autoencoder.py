@@ -106,6 +106,7 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
             checkpoint_dir=checkpoint_dir,
             resume=resume,
             neighbours=reg.n_neighbours if reg.keep_neighbours else None,
+            neighbour_view=self._neighbour_view(),
             **streamed,
         )
         self._keep_code_sample(X if rows is None else rows, y, config.seed)
@@ -152,6 +153,19 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
     def _regularization(self, n_features: int | None = None) -> Regularization:
         values = {name: getattr(self, name) for name in REGULARIZATION}
         return Regularization.from_params(n_features=n_features, **values)
+
+    def _neighbour_view(self):
+        """How the neighbour graph compares training rows: as they are, or for word counts
+        (``log_input``) by the cosine of their log counts, so that a long document's neighbours are
+        the documents with its words, not the other long ones."""
+        if not getattr(self, "log_input", False):
+            return None
+
+        def unit_log_counts(X: np.ndarray) -> np.ndarray:
+            L = np.log1p(np.maximum(X, 0))
+            return L / np.maximum(np.linalg.norm(L, axis=1, keepdims=True), 1e-12)
+
+        return unit_log_counts
 
     def _binary_noise(self) -> float:
         """The noise before a binary code's sigmoid: "auto" is less where the neighbour-keeping term

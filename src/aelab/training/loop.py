@@ -137,6 +137,7 @@ def fit_module(
     stream: bool = False,
     prepare: Callable[[np.ndarray], np.ndarray] | None = None,
     neighbours: int | None = None,
+    neighbour_view: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> TrainResult:
     """Train ``module`` on the rows of ``X`` (and targets ``y``, if given) to minimise ``batch_loss``.
 
@@ -156,7 +157,8 @@ def fit_module(
 
     With ``neighbours`` (k), each training batch holds beside its rows one of each row's k nearest
     training rows (:class:`aelab.training.feed.NeighbourGraph`, drawn anew each epoch from the seed):
-    ``batch_loss`` gets ``(x, x_partner)``; validation batches hold the rows alone.
+    ``batch_loss`` gets ``(x, x_partner)``; validation batches hold the rows alone. The rows are
+    compared as ``neighbour_view`` turns them (as they are, by default).
     """
     config.check()
     config = config.resolved(len(X))
@@ -183,6 +185,7 @@ def fit_module(
                     fingerprint,
                     progress,
                     neighbours,
+                    neighbour_view,
                 )
             finally:
                 rows.close()
@@ -375,6 +378,7 @@ def _fit(
     fingerprint,
     progress,
     neighbours=None,
+    neighbour_view=None,
 ):
     module.to(device)
     n = rows.n
@@ -396,7 +400,10 @@ def _fit(
     batch = part * ranks.size
     per_epoch = max(1, n_train // batch)  # the remainder is dropped: BatchNorm needs full batches
     mine = slice(ranks.rank * part, (ranks.rank + 1) * part)
-    graph = NeighbourGraph.build(rows.read, train_positions.numpy(), neighbours) if neighbours else None
+    graph = None
+    if neighbours:
+        read = rows.read if neighbour_view is None else (lambda positions: neighbour_view(rows.read(positions)))
+        graph = NeighbourGraph.build(read, train_positions.numpy(), neighbours)
     half = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(config.precision)
     autocast = torch.autocast(device.type, dtype=half or torch.bfloat16, enabled=half is not None)
     # float16's narrow range: the loss is scaled up so that small gradients do not vanish, and a
