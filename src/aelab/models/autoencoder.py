@@ -28,6 +28,7 @@ from ..params import (
 )
 from ..storage import json_value
 from ..training import TrainConfig
+from ..training.feed import unit_log_counts
 from .base import CodeModel, check_shapes
 from .torch_base import ColumnSummary, TorchEstimator, over_memory_budget
 
@@ -155,17 +156,9 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
         return Regularization.from_params(n_features=n_features, **values)
 
     def _neighbour_view(self):
-        """How the neighbour graph compares training rows: as they are, or for word counts
-        (``log_input``) by the cosine of their log counts, so that a long document's neighbours are
-        the documents with its words, not the other long ones."""
-        if not getattr(self, "log_input", False):
-            return None
-
-        def unit_log_counts(X: np.ndarray) -> np.ndarray:
-            L = np.log1p(np.maximum(X, 0))
-            return L / np.maximum(np.linalg.norm(L, axis=1, keepdims=True), 1e-12)
-
-        return unit_log_counts
+        """How the neighbour graph compares training rows: as they are, or word counts
+        (``log_input``) by the cosine of their log counts."""
+        return unit_log_counts if getattr(self, "log_input", False) else None
 
     def _binary_noise(self) -> float:
         """The noise before a binary code's sigmoid: "auto" is less where the neighbour-keeping term

@@ -85,6 +85,13 @@ def fuzzy_weights(distances: np.ndarray) -> np.ndarray:
     return np.exp(-gaps / np.maximum(sigma, 1e-12)[:, None])
 
 
+def unit_log_counts(X: np.ndarray) -> np.ndarray:
+    """Word counts as the graph compares them: log(1 + count), each row scaled to unit length, so
+    that a long document's neighbours are the documents with its words, not the other long ones."""
+    L = np.log1p(np.maximum(X, 0))
+    return L / np.maximum(np.linalg.norm(L, axis=1, keepdims=True), 1e-12)
+
+
 def _projection(read, rows: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """Rows to the space the graph compares them in: their own, or their leading principal
     directions (computed from an even sample of ``rows``) when they have more features than

@@ -475,11 +475,12 @@ def _fit(
             started = time.perf_counter()
             sums: dict[str, torch.Tensor] = {}
             perm = torch.randperm(n_train, generator=shuffle)
-            epoch_batches = [train_positions[perm[b * batch : (b + 1) * batch][mine]] for b in range(per_epoch)]
+            picked = [perm[b * batch : (b + 1) * batch][mine] for b in range(per_epoch)]  # of the training rows
+            epoch_batches = [train_positions[p] for p in picked]
             partners = None
             if graph is not None:  # drawn from the seed and the epoch alone: a resumed run draws the same
                 drawn = torch.from_numpy(graph.partners(np.random.default_rng([config.seed, PARTNER_STREAM, epoch])))
-                partners = [drawn[perm[b * batch : (b + 1) * batch][mine]] for b in range(per_epoch)]
+                partners = [drawn[p] for p in picked]
             for b, data in enumerate(rows.batches(epoch_batches, partners)):
                 with autocast:
                     loss, terms = batch_loss(trained, data, epoch - 1 + b / per_epoch)
