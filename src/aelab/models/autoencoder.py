@@ -28,7 +28,6 @@ from ..params import (
 )
 from ..storage import json_value
 from ..training import TrainConfig
-from ..training.feed import unit_log_counts
 from .base import CodeModel, check_shapes
 from .torch_base import ColumnSummary, TorchEstimator, over_memory_budget
 
@@ -107,7 +106,7 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
             checkpoint_dir=checkpoint_dir,
             resume=resume,
             neighbours=reg.n_neighbours if reg.keep_neighbours else None,
-            neighbour_view=self._neighbour_view(),
+            neighbour_words=self._neighbours_by_words(),
             **streamed,
         )
         self._keep_code_sample(X if rows is None else rows, y, config.seed)
@@ -155,10 +154,10 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
         values = {name: getattr(self, name) for name in REGULARIZATION}
         return Regularization.from_params(n_features=n_features, **values)
 
-    def _neighbour_view(self):
-        """How the neighbour graph compares training rows: as they are, or word counts
-        (``log_input``) by the cosine of their log counts."""
-        return unit_log_counts if getattr(self, "log_input", False) else None
+    def _neighbours_by_words(self) -> bool:
+        """Whether the neighbour graph compares training rows by their words (word counts, which
+        ``log_input`` takes) rather than as they are."""
+        return bool(getattr(self, "log_input", False))
 
     def _binary_noise(self) -> float:
         """The noise before a binary code's sigmoid: "auto" is less where the neighbour-keeping term

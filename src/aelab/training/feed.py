@@ -7,7 +7,8 @@ et al. 2021, trains an encoder on it): each row's k nearest rows by Euclidean di
 the weights sum to log2(k). Rows of more than :data:`GRAPH_DIMENSIONS` features are compared in the
 space of their leading principal directions (from an even sample of the rows), as UMAP users compare
 images in PCA space: so the graph of a collection larger than memory is built a chunk at a time,
-and it is the same graph whether the rows are read from memory or streamed.
+and it is the same graph whether the rows are read from memory or streamed. Word counts are
+compared by their words, all of them (few principal directions lose what tells topics apart).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ GRAPH_DIMENSIONS = 64  # rows of more features are compared on this many princip
 BASIS_SAMPLE = 20_000  # rows the principal directions are computed from, spread over the rows
 GRAPH_CHUNK = 16_384  # rows read, projected and searched at a time
 SIGMA_STEPS = 64  # bisections of each row's sigma
+EMPTY_DISTANCE = 4.0  # of a document without words from the others (unit vectors lie within 2)
 
 
 @dataclass
@@ -34,8 +36,11 @@ class NeighbourGraph:
     cumulative: np.ndarray
 
     @classmethod
-    def build(cls, read: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, k: int) -> NeighbourGraph:
-        """The graph of the data rows at ``rows`` (positions), read ``read(positions)`` a chunk at a time."""
+    def build(
+        cls, read: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, k: int, words: bool = False
+    ) -> NeighbourGraph:
+        """The graph of the data rows at ``rows`` (positions), read ``read(positions)`` a chunk at a
+        time; ``words``: the rows are word counts, compared as :func:`word_weights` weighs them."""
         import faiss
 
         rows = np.asarray(rows, dtype=np.int64)
@@ -43,7 +48,7 @@ class NeighbourGraph:
         if k < 1:
             raise ValueError("a neighbour graph needs at least 2 rows")
         chunks = [rows[i : i + GRAPH_CHUNK] for i in range(0, len(rows), GRAPH_CHUNK)]
-        project = _projection(read, rows)
+        project = word_weights(read, rows) if words else _projection(read, rows)
         index = None
         for chunk in chunks:
             V = project(read(chunk))
@@ -85,11 +90,25 @@ def fuzzy_weights(distances: np.ndarray) -> np.ndarray:
     return np.exp(-gaps / np.maximum(sigma, 1e-12)[:, None])
 
 
-def unit_log_counts(X: np.ndarray) -> np.ndarray:
-    """Word counts as the graph compares them: log(1 + count), each row scaled to unit length, so
-    that a long document's neighbours are the documents with its words, not the other long ones."""
-    L = np.log1p(np.maximum(X, 0))
-    return L / np.maximum(np.linalg.norm(L, axis=1, keepdims=True), 1e-12)
+def word_weights(read, rows: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Word counts to the vectors the graph compares, in which the nearest rows are those of the
+    highest cosine similarity: log(1 + count) times the word's inverse document frequency (from an
+    even sample of ``rows``), each row scaled to unit length, so that a long document's neighbours
+    are the documents with its rarer words, not the other long ones. All the words count: a few
+    principal directions of them lose most of what tells one topic from another
+    (docs/benchmarks/hashing.md measures both)."""
+    sample = read(rows[np.unique(np.linspace(0, len(rows) - 1, min(len(rows), BASIS_SAMPLE)).astype(int))])
+    idf = (np.log((1 + len(sample)) / (1 + (np.asarray(sample) > 0).sum(0))) + 1).astype(np.float32)
+
+    def weigh(X):
+        W = np.log1p(np.maximum(np.asarray(X, dtype=np.float32), 0)) * idf
+        length = np.linalg.norm(W, axis=1, keepdims=True)
+        # a document without words would lie at distance 1 from every other, nearer than most
+        # true neighbours; one more coordinate puts such documents beside each other, far from the rest
+        empty = (length == 0).astype(np.float32) * EMPTY_DISTANCE
+        return np.ascontiguousarray(np.hstack([W / np.maximum(length, 1e-12), empty]))
+
+    return weigh
 
 
 def _projection(read, rows: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -101,7 +120,19 @@ def _projection(read, rows: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         return lambda X: np.ascontiguousarray(X, dtype=np.float32)
     sample = sample.astype(np.float64)
     mean = sample.mean(0)
-    _, _, Vt = np.linalg.svd(sample - mean, full_matrices=False)
-    basis = Vt[:GRAPH_DIMENSIONS].T.astype(np.float32)
+    basis = _leading_directions(sample - mean, GRAPH_DIMENSIONS).astype(np.float32)
     mean = mean.astype(np.float32)
     return lambda X: np.ascontiguousarray((np.asarray(X, dtype=np.float32) - mean) @ basis)
+
+
+def _leading_directions(A: np.ndarray, k: int, oversample: int = 16, power: int = 4) -> np.ndarray:
+    """The ``k`` leading right singular vectors of ``A`` (as columns), by the seeded randomized range
+    finder of Halko, Martinsson & Tropp (2011): a full SVD of thousands of rows of ten thousand
+    word counts takes minutes, this a few seconds, and the graph is the same for the same data."""
+    sketch = A.T @ np.random.default_rng(0).standard_normal((A.shape[0], min(k + oversample, A.shape[0])))
+    for _ in range(power):
+        sketch, _ = np.linalg.qr(sketch)
+        sketch = A.T @ (A @ sketch)
+    Q, _ = np.linalg.qr(sketch)  # an orthonormal basis of the rows' leading directions
+    _, _, Vt = np.linalg.svd(A @ Q, full_matrices=False)
+    return (Q @ Vt.T)[:, :k]

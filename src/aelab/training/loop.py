@@ -137,7 +137,7 @@ def fit_module(
     stream: bool = False,
     prepare: Callable[[np.ndarray], np.ndarray] | None = None,
     neighbours: int | None = None,
-    neighbour_view: Callable[[np.ndarray], np.ndarray] | None = None,
+    neighbour_words: bool = False,
 ) -> TrainResult:
     """Train ``module`` on the rows of ``X`` (and targets ``y``, if given) to minimise ``batch_loss``.
 
@@ -157,8 +157,8 @@ def fit_module(
 
     With ``neighbours`` (k), each training batch holds beside its rows one of each row's k nearest
     training rows (:class:`aelab.training.feed.NeighbourGraph`, drawn anew each epoch from the seed):
-    ``batch_loss`` gets ``(x, x_partner)``; validation batches hold the rows alone. The rows are
-    compared as ``neighbour_view`` turns them (as they are, by default).
+    ``batch_loss`` gets ``(x, x_partner)``; validation batches hold the rows alone. With
+    ``neighbour_words`` the rows are word counts, compared by their words.
     """
     config.check()
     config = config.resolved(len(X))
@@ -185,7 +185,7 @@ def fit_module(
                     fingerprint,
                     progress,
                     neighbours,
-                    neighbour_view,
+                    neighbour_words,
                 )
             finally:
                 rows.close()
@@ -378,7 +378,7 @@ def _fit(
     fingerprint,
     progress,
     neighbours=None,
-    neighbour_view=None,
+    neighbour_words=False,
 ):
     module.to(device)
     n = rows.n
@@ -402,8 +402,7 @@ def _fit(
     mine = slice(ranks.rank * part, (ranks.rank + 1) * part)
     graph = None
     if neighbours:
-        read = rows.read if neighbour_view is None else (lambda positions: neighbour_view(rows.read(positions)))
-        graph = NeighbourGraph.build(read, train_positions.numpy(), neighbours)
+        graph = NeighbourGraph.build(rows.read, train_positions.numpy(), neighbours, words=neighbour_words)
     half = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(config.precision)
     autocast = torch.autocast(device.type, dtype=half or torch.bfloat16, enabled=half is not None)
     # float16's narrow range: the loss is scaled up so that small gradients do not vanish, and a
