@@ -11,6 +11,7 @@ import torch
 
 import aelab
 from aelab.errors import ParameterError
+from aelab.params import DOCUMENT_KEEP_NEIGHBOURS
 from aelab.search import Index, evaluate
 from aelab.training.feed import NeighbourGraph, fuzzy_weights
 
@@ -78,13 +79,23 @@ def test_word_counts_are_neighbours_by_their_words_not_by_their_length():
     topics[20:, 20:] = rng.integers(0, 3, (20, 20)) + (rng.random((20, 20)) < 0.5)
     X = np.concatenate([topics, 10 * topics])
     model = aelab.AutoEncoder(log_input=True, scaling="none", keep_neighbours=1.0)
-    view = model._neighbour_view()
-    graph = NeighbourGraph.build(lambda at: view(X[at]), np.arange(80), 3)
+    graph = NeighbourGraph.build(lambda at: X[at], np.arange(80), 3, words=model._neighbours_by_words())
     topic = np.arange(80) % 40 // 20
     assert (topic[graph.neighbours] == topic[:, None]).all()
     # each document's long copy is among its neighbours (by raw counts, none is: the long ones flock)
     assert (graph.neighbours[:40] == np.arange(40, 80)[:, None]).any(1).all()
-    assert aelab.AutoEncoder()._neighbour_view() is None  # other data is compared as it is
+    assert not aelab.AutoEncoder()._neighbours_by_words()  # other data is compared as it is
+
+
+def test_documents_without_words_are_nobodys_neighbours_but_each_others():
+    # a document of none of the vocabulary's words lay at distance 1 from every other, nearer than
+    # any neighbour that shares less than half its weighted words: it was everyone's neighbour
+    rng = np.random.default_rng(1)
+    X = (rng.random((60, 300)) < 0.05).astype(np.float32) * rng.integers(1, 4, (60, 300))
+    X[:4] = 0  # four empty documents
+    graph = NeighbourGraph.build(lambda at: X[at], np.arange(60), 3, words=True)
+    assert not np.isin(graph.neighbours[4:], np.arange(4)).any()
+    assert np.isin(graph.neighbours[:4], np.arange(4)).all()
 
 
 def test_a_streamed_run_builds_the_same_graph_and_trains_the_same_codes(tmp_path):
@@ -135,3 +146,33 @@ def test_the_term_pulls_a_neighbour_near_and_pushes_the_others_away():
     near = neighbour_keeping(codes, codes + 0.01)
     far = neighbour_keeping(codes, codes + torch.randn(64, 3) * 3)
     assert float(near) < float(far)
+
+
+def test_document_models_keep_neighbours_by_default_and_older_ones_load_without(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    topics = [f"alpha beta gamma delta{i}".split() for i in range(2)] + [["zeta", "eta", "theta", "iota"]]
+    texts = [" ".join(rng.choice(topics[i % 3], size=int(rng.integers(3, 12)))) for i in range(90)]
+    model = aelab.DocumentModel(n_components=3, hidden_layer_sizes=(16,), epochs=3, batch_size=16, random_state=0)
+    model.fit(texts)
+    inner = model.code_model_
+    assert inner.keep_neighbours == DOCUMENT_KEEP_NEIGHBOURS and inner.log_input == "unit"
+    assert inner.normalization == "batch" and "keep_neighbours" in inner.history_[-1]
+    without = aelab.DocumentModel(n_components=3, hidden_layer_sizes=(16,), epochs=3, keep_neighbours=0, random_state=0)
+    inner = without.fit(texts).code_model_
+    assert inner.log_input is True and inner.activation == "tanh" and "keep_neighbours" not in inner.history_[-1]
+    model.save(tmp_path / "doc")
+    config = json.loads((tmp_path / "doc" / "config.json").read_text())
+    del config["params"]["keep_neighbours"]  # as an older aelab wrote it
+    (tmp_path / "doc" / "config.json").write_text(json.dumps(config))
+    old = aelab.load(tmp_path / "doc")
+    assert old.keep_neighbours == 0.0
+    np.testing.assert_array_equal(old.transform(texts), model.transform(texts))
+    from aelab.cli import main
+
+    folder = tmp_path / "docs"
+    for i, text in enumerate(texts[:12]):
+        (folder / str(i % 2)).mkdir(parents=True, exist_ok=True)
+        (folder / str(i % 2) / f"{i}.txt").write_text(text)
+    out = tmp_path / "search"
+    assert main(["text", "train", "--data", str(folder), "--keep-neighbours", "-1", "--out", str(out)]) == 1
+    assert "--keep-neighbours must be a number >= 0" in capsys.readouterr().err and not out.exists()

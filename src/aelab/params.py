@@ -517,10 +517,17 @@ DOCUMENT_DEFAULTS = {
     "loss": "auto",
     "hidden_layer_sizes": (1000, 500, 250),
     "denoise": "mask:0.4",
+    "keep_neighbours": "auto",
     "epochs": "auto",
     "batch_size": "auto",
     "learning_rate": 1e-3,
 }
+#: The document auto-encoder's ``keep_neighbours="auto"``: its reconstruction loss is one
+#: cross-entropy per document (not a sum over the words), so its weight is a number of its own,
+#: chosen on 20 Newsgroups (docs/benchmarks/hashing.md). With the term the encoder takes the image
+#: models' batch norm and GELU: tanh layers without normalisation kept the codes in a small ball
+#: that the term could not spread (16-D codes ranked worse with the term than without).
+DOCUMENT_KEEP_NEIGHBOURS = 2.0
 
 
 def _sizes(v) -> bool:
@@ -562,9 +569,10 @@ ARCHITECTURE = {
         Param(
             "log_input",
             False,
-            "log(1 + x) into the encoder",
-            valid=lambda v: isinstance(v, bool),
-            expect="True or False",
+            "log(1 + x) into the encoder; 'unit': each row of it scaled to unit length (word counts seen by "
+            "their words, not their length)",
+            valid=lambda v: isinstance(v, bool) or v == "unit",
+            expect="True, False or 'unit'",
         ),
         Param(
             "max_features", 2000, "words of the vocabulary", valid=_integer_at_least(1), expect="a whole number >= 1"

@@ -6,8 +6,15 @@ import json
 from pathlib import Path
 
 from ..errors import AelabError
-from ..params import DOCUMENT_DEFAULTS, DOCUMENT_KINDS, DOCUMENT_LOSSES, auto_or_int
-from .common import SEED, binary_bits, command, limit_args, positive, refuse, share, sizes, whole
+from ..params import (
+    DOCUMENT_DEFAULTS,
+    DOCUMENT_KEEP_NEIGHBOURS,
+    DOCUMENT_KINDS,
+    DOCUMENT_LOSSES,
+    auto_or_float,
+    auto_or_int,
+)
+from .common import SEED, binary_bits, command, limit_args, params_from, positive, refuse, share, sizes, whole
 
 
 def add_commands(sub) -> None:
@@ -70,6 +77,14 @@ def add_commands(sub) -> None:
     )
     m.add_argument(
         "--denoise", default=d["denoise"], metavar="KIND:LEVEL", help="input noise while training ('none' for none)"
+    )
+    m.add_argument(
+        "--keep-neighbours",
+        type=auto_or_float,
+        default=d["keep_neighbours"],
+        metavar="WEIGHT|auto",
+        help="weight of the term that keeps each document's nearest neighbours (by its words) near it in the "
+        f"codes; auto: {DOCUMENT_KEEP_NEIGHBOURS:g}; 0: the former recipe (tanh layers, no batch norm)",
     )
     m.add_argument(
         "--epochs",
@@ -175,6 +190,7 @@ def _text_train(args) -> None:
     from ..training import checkpoint_path
 
     out = check_output(args.out, args.overwrite)
+    params_from(args, ("keep_neighbours",))  # a bad weight is refused before the documents are read
     if args.binary is not None:
         refuse(args, ("n_components",), f"with --binary {args.binary} (its bits are the code)")
         args.n_components = binary_bits(args.binary)
@@ -191,6 +207,7 @@ def _text_train(args) -> None:
         loss=args.loss,
         hidden_layer_sizes=args.hidden,
         denoise=None if args.denoise in (None, "", "none") else args.denoise,
+        keep_neighbours=args.keep_neighbours,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.lr,

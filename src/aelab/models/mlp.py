@@ -9,9 +9,10 @@ one-cycle schedule.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from ..errors import DataError
-from ..nn import MLPAutoEncoderNet
+from ..nn import MLPAutoEncoderNet, log_features
 from ..objectives import Corruption
 from ..params import ACTIVATIONS, ARCHITECTURE, NORMALIZATIONS, PRETRAINING, TABLE, auto_hidden_sizes
 from ..training import greedy_layerwise, load_stack
@@ -51,6 +52,8 @@ class AutoEncoder(NeuralAutoEncoder):
         making the stack one of denoising auto-encoders.
     log_input : feed log(1 + x) to the encoder while reconstructing x itself. For word counts,
         whose few large values would otherwise swamp the rest; needs non-negative data, unscaled.
+        "unit" scales each row of log(1 + x) to unit length, so that a short document and a long
+        one on the same topic look alike to the encoder.
 {COMMON_PARAMETERS_DOC}
     Examples
     --------
@@ -127,7 +130,7 @@ class AutoEncoder(NeuralAutoEncoder):
             self.activation,
             self.normalization,
             bool(self.variational),
-            bool(self.log_input),
+            self.log_input,
             bool(self.binary),
             self._binary_noise(),
         )
@@ -148,10 +151,10 @@ class AutoEncoder(NeuralAutoEncoder):
             scaled = prepare
 
             def prepare(rows):
-                return np.log1p(scaled(rows))
+                return log_features(torch.from_numpy(np.asarray(scaled(rows))), self.log_input).numpy()
 
         elif self.log_input:
-            first_input = np.log1p(Xs)
+            first_input = log_features(torch.from_numpy(np.asarray(Xs)), self.log_input).numpy()
         stack = greedy_layerwise(
             first_input,
             sizes,

@@ -8,6 +8,15 @@ logits)``, the one door that training goes through.
 
 from .conv import ConvAutoEncoderNet
 from .layers import activation, layer, mlp
-from .mlp import MLPAutoEncoderNet, ShallowAutoEncoder, binarize
+from .mlp import MLPAutoEncoderNet, ShallowAutoEncoder, binarize, log_features
 
-__all__ = ["ConvAutoEncoderNet", "MLPAutoEncoderNet", "ShallowAutoEncoder", "activation", "binarize", "layer", "mlp"]
+__all__ = [
+    "ConvAutoEncoderNet",
+    "MLPAutoEncoderNet",
+    "ShallowAutoEncoder",
+    "activation",
+    "binarize",
+    "layer",
+    "log_features",
+    "mlp",
+]

@@ -34,6 +34,14 @@ def reparameterize(stats: torch.Tensor, sample: bool) -> torch.Tensor:
     return mean + torch.randn_like(mean) * torch.exp(0.5 * logvar) if sample else mean
 
 
+def log_features(x: torch.Tensor, log_input: bool | str) -> torch.Tensor:
+    """log(1 + x), and with ``log_input="unit"`` each row scaled to unit length: the encoder then
+    sees which words a document has and how much of it each makes, the same for a short query as
+    for a long document on its topic."""
+    x = torch.log1p(x)
+    return x / x.norm(dim=1, keepdim=True).clamp_min(1e-12) if log_input == "unit" else x
+
+
 class MLPAutoEncoderNet(nn.Module):
     """Encoder ``n_features - hidden - code`` and its mirror. A variational encoder's last layer
     gives twice the code size: the mean, then the log-variance."""
@@ -46,7 +54,7 @@ class MLPAutoEncoderNet(nn.Module):
         activation: str,
         normalization: str,
         variational: bool = False,
-        log_input: bool = False,
+        log_input: bool | str = False,
         binary: bool = False,
         binary_noise: float = BINARY_NOISE,
     ):
@@ -57,7 +65,7 @@ class MLPAutoEncoderNet(nn.Module):
         self.decoder = mlp([n_components, *reversed(hidden), n_features], activation, normalization)
 
     def encode(self, x: torch.Tensor):
-        return self.encoder(torch.log1p(x) if self.log_input else x), None
+        return self.encoder(log_features(x, self.log_input) if self.log_input else x), None
 
     def decode(self, z: torch.Tensor, aux=None) -> torch.Tensor:
         return self.decoder(z)

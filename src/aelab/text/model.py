@@ -1,14 +1,16 @@
 """Text in, codes out: the vector-space model and a code model (the document auto-encoder, or its
 LSA baseline) fitted and saved together, so that a saved document model encodes new text alone.
 
-The auto-encoder's default recipe was chosen on 20 Newsgroups (benchmarks/text_20news.py): word
-counts over a 2,000-word vocabulary; log(1 + count) into a 2000-1000-500-250-N tanh encoder; a
-softmax output trained with the cross-entropy against each document's word distribution (Hinton
-and Salakhutdinov's reconstruction of word counts); 40% of the words masked at the input, which
-made the codes of short and long documents on one topic agree; AdamW at 1e-3 without weight
-decay, batches of 128, 40 epochs. Batch norm and GELU, the recipe for images, gave 10-D codes
-that retrieved worse beyond the first few neighbours.
-"""
+The auto-encoder's default recipe was chosen on 20 Newsgroups (benchmarks/text_20news.py and
+benchmarks/hashing.py): word counts over a 2,000-word vocabulary; log(1 + count), each document's
+scaled to unit length, into a 2000-1000-500-250-N encoder of batch norm and GELU; a softmax output
+trained with the cross-entropy against each document's word distribution (Hinton and
+Salakhutdinov's reconstruction of word counts); 40% of the words masked at the input; the
+neighbour-keeping term over the graph of the documents' words (each document near its nearest
+by the cosine of their rarity-weighted log counts); AdamW at 1e-3 without weight decay, batches
+of 128, 40 epochs. Without the term (``keep_neighbours=0``) the former recipe trains: tanh layers
+without normalisation on log counts as they are, which ranked better than batch norm and GELU
+without the term, but kept the term's codes in a small ball."""
 
 from __future__ import annotations
 
@@ -18,7 +20,16 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..errors import DataError, ModelError, ParameterError
 from ..models import LSA, AutoEncoder, CodeModel, restore
-from ..params import DOCUMENT_KINDS, DOCUMENT_LOSSES, WEIGHTINGS, auto_document_training, check_bits, check_params
+from ..params import (
+    BINARY_NOISE,
+    DOCUMENT_KEEP_NEIGHBOURS,
+    DOCUMENT_KINDS,
+    DOCUMENT_LOSSES,
+    WEIGHTINGS,
+    auto_document_training,
+    check_bits,
+    check_params,
+)
 from ..validation import check_choices
 from .vectorize import DocumentVectorizer
 
@@ -43,6 +54,10 @@ class DocumentModel(CodeModel):
         architecture and training (ignored by LSA).
     binary : codes of ``n_components`` bits (semantic hashing; the auto-encoder's alone), which
         an index ranks by Hamming distance.
+    keep_neighbours : weight of the term that keeps each document's nearest neighbours (by the
+        cosine of their words, weighted by rarity) near it in the codes; "auto" is
+        ``DOCUMENT_KEEP_NEIGHBOURS``, with which the encoder uses batch norm and GELU; 0 gives the
+        former recipe (tanh layers, no normalisation).
     random_state, verbose : seed, and a progress bar while training.
 
     Examples
@@ -63,6 +78,7 @@ class DocumentModel(CodeModel):
         hidden_layer_sizes=(1000, 500, 250),
         denoise="mask:0.4",
         binary=False,
+        keep_neighbours="auto",
         epochs="auto",
         batch_size="auto",
         learning_rate=1e-3,
@@ -108,20 +124,22 @@ class DocumentModel(CodeModel):
     def _autoencoder(self, weighting: str, n_documents: int) -> AutoEncoder:
         words = self.loss in ("auto", "multinomial")
         batch, epochs = auto_document_training(n_documents)
+        neighbours = DOCUMENT_KEEP_NEIGHBOURS if self.keep_neighbours == "auto" else float(self.keep_neighbours)
         return AutoEncoder(
             n_components=int(self.n_components),
             hidden_layer_sizes=self.hidden_layer_sizes
             if self.hidden_layer_sizes == "auto"
             else tuple(self.hidden_layer_sizes),
-            activation="tanh",
-            normalization="none",
-            log_input=words and weighting == "counts",
+            activation="gelu" if neighbours else "tanh",
+            normalization="batch" if neighbours else "none",
+            log_input=("unit" if neighbours else True) if words and weighting == "counts" else False,
             output_activation="softmax" if words else "auto",
             loss="multinomial" if words else "mse",
             scaling="none" if words else "auto",
             denoise=self.denoise,
-            keep_neighbours=0.0,  # chosen on images; document codes keep the recipe benchmarked here
+            keep_neighbours=neighbours,
             binary=bool(self.binary),
+            binary_noise=BINARY_NOISE,
             epochs=epochs if self.epochs == "auto" else self.epochs,
             batch_size=batch if self.batch_size == "auto" else self.batch_size,
             learning_rate=self.learning_rate,
@@ -170,6 +188,11 @@ class DocumentModel(CodeModel):
         return hasattr(self, "code_model_")
 
     # --- saving --------------------------------------------------------------------------------
+    @classmethod
+    def _upgraded(cls, params: dict) -> dict:
+        """A document model saved before keep_neighbours existed was trained without it."""
+        return params if "keep_neighbours" in params else dict(params, keep_neighbours=0.0)
+
     def _saved_state(self):
         config, tensors = self.code_model_.stored()
         fitted = {"weighting_": self.weighting_, "vectorizer": self.vectorizer_.state(), "code_model": config}
