@@ -16,7 +16,7 @@ from PIL import Image
 import aelab
 from aelab.cli import main
 from aelab.errors import DataError, ModelError, ParameterError
-from aelab.search import Index
+from aelab.search import Index, evaluate
 from conftest import write_idx
 
 OPENED: list[str] = []
@@ -492,6 +492,10 @@ def test_an_index_refuses_one_dimensional_vectors_zero_cosines_and_repeated_ids(
     found = Index.build(empty_document).query(np.vstack([V[:1], np.zeros((1, 4), np.float32)]), k=11)
     assert found.ids[0][0] == "0" and found.ids[0][-1] == "10" and (found.scores[1] == 0).all()
     assert len(Index.build(np.zeros((3, 4), np.float32), metric="l2")) == 3  # a distance needs no direction
+    # an evaluation whose first query is an empty document times the queries that have a direction
+    labelled = Index.build(V, labels=list("ab" * 5))
+    queries = np.vstack([np.zeros((1, 4), np.float32), V[:3]])
+    assert evaluate(labelled, queries, np.array(list("aaba")), ks=(1,), latency_queries=2)["latency_ms"]["median"] >= 0
     with pytest.raises(DataError, match="'a' is given twice"):
         Index.build(V[:3], ids=["a", "b", "a"])
     with pytest.raises(DataError, match="'b' is given twice"):
