@@ -160,6 +160,8 @@ def test_document_models_keep_neighbours_by_default_and_older_ones_load_without(
     without = aelab.DocumentModel(n_components=3, hidden_layer_sizes=(16,), epochs=3, keep_neighbours=0, random_state=0)
     inner = without.fit(texts).code_model_
     assert inner.log_input is True and inner.activation == "tanh" and "keep_neighbours" not in inner.history_[-1]
+    a_map = aelab.DocumentModel(n_components=2, hidden_layer_sizes=(16,), epochs=1, random_state=0).fit(texts)
+    assert a_map.code_model_.keep_neighbours == 0.0  # 2-D maps of documents keep the former recipe
     model.save(tmp_path / "doc")
     config = json.loads((tmp_path / "doc" / "config.json").read_text())
     del config["params"]["keep_neighbours"]  # as an older aelab wrote it

@@ -530,6 +530,13 @@ DOCUMENT_DEFAULTS = {
 DOCUMENT_KEEP_NEIGHBOURS = 2.0
 
 
+def auto_document_neighbours(n_components: int) -> float:
+    """The document auto-encoder's ``keep_neighbours="auto"`` for codes of ``n_components``: the term
+    for search codes and bits, none for 2-D maps (on 20 Newsgroups the share of each test
+    document's 10 nearest on the map from its newsgroup fell with the term at every weight tried)."""
+    return DOCUMENT_KEEP_NEIGHBOURS if n_components > 2 else 0.0
+
+
 def _sizes(v) -> bool:
     return isinstance(v, (tuple, list)) and len(v) > 0 and all(_integer_at_least(1)(s) for s in v)
 

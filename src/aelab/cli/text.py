@@ -84,7 +84,8 @@ def add_commands(sub) -> None:
         default=d["keep_neighbours"],
         metavar="WEIGHT|auto",
         help="weight of the term that keeps each document's nearest neighbours (by its words) near it in the "
-        f"codes; auto: {DOCUMENT_KEEP_NEIGHBOURS:g}; 0: the former recipe (tanh layers, no batch norm)",
+        f"codes; auto: {DOCUMENT_KEEP_NEIGHBOURS:g}, or 0 for a 2-D map; 0: the former recipe (tanh layers, "
+        "no batch norm)",
     )
     m.add_argument(
         "--epochs",

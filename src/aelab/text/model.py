@@ -22,10 +22,10 @@ from ..errors import DataError, ModelError, ParameterError
 from ..models import LSA, AutoEncoder, CodeModel, restore
 from ..params import (
     BINARY_NOISE,
-    DOCUMENT_KEEP_NEIGHBOURS,
     DOCUMENT_KINDS,
     DOCUMENT_LOSSES,
     WEIGHTINGS,
+    auto_document_neighbours,
     auto_document_training,
     check_bits,
     check_params,
@@ -55,9 +55,10 @@ class DocumentModel(CodeModel):
     binary : codes of ``n_components`` bits (semantic hashing; the auto-encoder's alone), which
         an index ranks by Hamming distance.
     keep_neighbours : weight of the term that keeps each document's nearest neighbours (by the
-        cosine of their words, weighted by rarity) near it in the codes; "auto" is
-        ``DOCUMENT_KEEP_NEIGHBOURS``, with which the encoder uses batch norm and GELU; 0 gives the
-        former recipe (tanh layers, no normalisation).
+        cosine of their words, weighted by rarity) near it in the codes, with which the encoder
+        uses batch norm and GELU; 0 gives the former recipe (tanh layers, no normalisation);
+        "auto" is ``DOCUMENT_KEEP_NEIGHBOURS`` for codes of more than two dimensions and bits,
+        0 for 2-D maps, whose documents the former recipe keeps nearer their newsgroup.
     random_state, verbose : seed, and a progress bar while training.
 
     Examples
@@ -124,7 +125,11 @@ class DocumentModel(CodeModel):
     def _autoencoder(self, weighting: str, n_documents: int) -> AutoEncoder:
         words = self.loss in ("auto", "multinomial")
         batch, epochs = auto_document_training(n_documents)
-        neighbours = DOCUMENT_KEEP_NEIGHBOURS if self.keep_neighbours == "auto" else float(self.keep_neighbours)
+        neighbours = (
+            float(self.keep_neighbours)
+            if self.keep_neighbours != "auto"
+            else auto_document_neighbours(int(self.n_components))
+        )
         return AutoEncoder(
             n_components=int(self.n_components),
             hidden_layer_sizes=self.hidden_layer_sizes
