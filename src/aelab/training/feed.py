@@ -97,7 +97,7 @@ def word_weights(read, rows: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     are the documents with its rarer words, not the other long ones. All the words count: a few
     principal directions of them lose most of what tells one topic from another
     (docs/benchmarks/hashing.md measures both)."""
-    sample = read(rows[np.unique(np.linspace(0, len(rows) - 1, min(len(rows), BASIS_SAMPLE)).astype(int))])
+    sample = _even_sample(read, rows)
     idf = (np.log((1 + len(sample)) / (1 + (np.asarray(sample) > 0).sum(0))) + 1).astype(np.float32)
 
     def weigh(X):
@@ -115,7 +115,7 @@ def _projection(read, rows: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """Rows to the space the graph compares them in: their own, or their leading principal
     directions (computed from an even sample of ``rows``) when they have more features than
     :data:`GRAPH_DIMENSIONS`."""
-    sample = read(rows[np.unique(np.linspace(0, len(rows) - 1, min(len(rows), BASIS_SAMPLE)).astype(int))])
+    sample = _even_sample(read, rows)
     if sample.shape[1] <= GRAPH_DIMENSIONS:
         return lambda X: np.ascontiguousarray(X, dtype=np.float32)
     sample = sample.astype(np.float64)
@@ -125,14 +125,18 @@ def _projection(read, rows: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     return lambda X: np.ascontiguousarray((np.asarray(X, dtype=np.float32) - mean) @ basis)
 
 
-def _leading_directions(A: np.ndarray, k: int, oversample: int = 16, power: int = 4) -> np.ndarray:
-    """The ``k`` leading right singular vectors of ``A`` (as columns), by the seeded randomized range
-    finder of Halko, Martinsson & Tropp (2011): a full SVD of thousands of rows of ten thousand
-    word counts takes minutes, this a few seconds, and the graph is the same for the same data."""
-    sketch = A.T @ np.random.default_rng(0).standard_normal((A.shape[0], min(k + oversample, A.shape[0])))
-    for _ in range(power):
-        sketch, _ = np.linalg.qr(sketch)
-        sketch = A.T @ (A @ sketch)
-    Q, _ = np.linalg.qr(sketch)  # an orthonormal basis of the rows' leading directions
-    _, _, Vt = np.linalg.svd(A @ Q, full_matrices=False)
-    return (Q @ Vt.T)[:, :k]
+def _even_sample(read, rows: np.ndarray) -> np.ndarray:
+    """Up to :data:`BASIS_SAMPLE` of ``rows``, spread evenly over them, read."""
+    return read(rows[np.unique(np.linspace(0, len(rows) - 1, min(len(rows), BASIS_SAMPLE)).astype(int))])
+
+
+def _leading_directions(A: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` leading right singular vectors of ``A`` (as columns), by torch's seeded randomized
+    SVD: a full SVD of thousands of rows of ten thousand word counts takes minutes, this a few
+    seconds, and the graph is the same for the same data."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        _, _, V = torch.svd_lowrank(torch.from_numpy(A), q=min(k + 16, *A.shape), niter=4)
+    return V[:, :k].numpy()
