@@ -117,7 +117,7 @@ def auto_hidden_sizes(n_train: int) -> tuple[int, ...]:
 
 #: The document auto-encoder's own "auto": its recipe (batches of 128, 40 epochs, chosen on 20
 #: Newsgroups' 11,314 posts) where that gives an epoch 32 steps and training 3,000; smaller batches
-#: and more epochs below (1,000 short texts: P@10 0.063 at 280 steps, 0.074 at 3,038; README).
+#: and more epochs below (1,000 short texts: P@10 0.063 at 280 steps, 0.074 at 3,038; docs/benchmarks/text.md).
 DOCUMENT_BATCH, DOCUMENT_EPOCHS, DOCUMENT_STEPS = 128, 40, 3_000
 
 
@@ -510,7 +510,7 @@ TABLE = {p.name: p for p in AUTOENCODER_PARAMS}
 #: The classifier trains with its own defaults for these (``aelab.Classifier``; the CLI's ``classify``).
 CLASSIFIER_DEFAULTS = {"epochs": 50, "batch_size": 128, "learning_rate": 1e-3}
 #: The document auto-encoder's recipe (``aelab.text.DocumentModel``; the CLI's ``text train``), chosen
-#: on 20 Newsgroups (see the README).
+#: on 20 Newsgroups (docs/benchmarks/text.md).
 DOCUMENT_DEFAULTS = {
     "n_components": 10,
     "max_features": 2000,
