@@ -94,6 +94,21 @@ def test_the_reconstruction_errors_put_the_auto_encoder_beside_pca(client, digit
     assert explorer.reconstruction(3) is explorer.reconstruction("3")  # the page's four requests compute it once
 
 
+def test_unusual_items_are_ranked_by_the_models_scores_with_its_threshold(client, digits_model):
+    ds, model, _ = digits_model
+    answer = client.get("/api/unusual?k=5").json()
+    np.testing.assert_allclose(answer["scores"], model.anomaly_scores(ds.test.X), atol=1e-4)
+    assert answer["threshold"] == pytest.approx(-model.offset_, abs=1e-4) and answer["contamination"] == "auto"
+    ranked = [hit["score"] for hit in answer["ranked"]]
+    assert len(ranked) == 5 and ranked == sorted(ranked, reverse=True) and ranked[0] == max(answer["scores"])
+    worst = answer["ranked"][0]["position"]
+    heat = _png(client.get(f"/api/items/{worst}/error.png"))
+    assert heat.shape == (8, 8, 3)
+    best = int(np.argmin(answer["scores"]))  # the item rebuilt best is darker than the worst
+    assert _png(client.get(f"/api/items/{best}/error.png")).sum() < heat.sum()
+    assert client.get("/api/info").json()["anomalies"] is True
+
+
 @pytest.mark.parametrize(
     "method, url, kw, status, says",
     [
@@ -105,6 +120,8 @@ def test_the_reconstruction_errors_put_the_auto_encoder_beside_pca(client, digit
         ("get", "/api/grid.png?x0=0&x1=1&y0=0&y1=1&n=99", {}, 422, "n: Input should be less than or equal to 32"),
         ("get", "/api/decode.png?x=nan&y=0", {}, 400, "a point of the map must have finite coordinates"),
         ("get", "/api/items/1/reconstruction/other.png", {}, 404, "no reconstruction 'other'"),
+        ("get", "/api/unusual?k=1000", {}, 422, "k: Input should be less than or equal to 100"),
+        ("get", "/api/items/999/error.png", {}, 404, "no item 999"),
         (
             "post",
             "/api/neighbours",
@@ -123,6 +140,8 @@ def test_the_reconstruction_errors_put_the_auto_encoder_beside_pca(client, digit
         "grid too big",
         "nan",
         "unknown",
+        "unusual k",
+        "error map of no item",
         "not image",
         "too big",
     ],

@@ -70,6 +70,24 @@ def reconstruction_loss(name: str, logits: torch.Tensor, target: torch.Tensor, o
     raise ParameterError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
 
 
+def reconstruction_divergence(
+    name: str, logits: torch.Tensor, target: torch.Tensor, output_activation: str
+) -> torch.Tensor:
+    """Per sample and feature, what :func:`reconstruction_loss` charges above its floor (the loss of
+    a perfect reconstruction): the squared error; for ``bce`` each pixel's Bernoulli divergence;
+    for ``multinomial`` each word's term of the divergence of the decoded distribution from the
+    row's. An anomaly score, that the target's own entropy (ink, length) does not inflate."""
+    if name == "bce":
+        entropy = -(torch.special.xlogy(target, target) + torch.special.xlogy(1 - target, 1 - target))
+        return (F.binary_cross_entropy_with_logits(logits, target, reduction="none") - entropy).clamp_min(0)
+    if name == "multinomial":
+        target = target / target.sum(1, keepdim=True).clamp_min(1e-12)
+        return torch.special.xlogy(target, target) - target * F.log_softmax(logits.float(), 1)
+    if name == "mse":
+        return (apply_output(logits, output_activation) - target).square()
+    raise ParameterError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+
+
 def apply_output(logits: torch.Tensor, output_activation: str) -> torch.Tensor:
     if output_activation == "softmax":
         return torch.softmax(logits, 1)

@@ -500,8 +500,30 @@ TRAINING_PARAMS = (
     ),
 )
 
+
+def _contamination(v) -> bool:
+    return v == "auto" or (_number(v) and 0 < v <= 0.5)
+
+
+#: Every code model takes this: the share of training samples taken as anomalies when it flags items
+#: (``predict``), as scikit-learn's outlier detectors take it.
+CONTAMINATION = Param(
+    "contamination",
+    "auto",
+    "share of the training samples that predict() flags as anomalies, which sets the threshold offset_ (it can "
+    "change after training: the model keeps its training scores' quantiles); auto: Tukey's fence, the samples "
+    "scoring more than 1.5 interquartile ranges above the training scores' upper quartile",
+    type=auto_or_float,
+    valid=_contamination,
+    expect="a share in (0, 0.5] or auto",
+    metavar="SHARE|auto",
+)
+ANOMALY_KINDS = ("auto", "reconstruction", "density", "elbo")
+
 #: Every auto-encoder takes these, in this order, after its architecture's own arguments.
-AUTOENCODER_PARAMS = OUTPUT + REGULARIZATION_PARAMS[:4] + OPTIMIZER + REGULARIZATION_PARAMS[4:] + TRAINING_PARAMS
+AUTOENCODER_PARAMS = (
+    OUTPUT + REGULARIZATION_PARAMS[:4] + OPTIMIZER + REGULARIZATION_PARAMS[4:] + TRAINING_PARAMS + (CONTAMINATION,)
+)
 #: The arguments that configure the objective's terms (``aelab.objectives.Regularization``).
 REGULARIZATION = tuple(p.name for p in REGULARIZATION_PARAMS)
 TABLE = {p.name: p for p in AUTOENCODER_PARAMS}

@@ -14,6 +14,7 @@ from typing import Any
 from .errors import ModelError
 from .params import (
     ACTIVATIONS,
+    ANOMALY_KINDS,
     DOCUMENT_KINDS,
     INDEX_KINDS,
     LOSSES,
@@ -74,6 +75,24 @@ VECTORIZER = {
     },
 }
 
+_kind_numbers = {"type": "object", "additionalProperties": _number, "maxProperties": 3}
+ANOMALY_REFERENCE = {
+    "type": "object",
+    "required": ["kinds", "centre", "spread", "quantiles"],
+    "additionalProperties": False,
+    "properties": {
+        "kinds": {
+            "type": "array",
+            "minItems": 1,
+            "uniqueItems": True,
+            "items": {"enum": [k for k in ANOMALY_KINDS if k != "auto"]},
+        },
+        "centre": _kind_numbers,
+        "spread": {"type": "object", "additionalProperties": {"type": "number", "exclusiveMinimum": 0}},
+        "quantiles": {"type": "array", "minItems": 2, "maxItems": 100_001, "items": _number},
+    },
+}
+
 #: Every value a model's config may hold about what was fitted (no other key is taken: each one is
 #: set on the model that is loaded).
 MODEL_CONFIG = _tagged(
@@ -116,6 +135,8 @@ MODEL_CONFIG = _tagged(
                 "activation_": {"enum": list(ACTIVATIONS)},
                 "normalization_": {"enum": list(NORMALIZATIONS)},
                 "init_model": {"type": "object"},
+                # every code model: the reference of its anomaly scores
+                "anomaly_reference_": ANOMALY_REFERENCE,
                 # the document model
                 "weighting_": {"enum": list(WEIGHTINGS)},
                 "vectorizer": VECTORIZER,

@@ -18,7 +18,7 @@ import time
 
 from .. import __version__
 from ..errors import AelabError
-from . import data, generate, models, search, serve, text
+from . import anomalies, data, generate, models, search, serve, text
 from .common import Formatter, Parser, limits_from
 from .launch import LAUNCHED, LOST_PEER, in_ranks, lost_peer
 
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"aelab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for group in (models, data, search, text, generate, serve):
+    for group in (models, data, search, anomalies, text, generate, serve):
         group.add_commands(sub)
     return parser
 

@@ -18,7 +18,7 @@ from .common import SEED, binary_bits, command, limit_args, params_from, positiv
 
 
 def add_commands(sub) -> None:
-    """Register ``aelab text train|map|search``."""
+    """Register ``aelab text train|map|search|score``."""
     top = command(
         sub,
         "text",
@@ -136,6 +136,28 @@ def add_commands(sub) -> None:
     p.add_argument("--model", choices=DOCUMENT_KINDS, default="autoencoder", help="whose codes to search")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_text_search)
+
+    p = command(
+        text_sub,
+        "score",
+        "The documents a search's model rebuilds worst (and whose codes lie farthest from the training "
+        "documents'): an anomaly score per document, higher = more unusual.",
+        "  aelab text score news --data 20news-bydate.tar.gz --out unusual.csv\n"
+        "  aelab text score news --data 20news-bydate.tar.gz --split test --contamination 0.02 --out unusual.csv\n",
+    )
+    p.add_argument("search", metavar="DIR", help="folder written by 'aelab text train'")
+    _text_data_args(p, strip_default=None)
+    p.add_argument("--split", choices=("train", "test", "all"), default="all", help="which documents to score")
+    p.add_argument("--model", choices=DOCUMENT_KINDS, default="autoencoder", help="whose scores")
+    p.add_argument(
+        "--contamination",
+        type=auto_or_float,
+        metavar="SHARE|auto",
+        help="share of the training documents taken as anomalies, which sets the threshold (default: the model's)",
+    )
+    p.add_argument("--out", required=True, metavar="FILE.csv", help="id, label, score, flagged, first line")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=cmd_text_score)
 
 
 def _text_data_args(p, strip_default: str | None = "none") -> None:
@@ -285,3 +307,27 @@ def cmd_text_search(args) -> None:
         print(f"{h.rank:>4}  {h.id:<{width}}  {h.score:>6.3f}  {str(h.label):<{lwidth}}  {h.first_line}")
     if result.topics:
         print("predicted topic: " + ", ".join(f"{label} {share:.0%}" for label, share in result.topics[:5]))
+
+
+def cmd_text_score(args) -> None:
+    from ..jobs import TextScoreRequest, score_documents
+    from .anomalies import print_scores
+
+    print_scores(
+        score_documents(
+            TextScoreRequest(
+                search=args.search,
+                data=args.data,
+                out=args.out,
+                split=args.split,
+                model=args.model,
+                strip=args.strip,
+                text_column=args.text_column,
+                label_column=args.label_column,
+                test_size=args.test_size,
+                split_seed=args.split_seed,
+                contamination=args.contamination,
+                overwrite=args.overwrite,
+            )
+        )
+    )

@@ -26,10 +26,9 @@ import numpy as np
 
 from .. import limits
 from ..errors import DataError
+from ..models.density import fit_density
 from ..params import BOXES, DENSITIES
 from ..validation import check_choices
-
-GMM_COMPONENTS = 10
 
 
 def training_codes(model, codes=None, labels=None):
@@ -102,16 +101,6 @@ def grid(model, n: int = 20, box="auto", dims=None, codes=None):
     gx, gy = np.meshgrid(xs, ys)
     Z[:, dims[0]], Z[:, dims[1]] = gx.ravel(), gy.ravel()
     return model.inverse_transform(Z), Z, (x0, x1, y0, y1)
-
-
-def fit_density(codes: np.ndarray, density: str = "gaussian", seed: int = 0):
-    """A scikit-learn GaussianMixture fitted to the codes: one full Gaussian, or 10 components."""
-    from sklearn.mixture import GaussianMixture
-
-    check_choices(("density", density, ("gaussian", "gmm")))
-    k = 1 if density == "gaussian" else min(GMM_COMPONENTS, len(codes))
-    floor = 1e-4 * float(np.var(codes, axis=0).mean()) + 1e-12  # relative to the codes' own scale
-    return GaussianMixture(n_components=k, covariance_type="full", reg_covar=floor, random_state=seed).fit(codes)
 
 
 def sample(model, n: int = 64, density: str = "gaussian", seed: int = 0, codes=None):

@@ -15,7 +15,14 @@ import torch
 
 from ..errors import DataError, ModelError, ParameterError
 from ..nn import binarize
-from ..objectives import Corruption, Regularization, apply_output, objective, reconstruction_loss
+from ..objectives import (
+    Corruption,
+    Regularization,
+    apply_output,
+    objective,
+    reconstruction_divergence,
+    reconstruction_loss,
+)
 from ..params import (
     AUTO_BINARY_STEPS,
     AUTOENCODER_PARAMS,
@@ -116,9 +123,11 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
         """Keep the codes of up to ``CODE_SAMPLE`` training samples (and their labels), so that the
         model alone knows where its codes lie: the box of a generated grid, a fitted code density."""
         rows = np.sort(np.random.default_rng(seed).permutation(len(X))[:CODE_SAMPLE])
-        self.code_sample_ = self.transform(X[rows])
+        sample = self._check_X(X[rows])
+        self.code_sample_ = self.transform(sample)
         labels = None if y is None else np.asarray(y)
         self.code_sample_labels_ = None if labels is None else [json_value(v) for v in labels[rows]]
+        self._fit_anomaly_reference(sample, self.code_sample_)
 
     def _check_params(self) -> None:
         """The table's checks, and the objective's terms parsed and checked together (a bad spec,
@@ -255,6 +264,26 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
             torch.manual_seed(seed)
             noisy = corruption(torch.from_numpy(np.ascontiguousarray(X))).numpy()
         return noisy, self.reconstruct(noisy)
+
+    def _error_terms(self, X) -> np.ndarray:
+        """Per feature, what the model's own loss charges above a perfect reconstruction
+        (:func:`aelab.objectives.reconstruction_divergence`), in the units it trained in."""
+
+        def run(x):
+            stats, aux = self.module_.encode(x)
+            logits = self.module_.decode(self._code(stats), aux)
+            return reconstruction_divergence(self.loss_, logits, x, self.output_activation_)
+
+        return self._run(run, self._scale(X))
+
+    def _variational_kl(self, X) -> np.ndarray:
+        """Per sample, the KL divergence of the encoder's Gaussian from the prior N(0, I)."""
+
+        def run(x):
+            mu, logvar = self.module_.encode(x)[0].chunk(2, dim=1)
+            return 0.5 * (mu.square() + logvar.exp() - 1 - logvar).sum(1, keepdim=True)
+
+        return self._run(run, self._scale(X))[:, 0].astype(np.float64)
 
     def _code(self, stats: torch.Tensor) -> torch.Tensor:
         if self.binary:

@@ -31,6 +31,7 @@ from ..storage import (
     save_tensors,
 )
 from ..validation import as_samples
+from .anomaly import DENSITY_PREFIX, AnomalyScoring
 
 FORMAT = "aelab-model"
 FORMAT_VERSION = 1
@@ -123,6 +124,9 @@ class SavedModel(BaseEstimator):
         """What ``save`` writes: the config (JSON) and the tensors; :func:`restore` inverts it."""
         check_is_fitted(self)
         fitted, tensors = self._saved_state()
+        if isinstance(self, AnomalyScoring):
+            scoring, density = self._anomaly_state()
+            fitted, tensors = dict(fitted, **scoring), dict(tensors, **density)
         config = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -145,9 +149,10 @@ class SavedModel(BaseEstimator):
         raise NotImplementedError
 
 
-class CodeModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, SavedModel):
+class CodeModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, AnomalyScoring, SavedModel):
     """A model that maps samples to codes and back. Subclasses implement ``fit``, ``transform``
-    and ``inverse_transform``; the code size is ``n_components_`` once fitted (or ``n_components``)."""
+    and ``inverse_transform``; the code size is ``n_components_`` once fitted (or ``n_components``).
+    Each scores anomalies too (:mod:`aelab.models.anomaly`), with what its ``fit`` kept."""
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -257,6 +262,8 @@ def restore(config: dict, tensors: dict[str, torch.Tensor], where) -> SavedModel
     shape = fitted.pop("image_shape_", None)
     n_features = fitted.pop("n_features_in_")
     pixels = fitted.pop("pixels_", False)  # older models: not known, not checked
+    anomaly_reference = fitted.pop("anomaly_reference_", None)  # older models: no anomaly scores
+    density = {name: tensors.pop(name) for name in [n for n in tensors if n.startswith(DENSITY_PREFIX)]}
     if shape and math.prod(shape) != n_features:
         raise ModelError(f"{where} is damaged: image_shape_ {shape} does not hold {n_features} features")
     for name, tensor in tensors.items():
@@ -272,6 +279,8 @@ def restore(config: dict, tensors: dict[str, torch.Tensor], where) -> SavedModel
         model.image_shape_ = tuple(shape) if shape else None
         model.pixels_ = pixels
         model._restore_state(fitted, tensors)
+        if isinstance(model, AnomalyScoring):
+            model._restore_anomaly_state(anomaly_reference, density)
     except AelabError as exc:
         raise ModelError(f"{where} is damaged: {exc}") from None
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:

@@ -90,6 +90,7 @@ class ConvAutoEncoder(NeuralAutoEncoder):
         random_state=None,
         device=None,
         verbose=False,
+        contamination="auto",
     ):
         self._init_params(locals())
 

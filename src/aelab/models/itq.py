@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from ..errors import DataError, ParameterError
-from ..params import ARCHITECTURE, TABLE
+from ..params import ARCHITECTURE, CONTAMINATION, TABLE
+from .anomaly import reference_sample
 from .base import CodeModel
 from .pca import PCA
 
@@ -23,7 +24,8 @@ class ITQ(CodeModel):
 
     :meth:`transform` answers the bits as 0.0 and 1.0 (an index over them ranks by Hamming
     distance); :attr:`quantization_loss_` holds ``||B - V R||^2`` (scores ``V``, rotation ``R``,
-    their signs ``B``) after each iteration, which ITQ never raises.
+    their signs ``B``) after each iteration, which ITQ never raises. ``contamination``: the share of
+    training samples that ``predict`` flags as anomalies, or "auto" (see :mod:`aelab.models.anomaly`).
 
     Examples
     --------
@@ -36,7 +38,8 @@ class ITQ(CodeModel):
 
     binary = True  # its codes are bits
 
-    def __init__(self, n_components=32, n_iter=50, random_state=0):
+    def __init__(self, n_components=32, n_iter=50, random_state=0, contamination="auto"):
+        self.contamination = contamination
         self.n_components = n_components
         self.n_iter = n_iter
         self.random_state = random_state
@@ -44,6 +47,7 @@ class ITQ(CodeModel):
     def _check_params(self) -> None:
         ARCHITECTURE["n_components"].check(self.n_components)
         TABLE["random_state"].check(self.random_state)
+        CONTAMINATION.check(self.contamination)
         if not isinstance(self.n_iter, numbers.Integral) or isinstance(self.n_iter, bool) or self.n_iter < 0:
             raise ParameterError(f"n_iter must be a whole number >= 0, not {self.n_iter!r}")
 
@@ -52,7 +56,7 @@ class ITQ(CodeModel):
         self._check_params()
         self._set_image_shape(X, image_shape)
         X = self._check_X(X, fitting=True)
-        self.pca_ = PCA(n_components=self.n_components, random_state=self.random_state).fit(X)
+        self.pca_ = PCA(n_components=self.n_components, random_state=self.random_state)._fit(X)
         V = self.pca_.transform(X).astype(np.float64)
         bits = V.shape[1]
         rng = np.random.default_rng(self.random_state)
@@ -67,6 +71,7 @@ class ITQ(CodeModel):
             self.quantization_loss_.append(float(np.square(B - VR).sum()))
         self.rotation_ = R.astype(np.float32)
         self.scale_ = np.abs(VR).mean(0).astype(np.float32)  # a bit's typical magnitude, to decode
+        self._fit_anomaly_reference(reference_sample(X))
         return self
 
     def transform(self, X) -> np.ndarray:

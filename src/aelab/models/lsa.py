@@ -14,14 +14,16 @@ import torch
 from sklearn.decomposition import TruncatedSVD
 
 from ..errors import DataError, ParameterError
-from ..params import ARCHITECTURE, TABLE
+from ..params import ARCHITECTURE, CONTAMINATION, TABLE
+from .anomaly import reference_sample
 from .base import CodeModel, check_shapes
 
 _ARRAYS = ("components_", "explained_variance_", "explained_variance_ratio_", "singular_values_")
 
 
 class LSA(CodeModel):
-    """Latent semantic analysis with ``n_components`` codes.
+    """Latent semantic analysis with ``n_components`` codes. ``contamination``: the share of training
+    documents that ``predict`` flags as anomalies, or "auto" (see :mod:`aelab.models.anomaly`).
 
     Examples
     --------
@@ -32,7 +34,8 @@ class LSA(CodeModel):
     (4, 2)
     """
 
-    def __init__(self, n_components=10, n_iter=7, random_state=0):
+    def __init__(self, n_components=10, n_iter=7, random_state=0, contamination="auto"):
+        self.contamination = contamination
         self.n_components = n_components
         self.n_iter = n_iter
         self.random_state = random_state
@@ -40,6 +43,7 @@ class LSA(CodeModel):
     def _check_params(self) -> None:
         ARCHITECTURE["n_components"].check(self.n_components)
         TABLE["random_state"].check(self.random_state)
+        CONTAMINATION.check(self.contamination)
         if not isinstance(self.n_iter, numbers.Integral) or isinstance(self.n_iter, bool) or self.n_iter < 1:
             raise ParameterError(f"n_iter must be a whole number >= 1, not {self.n_iter!r}")
 
@@ -56,6 +60,7 @@ class LSA(CodeModel):
             n_components=int(self.n_components), n_iter=int(self.n_iter), random_state=self.random_state
         ).fit(X)
         self._expose()
+        self._fit_anomaly_reference(reference_sample(X))
         return self
 
     def _expose(self):

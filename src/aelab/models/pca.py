@@ -11,8 +11,9 @@ import torch
 from sklearn.decomposition import PCA as _SkPCA
 
 from ..errors import DataError
-from ..params import ARCHITECTURE, TABLE
+from ..params import ARCHITECTURE, CONTAMINATION, TABLE
 from ..validation import check_choices
+from .anomaly import reference_sample
 from .base import CodeModel, check_shapes
 
 SVD_SOLVERS = ("auto", "full", "covariance_eigh", "arpack", "randomized")
@@ -29,6 +30,8 @@ class PCA(CodeModel):
     whiten : scale codes to unit variance.
     svd_solver, random_state : passed to :class:`sklearn.decomposition.PCA`; the seed of the randomized
         solvers is 0 unless given, so that a baseline is the same in every run.
+    contamination : the share of training samples that ``predict`` flags as anomalies, or "auto"
+        (see :mod:`aelab.models.anomaly`).
 
     Examples
     --------
@@ -39,7 +42,8 @@ class PCA(CodeModel):
     (360, 2)
     """
 
-    def __init__(self, n_components=2, whiten=False, svd_solver="auto", random_state=0):
+    def __init__(self, n_components=2, whiten=False, svd_solver="auto", random_state=0, contamination="auto"):
+        self.contamination = contamination
         self.n_components = n_components
         self.whiten = whiten
         self.svd_solver = svd_solver
@@ -49,9 +53,16 @@ class PCA(CodeModel):
         ARCHITECTURE["n_components"].check(self.n_components)
         check_choices(("whiten", self.whiten, (False, True)), ("svd_solver", self.svd_solver, SVD_SOLVERS))
         TABLE["random_state"].check(self.random_state)
+        CONTAMINATION.check(self.contamination)
 
     def fit(self, X, y=None, *, image_shape=None):
         """Fit on ``X`` (samples in rows). Returns self."""
+        self._fit(X, image_shape)
+        self._fit_anomaly_reference(reference_sample(self._check_X(X)))
+        return self
+
+    def _fit(self, X, image_shape=None):
+        """The components alone (without what anomaly scores need; ITQ's PCA is one)."""
         self._check_params()
         self._set_image_shape(X, image_shape)
         X = self._check_X(X, fitting=True)

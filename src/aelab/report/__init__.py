@@ -2,6 +2,7 @@
 
 from .comparison import account, evaluate_model, model_metrics, pca_twin, twin_note, write_figures, write_html
 from .figures import (
+    anomaly_curves_figure,
     code_map,
     confusion_matrix_figure,
     generated_figure,
@@ -11,11 +12,13 @@ from .figures import (
     reconstruction_figure,
     save_figure,
     training_curves,
+    unusual_items_figure,
 )
 from .tables import comparison_table, retrieval_table, text_retrieval_table, text_table
 
 __all__ = [
     "account",
+    "anomaly_curves_figure",
     "code_map",
     "comparison_table",
     "confusion_matrix_figure",
@@ -33,6 +36,7 @@ __all__ = [
     "text_table",
     "training_curves",
     "twin_note",
+    "unusual_items_figure",
     "write_figures",
     "write_html",
 ]

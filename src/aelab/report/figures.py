@@ -292,3 +292,63 @@ def generated_figure(
     if title:
         fig.suptitle(title)
     return fig
+
+
+def anomaly_curves_figure(curves: dict[str, dict], title: str | None = None) -> Figure:
+    """ROC (left) and precision-recall (right) curves of anomaly detectors, one line each; ``curves``
+    holds per detector ``fpr``, ``tpr``, ``recall``, ``precision`` and its ``auc`` and ``ap``."""
+    fig = Figure(figsize=(10, 4.2), dpi=100)
+    roc, pr = fig.subplots(1, 2)
+    for i, (name, c) in enumerate(curves.items()):
+        colour = _palette("tab10", i, len(curves))
+        roc.plot(c["fpr"], c["tpr"], label=f"{name} (AUC {c['auc']:.3f})", color=colour, linewidth=1.2)
+        pr.plot(c["recall"], c["precision"], label=f"{name} (AP {c['ap']:.3f})", color=colour, linewidth=1.2)
+    roc.plot([0, 1], [0, 1], color="grey", linewidth=0.6, linestyle=":")
+    roc.set_xlabel("false positive rate (normal items flagged)")
+    roc.set_ylabel("true positive rate (anomalies flagged)")
+    pr.set_xlabel("recall")
+    pr.set_ylabel("precision")
+    for ax in (roc, pr):
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right" if ax is roc else "upper right")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def unusual_items_figure(
+    items: np.ndarray,
+    maps: np.ndarray | None,
+    captions: list[str],
+    image_shape: tuple[int, ...] | None,
+    title: str | None = None,
+) -> Figure:
+    """Items side by side with a caption each (their score), and under each its reconstruction
+    error map (a heat map, brighter where the model failed to rebuild it) when there are maps."""
+    n = len(items)
+    rows = 1 if maps is None else 2
+    fig = Figure(figsize=(1.1 * n + 0.6, 1.3 * rows + (0.4 if title else 0)), dpi=100)
+    axes = fig.subplots(rows, n, squeeze=False)
+    lo, hi = (0.0, 1.0) if items.min() >= 0 and items.max() <= 1 else (items.min(), items.max())
+    top = float(maps.max()) if maps is not None and maps.size else 1.0
+    for i in range(n):
+        _show(axes[0, i], items[i], image_shape, lo, hi)
+        axes[0, i].set_title(captions[i], fontsize=7)
+        if maps is not None:
+            heat = maps[i].reshape(image_shape) if image_shape else maps[i]
+            if heat.ndim == 3:  # colour: the error summed over the channels
+                heat = heat.sum(-1)
+            if image_shape is None:
+                _show(axes[1, i], heat, None, 0.0, top)
+            else:
+                axes[1, i].imshow(heat, cmap="inferno", vmin=0.0, vmax=top or 1.0, interpolation="nearest")
+                axes[1, i].set_xticks([])
+                axes[1, i].set_yticks([])
+    axes[0, 0].set_ylabel("item", rotation=0, ha="right", va="center", fontsize=9)
+    if maps is not None:
+        axes[1, 0].set_ylabel("error", rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -114,6 +114,7 @@ def _item_views(app: FastAPI, explorer: Explorer, worker: Worker) -> None:
             "image_shape": explorer.image_shape,
             "labels": sorted(set(explorer.labels)) if explorer.labels else None,
             "ae_view": explorer.view,
+            "anomalies": explorer.anomaly_scores is not None,
             "pca_components": explorer.pca.code_size,
             "limits": {"k": MAX_K, "grid": MAX_GRID, "steps": MAX_STEPS, "upload_bytes": MAX_UPLOAD_BYTES},
         }
@@ -161,6 +162,17 @@ def _item_views(app: FastAPI, explorer: Explorer, worker: Worker) -> None:
         if which not in rows:
             raise HTTPException(404, f"no reconstruction {which!r}: ask for one of {', '.join(rows)}")
         return png(explorer.as_image(rows[which]))
+
+    @app.get("/api/unusual")
+    async def unusual(k: int = Query(24, ge=1, le=MAX_K)):
+        """Every item's anomaly score (higher = more unusual), the model's threshold on them, and
+        the k most unusual items."""
+        return JSONResponse(await worker.run(explorer.unusual, k))
+
+    @app.get("/api/items/{item}/error.png", response_class=Response)
+    async def error_map(item: int):
+        """Where the model failed to rebuild the item: a heat map, brighter where it failed more."""
+        return png(await worker.run(explorer.error_map, item))
 
     @app.get("/api/interpolation.png", response_class=Response)
     async def interpolation(a: int, b: int, steps: int = Query(10, ge=2, le=MAX_STEPS)):

@@ -1,7 +1,7 @@
 """What the explorer shows, as plain Python over the library: a trained model and a collection,
 with every item's code, 2-D maps of the codes and of PCA, search indexes by code, by PCA of the
 same size and by pixels,
-decoding, reconstruction and interpolation. The web application (:mod:`aelab.serve.app`) only
+decoding, reconstruction and interpolation, and the items ranked by how unusual the model finds them. The web application (:mod:`aelab.serve.app`) only
 turns these into HTTP answers; scripts can use them directly.
 """
 
@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..datasets import Dataset, Split, read_image
-from ..errors import DataError
+from ..errors import DataError, ModelError
 from ..generate import interpolate
 from ..models import PCA
 from ..report import pca_twin
@@ -23,6 +23,7 @@ MAX_K = 100  # neighbours one search may ask for
 MAX_GRID = 32  # decoded images along a side of a grid
 MAX_STEPS = 64  # images of an interpolation
 RECENT_RECONSTRUCTIONS = 64  # kept: the page asks for an item's errors and then its three images
+ERROR_SCALE_ITEMS = 512  # items whose error maps set the heat maps' common scale
 
 
 class NoSuchItem(DataError):
@@ -90,6 +91,50 @@ class Explorer(Items):
             space: Index.build(vectors, space=space, ids=self.ids, labels=self.labels, kind="exact", metric="l2")
             for space, vectors in self.spaces.items()
         }
+        self.anomaly_scores = self._anomaly_scores()
+        self._error_scale = None
+
+    # --- unusual items -----------------------------------------------------------------------------
+    def _anomaly_scores(self) -> np.ndarray | None:
+        """Every item's anomaly score, or None for a model saved before aelab scored anomalies."""
+        try:
+            return self.model.anomaly_scores(self.X)
+        except ModelError:
+            return None
+
+    def unusual(self, k: int = 24) -> dict:
+        """Every item's anomaly score (higher = more unusual), the model's threshold on them, and the
+        ``k`` most unusual items, most unusual first."""
+        if self.anomaly_scores is None:
+            raise DataError("this model was saved by an aelab that did not score anomalies; train it again")
+        k = int(k)
+        if not 1 <= k <= MAX_K:
+            raise DataError(f"k must be 1 to {MAX_K}, not {k}")
+        order = np.argsort(-self.anomaly_scores, kind="stable")[:k]
+        return {
+            "scores": np.round(self.anomaly_scores, 5).tolist(),
+            "threshold": round(-float(self.model.offset_), 5),
+            "contamination": self.model.contamination,
+            "ranked": [{**self.item(i), "score": round(float(self.anomaly_scores[i]), 5)} for i in order],
+        }
+
+    def error_map(self, item) -> np.ndarray:
+        """Where the model failed to rebuild item ``item``, as a heat map (RGB in [0, 1]) on one scale
+        for every item: brighter is worse."""
+        from matplotlib import colormaps
+
+        if self.image_shape is None:
+            raise DataError(f"the items of {self.name} are not images")
+        if self._error_scale is None:
+            rows = np.unique(np.linspace(0, len(self) - 1, min(len(self), ERROR_SCALE_ITEMS)).astype(int))
+            self._error_scale = float(np.percentile(self._heat(self.X[rows]), 99.5)) or 1.0
+        heat = self._heat(self.X[self.position(item)][None])[0]
+        return colormaps["inferno"](np.clip(heat / self._error_scale, 0, 1))[..., :3].astype(np.float32)
+
+    def _heat(self, rows: np.ndarray) -> np.ndarray:
+        """The error maps of ``rows`` in the images' height x width (colour summed over channels)."""
+        maps = self.model.error_maps(rows).reshape(len(rows), *self.image_shape)
+        return maps.sum(-1) if len(self.image_shape) == 3 else maps
 
     # --- items ---------------------------------------------------------------------------------
     def image(self, item) -> np.ndarray:

@@ -60,6 +60,8 @@ class DocumentModel(CodeModel):
         "auto" is ``DOCUMENT_KEEP_NEIGHBOURS`` for codes of more than two dimensions and bits,
         0 for 2-D maps, whose documents the former recipe keeps nearer their newsgroup.
     random_state, verbose : seed, and a progress bar while training.
+    contamination : the share of training documents that ``predict`` flags as anomalies, or "auto"
+        (see :mod:`aelab.models.anomaly`; the scores are the code model's, of the documents' words).
 
     Examples
     --------
@@ -85,6 +87,7 @@ class DocumentModel(CodeModel):
         learning_rate=1e-3,
         random_state=None,
         verbose=False,
+        contamination="auto",
     ):
         self._init_params(locals())
 
@@ -179,6 +182,28 @@ class DocumentModel(CodeModel):
         """The code model's reconstruction error of the documents' word vectors."""
         X = self.vectorize(texts)
         return self.code_model_.reconstruction_error(X if self.kind == "lsa" else X.toarray())
+
+    # --- anomalies: the code model's scores of the documents' words ------------------------------
+    def anomaly_scores(self, texts, kind: str = "auto", chunk: int = 4096) -> np.ndarray:
+        """The code model's anomaly scores of the documents' words (higher = more unusual; see
+        :mod:`aelab.models.anomaly`): by default, how badly it rebuilds them and how far their
+        codes lie from the training documents'. A chunk of documents at a time."""
+        X = self.vectorize(texts)
+        return np.concatenate(
+            [self.code_model_.anomaly_scores(self._words(X[i : i + chunk]), kind) for i in range(0, X.shape[0], chunk)]
+        )
+
+    def error_maps(self, texts) -> np.ndarray:
+        """Per document and word, what the reconstruction missed (see :meth:`vocabulary`)."""
+        return self.code_model_.error_maps(self._words(self.vectorize(texts)))
+
+    def _anomaly_reference(self) -> dict:
+        check_is_fitted(self)
+        return self.code_model_._anomaly_reference()
+
+    def _words(self, X: sp.csr_matrix):
+        """Word vectors as the code model takes them (the auto-encoder: dense)."""
+        return X if self.kind == "lsa" else X.toarray()
 
     @property
     def n_components_(self) -> int:

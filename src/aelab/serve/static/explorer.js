@@ -3,7 +3,7 @@
 
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                  "#bcbd22", "#17becf"];
-const state = { info: null, map: null, hidden: new Set(), views: {}, picked: [] };
+const state = { info: null, map: null, hidden: new Set(), views: {}, picked: [], unusual: null, byScore: false };
 
 async function getJSON(url, options) {
   const answer = await fetch(url, options);
@@ -51,8 +51,14 @@ function draw(view) {
     if (label !== null && state.hidden.has(label)) continue;
     const [px, py] = view.toPixel(view.points[i][0], view.points[i][1]);
     if (px < 0 || py < 0 || px > view.canvas.width || py > view.canvas.height) continue;
-    ctx.fillStyle = colour(label);
-    ctx.fillRect(px - 1, py - 1, 2, 2);
+    if (state.byScore && state.unusual) {  // blue (usual) to red (unusual) by rank; flagged items larger
+      const flagged = state.unusual.scores[i] > state.unusual.cut;
+      ctx.fillStyle = flagged ? "#d00" : `hsl(${(1 - state.unusual.rank[i]) * 220}, 70%, 45%)`;
+      ctx.fillRect(px - (flagged ? 2 : 1), py - (flagged ? 2 : 1), flagged ? 4 : 2, flagged ? 4 : 2);
+    } else {
+      ctx.fillStyle = colour(label);
+      ctx.fillRect(px - 1, py - 1, 2, 2);
+    }
     drawn++;
   }
   view.canvas.dataset.drawn = String(drawn);
@@ -200,6 +206,54 @@ function legend() {
   }
 }
 
+// --- unusual items: the ranking, a threshold slider, the maps coloured by score -------------------
+function flag() {
+  const u = state.unusual;
+  const flagged = u.scores.filter((s) => s > u.cut).length;
+  const share = (100 * flagged / u.scores.length).toFixed(1);
+  document.getElementById("flagged").textContent =
+    `${flagged} of ${u.scores.length} items flagged (${share}%) above ${u.cut.toFixed(3)}` +
+    (u.cut === u.threshold ? ` (the model's threshold, contamination ${u.contamination})` : "");
+  document.getElementById("flagged").dataset.flagged = String(flagged);
+  for (const f of document.querySelectorAll("#unusual-items figure")) {
+    f.classList.toggle("flagged", Number(f.dataset.score) > u.cut);
+  }
+  if (state.byScore) Object.values(state.views).forEach(draw);
+}
+
+async function unusualPanel() {
+  if (!state.info.anomalies) return;
+  const u = await getJSON("/api/unusual?k=24");
+  const order = u.scores.map((s, i) => [s, i]).sort((a, b) => a[0] - b[0]);
+  u.rank = new Array(u.scores.length);
+  order.forEach(([, i], r) => { u.rank[i] = r / Math.max(order.length - 1, 1); });
+  u.cut = u.threshold;
+  state.unusual = u;
+  const slider = document.getElementById("threshold");
+  const low = order[0][0], high = order[order.length - 1][0];
+  slider.min = String(Math.min(low, u.threshold));
+  slider.max = String(Math.max(high, u.threshold));
+  slider.value = String(u.threshold);
+  slider.oninput = () => { u.cut = Number(slider.value); flag(); };
+  document.getElementById("by-score").onchange = (e) => {
+    state.byScore = e.target.checked;
+    Object.values(state.views).forEach(draw);
+  };
+  const box = document.getElementById("unusual-items");
+  box.innerHTML = "";
+  for (const item of u.ranked) {
+    const f = document.createElement("figure");
+    f.dataset.score = String(item.score);
+    f.innerHTML = `<img width="56" height="56" src="/api/items/${item.position}/image.png" alt="">` +
+      `<img width="56" height="56" src="/api/items/${item.position}/error.png" alt="">` +
+      `<figcaption>${escape(String(item.label ?? item.id))} ${item.score.toFixed(2)}</figcaption>`;
+    f.onclick = () => pick(item.position);
+    box.appendChild(f);
+  }
+  document.getElementById("unusual").hidden = false;
+  flag();
+}
+
 // --- documents: a query box, the nearest documents with the predicted topic, the maps ----------
 const described = new Map();  // item number -> its id, label (and a document's first line)
 
@@ -290,6 +344,7 @@ async function main() {
     }
   };
   document.getElementById("upload").onchange = (e) => upload(e.target.files[0]);
+  await unusualPanel();
   document.body.addEventListener("dragover", (e) => e.preventDefault());
   document.body.addEventListener("drop", (e) => {  // an image file dropped anywhere on the page
     e.preventDefault();
