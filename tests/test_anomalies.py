@@ -289,9 +289,8 @@ def test_scoring_data_of_another_shape_is_one_line(digits_folder, tmp_path, caps
 
 
 def test_aelab_text_score_ranks_the_off_topic_documents_first(tmp_path, capsys):
-    from test_document_search import FAST, corpus
-
     from aelab.text import DocumentSearch
+    from test_document_search import FAST, corpus
 
     docs = corpus(15, 0)
     folder = DocumentSearch.build(docs, n_components=3, **FAST).save(tmp_path / "search")

@@ -61,23 +61,6 @@ def test_the_maps_draw_every_point(page):
     page.screenshot(path=ARTIFACTS / "explorer-maps.png")
 
 
-def test_the_unusual_items_view_ranks_items_and_its_slider_counts_the_flagged(page):
-    page.wait_for_selector("#unusual:not([hidden]) #unusual-items figure img")
-    assert page.locator("#unusual-items figure").count() == 24
-    at_threshold = int(page.get_attribute("#flagged", "data-flagged"))
-    assert 0 < at_threshold < 1797
-    page.check("#by-score")
-    slider = page.locator("#threshold")
-    slider.evaluate("(s) => { s.value = s.min; s.dispatchEvent(new Event('input')); }")
-    assert int(page.get_attribute("#flagged", "data-flagged")) > at_threshold
-    slider.evaluate("(s) => { s.value = s.max; s.dispatchEvent(new Event('input')); }")
-    assert int(page.get_attribute("#flagged", "data-flagged")) == 0
-    slider.evaluate("(s) => { s.value = state.unusual.threshold; s.dispatchEvent(new Event('input')); }")
-    page.locator("#unusual").scroll_into_view_if_needed()
-    page.screenshot(path=ARTIFACTS / "explorer-unusual.png", full_page=True)
-    page.uncheck("#by-score")
-
-
 def test_hovering_a_point_shows_its_item(page):
     ae = page.locator("#ae")
     box = ae.bounding_box()
@@ -145,3 +128,21 @@ def test_a_text_query_lists_documents_and_their_topic(browser):
         page.screenshot(path=ARTIFACTS / "explorer-text.png")
     finally:
         stop()
+
+
+def test_the_unusual_items_view_ranks_items_and_its_slider_counts_the_flagged(page):
+    page.wait_for_selector("#unusual:not([hidden]) #unusual-items figure img")
+    assert page.locator("#unusual-items figure").count() == 24
+    at_threshold = int(page.get_attribute("#flagged", "data-flagged"))
+    assert 0 < at_threshold < 1797
+    page.check("#by-score")
+    slider = page.locator("#threshold")
+    slider.evaluate("(s) => { s.value = s.min; s.dispatchEvent(new Event('input')); }")
+    assert int(page.get_attribute("#flagged", "data-flagged")) > at_threshold
+    slider.evaluate("(s) => { s.value = s.max; s.dispatchEvent(new Event('input')); }")
+    assert int(page.get_attribute("#flagged", "data-flagged")) == 0
+    slider.evaluate("(s) => { s.value = state.unusual.threshold; s.dispatchEvent(new Event('input')); }")
+    page.locator("#unusual").scroll_into_view_if_needed()
+    page.screenshot(path=ARTIFACTS / "explorer-unusual.png", full_page=True)
+    page.uncheck("#by-score")
+    page.evaluate("window.scrollTo(0, 0)")

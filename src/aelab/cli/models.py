@@ -99,6 +99,7 @@ def add_commands(sub) -> None:
         help="normalization after each hidden layer (default: batch; conv: none, or batch)",
     )
     add_params(m, OUTPUT_NAMES)
+    add_params(m, ("contamination",))
     c = p.add_argument_group("convolutional model (--model conv)")
     c.add_argument(
         "--channels", type=sizes, default="16-8-8", metavar="SIZES", help="channels of each convolution + pooling stage"
@@ -284,9 +285,10 @@ def _estimator(args):
     if n_components < (0 if args.model == "conv" else 1):
         conv = " (or 0 for the pooled maps as the code)" if args.model == "conv" else ""
         raise ParameterError(f"--n-components must be at least 1{conv}, not {n_components}")
+    scoring = params_from(args, ("contamination",))
     if args.model == "pca":
-        return PCA(n_components=n_components)
-    terms = params_from(args, OUTPUT_NAMES + REGULARIZATION + ("decoder_weight_decay",) + TRAINING)
+        return PCA(n_components=n_components, **scoring)
+    terms = params_from(args, OUTPUT_NAMES + REGULARIZATION + ("decoder_weight_decay",) + TRAINING + ("contamination",))
     arch = {k: getattr(args, k) for k in ("activation", "normalization") if getattr(args, k) is not None}
     if args.model == "conv":
         if arch.get("normalization", "none") not in CONV_NORMALIZATIONS:

@@ -51,7 +51,8 @@ class AnomalyScoring:
     """Anomaly scores, thresholds and maps for a code model (see the module docstring).
 
     A subclass provides ``_check_X``, ``transform`` and ``reconstruct``, and may refine
-    ``_error_terms`` (its own loss per feature) and ``_variational_kl``."""
+    ``_score_pass`` (its own loss per feature, its codes and a variational model's KL term, in one
+    pass)."""
 
     # --- the scores --------------------------------------------------------------------------------
     def anomaly_scores(self, X, kind: str = "auto") -> np.ndarray:
@@ -93,18 +94,16 @@ class AnomalyScoring:
         the images' shape when the model knows it. Sums to the ``reconstruction`` score."""
         check_is_fitted(self)
         X = self._check_X(X)
-        maps = np.concatenate([self._error_terms(part) for part in _chunks(X)])
+        maps = np.concatenate([self._score_pass(part)[0] for part in _chunks(X)])
         shape = getattr(self, "image_shape_", None)
         return maps.reshape(len(maps), *shape) if shape else maps
 
     # --- what subclasses may refine ----------------------------------------------------------------
-    def _error_terms(self, X) -> np.ndarray:
-        """Per feature, the reconstruction's cost above a perfect one (here the squared error)."""
+    def _score_pass(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Of rows ``X``: per feature, the reconstruction's cost above a perfect one (here the
+        squared error), the codes, and a variational model's KL term per sample (else None)."""
         dense = X.toarray() if sp.issparse(X) else X
-        return np.square(self.reconstruct(X) - dense).astype(np.float32)
-
-    def _variational_kl(self, X) -> np.ndarray:
-        raise NotImplementedError
+        return np.square(self.reconstruct(X) - dense, dtype=np.float64), self.transform(X), None
 
     def _anomaly_kinds(self) -> list[str]:
         """The kinds that the default score combines."""
@@ -116,7 +115,7 @@ class AnomalyScoring:
         scoring needs: the density of their codes (``codes``, when already computed), each kind's
         median and spread, the quantiles of the default score."""
         if codes is None:
-            codes = np.concatenate([self.transform(part) for part in _chunks(sample)])
+            codes = np.concatenate([self._score_pass(part)[1] for part in _chunks(sample)])
         codes = np.asarray(codes, np.float64)
         covariance = "full" if codes.shape[1] <= FULL_COVARIANCE_DIMS else "diag"
         self.anomaly_density_ = fit_density(codes, "gmm" if len(codes) >= 20 else "gaussian", covariance=covariance)
@@ -141,13 +140,14 @@ class AnomalyScoring:
     def _raw_scores(self, X, kinds) -> dict[str, np.ndarray]:
         parts: dict[str, list[np.ndarray]] = {k: [] for k in kinds}
         for part in _chunks(X):
-            reconstruction = self._error_terms(part).sum(1, dtype=np.float64) if set(kinds) - {"density"} else None
+            terms, codes, kl = self._score_pass(part)
+            reconstruction = terms.sum(1, dtype=np.float64)
             if "reconstruction" in kinds:
                 parts["reconstruction"].append(reconstruction)
             if "elbo" in kinds:
-                parts["elbo"].append(reconstruction + self._variational_kl(part))
+                parts["elbo"].append(reconstruction + kl)
             if "density" in kinds:
-                parts["density"].append(-self.anomaly_density_.score_samples(self.transform(part).astype(np.float64)))
+                parts["density"].append(-self.anomaly_density_.score_samples(np.asarray(codes, np.float64)))
         return {k: np.concatenate(v) for k, v in parts.items()}
 
     def _anomaly_state(self) -> tuple[dict, dict[str, torch.Tensor]]:

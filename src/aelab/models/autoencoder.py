@@ -9,6 +9,8 @@ objective goes through). Subclasses build it in ``_build`` and check their own p
 from __future__ import annotations
 
 import dataclasses
+import weakref
+from copy import deepcopy as copy_module
 
 import numpy as np
 import torch
@@ -39,6 +41,7 @@ from .base import CodeModel, check_shapes
 from .torch_base import ColumnSummary, TorchEstimator, over_memory_budget
 
 CODE_SAMPLE = 10_000  # training codes kept with a model, for generation
+_FLOAT64_NETS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # trained module -> its scoring copy
 
 #: The docs of the arguments every auto-encoder takes (made from the table of :mod:`aelab.params`).
 COMMON_PARAMETERS_DOC = parameters_doc(AUTOENCODER_PARAMS)
@@ -265,25 +268,30 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
             noisy = corruption(torch.from_numpy(np.ascontiguousarray(X))).numpy()
         return noisy, self.reconstruct(noisy)
 
-    def _error_terms(self, X) -> np.ndarray:
-        """Per feature, what the model's own loss charges above a perfect reconstruction
-        (:func:`aelab.objectives.reconstruction_divergence`), in the units it trained in."""
+    def _score_pass(self, X):
+        """Per feature what the model's own loss charges above a perfect reconstruction
+        (:func:`aelab.objectives.reconstruction_divergence`), the codes, and a variational model's
+        KL divergence from the prior, in one pass of a float64 copy of the net: so that a sample's
+        score does not depend, even in its last digits, on the samples it comes with (float32
+        products do, by the way they are split)."""
+        net = self._float64_net()
+        with torch.no_grad():
+            x = torch.from_numpy(np.asarray(self._scale(X), dtype=np.float64)).to(self.device_)
+            stats, aux = net.encode(x)
+            code = self._code(stats)
+            terms = reconstruction_divergence(self.loss_, net.decode(code, aux), x, self.output_activation_)
+            kl = None
+            if self.variational:
+                mu, logvar = stats.chunk(2, dim=1)
+                kl = (0.5 * (mu.square() + logvar.exp() - 1 - logvar).sum(1)).cpu().numpy()
+        return terms.cpu().numpy(), code.cpu().numpy(), kl
 
-        def run(x):
-            stats, aux = self.module_.encode(x)
-            logits = self.module_.decode(self._code(stats), aux)
-            return reconstruction_divergence(self.loss_, logits, x, self.output_activation_)
-
-        return self._run(run, self._scale(X))
-
-    def _variational_kl(self, X) -> np.ndarray:
-        """Per sample, the KL divergence of the encoder's Gaussian from the prior N(0, I)."""
-
-        def run(x):
-            mu, logvar = self.module_.encode(x)[0].chunk(2, dim=1)
-            return 0.5 * (mu.square() + logvar.exp() - 1 - logvar).sum(1, keepdim=True)
-
-        return self._run(run, self._scale(X))[:, 0].astype(np.float64)
+    def _float64_net(self) -> torch.nn.Module:
+        """A float64 copy of ``module_`` for scoring, made once per trained module (kept aside, so
+        that scoring leaves the estimator as it was)."""
+        if self.module_ not in _FLOAT64_NETS:
+            _FLOAT64_NETS[self.module_] = copy_module(self.module_).double().eval()
+        return _FLOAT64_NETS[self.module_]
 
     def _code(self, stats: torch.Tensor) -> torch.Tensor:
         if self.binary:

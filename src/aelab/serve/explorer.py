@@ -1,7 +1,7 @@
 """What the explorer shows, as plain Python over the library: a trained model and a collection,
 with every item's code, 2-D maps of the codes and of PCA, search indexes by code, by PCA of the
-same size and by pixels,
-decoding, reconstruction and interpolation, and the items ranked by how unusual the model finds them. The web application (:mod:`aelab.serve.app`) only
+same size and by pixels, decoding, reconstruction and interpolation, and the items ranked by how
+unusual the model finds them. The web application (:mod:`aelab.serve.app`) only
 turns these into HTTP answers; scripts can use them directly.
 """
 
