@@ -109,6 +109,18 @@ def test_unusual_items_are_ranked_by_the_models_scores_with_its_threshold(client
     assert client.get("/api/info").json()["anomalies"] is True
 
 
+def test_a_model_saved_before_anomaly_scores_is_explored_without_them(digits_model):
+    import copy
+
+    ds, model, _ = digits_model
+    older = copy.copy(model)
+    older.anomaly_reference_ = None
+    client = TestClient(create_app(Explorer(older, ds.test.X, ds.test.y, image_shape=ds.image_shape)))
+    assert client.get("/api/info").json()["anomalies"] is False
+    answer = client.get("/api/unusual")
+    assert answer.status_code == 400 and "train it again" in answer.json()["detail"]
+
+
 @pytest.mark.parametrize(
     "method, url, kw, status, says",
     [

@@ -114,7 +114,7 @@ def _item_views(app: FastAPI, explorer: Explorer, worker: Worker) -> None:
             "image_shape": explorer.image_shape,
             "labels": sorted(set(explorer.labels)) if explorer.labels else None,
             "ae_view": explorer.view,
-            "anomalies": explorer.anomaly_scores is not None,
+            "anomalies": explorer.scores_anomalies,
             "pca_components": explorer.pca.code_size,
             "limits": {"k": MAX_K, "grid": MAX_GRID, "steps": MAX_STEPS, "upload_bytes": MAX_UPLOAD_BYTES},
         }

@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..datasets import Dataset, Split, read_image
-from ..errors import DataError, ModelError
+from ..errors import DataError
 from ..generate import interpolate
 from ..models import PCA
 from ..report import pca_twin
@@ -91,31 +91,35 @@ class Explorer(Items):
             space: Index.build(vectors, space=space, ids=self.ids, labels=self.labels, kind="exact", metric="l2")
             for space, vectors in self.spaces.items()
         }
-        self.anomaly_scores = self._anomaly_scores()
-        self._error_scale = None
+        self._anomaly_scores, self._error_scale = None, None
 
     # --- unusual items -----------------------------------------------------------------------------
-    def _anomaly_scores(self) -> np.ndarray | None:
-        """Every item's anomaly score, or None for a model saved before aelab scored anomalies."""
-        try:
-            return self.model.anomaly_scores(self.X)
-        except ModelError:
-            return None
+    @property
+    def scores_anomalies(self) -> bool:
+        """Whether the model scores anomalies (one saved by an older aelab does not)."""
+        return getattr(self.model, "anomaly_reference_", None) is not None
+
+    def anomaly_scores(self) -> np.ndarray:
+        """Every item's anomaly score (computed at the first request: the page asks for them once)."""
+        if not self.scores_anomalies:
+            raise DataError("this model was saved by an aelab that did not score anomalies; train it again")
+        if self._anomaly_scores is None:
+            self._anomaly_scores = self.model.anomaly_scores(self.X)
+        return self._anomaly_scores
 
     def unusual(self, k: int = 24) -> dict:
         """Every item's anomaly score (higher = more unusual), the model's threshold on them, and the
         ``k`` most unusual items, most unusual first."""
-        if self.anomaly_scores is None:
-            raise DataError("this model was saved by an aelab that did not score anomalies; train it again")
         k = int(k)
         if not 1 <= k <= MAX_K:
             raise DataError(f"k must be 1 to {MAX_K}, not {k}")
-        order = np.argsort(-self.anomaly_scores, kind="stable")[:k]
+        scores = self.anomaly_scores()
+        order = np.argsort(-scores, kind="stable")[:k]
         return {
-            "scores": np.round(self.anomaly_scores, 5).tolist(),
+            "scores": np.round(scores, 5).tolist(),
             "threshold": round(-float(self.model.offset_), 5),
             "contamination": self.model.contamination,
-            "ranked": [{**self.item(i), "score": round(float(self.anomaly_scores[i]), 5)} for i in order],
+            "ranked": [{**self.item(i), "score": round(float(scores[i]), 5)} for i in order],
         }
 
     def error_map(self, item) -> np.ndarray:
