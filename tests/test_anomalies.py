@@ -305,3 +305,14 @@ def test_aelab_text_score_ranks_the_off_topic_documents_first(tmp_path, capsys):
     assert "most unusual:" in out
     first = out.split("most unusual:\n")[1].splitlines()[0]
     assert "odd" in first, out
+
+
+def test_a_density_of_few_codes_in_many_dimensions_stays_out_of_the_default():
+    X, T, is_far = clusters_and_far_points()
+    few = PCA(n_components=5).fit(X[::10])  # 30 training rows for 5-D codes: too few for a density
+    assert few.anomaly_reference_["kinds"] == ["reconstruction"]
+    np.testing.assert_array_equal(
+        np.argsort(few.anomaly_scores(T)), np.argsort(few.anomaly_scores(T, "reconstruction"))
+    )
+    many = PCA(n_components=5).fit(X)
+    assert many.anomaly_reference_["kinds"] == ["reconstruction", "density"]

@@ -12,9 +12,9 @@ unusual):
   training codes (as :func:`aelab.models.density.fit_density` fits them for sampling);
 - ``elbo``: a variational model's negative evidence bound (reconstruction plus the code's KL
   divergence from the prior);
-- ``auto``: the default, the sum of the kinds above (those the model has) each measured in units
-  of its own spread on the training data: its median subtracted, divided by its interquartile
-  range.
+- ``auto``: the default, the sum of the kinds above (those the model has; the density where it
+  had enough training codes to go on) each measured in units of its own spread on the training
+  data: its median subtracted, divided by its interquartile range.
 
 When a model is fitted it scores an even sample of its training data (up to ``REFERENCE_ROWS``) and
 keeps what scoring needs: the code density, each kind's median and spread, and the quantiles of
@@ -42,6 +42,7 @@ from .density import fit_density
 REFERENCE_ROWS = 10_000  # training samples scored at fit: the density, the spreads, the quantiles
 QUANTILES = 1001  # of the training scores, kept with the model: offset_ for any contamination
 SCORE_CHUNK = 1024  # rows scored at once (word counts are densified a chunk at a time)
+DENSITY_ROWS_PER_DIM = 10  # the default counts the code density when it had this many training rows a code dimension
 FULL_COVARIANCE_DIMS = 64  # longer codes get a density with diagonal covariances
 TUKEY_FENCE = 1.5  # contamination "auto": beyond Q3 + 1.5 IQR of the training scores
 DENSITY_PREFIX = "anomaly_density."
@@ -105,9 +106,13 @@ class AnomalyScoring:
         dense = X.toarray() if sp.issparse(X) else X
         return np.square(self.reconstruct(X) - dense, dtype=np.float64), self.transform(X), None
 
-    def _anomaly_kinds(self) -> list[str]:
-        """The kinds that the default score combines."""
-        return ["elbo", "density"] if getattr(self, "variational", False) else ["reconstruction", "density"]
+    def _anomaly_kinds(self, n_rows: int) -> list[str]:
+        """The kinds that the default score combines, for a density fitted on ``n_rows`` training
+        codes: a handful of codes in many dimensions says little about where codes lie (and its
+        training codes fit it far better than any new one), so it takes part only with at least
+        ``DENSITY_ROWS_PER_DIM`` rows a dimension."""
+        kinds = ["elbo" if getattr(self, "variational", False) else "reconstruction"]
+        return kinds + (["density"] if n_rows >= DENSITY_ROWS_PER_DIM * self.code_size else [])
 
     # --- fitted state ------------------------------------------------------------------------------
     def _fit_anomaly_reference(self, sample, codes=None) -> None:
@@ -119,7 +124,7 @@ class AnomalyScoring:
         codes = np.asarray(codes, np.float64)
         covariance = "full" if codes.shape[1] <= FULL_COVARIANCE_DIMS else "diag"
         self.anomaly_density_ = fit_density(codes, "gmm" if len(codes) >= 20 else "gaussian", covariance=covariance)
-        kinds = self._anomaly_kinds()
+        kinds = self._anomaly_kinds(len(codes))
         raw = self._raw_scores(sample, kinds)
         centre = {k: float(np.median(raw[k])) for k in kinds}
         spread = {k: _spread(raw[k]) for k in kinds}
