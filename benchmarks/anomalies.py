@@ -8,7 +8,8 @@ printed beside it, and scikit-learn's detectors are fitted on the same images in
 :func:`aelab.jobs.anomalies.baseline_scores`). Pixels are in [0, 1] for every detector.
 
 Also a small real folder of images (``--faces DIR``: one sub-folder per person, such as the ORL
-faces; each person in turn is normal, the others are the anomalies, on aelab's seeded hold-out),
+faces; each person in turn is normal, the others are the anomalies, on aelab's seeded hold-out;
+``--people N``: the first N people only),
 and 20 Newsgroups (``--news``: each chosen group in turn is normal; the document model against
 scikit-learn's detectors on TF-IDF vectors of the same vocabulary).
 
@@ -98,6 +99,8 @@ def images(args) -> None:
 def faces(args) -> None:
     ds = datasets.load(args.faces, test_size=args.test_size, seed=args.seed)
     people = sorted(set(ds.train.y.tolist()))
+    if args.people:
+        people = people[: args.people]
     print(
         f"{args.faces}: {len(people)} people, {len(ds.train.X)} training and {len(ds.test.X)} test images of "
         f"{'x'.join(map(str, ds.image_shape))}; each person in turn normal; ROC-AUC in %"
@@ -160,6 +163,7 @@ def main() -> None:
     parser.add_argument("--no-images", action="store_true", help="skip MNIST / Fashion-MNIST")
     parser.add_argument("--faces", metavar="DIR", help="a folder of faces, one sub-folder per person")
     parser.add_argument("--test-size", type=float, default=0.2, help="the faces' hold-out share")
+    parser.add_argument("--people", type=int, help="only the first N people (by name) in turn normal")
     parser.add_argument("--news", action="store_true", help="20 Newsgroups too")
     parser.add_argument("--news-data", default=str(NEWS))
     parser.add_argument("--groups", help="comma-separated newsgroup numbers (sorted names; default: all 20)")
