@@ -332,7 +332,7 @@ def unusual_items_figure(
     fig = Figure(figsize=(1.1 * n + 0.6, 1.3 * rows + (0.4 if title else 0)), dpi=100)
     axes = fig.subplots(rows, n, squeeze=False)
     lo, hi = (0.0, 1.0) if items.min() >= 0 and items.max() <= 1 else (items.min(), items.max())
-    top = float(maps.max()) if maps is not None and maps.size else 1.0
+    top = float(np.percentile(maps, 99.5)) if maps is not None and maps.size else 1.0  # a few pixels saturate
     for i in range(n):
         _show(axes[0, i], items[i], image_shape, lo, hi)
         axes[0, i].set_title(captions[i], fontsize=7)
