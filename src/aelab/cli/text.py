@@ -184,16 +184,9 @@ def _text_data_args(p, strip_default: str | None = "none") -> None:
 
 
 def _load_corpus(args, strip: str | None):
-    from ..text import load_text, parse_strip
+    from ..jobs.data import load_corpus
 
-    return load_text(
-        args.data,
-        strip_parts=parse_strip(strip),
-        text_column=args.text_column,
-        label_column=args.label_column,
-        test_size=args.test_size,
-        seed=args.split_seed,
-    )
+    return load_corpus(args, strip)
 
 
 def cmd_text_train(args) -> None:

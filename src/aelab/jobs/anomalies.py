@@ -24,6 +24,7 @@ from ..report import anomaly_curves_figure, save_figure, unusual_items_figure
 from ..search import open_collection
 from ..storage import atomic_path, check_output
 from ..validation import check_choices
+from .data import load_corpus
 
 SCORE_COLUMNS = ("id", "label", "path", "score", "flagged")
 SHOWN = 10  # items listed (and drawn) at each end of a ranking
@@ -364,7 +365,7 @@ class TextScoreRequest:
 def score_documents(request: TextScoreRequest) -> ScoreResult:
     """Score a text collection's documents with a document search's model into a CSV (id, label,
     score, flagged, first line), written atomically; the result lists the most unusual."""
-    from ..text import DocumentSearch, load_text, parse_strip
+    from ..text import DocumentSearch
     from ..text.search import first_line
 
     out = check_output(request.out, request.overwrite)
@@ -374,15 +375,7 @@ def score_documents(request: TextScoreRequest) -> ScoreResult:
         CONTAMINATION.check(request.contamination)
         model.set_params(contamination=request.contamination)
     limit = -model.offset_
-    strip = request.strip if request.strip is not None else engine.info.get("strip", "none")
-    corpus = load_text(
-        request.data,
-        strip_parts=parse_strip(strip),
-        text_column=request.text_column,
-        label_column=request.label_column,
-        test_size=request.test_size,
-        seed=request.split_seed,
-    )
+    corpus = load_corpus(request, request.strip if request.strip is not None else engine.info.get("strip", "none"))
     docs = corpus.split(request.split)
     if not len(docs):
         raise DataError(f"the {request.split} split of {request.data} holds no documents")
