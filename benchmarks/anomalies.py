@@ -33,8 +33,8 @@ from aelab.params import auto_or_float, auto_or_int
 
 ROOT = Path(__file__).resolve().parents[2]
 NEWS = ROOT / "shared" / "data" / "20newsgroups" / "20news-bydate.tar.gz"
-#: Deep SVDD (one-class), MNIST, per digit and the mean: Ruff et al. 2018, Table 1, as the issue that
-#: asked for this benchmark quotes it (the paper itself was not among the sources reachable here).
+#: Deep SVDD (one-class), MNIST, per digit: Ruff et al. 2018, Table 1, as it was given to us (not
+#: checked against the paper, which was not among the sources reachable here).
 DEEP_SVDD_MNIST = (98.0, 99.7, 91.7, 91.9, 94.9, 88.5, 98.3, 94.6, 93.9, 96.5)
 KINDS = ("reconstruction", "density")
 
