@@ -6,10 +6,21 @@ from __future__ import annotations
 from ..params import MODEL_KINDS, auto_or_float, auto_or_int
 from .common import command, data_args, whole
 
-CONTAMINATION_HELP = (
-    "share of the training samples taken as anomalies, which sets the threshold; auto: Tukey's fence (1.5 "
-    "interquartile ranges above the training scores' upper quartile)"
-)
+
+def contamination_option(p, default=None, whose: str = "training samples") -> None:
+    """``--contamination``: the share of the training items taken as anomalies, which sets the
+    threshold; None keeps the one the model was trained with."""
+    help = (
+        f"share of the {whose} taken as anomalies, which sets the threshold; auto: Tukey's fence (1.5 "
+        "interquartile ranges above the training scores' upper quartile)"
+    )
+    p.add_argument(
+        "--contamination",
+        type=auto_or_float,
+        default=default,
+        metavar="SHARE|auto",
+        help=help + (" (default: the model's own)" if default is None else ""),
+    )
 
 
 def add_commands(sub) -> None:
@@ -32,12 +43,7 @@ def add_commands(sub) -> None:
         "than memory)",
     )
     p.add_argument("--batch-size", type=whole(1), default=4096, help="items scored at a time")
-    p.add_argument(
-        "--contamination",
-        type=auto_or_float,
-        metavar="SHARE|auto",
-        help=CONTAMINATION_HELP + " (default: the model's own)",
-    )
+    contamination_option(p)
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_score)
 
@@ -58,7 +64,7 @@ def add_commands(sub) -> None:
     p.add_argument("--model", choices=MODEL_KINDS, default="autoencoder", help="what to train on the normal items")
     p.add_argument("--n-components", type=whole(1), default=30, help="code size (PCA's beside it too)")
     p.add_argument("--epochs", type=auto_or_int, default="auto", metavar="N|auto", help="training epochs")
-    p.add_argument("--contamination", type=auto_or_float, default="auto", metavar="SHARE|auto", help=CONTAMINATION_HELP)
+    contamination_option(p, "auto")
     p.add_argument("--seed", type=int, default=0, help="seed of the models")
     p.add_argument("--no-baselines", action="store_true", help="measure aelab's model alone")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")

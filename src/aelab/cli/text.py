@@ -14,6 +14,7 @@ from ..params import (
     auto_or_float,
     auto_or_int,
 )
+from .anomalies import contamination_option
 from .common import SEED, binary_bits, command, limit_args, params_from, positive, refuse, share, sizes, whole
 
 
@@ -149,12 +150,7 @@ def add_commands(sub) -> None:
     _text_data_args(p, strip_default=None)
     p.add_argument("--split", choices=("train", "test", "all"), default="all", help="which documents to score")
     p.add_argument("--model", choices=DOCUMENT_KINDS, default="autoencoder", help="whose scores")
-    p.add_argument(
-        "--contamination",
-        type=auto_or_float,
-        metavar="SHARE|auto",
-        help="share of the training documents taken as anomalies, which sets the threshold (default: the model's)",
-    )
+    contamination_option(p, whose="training documents")
     p.add_argument("--out", required=True, metavar="FILE.csv", help="id, label, score, flagged, first line")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_text_score)
