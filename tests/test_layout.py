@@ -1,5 +1,5 @@
 """The house keeps its plan: parameters declared once, no import cycles, a CLI that starts without
-torch, and a README whose every name and option works as written."""
+torch, and a README and documentation whose every name and option works as written."""
 
 import inspect
 import re
@@ -13,7 +13,10 @@ import aelab
 from aelab import params
 from aelab.errors import AelabError, DataError, ParameterError
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+#: the README and the documentation site's pages: every name, command and option in them must work
+DOCUMENTS = [README, *sorted((ROOT / "docs").rglob("*.md"))]
 
 
 @pytest.mark.parametrize("name", ["AutoEncoder", "ConvAutoEncoder", "Classifier"])
@@ -95,15 +98,19 @@ def _is_package_reexport(cycle: str) -> bool:
     return a.startswith(b + ".") or b.startswith(a + ".")
 
 
-# --- the README works as written ------------------------------------------------------------------
+# --- the README and the documentation work as written -----------------------------------------------
 
 
-def _code_blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", README.read_text(), flags=re.S)
+def _documents() -> str:
+    return "\n".join(path.read_text() for path in DOCUMENTS)
 
 
-def test_every_python_name_in_the_readme_exists_after_import_aelab():
-    text = README.read_text()
+def _code_blocks(language: str, text: str | None = None) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", _documents() if text is None else text, flags=re.S)
+
+
+def test_every_python_name_in_the_documentation_exists_after_import_aelab():
+    text = _documents()
     dotted = sorted(set(re.findall(r"\baelab(?:\.[A-Za-z_]\w*)+", text)) - {"aelab.checkpoint"})
     imports = [
         line.strip()
@@ -118,7 +125,7 @@ def test_every_python_name_in_the_readme_exists_after_import_aelab():
     assert "aelab.search.Index.build" in dotted and "aelab.report.generated_figure" in dotted
 
 
-def test_every_command_and_option_in_the_readme_exists():
+def test_every_command_and_option_in_the_documentation_exists():
     from aelab.cli import build_parser
 
     parser = build_parser()
@@ -136,12 +143,12 @@ def test_every_command_and_option_in_the_readme_exists():
         known = {opt for action in sub._actions for opt in action.option_strings}
         for word in words:
             for option in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", word.strip("[]|")):
-                assert option in known, f"README: {line!r} uses {option}, which 'aelab {words[1]}' lacks"
+                assert option in known, f"documentation: {line!r} uses {option}, which 'aelab {words[1]}' lacks"
 
 
 @pytest.mark.slow
 def test_the_readmes_first_example_runs_as_written(tmp_path):
-    first = _code_blocks("python")[0]
+    first = _code_blocks("python", README.read_text())[0]
     assert "../shared" not in first
     result = subprocess.run([sys.executable, "-c", first], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-800:]
@@ -151,20 +158,45 @@ def test_the_readmes_first_example_runs_as_written(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["AutoEncoder", "ConvAutoEncoder", "Classifier", "PCA", "LSA", "DocumentModel"])
-def test_the_readme_lists_every_constructor_argument_with_its_default(name):
+def test_the_models_page_lists_every_constructor_argument_with_its_default(name):
     arguments = inspect.signature(getattr(aelab, name).__init__).parameters.values()
     line = f"- `{name}(" + ", ".join(f"{p.name}={p.default!r}" for p in arguments if p.name != "self") + ")`"
-    assert line in README.read_text()
+    assert line in (ROOT / "docs" / "models.md").read_text()
 
 
-def test_the_readme_quotes_the_auto_training_constants_as_they_are():
+def test_the_models_page_quotes_the_auto_training_constants_as_they_are():
     """The parameter table and the "auto" rules restate these constants in words; a changed default
     once left the README a step count behind."""
-    text = " ".join(README.read_text().split())  # a sentence may wrap anywhere
-    binary_row = next(line for line in README.read_text().splitlines() if line.startswith("| `--binary BITS`"))
+    page = (ROOT / "docs" / "models.md").read_text()
+    text = " ".join(page.split())  # a sentence may wrap anywhere
+    binary_row = next(line for line in page.splitlines() if line.startswith("| `--binary BITS`"))
     masked = round(100 * float(params.AUTO_BINARY_DENOISE.split(":")[1]))
     assert f"inputs are {masked}% masked" in binary_row
     assert f"trains {params.AUTO_BINARY_STEPS:,} optimizer steps" in binary_row
     assert f"epochs: {params.AUTO_EPOCHS}, or more" in text
     assert f"until training takes {params.AUTO_STEPS:,} optimizer steps" in text
     assert f"a binary code trains {params.AUTO_BINARY_STEPS:,} steps" in text
+
+
+def test_the_command_reference_names_every_command_and_option():
+    """The site's commands page is made from the parser; a command or option it left out would be
+    missing from the documentation without anyone noticing."""
+    from aelab.cli import build_parser
+    from aelab.cli.reference import markdown
+
+    parser = build_parser()
+    page = markdown(parser)
+    text = next(a for a in parser._subparsers._group_actions).choices["text"]
+    commands = {
+        f"aelab {name}": sub for name, sub in next(a for a in parser._subparsers._group_actions).choices.items()
+    }
+    commands.update({f"aelab text {name}": sub for name, sub in text._subparsers._group_actions[0].choices.items()})
+    del commands["aelab text"]
+    headings = re.findall(r"^## `(aelab[^`]*)`$", page, flags=re.M)
+    assert sorted(headings) == sorted(commands)
+    for name, sub in commands.items():
+        section = page.split(f"## `{name}`\n", 1)[1].split("\n## `", 1)[0]
+        for action in sub._actions:
+            for option in action.option_strings:
+                if option not in ("-h", "--help"):
+                    assert f"`{option}" in section, f"{name}: {option} is not in the command reference"

@@ -36,6 +36,7 @@ _SUBPACKAGES = (
     "datasets",
     "demo",
     "generate",
+    "jobs",
     "limits",
     "models",
     "nn",
