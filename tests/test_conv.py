@@ -104,3 +104,29 @@ def test_regularizers_compose_with_the_conv_architecture():
         random_state=0,
     ).fit(images)
     assert {"reconstruction", "contractive", "kl"} <= set(model.history_[-1])
+
+
+def test_the_image_shape_can_be_a_constructor_parameter_and_fit_s_argument_still_wins(tmp_path):
+    rows = np.random.default_rng(0).random((40, 48), dtype=np.float32)
+    tiny = dict(channels=(2,), n_components=2, epochs=1, batch_size=16, random_state=0)
+    assert ConvAutoEncoder(image_shape=(6, 8), **tiny).fit(rows).image_shape_ == (6, 8)
+    assert ConvAutoEncoder(image_shape=(6, 8), **tiny).fit(rows, image_shape=(4, 12)).image_shape_ == (4, 12)
+    strip = ConvAutoEncoder(image_shape=(1, -1), **tiny).fit(rows)  # one side inferred: rows as 1-D signals
+    assert strip.image_shape_ == (1, 48) and strip.transform(rows).shape == (40, 2)
+    back = load(strip.save(tmp_path / "strip"))
+    assert back.image_shape == (1, -1) and back.image_shape_ == (1, 48)
+    np.testing.assert_array_equal(back.transform(rows), strip.transform(rows))
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (-1, -1), (2.5, 4), (4,), "8x8"])
+def test_a_bad_image_shape_parameter_is_one_line(shape):
+    with pytest.raises(ParameterError, match="image_shape must be None or") as info:
+        ConvAutoEncoder(image_shape=shape).fit(np.zeros((4, 16), np.float32))
+    assert "\n" not in str(info.value)
+
+
+def test_an_image_shape_that_does_not_fit_the_features_is_one_line():
+    with pytest.raises(DataError, match=r"image_shape \(5, -1\)|does not divide 48 features"):
+        ConvAutoEncoder(image_shape=(5, -1)).fit(np.zeros((4, 48), np.float32))
+    with pytest.raises(DataError, match="does not match 48 features"):
+        ConvAutoEncoder(image_shape=(5, 5)).fit(np.zeros((4, 48), np.float32))

@@ -94,17 +94,22 @@ class SavedModel(BaseEstimator):
         return f" (images of {'x'.join(map(str, shape))})" if shape else ""
 
     def _set_image_shape(self, X, image_shape) -> None:
+        """``image_shape_`` from, in turn: ``image_shape`` (fit's argument, else the estimator's own
+        parameter, where it has one), the data's ``image_shape`` attribute, or the data's own
+        dimensions (n, height, width[, channels]). One side may be -1, inferred from the features
+        as numpy's reshape does: ``(1, -1)`` makes each row of features a one-pixel-high strip."""
         arr_shape = X.shape if getattr(X, "read_in_batches", False) else np.asarray(X).shape
+        if image_shape is None:
+            image_shape = getattr(self, "image_shape", None)
         image_shape = image_shape if image_shape is not None else getattr(X, "image_shape", None)
         if image_shape is None and len(arr_shape) in (3, 4):
             image_shape = tuple(arr_shape[1:])
-        if image_shape is not None and not _image_shape(image_shape):
-            raise DataError(
-                f"image_shape must be (height, width) or (height, width, channels), whole numbers >= 1, not "
-                f"{image_shape!r}"
-            )
-        if image_shape is not None and int(np.prod(image_shape)) != int(np.prod(arr_shape[1:])):
-            raise DataError(f"image_shape {tuple(image_shape)} does not match {int(np.prod(arr_shape[1:]))} features")
+        n_features = int(np.prod(arr_shape[1:]))
+        if image_shape is not None:
+            check_image_shape(image_shape)
+            image_shape = resolved_image_shape(image_shape, n_features)
+        if image_shape is not None and int(np.prod(image_shape)) != n_features:
+            raise DataError(f"image_shape {tuple(image_shape)} does not match {n_features} features")
         self.image_shape_ = tuple(int(s) for s in image_shape) if image_shape is not None else None
 
     # --- saving --------------------------------------------------------------------------------
@@ -214,14 +219,38 @@ def check_shapes(arrays: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> 
             raise ModelError(f"{name} holds {'nothing' if found is None else found}, its config makes {tuple(shape)}")
 
 
-def _image_shape(shape) -> bool:
+def _image_shape(shape, inferred: bool = False) -> bool:
     try:
         sides = tuple(shape)
     except TypeError:
         return False
-    return len(sides) in (2, 3) and all(
-        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in sides
-    )
+    whole = all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in sides)
+    if not (len(sides) in (2, 3) and whole):
+        return False
+    if inferred and sides.count(-1) == 1:
+        sides = tuple(s for s in sides if s != -1)
+    return all(s >= 1 for s in sides)
+
+
+def check_image_shape(shape) -> None:
+    """One line unless ``shape`` is (height, width[, channels]) of whole numbers >= 1, one of which
+    may be -1 (inferred from the number of features)."""
+    if not _image_shape(shape, inferred=True):
+        raise DataError(
+            "image_shape must be (height, width) or (height, width, channels), whole numbers >= 1 (one of "
+            f"them may be -1, inferred from the number of features), not {shape!r}"
+        )
+
+
+def resolved_image_shape(shape, n_features: int) -> tuple[int, ...]:
+    """``shape`` with its -1 (if any) replaced by what ``n_features`` leaves for it."""
+    sides = tuple(int(s) for s in shape)
+    if -1 not in sides:
+        return sides
+    known = math.prod(s for s in sides if s != -1)
+    if n_features % known:
+        raise DataError(f"image_shape {sides} does not divide {n_features} features")
+    return tuple(n_features // known if s == -1 else s for s in sides)
 
 
 def squared_error(A: np.ndarray, B: np.ndarray) -> float:

@@ -18,6 +18,7 @@ from ..nn import ConvAutoEncoderNet
 from ..params import ACTIVATIONS, CONV_NORMALIZATIONS, UNPOOLING, UPSAMPLING, auto_conv_effort
 from ..validation import check_choices
 from .autoencoder import COMMON_PARAMETERS_DOC, NeuralAutoEncoder
+from .base import _image_shape
 
 
 class ConvAutoEncoder(NeuralAutoEncoder):
@@ -39,6 +40,11 @@ class ConvAutoEncoder(NeuralAutoEncoder):
     upsampling : decoder layer after each unpooling: "deconv" (transposed convolution) or "conv".
     activation : activation after every convolution but the output.
     normalization : "batch" or "none", after every hidden convolution.
+    image_shape : (height, width[, channels]) of the images when they come as rows of features;
+        one side may be -1, inferred from the number of features (``(1, -1)``: each row a strip one
+        pixel high, for 1-D signals such as spectra). None (the default) takes it from the data:
+        ``fit``'s ``image_shape``, the data's ``image_shape`` or an array of images (n, height,
+        width[, channels]).
 {COMMON_PARAMETERS_DOC}
     Examples
     --------
@@ -47,6 +53,8 @@ class ConvAutoEncoder(NeuralAutoEncoder):
     >>> cae = ConvAutoEncoder(channels=(8, 4), n_components=2, epochs=2, random_state=0)
     >>> cae.fit(ds.train.X, image_shape=ds.image_shape).transform(ds.test.X).shape
     (360, 2)
+    >>> ConvAutoEncoder(image_shape=(8, 8), channels=(4,), n_components=2, epochs=1).fit(ds.train.X).image_shape_
+    (8, 8)
     """
 
     _FITTED = NeuralAutoEncoder._FITTED + ("n_components_",)
@@ -62,6 +70,7 @@ class ConvAutoEncoder(NeuralAutoEncoder):
         upsampling="deconv",
         activation="relu",
         normalization="none",
+        image_shape=None,
         output_activation="auto",
         loss="auto",
         scaling="auto",
@@ -104,6 +113,11 @@ class ConvAutoEncoder(NeuralAutoEncoder):
             ("activation", self.activation, ACTIVATIONS),
             ("normalization", self.normalization, CONV_NORMALIZATIONS),
         )
+        if self.image_shape is not None and not _image_shape(self.image_shape, inferred=True):
+            raise ParameterError(
+                "image_shape must be None or (height, width[, channels]), whole numbers >= 1 (one may be -1, "
+                f"inferred from the number of features), not {self.image_shape!r}"
+            )
         if self.binary and self.unpooling == "max":
             raise ParameterError(
                 "a binary ConvAutoEncoder cannot use unpooling='max': its decoder would rebuild each image "
@@ -117,8 +131,9 @@ class ConvAutoEncoder(NeuralAutoEncoder):
     def _check_architecture(self) -> None:
         if not self.image_shape_ or len(self.image_shape_) not in (2, 3):
             raise DataError(
-                "ConvAutoEncoder needs images: fit it on an array of images (n, height, width[, "
-                "channels]) or pass image_shape=(height, width[, channels]), or use AutoEncoder"
+                "ConvAutoEncoder needs images: fit it on an array of images (n, height, width[, channels]), "
+                "or give ConvAutoEncoder(image_shape=(height, width[, channels])) (fit's image_shape too; "
+                "(1, -1) for rows of features), or use AutoEncoder"
             )
         with torch.device("meta"):  # its shape alone: no memory (its size is checked when it is built)
             net = self._build(self.n_features_in_)

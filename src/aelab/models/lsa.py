@@ -53,8 +53,8 @@ class LSA(CodeModel):
         X = self._check_X(X, fitting=True)
         if not 1 <= int(self.n_components) < X.shape[1]:
             raise DataError(
-                f"LSA n_components={self.n_components} must be between 1 and {X.shape[1] - 1} "
-                "(fewer than the number of words)"
+                f"LSA n_components={self.n_components} must be between 1 and {X.shape[1] - 1} (fewer than the "
+                f"number of words), and X has n_features = {X.shape[1]}"
             )
         self.svd_ = TruncatedSVD(
             n_components=int(self.n_components), n_iter=int(self.n_iter), random_state=self.random_state
@@ -81,15 +81,21 @@ class LSA(CodeModel):
             self.check_n_features(X.shape[1], what)
         return X
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # documents come as sparse matrices
+        return tags
+
     def transform(self, X) -> np.ndarray:
-        """Codes of ``X``: its coordinates on the leading singular vectors."""
+        """Codes of ``X``: its coordinates on the leading singular vectors (computed in float64, so
+        that a row's code does not depend on the rows beside it)."""
         X = self._check_X(X)  # NotFittedError before any fitted attribute is used
-        return self.svd_.transform(X).astype(np.float32)
+        return self.svd_.transform(X.astype(np.float64)).astype(np.float32)
 
     def inverse_transform(self, Z) -> np.ndarray:
         """Reconstructions (dense) from codes."""
         Z = self._check_codes(Z)
-        return self.svd_.inverse_transform(Z).astype(np.float32)
+        return self.svd_.inverse_transform(Z.astype(np.float64)).astype(np.float32)
 
     def reconstruction_error(self, X, chunk: int = 4096) -> float:
         """Mean over documents of the squared error summed over words (in chunks: X may be sparse)."""

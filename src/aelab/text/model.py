@@ -92,6 +92,12 @@ class DocumentModel(CodeModel):
         self._init_params(locals())
 
     # --- fitting -------------------------------------------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False  # it takes texts, as scikit-learn's own vectorizers do
+        tags.input_tags.string = True
+        return tags
+
     def fit(self, texts, y=None, *, checkpoint_dir=None, resume=False):
         """Fit the vocabulary and the code model on ``texts`` (a list of strings). Returns self.
 
