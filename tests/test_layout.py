@@ -93,6 +93,23 @@ def test_no_import_cycles_inside_aelab():
     assert cycles == []
 
 
+def test_no_module_imports_a_private_name_from_another():
+    """A name with a leading underscore is its module's own business: another module that needs it
+    gets a public name, so that the module can change it without breaking a stranger."""
+    import ast
+
+    crossings = []
+    for path in sorted((ROOT / "src" / "aelab").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("aelab")):
+                crossings += [
+                    f"{path.relative_to(ROOT)}: {alias.name} from {'.' * node.level}{node.module or ''}"
+                    for alias in node.names
+                    if alias.name.startswith("_") and not alias.name.startswith("__")
+                ]
+    assert crossings == []
+
+
 def _is_package_reexport(cycle: str) -> bool:
     a, b = cycle.split(" <-> ")
     return a.startswith(b + ".") or b.startswith(a + ".")

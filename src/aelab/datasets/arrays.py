@@ -20,7 +20,7 @@ _Y_KEYS = ("y", "labels", "label", "targets", "target")
 _LABEL_NAMES = ("label", "labels", "target", "class", "y")
 
 
-def _image_shape(arr: np.ndarray) -> tuple[int, ...] | None:
+def array_image_shape(arr: np.ndarray) -> tuple[int, ...] | None:
     """(N, H, W) and (N, H, W, C) arrays are images; (N, D) arrays are feature vectors."""
     if arr.ndim == 3:
         return tuple(arr.shape[1:])
@@ -35,10 +35,10 @@ def _image_shape(arr: np.ndarray) -> tuple[int, ...] | None:
     return None
 
 
-def _samples(arr, what: str) -> tuple[np.ndarray, tuple[int, ...] | None]:
+def rows_and_shape(arr, what: str) -> tuple[np.ndarray, tuple[int, ...] | None]:
     """Rows of float32; uint8 arrays and integer image stacks are pixels, scaled to [0, 1]."""
     arr = np.asarray(arr)
-    shape = _image_shape(arr)
+    shape = array_image_shape(arr)
     if arr.dtype == np.uint8 or (shape is not None and np.issubdtype(arr.dtype, np.integer)):
         arr = scale_images(arr)
     return as_samples(arr, what), shape
@@ -102,13 +102,13 @@ def load_npy(path: Path, test_size: float, seed: int) -> Dataset:
         raise DataError(f"{path} cannot be read without pickle ({exc}); save a plain numeric array") from None
     except OSError as exc:
         raise DataError(f"{path} is not a readable .npy file ({exc})") from None
-    X, shape = _samples(arr, str(path))
+    X, shape = rows_and_shape(arr, str(path))
     return hold_out(path.name, X, None, test_size, seed, image_shape=shape)
 
 
 def load_idx_file(path: Path, test_size: float, seed: int) -> Dataset:
     """A single IDX file of images (no labels): the samples alone."""
-    X, shape = _samples(read_idx(path), str(path))
+    X, shape = rows_and_shape(read_idx(path), str(path))
     return hold_out(path.name, X, None, test_size, seed, image_shape=shape)
 
 
@@ -122,8 +122,8 @@ def load_npz(path: Path, test_size: float, seed: int) -> Dataset:
     except (ValueError, OSError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path} is not a readable .npz file ({exc})") from None
     if {"x_train", "x_test"} <= arrays.keys():  # Keras layout: the file has its own split
-        Xtr, shape = _samples(arrays["x_train"], f"{path}:x_train")
-        Xte, _ = _samples(arrays["x_test"], f"{path}:x_test")
+        Xtr, shape = rows_and_shape(arrays["x_train"], f"{path}:x_train")
+        Xte, _ = rows_and_shape(arrays["x_test"], f"{path}:x_test")
         if Xtr.shape[1] != Xte.shape[1]:
             raise DataError(f"{path}: x_train has {Xtr.shape[1]} features per sample but x_test has {Xte.shape[1]}")
         ytr = _labels(arrays["y_train"], len(Xtr), f"{path}:y_train") if "y_train" in arrays else None
@@ -143,7 +143,7 @@ def load_npz(path: Path, test_size: float, seed: int) -> Dataset:
                 "or use x_train/y_train/x_test/y_test"
             )
         xkey = next(iter(arrays))
-    X, shape = _samples(arrays[xkey], f"{path}:{xkey}")
+    X, shape = rows_and_shape(arrays[xkey], f"{path}:{xkey}")
     ykey = next((k for k in _Y_KEYS if k in arrays), None)
     y = _labels(arrays[ykey], len(X), f"{path}:{ykey}") if ykey else None
     return hold_out(path.name, X, y, test_size, seed, image_shape=shape)

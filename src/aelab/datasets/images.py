@@ -23,7 +23,8 @@ from .base import Dataset, Split, hold_out, natural_sorted
 from .walk import collection_entry, collection_files
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".pbm", ".pnm", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-_GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
+#: Pillow modes of grey images (any other mode makes a collection colour)
+GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
 
 
 def is_image_file(path: Path) -> bool:
@@ -161,7 +162,7 @@ def image_format(source, headers: list[tuple[str, tuple[int, int]]], image_size:
             raise DataError(f"the images of {source} differ in size; pass --image-size HxW to resize them all")
         width, height = next(iter(sizes))
         image_size = (height, width)
-    colour = any(mode not in _GREY_MODES for mode in modes)
+    colour = any(mode not in GREY_MODES for mode in modes)
     return image_size, colour, ((*image_size, 3) if colour else tuple(image_size))
 
 
@@ -188,7 +189,7 @@ def read_images(
         raise DataError("no images to read")
     headers = [image_header(f) for f in files]
     if colour is None:
-        colour = any(mode not in _GREY_MODES for mode, _ in headers)
+        colour = any(mode not in GREY_MODES for mode, _ in headers)
     if image_size is None:
         sizes = {size for _, size in headers}
         if len(sizes) > 1:

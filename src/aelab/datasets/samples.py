@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .arrays import _samples, check_npy_file
-from .images import _GREY_MODES, image_header, is_image_file, read_images, resize_pixels
+from .arrays import check_npy_file, rows_and_shape
+from .images import GREY_MODES, image_header, is_image_file, read_images, resize_pixels
 
 
 def read_sample(
@@ -47,7 +47,7 @@ def _image_sample(path: Path, shape, resize: bool, holder: str):
         return read_images([path])[0], []
     colour = len(shape) == 3
     notes = _resize_note((height, width), shape, resize, path, holder)
-    if (mode not in _GREY_MODES) != colour:  # the same rule as the image-folder loader
+    if (mode not in GREY_MODES) != colour:  # the same rule as the image-folder loader
         notes.append(f"converted from {'grey' if colour else 'colour'} to {'colour' if colour else 'grey'}")
     return read_images([path], image_size=tuple(shape[:2]), colour=colour)[0], notes
 
@@ -63,8 +63,8 @@ def _npy_sample(path: Path, shape, n_features: int, resize: bool, holder: str):
     while arr.ndim > 1 and arr.shape[0] == 1:  # one sample, saved as a batch of one
         arr = arr[0]
     if arr.ndim <= 1:
-        return _samples(arr.reshape(1, -1), str(path))[0], []
-    X, own_shape = _samples(arr[None], str(path))  # one image: integer pixels scaled as in a collection
+        return rows_and_shape(arr.reshape(1, -1), str(path))[0], []
+    X, own_shape = rows_and_shape(arr[None], str(path))  # one image: integer pixels scaled as in a collection
     if shape is None or own_shape is None or tuple(own_shape) == tuple(shape):
         return X, []
     image = X[0].reshape(own_shape)

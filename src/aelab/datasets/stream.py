@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .arrays import _image_shape, open_memmap
+from .arrays import array_image_shape, open_memmap
 from .images import collect_images, image_format, image_header, read_images
 from .rows import DecodedRows
 from .shards import ShardRows, is_shards
@@ -64,7 +64,7 @@ def open_stream(spec: str, image_size: tuple[int, int] | None = None) -> Stream:
 
 def _npy_stream(path: Path) -> Stream:
     arr = open_memmap(path)
-    shape = _image_shape(arr)
+    shape = array_image_shape(arr)
     top = None
     if np.issubdtype(arr.dtype, np.integer):  # pixels, scaled to [0, 1] as the in-memory loader does
         top = (

@@ -219,7 +219,7 @@ def check_shapes(arrays: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> 
             raise ModelError(f"{name} holds {'nothing' if found is None else found}, its config makes {tuple(shape)}")
 
 
-def _image_shape(shape, inferred: bool = False) -> bool:
+def is_image_shape(shape, inferred: bool = False) -> bool:
     try:
         sides = tuple(shape)
     except TypeError:
@@ -235,7 +235,7 @@ def _image_shape(shape, inferred: bool = False) -> bool:
 def check_image_shape(shape) -> None:
     """One line unless ``shape`` is (height, width[, channels]) of whole numbers >= 1, one of which
     may be -1 (inferred from the number of features)."""
-    if not _image_shape(shape, inferred=True):
+    if not is_image_shape(shape, inferred=True):
         raise DataError(
             "image_shape must be (height, width) or (height, width, channels), whole numbers >= 1 (one of "
             f"them may be -1, inferred from the number of features), not {shape!r}"

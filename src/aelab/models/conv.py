@@ -18,7 +18,7 @@ from ..nn import ConvAutoEncoderNet
 from ..params import ACTIVATIONS, CONV_NORMALIZATIONS, UNPOOLING, UPSAMPLING, auto_conv_effort
 from ..validation import check_choices
 from .autoencoder import COMMON_PARAMETERS_DOC, NeuralAutoEncoder
-from .base import _image_shape
+from .base import is_image_shape
 
 
 class ConvAutoEncoder(NeuralAutoEncoder):
@@ -113,7 +113,7 @@ class ConvAutoEncoder(NeuralAutoEncoder):
             ("activation", self.activation, ACTIVATIONS),
             ("normalization", self.normalization, CONV_NORMALIZATIONS),
         )
-        if self.image_shape is not None and not _image_shape(self.image_shape, inferred=True):
+        if self.image_shape is not None and not is_image_shape(self.image_shape, inferred=True):
             raise ParameterError(
                 "image_shape must be None or (height, width[, channels]), whole numbers >= 1 (one may be -1, "
                 f"inferred from the number of features), not {self.image_shape!r}"

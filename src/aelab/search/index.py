@@ -126,7 +126,7 @@ class Index:
     def add(self, vectors, ids=None, paths=None, labels=None) -> Index:
         """Append items. ``ids`` default to their positions; the first call fixes the dimension
         (and trains an IVF index on these vectors)."""
-        V = self._prepare(vectors)
+        V = self.prepared(vectors)
         n, width = len(V), self._width(V)
         if n == 0 or width == 0:
             raise DataError(f"nothing to add: the vectors are empty (shape {V.shape})")
@@ -144,14 +144,14 @@ class Index:
         if labels is not None and self.labels is None and self.ids:
             raise DataError("this index was built without labels; cannot add labelled items")
         if self.faiss_index is None:
-            self.faiss_index = self._new_faiss(V)
+            self.faiss_index = self.new_faiss_index(V)
         elif width != self.dimension:
             raise DataError(f"vectors have {width} dimensions but the index holds {self.dimension}-D vectors")
         if n:
             _faiss_call(self.faiss_index.add, V)
             if self._reranks:
                 self.exact_parts.append(V)
-                self.faiss_index = self._fast_scan(self.faiss_index)
+                self.faiss_index = self.fast_scan(self.faiss_index)
         self.ids += ids
         self.paths += paths
         if labels is not None:
@@ -159,10 +159,10 @@ class Index:
         self._positions = None
         return self
 
-    def _prepare(self, vectors) -> np.ndarray:
+    def prepared(self, vectors) -> np.ndarray:
         """Vectors as FAISS takes them: float32 rows (normalised, for cosine), or bits packed into
         bytes (for hamming)."""
-        V = self._rows(vectors)
+        V = self.checked_rows(vectors)
         if self.metric == "hamming":
             return np.packbits(V.astype(bool), axis=1)  # FAISS's order of bits does not change distances
         if self.metric == "cosine":
@@ -170,7 +170,7 @@ class Index:
             V = V / np.where(norms > 0, norms, 1.0)
         return np.ascontiguousarray(V, dtype=np.float32)
 
-    def _rows(self, vectors) -> np.ndarray:
+    def checked_rows(self, vectors) -> np.ndarray:
         """Vectors as float32 rows, checked (0s and 1s, 8 bits at a time, for hamming)."""
         V = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
         if V.ndim != 2:
@@ -197,7 +197,7 @@ class Index:
                 "use metric='l2' (--metric l2), or give vectors that are not all zeros"
             )
 
-    def _new_faiss(self, V: np.ndarray):
+    def new_faiss_index(self, V: np.ndarray):
         import faiss
 
         d = V.shape[1]
@@ -230,7 +230,7 @@ class Index:
             groups = int(self.pq_groups or max(g for g in range(1, max(1, d // 3) + 1) if d % g == 0))
             if d % groups:
                 raise ParameterError(f"pq_groups must divide the dimension {d}, not {groups}")
-            # coded as a plain IVF-PQ, whose inverted lists merge; searched once converted (_fast_scan)
+            # coded as a plain IVF-PQ, whose inverted lists merge; searched once converted (fast_scan)
             index = faiss.IndexIVFPQ(quantizer, d, lists, groups, 4, metric)
             if len(V) < 16 * 39:
                 raise DataError(
@@ -246,7 +246,7 @@ class Index:
         self._quantizer = quantizer  # the IVF index points at it: keep it alive as long as the index
         return index
 
-    def _fast_scan(self, index):
+    def fast_scan(self, index):
         """An IVF-PQ index of 4-bit codes as FAISS's fast-scan index, which scans them with SIMD
         table lookups. FAISS converts one into the other; its fast-scan lists cannot themselves be
         merged (merge_from corrupts memory in faiss 1.15), so shards merge before converting."""
@@ -277,7 +277,7 @@ class Index:
         """The ``k`` nearest items of each row of ``vectors`` (already in the index's space)."""
         if not len(self):
             raise DataError("the index is empty")
-        V = self._prepare(vectors)
+        V = self.prepared(vectors)
         if self._width(V) != self.dimension:
             raise DataError(f"queries have {self._width(V)} dimensions but the index holds {self.dimension}-D vectors")
         self._check_directions(V, "query")

@@ -23,9 +23,9 @@ def exact_scores(index: Index, Q: np.ndarray, V: np.ndarray | None = None) -> np
     ``V``: the index's stored vectors, when the caller already has them (many chunks of queries)."""
     V = index.vectors() if V is None else V
     if index.metric == "hamming":  # differing bits: ones of either, less twice the shared ones
-        Q = index._rows(Q)
+        Q = index.checked_rows(Q)
         return -(Q.sum(1)[:, None] - 2 * Q @ V.T + V.sum(1)[None, :])
-    Q = index._prepare(Q)
+    Q = index.prepared(Q)
     if index.metric == "l2":
         return -(np.square(Q).sum(1)[:, None] - 2 * Q @ V.T + np.square(V).sum(1)[None, :])
     return Q @ V.T

@@ -95,7 +95,7 @@ def _train(source, work: Path, model, space, metric, n_components, samples: int,
         encoder.fit(sample, image_shape=source.image_shape)
     metric = metric or default_metric(encoder)
     index = Index(metric=metric, kind="ivfpq", space=space, **params)
-    index.faiss_index = index._new_faiss(index._prepare(sample if encoder is None else encoder.transform(sample)))
+    index.faiss_index = index.new_faiss_index(index.prepared(sample if encoder is None else encoder.transform(sample)))
     settings = {"metric": metric, "space": space, "params": params}
     if encoder is not None:
         encoder.save(work / MODEL, overwrite=True)  # itself atomic; the trained index comes last
@@ -129,7 +129,7 @@ def _build_shard(collection: dict, work, s: int, start: int, stop: int, prefix: 
     exact = []
     for a in range(start, stop, batch_size):
         b = min(stop, a + batch_size)
-        V = index._prepare(index.encode(source.rows(a, b)))
+        V = index.prepared(index.encode(source.rows(a, b)))
         index.faiss_index.add_with_ids(V, np.arange(a, b, dtype=np.int64))
         exact.append(V)
     with atomic_path(_shard_folder(work, s)) as tmp:
@@ -159,6 +159,6 @@ def _merge(work: Path, shards: int) -> Index:
         ids += items["ids"]
         paths += items["paths"]
         labels = None if items["labels"] is None else [*(labels or []), *items["labels"]]
-    index.faiss_index = index._fast_scan(index.faiss_index)
+    index.faiss_index = index.fast_scan(index.faiss_index)
     index.exact_parts, index.ids, index.paths, index.labels = parts, ids, paths, labels
     return index
