@@ -29,6 +29,23 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
+def assert_drawn(path: Path, images: bool = False, coloured: bool = False) -> np.ndarray:
+    """Assert that ``path`` is a PNG figure with something drawn on it, judged by its pixels:
+    ``images``: at least a fifth of it is not white (strips of images); ``coloured``: at least
+    0.2% of it is in colour (plotted lines or points; text and frames are black or grey).
+    An empty figure, or one with axes and titles alone, fails. Returns its pixels."""
+    from PIL import Image
+
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    pixels = np.asarray(Image.open(path).convert("RGB")).astype(np.int16)
+    assert min(pixels.shape[:2]) >= 100, f"{path} is {pixels.shape[1]}x{pixels.shape[0]} pixels"
+    if images:
+        assert (pixels.min(2) < 230).mean() > 0.2, f"{path} shows no images"
+    if coloured:
+        assert ((pixels.max(2) - pixels.min(2)) > 60).mean() > 0.002, f"{path} has nothing plotted in colour"
+    return pixels
+
+
 def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:
     """Write ``array`` (uint8) in the IDX format."""
     header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", d) for d in array.shape)

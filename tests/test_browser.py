@@ -28,7 +28,7 @@ def served():
     model.fit(ds.train.X, image_shape=ds.image_shape)
     X, y = np.concatenate([ds.train.X, ds.test.X]), np.concatenate([ds.train.y, ds.test.y])
     address, stop = serve_in_thread(create_app(Explorer(model, X, y, image_shape=ds.image_shape, name="digits")))
-    yield address, ds
+    yield address, ds, model
     stop()
 
 
@@ -74,12 +74,28 @@ def test_hovering_a_point_shows_its_item(page):
     page.screenshot(path=ARTIFACTS / "explorer-hover.png")
 
 
-def test_clicking_empty_space_decodes_there(page):
+def test_clicking_empty_space_decodes_there(page, served):
+    """The image shown is the decoder's output at the code under the click."""
+    model = served[2]
     page.mouse.move(0, 0)
     corner = page.locator("#ae").bounding_box()
     page.mouse.click(corner["x"] + 3, corner["y"] + 3)  # the map's corner is padding: no point there
     page.wait_for_function("document.getElementById('decoded').naturalWidth === 8")
-    assert page.get_attribute("#decoded", "data-point") is not None
+    x, y = map(float, page.get_attribute("#decoded", "data-point").split(","))
+    assert [x, y] == pytest.approx(page.evaluate("() => state.views.ae.toData(3, 3)"))
+    shown = page.evaluate(
+        """() => {
+        const img = document.getElementById('decoded'), canvas = document.createElement('canvas');
+        canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+        const context = canvas.getContext('2d');
+        context.drawImage(img, 0, 0);
+        return Array.from(context.getImageData(0, 0, canvas.width, canvas.height).data);
+    }"""
+    )
+    shown = np.array(shown, np.float32).reshape(8, 8, 4)[..., 0] / 255  # grey: red = green = blue
+    expected = model.inverse_transform(np.array([[x, y]], np.float32)).reshape(8, 8)
+    assert np.abs(shown - expected).max() <= 1 / 255 + 1e-6
+    assert expected.std() > 0.05  # a real image, not a blank that any decoding would match
     page.screenshot(path=ARTIFACTS / "explorer-decoded.png")
 
 

@@ -6,7 +6,7 @@ import pytest
 
 import aelab
 from aelab.cli import main
-from conftest import run_cli, write_idx
+from conftest import assert_drawn, run_cli, write_idx
 
 FAST = ["--n-components", "2", "--hidden", "32-16", "--epochs", "5", "--batch-size", "32", "--quiet"]
 
@@ -43,7 +43,7 @@ def test_encode_writes_codes_for_every_sample(trained, tmp_path, capsys):
 def test_reconstruct_and_evaluate_write_figures(trained, tmp_path, capsys):
     fig = tmp_path / "rec.png"
     assert main(["reconstruct", str(trained), "--data", "digits", "--out", str(fig), "-n", "6"]) == 0
-    assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert_drawn(fig, images=True)
     assert main(["evaluate", str(trained), "--data", "digits", "--out", str(tmp_path / "ev")]) == 0
     out = capsys.readouterr().out
     assert "digits-ae" in out and "pca-2" in out
@@ -52,9 +52,10 @@ def test_reconstruct_and_evaluate_write_figures(trained, tmp_path, capsys):
     assert metrics["pca-2"]["test_error"] == pytest.approx(
         aelab.PCA(2).fit(ds.train.X).reconstruction_error(ds.test.X), rel=1e-5
     )
-    assert {"reconstructions.png", "code_map.png", "training_curve.png", "report.html"} <= {
-        p.name for p in (tmp_path / "ev").iterdir()
-    }
+    assert_drawn(tmp_path / "ev" / "reconstructions.png", images=True)
+    assert_drawn(tmp_path / "ev" / "code_map.png", coloured=True)
+    assert_drawn(tmp_path / "ev" / "training_curve.png", coloured=True)
+    assert (tmp_path / "ev" / "report.html").read_text().count("data:image/png;base64,") >= 3  # the figures, inline
 
 
 _run = run_cli
@@ -199,7 +200,7 @@ def test_table_data_round_trip_through_the_cli(tmp_path, capsys):
     ae = aelab.load(model)
     assert ae.output_activation_ == "linear" and ae.loss_ == "mse" and ae.image_shape_ is None
     assert main(["reconstruct", str(model), "--data", str(tmp_path / "t.csv"), "--out", str(tmp_path / "r.png")]) == 0
-    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+    assert_drawn(tmp_path / "r.png", coloured=True)  # table rows are drawn as lines
     assert main(["evaluate", str(model), "--data", str(tmp_path / "t.csv"), "--out", str(tmp_path / "ev")]) == 0
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())["models"]
     assert metrics["m"]["knn_accuracy"] > 0.7  # the text labels came through as classes
@@ -244,7 +245,8 @@ def test_train_conv_with_combined_terms_and_reconstruct_noisy(idx_folder, tmp_pa
     assert config["fitted"]["terms_"] == terms  # keep_neighbours: 0.4 per input feature (6x5 images)
     figure = tmp_path / "noisy.png"
     assert main(["reconstruct", str(out), "--data", str(idx_folder), "--out", str(figure), "-n", "4"]) == 0
-    assert figure.stat().st_size > 0 and "noisy input" in capsys.readouterr().out  # the model's own noise
+    assert "noisy input" in capsys.readouterr().out  # the model's own noise
+    assert_drawn(figure, images=True)
 
 
 @pytest.mark.parametrize(
@@ -294,7 +296,7 @@ def test_classify_with_few_labels_and_greedy_pretraining(tmp_path, capsys):
     assert "300 labelled training samples, 1137 unlabelled" in printed
     accuracy = float(printed.split("test accuracy: ")[1].split()[0])
     assert accuracy > 0.7
-    assert (out / "confusion-matrix.png").stat().st_size > 0
+    assert_drawn(out / "confusion-matrix.png", coloured=True)
     assert aelab.load(out).predict(aelab.datasets.load("digits").test.X[:3]).shape == (3,)
     assert main(["evaluate", str(out), "--data", "digits", "--out", str(tmp_path / "e")]) == 1
     assert "holds a Classifier" in capsys.readouterr().err

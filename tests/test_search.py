@@ -9,6 +9,7 @@ import aelab
 from aelab.cli import main
 from aelab.errors import DataError, ModelError
 from aelab.search import Index
+from conftest import assert_drawn
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +155,7 @@ def test_cli_index_search_and_add(digits_model, tmp_path, capsys):
     assert result["neighbours"][0]["id"] == "train:5" and labels.count(labels[0]) >= 4  # neighbours share the digit
     figure = tmp_path / "n.png"
     assert main(["search", str(index), "--query", "train:5", "--figure", str(figure)]) == 0
-    assert figure.stat().st_size > 0
+    assert_drawn(figure, images=True)
     assert main(["index", "--add", str(index), "--data", "digits", "--split", "test"]) == 0
     assert len(Index.load(index)) == 1797
     assert main(["search", str(index), "--query", "digits/test:3", "-k", "1", "--json"]) == 0
@@ -243,7 +244,7 @@ def test_cli_evaluate_retrieval_side_by_side(digits_model, tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())["indexes"]
     for result in metrics.values():
         assert 0.8 < result["precision_at"]["10"] <= 1 and 0 < result["map"] <= 1
-    assert (out / "precision-recall.png").stat().st_size > 0
+    assert_drawn(out / "precision-recall.png", coloured=True)
 
 
 def test_cli_figure_beside_the_pixel_space_neighbours(digits_model, tmp_path, capsys):
