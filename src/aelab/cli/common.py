@@ -178,18 +178,24 @@ def limits_from(args) -> dict:
     return {name: getattr(args, f"limit_{name}") for name in OPTIONS if hasattr(args, f"limit_{name}")}
 
 
-def load_data(args):
-    """The data set the data options name."""
-    from .. import datasets
+def data_options(args):
+    """The collection the data options name, as the jobs take it."""
+    from ..datasets import parse_image_size
+    from ..jobs.data import DataOptions
 
-    return datasets.load(
+    return DataOptions(
         args.data,
         args.data_dir,
         test_size=args.test_size,
-        seed=args.split_seed,
+        split_seed=args.split_seed,
         label_column=args.label_column,
-        image_size=datasets.parse_image_size(args.image_size),
+        image_size=parse_image_size(args.image_size),
     )
+
+
+def load_data(args):
+    """The data set the data options name."""
+    return data_options(args).load()
 
 
 def add_params(group, names, **defaults) -> None:

@@ -4,7 +4,6 @@ trained, applied and measured beside PCA."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from ..errors import AelabError, ParameterError
 from ..params import (
@@ -25,8 +24,9 @@ from .common import (
     binary_bits,
     command,
     data_args,
+    data_options,
+    given,
     limit_args,
-    load_data,
     params_from,
     refuse,
     sizes,
@@ -315,35 +315,24 @@ def _estimator(args):
 
 
 def cmd_train(args) -> None:
-    from ..models import PCA, fit_to_folder
-    from ..report import pca_twin, twin_note
-    from ..storage import check_output
+    from ..jobs.train import TrainRequest, train
+    from ..models import PCA
     from ..training import checkpoint_path
-    from ..training.distributed import on_main, world
 
-    on_main(check_output, args.out, args.overwrite)
     model = _estimator(args)
-    if not isinstance(model, PCA):
-        model.validate_params()  # bad options fail before the data is loaded, or any process starts
+    request = TrainRequest(  # checked when made: before any process starts
+        model,
+        data_options(args),
+        args.out,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        stream=True if getattr(args, "stream", False) else None,
+        workers=args.workers if given(args, "workers") else None,
+    )
     if launched(args, args.argv):
         return
-    if getattr(args, "stream", False) or (not isinstance(model, PCA) and _streams_by_itself(args.data)):
-        return _train_streamed(args, model)
-    refuse(args, ("workers",), "for data read into memory (they decode streamed images: --stream)")
-    ds = load_data(args)
-    if world().is_main:
-        print(f"data: {ds!r}", flush=True)
-    fit_kw = {} if isinstance(model, PCA) else {"y": ds.train.y}
     try:
-        fit_to_folder(
-            model,
-            args.out,
-            ds.train.X,
-            image_shape=ds.image_shape,
-            resume=args.resume,
-            overwrite=args.overwrite,
-            **fit_kw,
-        )
+        result = train(request, log=lambda line: print(line, flush=True))
     except KeyboardInterrupt:
         if not isinstance(model, PCA):
             print(
@@ -352,194 +341,37 @@ def cmd_train(args) -> None:
                 file=sys.stderr,
             )
         raise
-    if not world().is_main:  # rank 0 reports
-        return
-    if not isinstance(model, PCA):
-        _report_training(model, len(ds.train))
-    line = f"test reconstruction error: {model.reconstruction_error(ds.test.X):.4f} per sample"
-    if not isinstance(model, PCA):
-        twin = pca_twin(model, ds)
-        note = twin_note(model, twin)
-        line += f" (PCA-{twin.code_size}: {twin.reconstruction_error(ds.test.X):.4f}{'; ' + note if note else ''})"
-    print(line)
-    print(f"model saved in {args.out}")
-
-
-def _streams_by_itself(data: str) -> bool:
-    """Whether ``data`` trains streamed without --stream: WebDataset shards always do, and a .npy
-    file that would take more than the in-memory budget as float32 (``STREAM_ABOVE_BYTES``, read
-    from its header)."""
-    from ..datasets import is_shards, open_memmap
-    from ..models.torch_base import STREAM_ABOVE_BYTES, over_memory_budget
-    from ..training.distributed import world
-
-    if is_shards(data):
-        return True
-    if not (data.endswith(".npy") and Path(data).is_file()):
-        return False
-    X = open_memmap(data)
-    if not over_memory_budget(X):
-        return False
-    if world().is_main:  # rank 0 reports
-        print(
-            f"data: {data} would take {X.size * 4 / 2**30:.1f} GiB in memory as float32 (more than "
-            f"{STREAM_ABOVE_BYTES / 2**30:.0f} GiB): streaming it, as --stream does",
-            flush=True,
-        )
-    return True
-
-
-STREAM_REPORT_ROWS = 10_000  # the training rows a streamed run reports its error on, beside PCA's
-
-
-def _train_streamed(args, model) -> None:
-    """``aelab train --stream``: every row of a memory-mapped .npy, or every sample of an image
-    folder or of WebDataset shards (decoded in worker processes), trains (the validation share
-    inside training is the hold-out); the error is reported on a seeded sample of training rows."""
-    import numpy as np
-
-    from ..datasets import ImageRows, ShardRows, is_shards, open_memmap, parse_image_size
-    from ..models import PCA, fit_to_folder
-    from ..training.distributed import world
-
-    if isinstance(model, PCA):
-        raise AelabError("PCA reads its data in memory; drop --stream, or stream an auto-encoder")
-    if is_shards(args.data) or Path(args.data).is_dir():
-        shards = is_shards(args.data)
-        X = (ShardRows if shards else ImageRows)(
-            args.data, image_size=parse_image_size(args.image_size), workers=args.workers
-        )
-        where = f" in {len(X.shards)} WebDataset shard{'s' if len(X.shards) != 1 else ''}" if shards else ""
-        decoders = (
-            f"{X.workers} worker process{'es' if X.workers != 1 else ''}" if X.workers else "the training process"
-        )
-        what = f"{X.describe()}{where}, decoded in {decoders}"
-    else:
-        refuse(args, ("workers",), "for a memory-mapped .npy file (its rows need no decoding)")
-        X = open_memmap(args.data)
-        if np.issubdtype(X.dtype, np.integer) and X.dtype != np.uint8:
-            raise AelabError(f"--stream reads uint8 pixels or real numbers, not {X.dtype}; convert {args.data} first")
-        what = f"{len(X)} samples of shape {X.shape[1:]} ({X.dtype}), memory-mapped"
-    if world().is_main:
-        print(f"data: {args.data}: {what}", flush=True)
-    fit_to_folder(model, args.out, X, stream=True, resume=args.resume, overwrite=args.overwrite)
-    if not world().is_main:  # rank 0 reports
-        return
-    _report_training(model, len(X))
-    rows = np.sort(np.random.default_rng(0).permutation(len(X))[:STREAM_REPORT_ROWS])
-    sample = np.asarray(X[rows])  # uint8 pixels are scaled by the models as the loaders scale them
-    size = min(model.code_size, len(sample), model.n_features_in_)
-    twin = PCA(n_components=size).fit(sample, image_shape=model.image_shape_)
-    print(
-        f"reconstruction error on {len(rows)} training samples: {model.reconstruction_error(sample):.4f} per sample "
-        f"(PCA-{twin.code_size} fitted on them: {twin.reconstruction_error(sample):.4f})"
-    )
-    print(f"model saved in {args.out}")
-
-
-def _report_training(model, n_train: int) -> None:
-    """What a training run chose and did, and a warning when it could hardly learn."""
-    stop = " (stopped early)" if model.stopped_early_ else ""
-    chosen = [
-        f"{n} {v}"
-        for n, v, given in (
-            ("epochs", model.epochs_, model.epochs),
-            ("batch size", model.batch_size_, model.batch_size),
-            ("patience", model.patience_, model.patience),
-            (
-                "hidden layers",
-                "-".join(map(str, getattr(model, "hidden_layer_sizes_", []))),
-                getattr(model, "hidden_layer_sizes", None),
-            ),
-        )
-        if given == "auto"
-    ]
-    chosen = f" ({', '.join(chosen)}: chosen for {n_train} training samples)" if chosen else ""
-    print(
-        f"trained {model.n_epochs_} epochs{stop} of {model.steps_per_epoch_} batches of {model.batch_size_} in "
-        f"{model.training_seconds_:.0f} s{chosen}; best validation epoch: {model.best_epoch_}"
-    )
-    print(_terms_line(model.history_[-1]))
-    if warning := model.training_warning():
-        print(f"warning: {warning}")
-
-
-def _terms_line(record: dict) -> str:
-    """The last epoch's loss split into its terms: ``loss 80.1 = reconstruction 79.9 + sparse 0.2``."""
-    terms = [k for k in record if k not in ("epoch", "loss", "val_loss", "seconds", "samples_per_s", "lr")]
-    line = f"last epoch: training loss {record['loss']:.4g}"
-    if terms:
-        line += " (" + ", ".join(f"{k} {record[k]:.4g}" for k in terms) + ")"
-    if "val_loss" in record:
-        line += f"; validation loss {record['val_loss']:.4g}"
-    return line
-
-
-def code_model_and_data(args):
-    """The model of ``args.model`` (one with codes) and the data of the data options, checked to fit."""
-    from .. import load
-    from ..models import CodeModel
-
-    model = load(args.model)
-    if not isinstance(model, CodeModel):
-        raise AelabError(
-            f"{args.model} holds a {type(model).__name__}, not a model with codes; "
-            f"'aelab {args.command}' needs an auto-encoder or PCA"
-        )
-    ds = load_data(args)
-    model.check_n_features(ds.n_features, f"--data {args.data}")
-    if ds.image_shape is None:
-        ds.image_shape = model.image_shape_
-    return model, ds
+    if result.lines:  # rank 0 reports
+        print("\n".join(result.lines))
+        print(f"model saved in {args.out}")
 
 
 def cmd_encode(args) -> None:
-    import numpy as np
+    from ..jobs.models import EncodeRequest, encode
 
-    from ..storage import atomic_path, check_output
-
-    check_output(args.out, args.overwrite)
-    model, ds = code_model_and_data(args)
-    codes = model.transform(ds.split(args.split).X)
-    with atomic_path(args.out, args.overwrite) as tmp:
-        with open(tmp, "wb") as fh:
-            np.save(fh, codes)
+    codes = encode(EncodeRequest(args.model, data_options(args), args.out, args.split, args.overwrite))
     print(f"wrote {codes.shape[0]} codes of size {codes.shape[1]} to {args.out}")
 
 
 def cmd_reconstruct(args) -> None:
-    from ..models import squared_error
-    from ..report import reconstruction_figure, save_figure
-    from ..storage import check_output
+    from ..jobs.models import ReconstructRequest, reconstruct
 
-    check_output(args.out, args.overwrite)
-    model, ds = code_model_and_data(args)
-    X = ds.split(args.split).X[: max(1, args.n)]
-    trained_with = getattr(getattr(model, "regularization_", None), "denoise", None)  # "auto" resolved
-    noise = args.noise if args.noise is not None else (str(trained_with) if trained_with else None)
-    name = Path(args.model).name
-    if noise in (None, "", "none"):
-        rows = {name: model.reconstruct(X)}
-    else:
-        if not hasattr(model, "denoise_reconstruct"):
-            raise AelabError(f"--noise needs an auto-encoder; {args.model} holds a {type(model).__name__}")
-        noisy, recon = model.denoise_reconstruct(X, noise, seed=args.seed)
-        rows = {f"noisy ({noise})": noisy, name: recon}
+    request = ReconstructRequest(
+        args.model, data_options(args), args.out, args.split, args.n, args.noise, args.seed, args.overwrite
+    )
+    result = reconstruct(request)
+    if result.noisy_error is not None:
         print(
             f"squared error per sample against the clean inputs: noisy input "
-            f"{squared_error(noisy, X):.4f}, reconstruction {squared_error(recon, X):.4f}"
+            f"{result.noisy_error:.4f}, reconstruction {result.error:.4f}"
         )
-    save_figure(reconstruction_figure(X, rows, ds.image_shape), args.out, args.overwrite)
     print(f"wrote {args.out}")
 
 
 def cmd_classify(args) -> None:
-    from ..datasets import keep_labels
-    from ..models import Classifier, fit_to_folder
-    from ..report import confusion_matrix_figure, save_figure
-    from ..storage import check_output
+    from ..jobs.models import ClassifyRequest, classify
+    from ..models import Classifier
 
-    out = check_output(args.out, args.overwrite)
     if args.init:
         refuse(args, ("hidden",), "with --init (its encoder brings its own layers)")
     if not args.pretrain:
@@ -554,48 +386,18 @@ def cmd_classify(args) -> None:
         pretrain_denoise=args.pretrain_denoise,
         **params_from(args, TRAINING),
     )
-    model.validate_params()
-    ds = load_data(args)
-    if ds.train.y is None or ds.test.y is None:
-        raise AelabError(f"--data {args.data} has no labels; classify needs labelled training and test samples")
-    X, y, unlabelled = ds.train.X, ds.train.y, None
-    if args.n_labels is not None:
-        X, y, unlabelled = keep_labels(X, y, args.n_labels, args.random_state)
-    print(
-        f"data: {ds!r}; {len(X)} labelled training samples"
-        + (f", {len(unlabelled)} unlabelled" if unlabelled is not None else ""),
-        flush=True,
-    )
-    fit_to_folder(
-        model,
-        out,
-        X,
-        y,
-        X_unlabelled=unlabelled if args.pretrain else None,
-        resume=args.resume,
-        overwrite=args.overwrite,
-    )
-    predicted = model.predict(ds.test.X)
-    accuracy = float((predicted == ds.test.y).mean())
-    start = f"the encoder of {args.init}" if args.init else "greedy pre-training" if args.pretrain else "random weights"
-    fig = confusion_matrix_figure(
-        ds.test.y, predicted, ds.classes, title=f"{ds.name}: test accuracy {accuracy:.4f} ({start})"
-    )
-    save_figure(fig, out / "confusion-matrix.png", overwrite=True)
-    print(f"trained {model.n_epochs_} epochs in {model.training_seconds_:.0f} s, hidden layers from {start}")
-    print(f"test accuracy: {accuracy:.4f} (error {100 * (1 - accuracy):.2f}%) on {len(predicted)} samples")
-    print(f"model and confusion-matrix.png saved in {out}")
+    request = ClassifyRequest(model, data_options(args), args.out, args.n_labels, args.resume, args.overwrite)
+    result = classify(request, log=lambda line: print(line, flush=True))
+    print(f"trained {model.n_epochs_} epochs in {model.training_seconds_:.0f} s, hidden layers from {result.start}")
+    print(f"test accuracy: {result.accuracy:.4f} (error {100 * (1 - result.accuracy):.2f}%) on {result.n_test} samples")
+    print(f"model and confusion-matrix.png saved in {result.out}")
 
 
 def cmd_evaluate(args) -> None:
-    from ..report import evaluate_model
-    from ..storage import check_output
+    from ..jobs.models import EvaluateRequest, evaluate
 
-    if args.out:
-        check_output(args.out, args.overwrite)
-    model, ds = code_model_and_data(args)
-    result = evaluate_model(model, ds, str(args.model), args.out, args.overwrite)
-    print(f"data: {ds!r}\n\n{result['table']}\n")
-    for s in result["sentences"]:
-        print(s)
-    print(f"figures and report in {result['out']}")
+    result = evaluate(EvaluateRequest(args.model, data_options(args), args.out, args.overwrite))
+    print(f"data: {result.data}\n\n{result.table}\n")
+    for sentence in result.sentences:
+        print(sentence)
+    print(f"figures and report in {result.out}")

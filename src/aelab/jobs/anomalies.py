@@ -16,8 +16,7 @@ import numpy as np
 
 from .. import datasets
 from ..errors import DataError
-from ..models import PCA, AutoEncoder, CodeModel, ConvAutoEncoder
-from ..models import load as load_model
+from ..models import PCA, AutoEncoder, ConvAutoEncoder
 from ..models.anomaly import reference_sample, threshold, training_quantiles
 from ..params import CONTAMINATION, MODEL_KINDS
 from ..report import anomaly_curves_figure, save_figure, unusual_items_figure
@@ -25,6 +24,7 @@ from ..search import open_collection
 from ..storage import atomic_path, check_output
 from ..validation import check_choices
 from .data import load_corpus
+from .models import code_model
 
 SCORE_COLUMNS = ("id", "label", "path", "score", "flagged")
 SHOWN = 10  # items listed (and drawn) at each end of a ranking
@@ -99,14 +99,6 @@ def score(request: ScoreRequest) -> ScoreResult:
         for v, i in sorted(top, reverse=True)
     ]
     return ScoreResult(out, source.n, int(flagged), limit, model.contamination, ranked)
-
-
-def code_model(path) -> CodeModel:
-    """The model of a folder, which must have codes (and so scores)."""
-    model = load_model(path)
-    if not isinstance(model, CodeModel):
-        raise DataError(f"{path} holds a {type(model).__name__}, not a model with codes (an auto-encoder or PCA)")
-    return model
 
 
 def _item(values, i):

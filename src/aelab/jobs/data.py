@@ -1,6 +1,37 @@
-"""What several jobs read the same way: the text collection that the data options name."""
+"""What several jobs read the same way: the collection that the data options name, as a data set in
+memory, and the text collection."""
 
 from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass
+class DataOptions:
+    """A collection and how to split it: ``data`` is any spec of :func:`aelab.datasets.load`
+    (``digits``, ``mnist``, a folder, a file), ``image_size`` (height, width) resizes images of
+    several sizes, data without a split of its own gets a seeded hold-out of ``test_size``."""
+
+    data: str
+    data_dir: str | os.PathLike | None = None
+    test_size: float = 0.2
+    split_seed: int = 0
+    label_column: str | None = None
+    image_size: tuple[int, int] | None = None
+
+    def load(self):
+        """The data set, in memory."""
+        from .. import datasets
+
+        return datasets.load(
+            self.data,
+            self.data_dir,
+            test_size=self.test_size,
+            seed=self.split_seed,
+            label_column=self.label_column,
+            image_size=self.image_size,
+        )
 
 
 def load_corpus(options, strip: str | None):
