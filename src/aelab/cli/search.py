@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from ..errors import AelabError
 from ..params import INDEX_KINDS, METRICS, SPACES
-from .common import command, data_args, limit_args, load_data, refuse, whole
+from .common import command, data_args, data_options, limit_args, refuse, whole
 
 
 def add_commands(sub) -> None:
@@ -139,12 +137,24 @@ def add_commands(sub) -> None:
 
 
 def cmd_index(args) -> None:
-    from ..storage import output_lock
+    from ..jobs.search import IndexRequest, index
 
-    if (args.out is None) == (args.add is None):
-        raise AelabError("give --out INDEX for a new index, or --add INDEX to add to an existing one")
-    if args.shards is not None and (args.kind != "ivfpq" or args.add):
-        raise AelabError("--shards builds a new --kind ivfpq index")
+    request = IndexRequest(  # --out or --add, --shards with --kind ivfpq: checked when made
+        data_options(args),
+        out=args.out,
+        add=args.add,
+        model=args.model,
+        space=args.space,
+        metric=args.metric,
+        kind=args.kind,
+        n_components=args.n_components,
+        split=args.split,
+        stream=args.stream,
+        batch_size=args.batch_size,
+        shards=args.shards,
+        workers=args.workers,
+        overwrite=args.overwrite,
+    )
     if args.shards is None:
         refuse(args, ("workers",), "without --shards (its processes add shards)")
     if args.add:
@@ -153,107 +163,44 @@ def cmd_index(args) -> None:
         refuse(args, ("n_components",), f"for --space {args.space} (its vectors have their own size)")
     if args.stream:
         refuse(args, ("split", "test_size", "split_seed", "label_column"), "with --stream (every sample is indexed)")
-    with output_lock(args.add or args.out):
-        _index(args)
-
-
-def _index(args) -> None:
-    from ..datasets import parse_image_size
-    from ..search import Index, index_collection, open_collection
-    from ..storage import check_output
-
-    if args.out:
-        check_output(args.out, args.overwrite)
-    existing = Index.load(args.add) if args.add else None
-    split = "all" if args.stream else args.split
-    collection = dict(
-        spec=args.data,
-        data_dir=args.data_dir,
-        split=args.split,
-        stream=args.stream,
-        image_size=parse_image_size(args.image_size),
-        test_size=args.test_size,
-        seed=args.split_seed,
-        label_column=args.label_column,
-    )
-    source = open_collection(**collection)
-    out = args.add or args.out
-    info = {
-        "data": args.data,
-        "data_dir": args.data_dir,
-        "split": split,
-        "stream": bool(args.stream),
-        "test_size": args.test_size,
-        "split_seed": args.split_seed,
-        "label_column": args.label_column,
-        "image_size": list(parse_image_size(args.image_size) or ()) or None,
-    }
-    settings = dict(model=args.model, space=args.space, metric=args.metric, n_components=args.n_components)
-    if args.shards is not None:
-        from ..search.sharded import build_sharded
-
-        index = build_sharded(
-            collection, out, shards=args.shards, workers=args.workers, info=info, overwrite=args.overwrite, **settings
-        )
-    else:
-        index = index_collection(
-            source,
-            out,
-            index=existing,
-            kind=args.kind,
-            batch_size=args.batch_size,
-            info=info,
-            overwrite=args.overwrite,
-            **settings,
-        )
+    result = index(request)
+    built = result.index
     print(
-        f"{'added' if args.add else 'indexed'} {source.n} items ({index.space} space, {index.dimension}-D, "
-        f"{index.metric}, {getattr(index, 'kind_', index.kind)} search); {len(index)} items in {out}"
+        f"{'added' if args.add else 'indexed'} {result.added} items ({built.space} space, {built.dimension}-D, "
+        f"{built.metric}, {getattr(built, 'kind_', built.kind)} search); {len(built)} items in {result.out}"
     )
 
 
 def cmd_search(args) -> None:
-    from ..report import save_figure
-    from ..search import Index, neighbour_figure, search
-    from ..storage import check_output
+    from ..jobs.search import SearchRequest, find
 
-    if args.beside and not args.figure:
-        raise AelabError("--beside draws a second row of the figure: give --figure FILE.png too")
+    request = SearchRequest(
+        args.index, args.query, args.k, args.resize, args.figure, args.beside, args.data, args.data_dir, args.overwrite
+    )
     if not args.figure:
         refuse(args, ("data", "data_dir"), "without --figure (the collection is read only to draw its items)")
-    index = Index.load(args.index)
-    if args.figure:
-        check_output(args.figure, args.overwrite)
-    what, rows = search(index, args.query, args.k, args.resize)
+    result = find(request)
+    index, rows = result.index, result.neighbours
     if args.json:
         print(json.dumps({"query": args.query, "metric": index.metric, "space": index.space, "neighbours": rows}))
     else:
         score = {"l2": "distance", "hamming": "distance (bits that differ)"}.get(index.metric, "similarity")
-        print(f"query: {what}; {index.space} space, {index.metric} {score}")
+        print(f"query: {result.query}; {index.space} space, {index.metric} {score}")
         print(f"{'rank':>4}  {'id':<14} {score:>10}  {'label':<10} path")
         for row in rows:
             print(
                 f"{row['rank']:>4}  {row['id']:<14} {row['score']:>10.4f}  {str(row['label']):<10} {row['path'] or ''}"
             )
     if args.figure:
-        beside = Index.load(args.beside) if args.beside else None
-        figure = neighbour_figure(index, args.query, rows, beside, args.data, args.data_dir)
-        save_figure(figure, args.figure, args.overwrite)
         print(f"wrote {args.figure}")
 
 
 def cmd_evaluate_retrieval(args) -> None:
-    from ..report import precision_recall_figure, retrieval_table, save_figure
-    from ..search import evaluate_indexes
-    from ..storage import atomic_path, check_output, fresh_path, save_json
+    from ..jobs.search import EvaluateRetrievalRequest, evaluate_retrieval
 
-    out = check_output(args.out, args.overwrite) if args.out else fresh_path(str(Path(args.index[0])) + "-retrieval")
-    ds = load_data(args)
-    results, n = evaluate_indexes(args.index, ds, args.split, args.n_queries, queries_spec=args.data)
-    print(f"queries: {n} {args.split} samples of {ds.name}; relevant = same label\n\n{retrieval_table(results)}")
-    curves = {name: (r["pr_curve"]["recall"], r["pr_curve"]["precision"]) for name, r in results.items()}
-    with atomic_path(out, args.overwrite) as tmp:
-        tmp.mkdir()
-        save_json(tmp / "metrics.json", {"queries": args.data, "split": args.split, "n_queries": n, "indexes": results})
-        save_figure(precision_recall_figure(curves, title=f"{ds.name}: {n} queries"), tmp / "precision-recall.png")
-    print(f"metrics.json and precision-recall.png in {out}")
+    request = EvaluateRetrievalRequest(
+        args.index, data_options(args), args.split, args.n_queries, args.out, args.overwrite
+    )
+    result = evaluate_retrieval(request)
+    print(f"queries: {result.n_queries} {args.split} samples of {result.data}; relevant = same label\n\n{result.table}")
+    print(f"metrics.json and precision-recall.png in {result.out}")
