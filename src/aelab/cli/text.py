@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import AelabError
 from ..params import (
     DOCUMENT_DEFAULTS,
     DOCUMENT_KEEP_NEIGHBOURS,
@@ -179,111 +178,73 @@ def _text_data_args(p, strip_default: str | None = "none") -> None:
     limit_args(g, "file_bytes", "follow_links")
 
 
-def _load_corpus(args, strip: str | None):
-    from ..jobs.data import load_corpus
-
-    return load_corpus(args, strip)
-
-
 def cmd_text_train(args) -> None:
-    from ..storage import output_lock
+    from ..jobs.text import TextTrainRequest, text_train
 
-    with output_lock(args.out):
-        _text_train(args)
-
-
-def _text_train(args) -> None:
-    import shutil
-    import time
-
-    from ..report import text_retrieval_table
-    from ..storage import check_output
-    from ..text import DocumentSearch
-    from ..training import checkpoint_path
-
-    out = check_output(args.out, args.overwrite)
-    params_from(args, ("keep_neighbours",))  # a bad weight is refused before the documents are read
+    params_from(args, ("keep_neighbours",))  # a bad weight is refused in the option's name
     if args.binary is not None:
         refuse(args, ("n_components",), f"with --binary {args.binary} (its bits are the code)")
         args.n_components = binary_bits(args.binary)
-    corpus = _load_corpus(args, args.strip)
-    print(f"documents: {corpus!r}", flush=True)
-    checkpoint = checkpoint_path(out)
-    started = time.perf_counter()
-    engine = DocumentSearch.build(
-        corpus.train,
+    request = TextTrainRequest(
+        args.data,
+        args.out,
+        strip=args.strip,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        test_size=args.test_size,
+        split_seed=args.split_seed,
         n_components=args.n_components,
-        binary=args.binary is not None,
-        max_features=args.vocabulary,
+        binary=args.binary,
         weighting=args.input,
         loss=args.loss,
+        max_features=args.vocabulary,
         hidden_layer_sizes=args.hidden,
-        denoise=None if args.denoise in (None, "", "none") else args.denoise,
+        denoise=args.denoise,
         keep_neighbours=args.keep_neighbours,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.lr,
         random_state=args.seed,
         verbose=not args.quiet,
-        checkpoint_dir=checkpoint,
         resume=args.resume,
-        info={"data": args.data, "strip": args.strip or "none", "split": corpus.info.get("split")},
+        overwrite=args.overwrite,
     )
-    vocabulary = len(next(iter(engine.models.values())).vocabulary)
+    result = text_train(request, log=lambda line: print(line, flush=True))
+    print("\n".join(result.lines))
     print(
-        f"trained in {time.perf_counter() - started:.0f} s: a {vocabulary}-word vocabulary, "
-        f"{args.n_components}-D codes of {len(corpus.train)} training documents"
+        f"\nsaved in {result.out} (metrics in search.json); query it with: "
+        f'aelab text search {result.out} --query "some words"'
     )
-    metrics = {}
-    if corpus.test.labels is not None and len(corpus.test):
-        metrics = engine.evaluate(corpus.test)
-        print(
-            f"\n{len(corpus.test)} test documents as queries against the training documents; relevant = same "
-            f"label\n\n{text_retrieval_table(metrics)}"
-        )
-    engine.info["metrics"] = {kind: {n: v for n, v in m.items() if n != "pr_curve"} for kind, m in metrics.items()}
-    engine.save(out, overwrite=args.overwrite)
-    shutil.rmtree(checkpoint, ignore_errors=True)
-    print(f'\nsaved in {out} (metrics in search.json); query it with: aelab text search {out} --query "some words"')
 
 
 def cmd_text_map(args) -> None:
-    from ..report import code_map, save_figure
-    from ..storage import check_output
-    from ..text import DocumentSearch
+    from ..jobs.text import TextMapRequest, text_map
 
-    check_output(args.out, args.overwrite)
-    engine = DocumentSearch.load(args.search)
-    if engine.code_size != 2:
-        raise AelabError(
-            f"{args.search} has {engine.code_size}-D codes; a map needs 2-D codes: train one with "
-            "aelab text train ... --n-components 2"
+    result = text_map(
+        TextMapRequest(
+            args.search,
+            args.data,
+            args.out,
+            split=args.split,
+            strip=args.strip,
+            text_column=args.text_column,
+            label_column=args.label_column,
+            test_size=args.test_size,
+            split_seed=args.split_seed,
+            overwrite=args.overwrite,
         )
-    corpus = _load_corpus(args, args.strip if args.strip is not None else engine.info.get("strip", "none"))
-    docs = corpus.split(args.split)
-    codes, shares = engine.map(docs)
-    title = f"{corpus.name}: {len(docs)} {args.split} documents"
-    for name, agreement in shares.items():
+    )
+    for name, agreement in result.shares.items():
         print(f"{name}: {agreement:.4f} of each document's 10 nearest neighbours on the map share its topic")
-    if shares:
-        title += "; share of 10 map neighbours on the same topic: " + ", ".join(
-            f"{name.split(' (')[0]} {share:.3f}" for name, share in shares.items()
-        )
-    save_figure(code_map(codes, docs.labels, title=title), args.out, args.overwrite)
     print(f"wrote {args.out}")
 
 
 def cmd_text_search(args) -> None:
-    from ..text import DocumentSearch, decode
+    from ..jobs.text import TextSearchRequest, search_documents
+    from ..text import decode
 
-    if args.query_file:
-        query = decode(Path(args.query_file).read_bytes())
-    else:
-        query = args.query
-    if not query.strip():
-        raise AelabError("the query is empty: give some words with --query")
-    engine = DocumentSearch.load(args.search)
-    result = engine.search(query, args.k, args.model)
+    query = decode(Path(args.query_file).read_bytes()) if args.query_file else args.query
+    engine, result = search_documents(TextSearchRequest(args.search, query, args.k, args.model))
     if args.json:
         print(json.dumps(result.as_dict()))
         return
