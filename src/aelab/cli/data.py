@@ -33,11 +33,8 @@ def add_commands(sub) -> None:
 
 
 def cmd_pack(args) -> None:
-    from ..datasets import ShardRows, pack_shards
-    from ..storage import check_output
+    from ..jobs.data import PackRequest, pack
 
-    check_output(args.out, args.overwrite)
-    shards = pack_shards(args.data, args.out, args.samples_per_shard, overwrite=args.overwrite)
-    rows = ShardRows(args.out, workers=0)
+    rows, shards = pack(PackRequest(args.data, args.out, args.samples_per_shard, args.overwrite))
     labels = f", {len(set(rows.labels))} labels" if rows.labels else ""
     print(f"{rows.describe()}{labels} in {len(shards)} shard{'s' if len(shards) != 1 else ''}: {args.out}")

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import AelabError
 from ..params import DENSITIES
-from .common import SEED, command, data_args, limit_args, load_data, refuse, whole
+from .common import SEED, command, data_args, data_options, limit_args, refuse, whole
 
 
 def add_commands(sub) -> None:
@@ -94,16 +93,6 @@ def _generation_args(p, densities) -> None:
     g.add_argument("--seed", type=SEED, default=0, help="seed of the drawn codes")
 
 
-def _model(path):
-    from .. import load
-    from ..models.autoencoder import NeuralAutoEncoder
-
-    model = load(path)
-    if not isinstance(model, NeuralAutoEncoder):
-        raise AelabError(f"{path} holds a {type(model).__name__}; generating needs a trained auto-encoder's decoder")
-    return model
-
-
 def _refuse_other_modes(args) -> None:
     """One line for an option of another way of picking codes than the one asked for."""
     if args.grid is not None:
@@ -116,104 +105,49 @@ def _refuse_other_modes(args) -> None:
         refuse(args, ("steps",), "without --interpolate")
 
 
-def _draw(model, args, grid_size, n_samples, ds=None):
-    """Decoded samples for a figure (see :func:`aelab.generate.draw`); the training codes are encoded
-    from the data set ``ds`` (or --data) when given, else those the model kept."""
-    from ..generate import draw, parse_box, parse_dims
+def cmd_generate(args) -> None:
+    from ..jobs.generate import GenerateRequest, generate
 
-    codes = labels = None
-    if ds is None and getattr(args, "data", None):
-        ds = load_data(args)
-        model.check_n_features(ds.n_features, f"--data {args.data}")
-    if ds is not None:
-        codes, labels = model.transform(ds.train.X), ds.train.y
-    return draw(
-        model,
-        grid_size=grid_size,
-        n_samples=n_samples,
-        box=parse_box(args.box),
-        dims=parse_dims(args.dims),
+    request = GenerateRequest(  # the outputs are checked when it is made
+        args.model,
+        args.out,
+        grid=args.grid,
+        sample=args.sample,
+        interpolate=tuple(args.interpolate) if args.interpolate else None,
+        box=args.box,
+        dims=args.dims,
         density=args.density,
         seed=args.seed,
-        codes=codes,
-        labels=labels,
+        steps=args.steps,
+        data=data_options(args) if args.data else None,
+        npy=args.npy,
+        overwrite=args.overwrite,
     )
-
-
-def cmd_generate(args) -> None:
-    import numpy as np
-
-    from ..generate import interpolate
-    from ..report import generated_figure, save_figure
-    from ..storage import atomic_path, check_output
-
-    check_output(args.out, args.overwrite)
-    if args.npy:
-        check_output(args.npy, args.overwrite)
     _refuse_other_modes(args)
-    model = _model(args.model)
-    if model.image_shape_ is None:
-        raise AelabError(f"{args.model} was not trained on images; generated samples are drawn as images")
-    if args.interpolate:
-        data = {}  # the data set, loaded once for both ends
-        ends = [_endpoint(model, args, spec, data) for spec in args.interpolate]
-        images, _ = interpolate(model, ends[0], ends[1], args.steps)
-        cols, extra = len(images), {}
-        what = f"{args.steps} steps from {args.interpolate[0]} to {args.interpolate[1]}"
-    else:
-        images, cols, extra, what = _draw(model, args, args.grid, args.sample)
-    fig = generated_figure(images, model.image_shape_, cols, title=f"{Path(args.model).name}: {what}", **extra)
-    save_figure(fig, args.out, args.overwrite)
-    if args.npy:
-        with atomic_path(args.npy, args.overwrite) as tmp:
-            with open(tmp, "wb") as fh:
-                np.save(fh, images)
-    print(f"{what}; wrote {args.out}" + (f" and {args.npy}" if args.npy else ""))
-
-
-def _endpoint(model, args, spec: str, data: dict):
-    from ..datasets import read_sample
-
-    path = Path(spec)
-    if path.exists():
-        sample, note = read_sample(path, model.image_shape_, model.n_features_in_, "the model takes", "or an id")
-        if note:
-            print(f"{path}: {note}, as the model's training images")
-        return sample
-    split, _, number = spec.partition(":")
-    if split not in ("train", "test") or not number.isdigit():
-        raise AelabError(f"{spec!r} is neither a file nor an id like test:0 or train:12")
-    if not args.data:
-        raise AelabError(f"the id {spec} names a sample of --data: give --data SPEC too")
-    if "ds" not in data:
-        data["ds"] = load_data(args)
-    X = data["ds"].split(split).X
-    if int(number) >= len(X):
-        raise AelabError(f"{spec}: the {split} split has {len(X)} samples")
-    model.check_n_features(X.shape[1], f"--data {args.data}")
-    return X[int(number)]
+    result = generate(request)
+    for note in result.notes:
+        print(note)
+    print(f"{result.what}; wrote {args.out}" + (f" and {args.npy}" if args.npy else ""))
 
 
 def cmd_evaluate_samples(args) -> None:
-    from ..generate import evaluate_samples, parse_box, parse_dims
+    from ..jobs.generate import EvaluateSamplesRequest, judge_samples
 
     _refuse_other_modes(args)
-    model = _model(args.model)
-    ds = load_data(args)
-    grid = args.grid if args.grid is not None or args.sample is not None else (20 if model.code_size == 2 else None)
-    figures = evaluate_samples(
-        model,
-        ds,
-        grid_size=grid,
-        n_samples=args.sample if args.sample is not None else 1000,
-        box=parse_box(args.box),
-        dims=parse_dims(args.dims),
-        density=args.density,
-        seed=args.seed,
-        classifier=args.classifier,
-        verbose=not args.json,
+    figures = judge_samples(
+        EvaluateSamplesRequest(
+            args.model,
+            data_options(args),
+            grid=args.grid,
+            sample=args.sample,
+            box=args.box,
+            dims=args.dims,
+            density=args.density,
+            seed=args.seed,
+            classifier=args.classifier,
+            verbose=not args.json,
+        )
     )
-    figures["model"] = str(args.model)
     what, accuracy = figures["what"], figures["classifier_test_accuracy"]
     if args.json:
         print(json.dumps(figures))

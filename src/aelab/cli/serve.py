@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from .common import DATA_OPTIONS, command, data_args, load_data, refuse, whole
+from .common import DATA_OPTIONS, command, data_args, data_options, refuse, whole
 
 
 def add_commands(sub) -> None:
@@ -27,30 +26,11 @@ def add_commands(sub) -> None:
 
 
 def cmd_serve(args) -> None:
-    import numpy as np
+    from ..serve import LOCAL_HOSTS, is_document_search, open_explorer, run
 
-    from ..errors import AelabError
-    from ..models import PCA, load
-    from ..serve import LOCAL_HOSTS, DocumentExplorer, Explorer, run
-    from ..text import DocumentSearch
-    from ..text.search import SEARCH_FILE
-
-    if (Path(args.model) / SEARCH_FILE).is_file():  # a document search holds its documents' codes
+    if is_document_search(args.model):
         refuse(args, DATA_OPTIONS, f"for a document search ({args.model} holds its own documents)")
-        explorer = DocumentExplorer(DocumentSearch.load(args.model), name=Path(args.model).name)
-        name = f"documents of {explorer.name}"
-    else:
-        model = load(args.model)
-        if isinstance(model, PCA) or not hasattr(model, "inverse_transform"):
-            raise AelabError(f"{args.model} is not an auto-encoder; serve a model trained with 'aelab train'")
-        if args.data is None:
-            raise AelabError(f"give --data: the collection to explore with {args.model}")
-        ds = load_data(args)
-        split = ds.split(args.split)
-        model.check_n_features(split.X.shape[1], "--data")
-        ids = None if split.ids is None else np.asarray(split.ids)
-        explorer = Explorer(model, split.X, split.y, ids=ids, image_shape=ds.image_shape, name=ds.name)
-        name = f"items of {ds.name}"
+    explorer, name = open_explorer(args.model, data_options(args) if args.data else None, args.split)
     if args.host not in LOCAL_HOSTS:
         print(
             f"aelab: warning: listening on {args.host}, so other machines can reach the explorer; use the default "

@@ -1,6 +1,11 @@
 """Jobs: what a command does, callable from Python, a notebook or the explorer alike. Each job takes
-a request (a dataclass of everything its command's options say), does the work, and returns a result
-that the command prints; the command line parses, calls one job and prints."""
+a request (a dataclass of everything its command's options say, checked when it is made where
+that can be done before any data is read), does the work, and returns a result that the command
+prints; the command line parses, calls one job and prints.
+
+>>> from aelab.jobs import DataOptions, TrainRequest, train   # doctest: +SKIP
+>>> result = train(TrainRequest(aelab.AutoEncoder(), DataOptions("photos/"), "photos-ae"))
+"""
 
 from .anomalies import (
     AnomalyEvaluation,
@@ -12,14 +17,59 @@ from .anomalies import (
     score,
     score_documents,
 )
+from .data import DataOptions, PackRequest, pack
+from .generate import EvaluateSamplesRequest, GenerateRequest, generate, judge_samples
+from .models import (
+    ClassifyRequest,
+    EncodeRequest,
+    EvaluateRequest,
+    ReconstructRequest,
+    classify,
+    encode,
+    evaluate,
+    reconstruct,
+)
+from .search import EvaluateRetrievalRequest, IndexRequest, SearchRequest, evaluate_retrieval, find, index
+from .text import TextMapRequest, TextSearchRequest, TextTrainRequest, search_documents, text_map, text_train
+from .train import TrainRequest, TrainResult, train
 
 __all__ = [
     "AnomalyEvaluation",
+    "ClassifyRequest",
+    "DataOptions",
+    "EncodeRequest",
     "EvaluateAnomaliesRequest",
+    "EvaluateRequest",
+    "EvaluateRetrievalRequest",
+    "EvaluateSamplesRequest",
+    "GenerateRequest",
+    "IndexRequest",
+    "PackRequest",
+    "ReconstructRequest",
     "ScoreRequest",
     "ScoreResult",
+    "SearchRequest",
+    "TextMapRequest",
     "TextScoreRequest",
+    "TextSearchRequest",
+    "TextTrainRequest",
+    "TrainRequest",
+    "TrainResult",
+    "classify",
+    "encode",
+    "evaluate",
     "evaluate_anomalies",
+    "evaluate_retrieval",
+    "find",
+    "generate",
+    "index",
+    "judge_samples",
+    "pack",
+    "reconstruct",
     "score",
     "score_documents",
+    "search_documents",
+    "text_map",
+    "text_train",
+    "train",
 ]

@@ -1,10 +1,13 @@
-"""What several jobs read the same way: the collection that the data options name, as a data set in
-memory, and the text collection."""
+"""What several jobs read the same way (the collection that the data options name, as a data set in
+memory, and the text collection), and the job that packs a collection into WebDataset shards
+(``aelab pack``)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+
+from ..params import SAMPLES_PER_SHARD
 
 
 @dataclass
@@ -48,3 +51,25 @@ def load_corpus(options, strip: str | None):
         test_size=options.test_size,
         seed=options.split_seed,
     )
+
+
+@dataclass
+class PackRequest:
+    """The samples of an image folder (each file as it is, its sub-folder as its class) or of a
+    ``.npy`` file (a row a sample) written as WebDataset shards of ``samples_per_shard`` into ``out``."""
+
+    data: str
+    out: str | os.PathLike
+    samples_per_shard: int = SAMPLES_PER_SHARD
+    overwrite: bool = False
+
+
+def pack(request: PackRequest):
+    """Write the shards atomically; returns them read back (:class:`aelab.datasets.ShardRows`) and
+    their files."""
+    from ..datasets import ShardRows, pack_shards
+    from ..storage import check_output
+
+    check_output(request.out, request.overwrite)
+    shards = pack_shards(request.data, request.out, request.samples_per_shard, overwrite=request.overwrite)
+    return ShardRows(request.out, workers=0), shards

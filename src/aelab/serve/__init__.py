@@ -10,9 +10,48 @@ from .app import create_app
 from .documents import DocumentExplorer
 from .explorer import Explorer
 
-__all__ = ["DocumentExplorer", "Explorer", "create_app", "run"]
+__all__ = ["DocumentExplorer", "Explorer", "create_app", "is_document_search", "open_explorer", "run"]
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def is_document_search(folder) -> bool:
+    """Whether ``folder`` is a document search (``aelab text train``'s), not a model."""
+    from pathlib import Path
+
+    from ..text.search import SEARCH_FILE
+
+    return (Path(folder) / SEARCH_FILE).is_file()
+
+
+def open_explorer(folder, data=None, split: str = "all") -> tuple[Explorer | DocumentExplorer, str]:
+    """The explorer of a folder, and what it shows in words: a document search (which holds its
+    documents' codes) alone, or a trained auto-encoder over the ``split`` of the collection ``data``
+    (:class:`aelab.jobs.data.DataOptions`)."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from ..errors import AelabError
+    from ..models import PCA, load
+    from ..text import DocumentSearch
+
+    if is_document_search(folder):
+        if data is not None:
+            raise AelabError(f"{folder} is a document search, which holds its own documents: give no data")
+        explorer = DocumentExplorer(DocumentSearch.load(folder), name=Path(folder).name)
+        return explorer, f"documents of {explorer.name}"
+    model = load(folder)
+    if isinstance(model, PCA) or not hasattr(model, "inverse_transform"):
+        raise AelabError(f"{folder} is not an auto-encoder; serve a model trained with 'aelab train'")
+    if data is None:
+        raise AelabError(f"give --data: the collection to explore with {folder}")
+    ds = data.load()
+    items = ds.split(split)
+    model.check_n_features(items.X.shape[1], "--data")
+    ids = None if items.ids is None else np.asarray(items.ids)
+    explorer = Explorer(model, items.X, items.y, ids=ids, image_shape=ds.image_shape, name=ds.name)
+    return explorer, f"items of {ds.name}"
 
 
 def run(explorer: Explorer, host: str = "127.0.0.1", port: int = 8000) -> None:
