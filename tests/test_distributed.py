@@ -159,18 +159,18 @@ def test_a_rank_without_validation_rows_still_takes_part_in_the_validation_loss(
 
 _KILL_RANK = """
 import os, signal, sys
-import aelab.training.loop as loop
+import aelab.training.feed as feed
 from aelab.cli import main
 marker, kill_at = sys.argv[1], int(sys.argv[2])
 if kill_at and os.environ["RANK"] == "1" and os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0":
-    take, taken = loop.Rows.take, [0]
+    take, taken = feed.Rows.take, [0]
     def take_then_die(self, positions):
         taken[0] += 1
         if taken[0] == kill_at:   # in the middle of an epoch
             open(marker, "w").close()
             os.kill(os.getpid(), signal.SIGKILL)
         return take(self, positions)
-    loop.Rows.take = take_then_die
+    feed.Rows.take = take_then_die
 sys.exit(main(sys.argv[3:]))
 """
 

@@ -13,7 +13,7 @@ import aelab
 from aelab.errors import ParameterError
 from aelab.params import DOCUMENT_KEEP_NEIGHBOURS
 from aelab.search import Index, evaluate
-from aelab.training.feed import NeighbourGraph, fuzzy_weights
+from aelab.training.neighbours import NeighbourGraph, fuzzy_weights
 
 SMALL = dict(n_components=4, hidden_layer_sizes=(32, 16), epochs=30, batch_size=32, random_state=0)
 

@@ -9,7 +9,7 @@ from torch import nn
 
 from aelab import datasets
 from aelab.training import TrainConfig, fit_module
-from aelab.training.loop import Rows
+from aelab.training.feed import Rows
 
 
 def _pixels_scaled(a):
@@ -213,7 +213,7 @@ def _rss_file_bytes() -> int:
 def test_pages_read_from_a_mapped_file_stop_counting_as_the_process_s_memory(tmp_path):
     import pytest
 
-    from aelab.training.loop import release_mapped_pages
+    from aelab.training.feed import release_mapped_pages
 
     if _rss_file_bytes() < 0:
         pytest.skip("needs /proc/self/status")

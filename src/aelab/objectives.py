@@ -15,7 +15,7 @@ A plain auto-encoder minimises the reconstruction loss. Each variant adds one th
 - code L2: the squared norm of the code, so that codes gather near zero;
 - neighbour keeping: parametric UMAP's loss (Sainburg, McInnes & Gentner 2021): each sample and
   one of its nearest neighbours in the inputs (drawn from the fuzzy k-nearest-neighbour graph
-  that training feeds, :mod:`aelab.training.feed`) are pulled together in the code space, the
+  that training feeds, :mod:`aelab.training.neighbours`) are pulled together in the code space, the
   other samples of the batch pushed apart, as UMAP lays out its embedding (a binary code's
   logits, whose signs are its bits);
 - distance keeping: the batch's pairwise distances of the inputs kept in the codes;

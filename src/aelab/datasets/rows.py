@@ -11,7 +11,7 @@ class DecodedRows:
     """Samples that must be decoded (images, the members of shards) as an array of float32 rows
     that is never in memory whole: ``rows[i]``, ``rows[a:b]`` or ``rows[[i, j, ...]]`` decode those
     samples (:meth:`_decode`). Estimators stream it, and training decodes its batches in
-    ``workers`` DataLoader processes (:class:`aelab.training.loop.Rows`)."""
+    ``workers`` DataLoader processes (:class:`aelab.training.feed.Rows`)."""
 
     read_in_batches = True  # estimators stream it (:meth:`aelab.models.AutoEncoder.fit`)
     dtype = np.dtype(np.float32)

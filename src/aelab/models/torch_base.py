@@ -14,7 +14,7 @@ from .. import limits
 from ..errors import ModelError, ParameterError
 from ..params import AUTO_EPOCHS, AUTO_STEPS, check_params
 from ..training import TrainConfig, apply_in_batches, fit_module
-from ..training.loop import read_ahead, release_mapped_pages
+from ..training.feed import read_ahead, release_mapped_pages
 from .base import SavedModel
 
 INFERENCE_CHUNK = 8192  # samples per forward pass at inference: bounded memory, few Python steps

@@ -1,142 +1,193 @@
-"""What training feeds a neighbour-keeping objective: each training row's nearest neighbours among the
-training rows, and one of them drawn for it each epoch (its partner in the batch).
-
-The graph is UMAP's fuzzy k-nearest-neighbour graph (McInnes et al. 2018; parametric UMAP, Sainburg
-et al. 2021, trains an encoder on it): each row's k nearest rows by Euclidean distance, weighted
-``exp(-(d - rho) / sigma)`` with ``rho`` the distance to its nearest row and ``sigma`` chosen so that
-the weights sum to log2(k). Rows of more than :data:`GRAPH_DIMENSIONS` features are compared in the
-space of their leading principal directions (from an even sample of the rows), as UMAP users compare
-images in PCA space: so the graph of a collection larger than memory is built a chunk at a time,
-and it is the same graph whether the rows are read from memory or streamed. Word counts are
-compared by their words, all of them (few principal directions lose what tells topics apart).
-"""
+"""What the training loop feeds on: the training rows as batches on the training device, read
+from memory or streamed from a file or a folder (read ahead in worker processes where rows cost
+decoding), with memory-map advice that keeps a pass over a file larger than memory small, and the
+fingerprint of the data that keeps a checkpoint from resuming on other data."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import mmap
+import multiprocessing as mp
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-GRAPH_DIMENSIONS = 64  # rows of more features are compared on this many principal directions
-BASIS_SAMPLE = 20_000  # rows the principal directions are computed from, spread over the rows
-GRAPH_CHUNK = 16_384  # rows read, projected and searched at a time
-SIGMA_STEPS = 64  # bisections of each row's sigma
-EMPTY_DISTANCE = 4.0  # of a document without words from the others (unit vectors lie within 2)
+from ..errors import AelabError
+from ..workers import loader_worker_init
 
-
-@dataclass
-class NeighbourGraph:
-    """For the training rows ``rows`` (their positions in the data), each one's ``k`` nearest
-    training rows (``neighbours``, positions in the data) and the cumulative shares with which one
-    of them is drawn as its partner (``cumulative``, its fuzzy weights normalised)."""
-
-    rows: np.ndarray
-    neighbours: np.ndarray
-    cumulative: np.ndarray
-
-    @classmethod
-    def build(
-        cls, read: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, k: int, words: bool = False
-    ) -> NeighbourGraph:
-        """The graph of the data rows at ``rows`` (positions), read ``read(positions)`` a chunk at a
-        time; ``words``: the rows are word counts, compared as :func:`word_weights` weighs them."""
-        import faiss
-
-        rows = np.asarray(rows, dtype=np.int64)
-        k = int(min(k, len(rows) - 1))
-        if k < 1:
-            raise ValueError("a neighbour graph needs at least 2 rows")
-        chunks = [rows[i : i + GRAPH_CHUNK] for i in range(0, len(rows), GRAPH_CHUNK)]
-        project = word_weights(read, rows) if words else _projection(read, rows)
-        index = None
-        for chunk in chunks:
-            V = project(read(chunk))
-            if index is None:
-                index = faiss.IndexFlatL2(V.shape[1])
-            index.add(V)
-        found, distances = [], []
-        for start, chunk in zip(range(0, len(rows), GRAPH_CHUNK), chunks):
-            squared, at = index.search(project(read(chunk)), k + 1)
-            own = np.arange(start, start + len(chunk))[:, None]
-            keep = at != own  # every row's own entry is dropped (or, when duplicates hid it, the farthest)
-            keep[keep.all(1), -1] = False
-            found.append(at[keep].reshape(len(chunk), k))
-            distances.append(np.sqrt(np.maximum(squared[keep].reshape(len(chunk), k), 0)))
-        weights = fuzzy_weights(np.concatenate(distances))
-        cumulative = np.cumsum(weights / weights.sum(1, keepdims=True), 1).astype(np.float32)
-        return cls(rows, rows[np.concatenate(found)], cumulative)
-
-    def partners(self, rng: np.random.Generator) -> np.ndarray:
-        """One neighbour of each training row (in the order of ``rows``), drawn by its weight."""
-        draw = rng.random((len(self.rows), 1), dtype=np.float32)
-        pick = np.minimum((self.cumulative < draw).sum(1), self.neighbours.shape[1] - 1)
-        return self.neighbours[np.arange(len(self.rows)), pick]
+FINGERPRINT_ROWS = 256
 
 
-def fuzzy_weights(distances: np.ndarray) -> np.ndarray:
-    """UMAP's membership of each row's neighbours (rows of ``distances``, nearest first):
-    ``exp(-(d - rho) / sigma)``, ``rho`` the nearest distance, ``sigma`` bisected so that a row's
-    weights sum to log2(k)."""
-    gaps = np.maximum(distances - distances[:, :1], 0.0)
-    target = np.log2(distances.shape[1])
-    low, high = np.zeros(len(gaps)), np.full(len(gaps), np.inf)
-    sigma = np.ones(len(gaps))
-    for _ in range(SIGMA_STEPS):
-        total = np.exp(-gaps / sigma[:, None]).sum(1)
-        over = total > target
-        high, low = np.where(over, sigma, high), np.where(over, low, sigma)
-        sigma = np.where(np.isinf(high), sigma * 2, (low + high) / 2)
-    return np.exp(-gaps / np.maximum(sigma, 1e-12)[:, None])
+def data_fingerprint(X: np.ndarray) -> str:
+    """A cheap fingerprint of a training set, part of a run's identity so that a checkpoint is never
+    resumed on other data: its shape and a hash of a seeded sample of its rows (in their order, so
+    another split of the same rows differs too)."""
+    rows = np.sort(np.random.default_rng(0).choice(len(X), size=min(len(X), FINGERPRINT_ROWS), replace=False))
+    digest = hashlib.sha256(repr((X.shape, str(X.dtype), rows.tolist())).encode())
+    digest.update(np.ascontiguousarray(X[rows]).tobytes())
+    return digest.hexdigest()[:32]
 
 
-def word_weights(read, rows: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    """Word counts to the vectors the graph compares, in which the nearest rows are those of the
-    highest cosine similarity: log(1 + count) times the word's inverse document frequency (from an
-    even sample of ``rows``), each row scaled to unit length, so that a long document's neighbours
-    are the documents with its rarer words, not the other long ones. All the words count: a few
-    principal directions of them lose most of what tells one topic from another
-    (docs/benchmarks/hashing.md measures both)."""
-    sample = _even_sample(read, rows)
-    idf = (np.log((1 + len(sample)) / (1 + (np.asarray(sample) > 0).sum(0))) + 1).astype(np.float32)
-
-    def weigh(X):
-        W = np.log1p(np.maximum(np.asarray(X, dtype=np.float32), 0)) * idf
-        length = np.linalg.norm(W, axis=1, keepdims=True)
-        # a document without words would lie at distance 1 from every other, nearer than most
-        # true neighbours; one more coordinate puts such documents beside each other, far from the rest
-        empty = (length == 0).astype(np.float32) * EMPTY_DISTANCE
-        return np.ascontiguousarray(np.hstack([W / np.maximum(length, 1e-12), empty]))
-
-    return weigh
+def advise_mapped(X, advice: str) -> None:
+    """``madvise`` the mapping under a memory-mapped array (``"MADV_DONTNEED"``, ``"MADV_RANDOM"``...);
+    other arrays, or systems without that advice: nothing to do."""
+    while X is not None and not isinstance(X, mmap.mmap):
+        X = getattr(X, "base", None)
+    if X is not None and hasattr(mmap, advice):
+        X.madvise(getattr(mmap, advice))
 
 
-def _projection(read, rows: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    """Rows to the space the graph compares them in: their own, or their leading principal
-    directions (computed from an even sample of ``rows``) when they have more features than
-    :data:`GRAPH_DIMENSIONS`."""
-    sample = _even_sample(read, rows)
-    if sample.shape[1] <= GRAPH_DIMENSIONS:
-        return lambda X: np.ascontiguousarray(X, dtype=np.float32)
-    sample = sample.astype(np.float64)
-    mean = sample.mean(0)
-    basis = _leading_directions(sample - mean, GRAPH_DIMENSIONS).astype(np.float32)
-    mean = mean.astype(np.float32)
-    return lambda X: np.ascontiguousarray((np.asarray(X, dtype=np.float32) - mean) @ basis)
+def release_mapped_pages(X) -> None:
+    """Let go of the pages of a memory-mapped array that this process has read: they stay in the
+    system's file cache, but stop counting as this process's memory, so that a pass over a file
+    larger than memory leaves the process small."""
+    advise_mapped(X, "MADV_DONTNEED")
 
 
-def _even_sample(read, rows: np.ndarray) -> np.ndarray:
-    """Up to :data:`BASIS_SAMPLE` of ``rows``, spread evenly over them, read."""
-    return read(rows[np.unique(np.linspace(0, len(rows) - 1, min(len(rows), BASIS_SAMPLE)).astype(int))])
+class Rows:
+    """The training data as ``take(positions) -> (X rows[, y rows])`` on the training device: one
+    tensor indexed in memory, or (``stream``) rows read from the array when asked for and passed
+    through ``prepare``. Either way a batch holds the same rows in the same order, so a streamed
+    run trains the weights an in-memory run trains."""
+
+    def __init__(self, X, y, device: torch.device, stream: bool = False, prepare=None):
+        self.X, self.device, self.stream = X, device, stream
+        self._reader: ReadAhead | None = None  # decoding workers, started by the first epoch's batches
+        if stream:  # batches read rows at random: no read-ahead around each one (it would read it all)
+            advise_mapped(X, "MADV_RANDOM")
+        self.prepare = prepare or (lambda a: np.asarray(a, dtype=np.float32))
+        self.n, self.n_features = len(X), int(np.prod(X.shape[1:]))
+        if not stream:
+            data = np.ascontiguousarray(self.prepare(X), dtype=np.float32)
+            self.memory = torch.from_numpy(data if data.flags.writeable else data.copy()).to(device)
+        self.y = None if y is None else torch.as_tensor(np.asarray(y)).to(device)
+
+    def take(self, positions: torch.Tensor, block: np.ndarray | None = None) -> tuple[torch.Tensor, ...]:
+        """The rows at ``positions`` (and their targets) on the device; ``block``: those rows,
+        streamed and read already (by a worker of :meth:`batches`)."""
+        if self.stream:
+            if block is None:
+                release_mapped_pages(self.X)  # the last batch's pages: the process stays small
+                block = self._read(positions)
+            x = rows_to(torch.from_numpy(block), self.device)
+        else:
+            x = self.memory[positions.to(self.device)]
+        return (x,) if self.y is None else (x, self.y[positions.to(self.device)])
+
+    def _read(self, positions: torch.Tensor | np.ndarray) -> np.ndarray:
+        index = positions.cpu().numpy() if isinstance(positions, torch.Tensor) else positions
+        return np.ascontiguousarray(self.prepare(self.X[index]), dtype=np.float32).reshape(len(index), -1)
+
+    def read(self, positions: np.ndarray) -> np.ndarray:
+        """The rows at ``positions`` as float32 on the CPU, prepared as training takes them."""
+        if self.stream:
+            return self._read(positions)
+        return self.memory[torch.from_numpy(np.asarray(positions)).to(self.memory.device)].cpu().numpy()
+
+    def batches(self, positions: list[torch.Tensor], partners: list[torch.Tensor] | None = None):
+        """``take`` of each of ``positions``, in order; with ``partners`` (rows, one per position),
+        each batch is ``(x, x_partner)``. Data whose rows cost decoding (an image folder, shards:
+        ``X.workers``) is read ahead in that many worker processes, started at the first epoch and
+        kept for the run (:class:`ReadAhead`; :meth:`close` ends them)."""
+        if partners is not None:  # both read as one batch, then split
+            joined = [torch.cat([p, q]) for p, q in zip(positions, partners)]
+            return ((x[: len(p)], x[len(p) :]) for (x, *_), p in zip(self.batches(joined), positions))
+        workers = getattr(self.X, "workers", 0) if self.stream else 0
+        if not workers:
+            return map(self.take, positions)
+        if self._reader is None:
+            self._reader = ReadAhead(self._read, workers)
+        # the workers are sent arrays: a tensor would go through shared memory, a round trip a batch
+        return map(self.take, positions, self._reader([p.numpy() for p in positions]))
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
 
-def _leading_directions(A: np.ndarray, k: int) -> np.ndarray:
-    """The ``k`` leading right singular vectors of ``A`` (as columns), by torch's seeded randomized
-    SVD: a full SVD of thousands of rows of ten thousand word counts takes minutes, this a few
-    seconds, and the graph is the same for the same data."""
-    import torch
+class ReadAhead:
+    """``read(block)`` for the blocks of each call, in order, in ``workers`` DataLoader worker
+    processes that read ahead of use (decoding images while the model trains). The workers start
+    once and serve every later call: on a GPU an epoch can take less time than starting them. A
+    worker's error (an image that will not decode) is raised here as itself, in one line, not as a
+    worker's traceback. Blocks come back as numpy arrays, through a pipe (measured faster than as
+    tensors in shared memory, whose file descriptors cost a round trip to the worker per batch)."""
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        _, _, V = torch.svd_lowrank(torch.from_numpy(A), q=min(k + 16, *A.shape), niter=4)
-    return V[:, :k].numpy()
+    def __init__(self, read: Callable, workers: int):
+        self._blocks = _Blocks()
+        self._loader = torch.utils.data.DataLoader(
+            _Reads(read),
+            batch_size=None,
+            sampler=self._blocks,  # each "index" is a block itself, sent to a worker
+            num_workers=workers,
+            collate_fn=_as_it_is,
+            persistent_workers=True,
+            multiprocessing_context="fork" if "fork" in mp.get_all_start_methods() else None,
+            worker_init_fn=functools.partial(loader_worker_init, os.getpid()),  # they end with this process
+            # its own generator for the workers' seeds: one drawn from torch's global generator
+            # when the workers start would shift the training noise of a resumed run
+            generator=torch.Generator().manual_seed(0),
+        )
+
+    def __call__(self, blocks: list):
+        self._blocks.blocks = list(blocks)
+        for out in self._loader:
+            if isinstance(out, AelabError):
+                raise out
+            yield out
+
+    def close(self) -> None:
+        """End the worker processes now (the loader's iterator ends them when it goes)."""
+        self._loader = None
+
+
+def read_ahead(read: Callable, blocks: list, workers: int = 0):
+    """``read(block)`` for each of ``blocks``, in order; with ``workers``, in that many worker
+    processes ahead of use (:class:`ReadAhead`)."""
+    if not workers:
+        yield from map(read, blocks)
+        return
+    reader = ReadAhead(read, min(workers, len(blocks)) or 1)
+    try:
+        yield from reader(blocks)
+    finally:
+        reader.close()
+
+
+class _Blocks(torch.utils.data.Sampler):
+    """The blocks that a :class:`ReadAhead` reads now; set before each pass."""
+
+    def __init__(self):
+        self.blocks: list = []
+
+    def __len__(self) -> int:
+        return len(self.blocks)
+
+    def __iter__(self):
+        return iter(self.blocks)
+
+
+class _Reads(torch.utils.data.Dataset):
+    """``read`` of a block; errors come back as values, raised by the reader."""
+
+    def __init__(self, read: Callable):
+        self.read = read
+
+    def __getitem__(self, block):
+        try:
+            return self.read(block)
+        except AelabError as exc:
+            return exc
+
+
+def _as_it_is(out):
+    return out
+
+
+def rows_to(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A CPU tensor of rows on ``device``: on CUDA sent from pinned memory without blocking."""
+    return x.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else x.to(device)

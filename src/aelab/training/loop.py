@@ -12,12 +12,7 @@ resumes from its last epoch and ends exactly where an uninterrupted run with the
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
 import math
-import mmap
-import multiprocessing as mp
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -30,10 +25,10 @@ from tqdm.auto import tqdm
 
 from ..errors import AelabError
 from ..params import AUTO_EPOCHS, AUTO_MAX_BATCH, AUTO_STEPS, TABLE, auto_batch_size, auto_epochs, auto_patience
-from ..workers import loader_worker_init
 from .checkpoints import has_checkpoint, load_checkpoint, save_checkpoint
 from .distributed import World, barrier, every_rank, gather_objects, join, on_main, sum_over_ranks, wrap
-from .feed import NeighbourGraph
+from .feed import Rows, data_fingerprint, release_mapped_pages, rows_to
+from .neighbours import NeighbourGraph
 
 #: ``batch_loss(module, batch, epoch) -> (loss, {term name: value})``: the objective of one batch.
 #: ``batch`` holds the batch's rows of X (and of y, when there are targets); ``epoch`` counts the
@@ -156,7 +151,7 @@ def fit_module(
     generator, seeded here and saved in every checkpoint; the caller's generator is left untouched.
 
     With ``neighbours`` (k), each training batch holds beside its rows one of each row's k nearest
-    training rows (:class:`aelab.training.feed.NeighbourGraph`, drawn anew each epoch from the seed):
+    training rows (:class:`aelab.training.neighbours.NeighbourGraph`, drawn anew each epoch from the seed):
     ``batch_loss`` gets ``(x, x_partner)``; validation batches hold the rows alone. With
     ``neighbour_words`` the rows are word counts, compared by their words.
     """
@@ -177,15 +172,15 @@ def fit_module(
                     rows,
                     batch_loss,
                     config,
-                    device,
-                    ranks,
-                    param_groups,
-                    checkpoint_dir,
-                    resume,
-                    fingerprint,
-                    progress,
-                    neighbours,
-                    neighbour_words,
+                    device=device,
+                    ranks=ranks,
+                    param_groups=param_groups,
+                    checkpoint_dir=checkpoint_dir,
+                    resume=resume,
+                    fingerprint=fingerprint,
+                    progress=progress,
+                    neighbours=neighbours,
+                    neighbour_words=neighbour_words,
                 )
             finally:
                 rows.close()
@@ -195,254 +190,94 @@ def fit_module(
 
 RANK_SEED_STRIDE = 7919  # rank r draws its noise from seed + 2 + r * this (rank 0: a one-process run's)
 PARTNER_STREAM = 3  # the stream of the seed that draws each epoch's neighbour partners
-FINGERPRINT_ROWS = 256
 
 
-def data_fingerprint(X: np.ndarray) -> str:
-    """A cheap fingerprint of a training set, part of a run's identity so that a checkpoint is never
-    resumed on other data: its shape and a hash of a seeded sample of its rows (in their order, so
-    another split of the same rows differs too)."""
-    rows = np.sort(np.random.default_rng(0).choice(len(X), size=min(len(X), FINGERPRINT_ROWS), replace=False))
-    digest = hashlib.sha256(repr((X.shape, str(X.dtype), rows.tolist())).encode())
-    digest.update(np.ascontiguousarray(X[rows]).tobytes())
-    return digest.hexdigest()[:32]
+@dataclass
+class _Batches:
+    """How the rows are cut: the validation rows held out by the seed, and each epoch's global
+    batches of the training rows, of which every rank takes its own equal part (the batch size
+    rounded down to a multiple of the ranks; rank r the r-th part of the batch a one-process run
+    would take). The remainder of an epoch is dropped: BatchNorm needs full batches."""
 
+    train: torch.Tensor  # positions of the training rows
+    val: torch.Tensor  # positions of the validation rows
+    batch: int
+    per_epoch: int
+    mine: slice
 
-def advise_mapped(X, advice: str) -> None:
-    """``madvise`` the mapping under a memory-mapped array (``"MADV_DONTNEED"``, ``"MADV_RANDOM"``...);
-    other arrays, or systems without that advice: nothing to do."""
-    while X is not None and not isinstance(X, mmap.mmap):
-        X = getattr(X, "base", None)
-    if X is not None and hasattr(mmap, advice):
-        X.madvise(getattr(mmap, advice))
-
-
-def release_mapped_pages(X) -> None:
-    """Let go of the pages of a memory-mapped array that this process has read: they stay in the
-    system's file cache, but stop counting as this process's memory, so that a pass over a file
-    larger than memory leaves the process small."""
-    advise_mapped(X, "MADV_DONTNEED")
-
-
-class Rows:
-    """The training data as ``take(positions) -> (X rows[, y rows])`` on the training device: one
-    tensor indexed in memory, or (``stream``) rows read from the array when asked for and passed
-    through ``prepare``. Either way a batch holds the same rows in the same order, so a streamed
-    run trains the weights an in-memory run trains."""
-
-    def __init__(self, X, y, device: torch.device, stream: bool = False, prepare=None):
-        self.X, self.device, self.stream = X, device, stream
-        self._reader: ReadAhead | None = None  # decoding workers, started by the first epoch's batches
-        if stream:  # batches read rows at random: no read-ahead around each one (it would read it all)
-            advise_mapped(X, "MADV_RANDOM")
-        self.prepare = prepare or (lambda a: np.asarray(a, dtype=np.float32))
-        self.n, self.n_features = len(X), int(np.prod(X.shape[1:]))
-        if not stream:
-            data = np.ascontiguousarray(self.prepare(X), dtype=np.float32)
-            self.memory = torch.from_numpy(data if data.flags.writeable else data.copy()).to(device)
-        self.y = None if y is None else torch.as_tensor(np.asarray(y)).to(device)
-
-    def take(self, positions: torch.Tensor, block: np.ndarray | None = None) -> tuple[torch.Tensor, ...]:
-        """The rows at ``positions`` (and their targets) on the device; ``block``: those rows,
-        streamed and read already (by a worker of :meth:`batches`)."""
-        if self.stream:
-            if block is None:
-                release_mapped_pages(self.X)  # the last batch's pages: the process stays small
-                block = self._read(positions)
-            x = rows_to(torch.from_numpy(block), self.device)
-        else:
-            x = self.memory[positions.to(self.device)]
-        return (x,) if self.y is None else (x, self.y[positions.to(self.device)])
-
-    def _read(self, positions: torch.Tensor | np.ndarray) -> np.ndarray:
-        index = positions.cpu().numpy() if isinstance(positions, torch.Tensor) else positions
-        return np.ascontiguousarray(self.prepare(self.X[index]), dtype=np.float32).reshape(len(index), -1)
-
-    def read(self, positions: np.ndarray) -> np.ndarray:
-        """The rows at ``positions`` as float32 on the CPU, prepared as training takes them."""
-        if self.stream:
-            return self._read(positions)
-        return self.memory[torch.from_numpy(np.asarray(positions)).to(self.memory.device)].cpu().numpy()
-
-    def batches(self, positions: list[torch.Tensor], partners: list[torch.Tensor] | None = None):
-        """``take`` of each of ``positions``, in order; with ``partners`` (rows, one per position),
-        each batch is ``(x, x_partner)``. Data whose rows cost decoding (an image folder, shards:
-        ``X.workers``) is read ahead in that many worker processes, started at the first epoch and
-        kept for the run (:class:`ReadAhead`; :meth:`close` ends them)."""
-        if partners is not None:  # both read as one batch, then split
-            joined = [torch.cat([p, q]) for p, q in zip(positions, partners)]
-            return ((x[: len(p)], x[len(p) :]) for (x, *_), p in zip(self.batches(joined), positions))
-        workers = getattr(self.X, "workers", 0) if self.stream else 0
-        if not workers:
-            return map(self.take, positions)
-        if self._reader is None:
-            self._reader = ReadAhead(self._read, workers)
-        # the workers are sent arrays: a tensor would go through shared memory, a round trip a batch
-        return map(self.take, positions, self._reader([p.numpy() for p in positions]))
-
-    def close(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
-
-
-class ReadAhead:
-    """``read(block)`` for the blocks of each call, in order, in ``workers`` DataLoader worker
-    processes that read ahead of use (decoding images while the model trains). The workers start
-    once and serve every later call: on a GPU an epoch can take less time than starting them. A
-    worker's error (an image that will not decode) is raised here as itself, in one line, not as a
-    worker's traceback. Blocks come back as numpy arrays, through a pipe (measured faster than as
-    tensors in shared memory, whose file descriptors cost a round trip to the worker per batch)."""
-
-    def __init__(self, read: Callable, workers: int):
-        self._blocks = _Blocks()
-        self._loader = torch.utils.data.DataLoader(
-            _Reads(read),
-            batch_size=None,
-            sampler=self._blocks,  # each "index" is a block itself, sent to a worker
-            num_workers=workers,
-            collate_fn=_as_it_is,
-            persistent_workers=True,
-            multiprocessing_context="fork" if "fork" in mp.get_all_start_methods() else None,
-            worker_init_fn=functools.partial(loader_worker_init, os.getpid()),  # they end with this process
-            # its own generator for the workers' seeds: one drawn from torch's global generator
-            # when the workers start would shift the training noise of a resumed run
-            generator=torch.Generator().manual_seed(0),
-        )
-
-    def __call__(self, blocks: list):
-        self._blocks.blocks = list(blocks)
-        for out in self._loader:
-            if isinstance(out, AelabError):
-                raise out
-            yield out
-
-    def close(self) -> None:
-        """End the worker processes now (the loader's iterator ends them when it goes)."""
-        self._loader = None
-
-
-def read_ahead(read: Callable, blocks: list, workers: int = 0):
-    """``read(block)`` for each of ``blocks``, in order; with ``workers``, in that many worker
-    processes ahead of use (:class:`ReadAhead`)."""
-    if not workers:
-        yield from map(read, blocks)
-        return
-    reader = ReadAhead(read, min(workers, len(blocks)) or 1)
-    try:
-        yield from reader(blocks)
-    finally:
-        reader.close()
-
-
-class _Blocks(torch.utils.data.Sampler):
-    """The blocks that a :class:`ReadAhead` reads now; set before each pass."""
-
-    def __init__(self):
-        self.blocks: list = []
-
-    def __len__(self) -> int:
-        return len(self.blocks)
-
-    def __iter__(self):
-        return iter(self.blocks)
-
-
-class _Reads(torch.utils.data.Dataset):
-    """``read`` of a block; errors come back as values, raised by the reader."""
-
-    def __init__(self, read: Callable):
-        self.read = read
-
-    def __getitem__(self, block):
-        try:
-            return self.read(block)
-        except AelabError as exc:
-            return exc
-
-
-def _as_it_is(out):
-    return out
-
-
-def _fit(
-    module,
-    rows,
-    batch_loss,
-    config,
-    device,
-    ranks: World,
-    param_groups,
-    checkpoint_dir,
-    resume,
-    fingerprint,
-    progress,
-    neighbours=None,
-    neighbour_words=False,
-):
-    module.to(device)
-    n = rows.n
-    split = torch.Generator().manual_seed(config.seed)
-    order = torch.randperm(n, generator=split)
-    n_val = int(round(config.validation_fraction * n)) if n > 1 else 0
-    val_positions, train_positions = order[:n_val], order[n_val:]
-    n_train = n - n_val
-    if ranks.size > n_train:
-        raise every_rank(
-            TrainingError(
-                f"{ranks.size} processes, but only {n_train} training samples; start at most {n_train} processes "
-                "(--nproc-per-node)"
+    @classmethod
+    def plan(cls, n: int, config: TrainConfig, ranks: World) -> _Batches:
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed))
+        n_val = int(round(config.validation_fraction * n)) if n > 1 else 0
+        n_train = n - n_val
+        if ranks.size > n_train:
+            raise every_rank(
+                TrainingError(
+                    f"{ranks.size} processes, but only {n_train} training samples; start at most {n_train} "
+                    "processes (--nproc-per-node)"
+                )
             )
+        part = max(1, min(int(config.batch_size), n_train) // ranks.size)
+        batch = part * ranks.size
+        mine = slice(ranks.rank * part, (ranks.rank + 1) * part)
+        return cls(order[n_val:], order[:n_val], batch, max(1, n_train // batch), mine)
+
+    def epoch(self, shuffle: torch.Generator) -> list[torch.Tensor]:
+        """This rank's part of each batch of an epoch, as places among the training rows."""
+        perm = torch.randperm(len(self.train), generator=shuffle)
+        return [perm[b * self.batch : (b + 1) * self.batch][self.mine] for b in range(self.per_epoch)]
+
+
+@dataclass
+class _Stepper:
+    """What takes the optimizer steps: the module as trained (DistributedDataParallel with several
+    ranks, compiled on request) and ``net``, the module inside, whose weights are checkpointed; the
+    optimizer, its schedule, the float16 gradient scaler, mixed precision, the shuffling generator."""
+
+    trained: nn.Module
+    net: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    scaler: torch.amp.GradScaler
+    autocast: object
+    shuffle: torch.Generator
+
+    @classmethod
+    def build(cls, module, config: TrainConfig, device, ranks: World, param_groups, steps: int) -> _Stepper:
+        half = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(config.precision)
+        autocast = torch.autocast(device.type, dtype=half or torch.bfloat16, enabled=half is not None)
+        # float16's narrow range: the loss is scaled up so that small gradients do not vanish, and a
+        # step whose gradients overflowed is skipped (the scale then shrinks)
+        scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "float16")
+        trained = wrap(module, device) if ranks.size > 1 else module
+        net = trained.module if ranks.size > 1 else module
+        if config.compile:  # the training steps run compiled; validation and the saved weights use ``net``
+            trained = torch.compile(trained)
+        if param_groups and net is not module:  # the same groups, of the copy's parameters
+            own = dict(zip(map(id, module.parameters()), net.parameters()))
+            param_groups = [dict(g, params=[own[id(p)] for p in g["params"]]) for g in param_groups]
+        optimizer = torch.optim.AdamW(
+            param_groups or net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
         )
-    # Every rank takes its own equal part of each global batch (the batch size, rounded down to a
-    # multiple of the ranks): rank r the r-th part of the batch a one-process run would take.
-    part = max(1, min(int(config.batch_size), n_train) // ranks.size)
-    batch = part * ranks.size
-    per_epoch = max(1, n_train // batch)  # the remainder is dropped: BatchNorm needs full batches
-    mine = slice(ranks.rank * part, (ranks.rank + 1) * part)
-    graph = None
-    if neighbours:
-        graph = NeighbourGraph.build(rows.read, train_positions.numpy(), neighbours, words=neighbour_words)
-    half = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(config.precision)
-    autocast = torch.autocast(device.type, dtype=half or torch.bfloat16, enabled=half is not None)
-    # float16's narrow range: the loss is scaled up so that small gradients do not vanish, and a
-    # step whose gradients overflowed is skipped (the scale then shrinks)
-    scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "float16")
+        scheduler = _schedule(optimizer, config, steps)
+        shuffle = torch.Generator().manual_seed(config.seed + 1)  # the same on every rank: one order
+        return cls(trained, net, optimizer, scheduler, scaler, autocast, shuffle)
 
-    # With several ranks the module trains as DistributedDataParallel (its BatchNorm synchronised);
-    # ``net`` is the module inside, whose weights are checkpointed and copied back at the end.
-    trained = wrap(module, device) if ranks.size > 1 else module
-    net = trained.module if ranks.size > 1 else module
-    if config.compile:  # the training steps run compiled; validation and the saved weights use ``net``
-        trained = torch.compile(trained)
-    if param_groups and net is not module:  # the same groups, of the copy's parameters
-        own = dict(zip(map(id, module.parameters()), net.parameters()))
-        param_groups = [dict(g, params=[own[id(p)] for p in g["params"]]) for g in param_groups]
-    optimizer = torch.optim.AdamW(
-        param_groups or net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
-    )
-    scheduler = _schedule(optimizer, config, per_epoch * int(config.epochs))
-    shuffle = torch.Generator().manual_seed(config.seed + 1)  # the same on every rank: one order
-    state = {"epoch": 0, "history": [], "best_val": math.inf, "best_epoch": None, "bad_epochs": 0}
-    best_weights: dict[str, torch.Tensor] | None = None
-    result = TrainResult(batch_size=batch, steps_per_epoch=per_epoch)
+    def step(self, loss: torch.Tensor) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
 
-    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    run_id = dict(fingerprint or {}, train=asdict(config), n_samples=n, n_features=rows.n_features)
-    run_id["data"] = data_fingerprint(rows.X)
-    release_mapped_pages(rows.X)
-    run_id["train"].pop("device")  # a run may resume on another device, compiled or not
-    run_id["train"].pop("compile")
-    if ranks.size > 1:
-        run_id["ranks"] = ranks.size  # another number of ranks splits the batches otherwise
-    saved = on_main(_resumed, checkpoint_dir, run_id, resume)  # rank 0 reads it, every rank goes on from it
-    if saved is not None:
-        net.load_state_dict(saved["module"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
+    def restore(self, saved: dict, device, ranks: World) -> None:
+        """The weights, optimizer, schedule, scaler and every generator of a checkpoint."""
+        self.net.load_state_dict(saved["module"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
         if "scaler" in saved:
-            scaler.load_state_dict(saved["scaler"])
-        shuffle.set_state(saved["shuffle"])
+            self.scaler.load_state_dict(saved["scaler"])
+        self.shuffle.set_state(saved["shuffle"])
         rng = saved.get("rank_rng") or []
         if len(rng) == ranks.size:
             torch.set_rng_state(rng[ranks.rank])
@@ -452,15 +287,49 @@ def _fit(
             torch.cuda.set_rng_state(saved["rank_cuda_rng"][ranks.rank], device)
         elif device.type == "cuda" and len(saved.get("cuda_rng") or []) == torch.cuda.device_count():  # GPU noise
             torch.cuda.set_rng_state_all(list(saved["cuda_rng"]))
-        best_weights = saved["best_weights"]
-        state = saved["state"]
+
+
+def _fit(
+    module,
+    rows: Rows,
+    batch_loss: BatchLoss,
+    config: TrainConfig,
+    *,
+    device,
+    ranks: World,
+    param_groups=None,
+    checkpoint_dir=None,
+    resume: bool = False,
+    fingerprint: dict | None = None,
+    progress: bool = True,
+    neighbours: int | None = None,
+    neighbour_words: bool = False,
+) -> TrainResult:
+    """The loop of :func:`fit_module`: epochs of steps, each epoch validated, recorded and
+    checkpointed, until the epochs are done or early stopping ends them."""
+    module.to(device)
+    cut = _Batches.plan(rows.n, config, ranks)
+    graph = None
+    if neighbours:
+        graph = NeighbourGraph.build(rows.read, cut.train.numpy(), neighbours, words=neighbour_words)
+    stepper = _Stepper.build(module, config, device, ranks, param_groups, cut.per_epoch * int(config.epochs))
+    state = {"epoch": 0, "history": [], "best_val": math.inf, "best_epoch": None, "bad_epochs": 0}
+    best_weights: dict[str, torch.Tensor] | None = None
+    result = TrainResult(batch_size=cut.batch, steps_per_epoch=cut.per_epoch)
+
+    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    run_id = _run_id(rows, config, fingerprint, ranks)
+    saved = on_main(_resumed, checkpoint_dir, run_id, resume)  # rank 0 reads it, every rank goes on from it
+    if saved is not None:
+        stepper.restore(saved, device, ranks)
+        best_weights, state = saved["best_weights"], saved["state"]
         result.stopped_early = state.pop("stopped_early", False)
         result.resumed_from = state["epoch"]
 
     total = int(config.epochs)
     bar = tqdm(
-        total=total * per_epoch * batch,
-        initial=state["epoch"] * per_epoch * batch,
+        total=total * cut.per_epoch * cut.batch,
+        initial=state["epoch"] * cut.per_epoch * cut.batch,
         unit="samples",
         unit_scale=True,
         dynamic_ncols=True,
@@ -470,79 +339,118 @@ def _fit(
         while state["epoch"] < total and not result.stopped_early:
             epoch = state["epoch"] + 1
             bar.set_description(f"epoch {epoch}/{total}")
-            trained.train()
-            started = time.perf_counter()
-            sums: dict[str, torch.Tensor] = {}
-            perm = torch.randperm(n_train, generator=shuffle)
-            picked = [perm[b * batch : (b + 1) * batch][mine] for b in range(per_epoch)]  # of the training rows
-            epoch_batches = [train_positions[p] for p in picked]
-            partners = None
-            if graph is not None:  # drawn from the seed and the epoch alone: a resumed run draws the same
-                drawn = torch.from_numpy(graph.partners(np.random.default_rng([config.seed, PARTNER_STREAM, epoch])))
-                partners = [drawn[p] for p in picked]
-            for b, data in enumerate(rows.batches(epoch_batches, partners)):
-                with autocast:
-                    loss, terms = batch_loss(trained, data, epoch - 1 + b / per_epoch)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                scheduler.step()
-                for name, value in {"loss": loss, **terms}.items():
-                    sums[name] = sums.get(name, 0.0) + value.detach().float()
-                bar.update(batch)
-            seconds = time.perf_counter() - started
-            means = sum_over_ranks(torch.stack([torch.as_tensor(v).cpu() for v in sums.values()])) / ranks.size
-            record = {"epoch": epoch, **{k: float(v) / per_epoch for k, v in zip(sums, means)}}
-            if not math.isfinite(record["loss"]):  # the same on every rank (summed over them)
-                raise every_rank(
-                    TrainingError(
-                        f"the training loss became {record['loss']} in epoch {epoch}; lower the learning rate "
-                        f"(now {config.learning_rate}) and train again"
-                    )
-                )
-            if n_val:  # each rank its share of the validation rows (maybe none), summed over the ranks
-                with autocast:
-                    val_total = loss_total(net, rows, val_positions[ranks.rank :: ranks.size], batch_loss)
-                record["val_loss"] = float(sum_over_ranks(torch.tensor(val_total, dtype=torch.float64))) / n_val
-            record.update(
-                seconds=seconds, samples_per_s=per_epoch * batch / seconds, lr=float(scheduler.get_last_lr()[0])
-            )
-            state["history"].append(record)
-            state["epoch"] = epoch
-            if n_val and record["val_loss"] < state["best_val"]:
-                state.update(best_val=record["val_loss"], best_epoch=epoch, bad_epochs=0)
-                best_weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            elif n_val:
-                state["bad_epochs"] += 1
-            if config.patience and n_val and state["bad_epochs"] >= config.patience:
-                result.stopped_early = True
-            shown = [k for k in record if k not in ("epoch", "seconds", "samples_per_s", "lr")]
-            shown.sort(key=lambda k: k not in ("loss", "val_loss"))  # the losses first: a narrow terminal cuts the end
-            bar.set_postfix({k: f"{record[k]:.4g}" for k in shown}, refresh=False)
+            record, seconds = _train_epoch(stepper, rows, batch_loss, cut, graph, config, epoch, ranks, bar)
+            if _close_epoch(stepper, rows, batch_loss, cut, ranks, record, seconds, state):
+                best_weights = {k: v.detach().clone() for k, v in stepper.net.state_dict().items()}
+            result.stopped_early = bool(config.patience and len(cut.val) and state["bad_epochs"] >= config.patience)
+            _show(bar, record)
             if checkpoint_dir is not None:
-                extra = _rank_generators(device, ranks)
-                if scaler.is_enabled():
-                    extra["scaler"] = scaler.state_dict()
-                if ranks.is_main:
-                    save_checkpoint(
-                        checkpoint_dir,
-                        run_id,
-                        net,
-                        optimizer,
-                        scheduler,
-                        shuffle,
-                        best_weights,
-                        dict(state, stopped_early=result.stopped_early),
-                        extra,
-                    )
-                barrier()  # no rank goes on before the epoch's checkpoint is whole
+                _checkpoint(
+                    checkpoint_dir,
+                    run_id,
+                    stepper,
+                    best_weights,
+                    dict(state, stopped_early=result.stopped_early),
+                    device,
+                    ranks,
+                )
 
-    module.load_state_dict(best_weights if best_weights is not None else net.state_dict())
+    module.load_state_dict(best_weights if best_weights is not None else stepper.net.state_dict())
     module.eval()
     result.history = state["history"]
     result.best_epoch = state["best_epoch"]
     return result
+
+
+def _close_epoch(stepper: _Stepper, rows: Rows, batch_loss, cut: _Batches, ranks, record, seconds, state) -> bool:
+    """Validate the epoch just trained and add its record to the history (``state``); whether its
+    validation loss is the best so far (its weights are then the ones to keep)."""
+    if len(cut.val):  # each rank its share of the validation rows (maybe none), summed over the ranks
+        with stepper.autocast:
+            val_total = loss_total(stepper.net, rows, cut.val[ranks.rank :: ranks.size], batch_loss)
+        record["val_loss"] = float(sum_over_ranks(torch.tensor(val_total, dtype=torch.float64))) / len(cut.val)
+    record.update(
+        seconds=seconds, samples_per_s=cut.per_epoch * cut.batch / seconds, lr=float(stepper.scheduler.get_last_lr()[0])
+    )
+    state["history"].append(record)
+    state["epoch"] = record["epoch"]
+    if not len(cut.val):
+        return False
+    if record["val_loss"] < state["best_val"]:
+        state.update(best_val=record["val_loss"], best_epoch=record["epoch"], bad_epochs=0)
+        return True
+    state["bad_epochs"] += 1
+    return False
+
+
+def _show(bar, record: dict) -> None:
+    shown = [k for k in record if k not in ("epoch", "seconds", "samples_per_s", "lr")]
+    shown.sort(key=lambda k: k not in ("loss", "val_loss"))  # the losses first: a narrow terminal cuts the end
+    bar.set_postfix({k: f"{record[k]:.4g}" for k in shown}, refresh=False)
+
+
+def _train_epoch(
+    stepper: _Stepper, rows: Rows, batch_loss, cut: _Batches, graph, config, epoch: int, ranks, bar
+) -> tuple[dict, float]:
+    """One epoch of optimizer steps: its record (the mean loss and terms over the ranks) and its seconds."""
+    stepper.trained.train()
+    started = time.perf_counter()
+    sums: dict[str, torch.Tensor] = {}
+    picked = cut.epoch(stepper.shuffle)
+    partners = None
+    if graph is not None:  # drawn from the seed and the epoch alone: a resumed run draws the same
+        drawn = torch.from_numpy(graph.partners(np.random.default_rng([config.seed, PARTNER_STREAM, epoch])))
+        partners = [drawn[p] for p in picked]
+    for b, data in enumerate(rows.batches([cut.train[p] for p in picked], partners)):
+        with stepper.autocast:
+            loss, terms = batch_loss(stepper.trained, data, epoch - 1 + b / cut.per_epoch)
+        stepper.step(loss)
+        for name, value in {"loss": loss, **terms}.items():
+            sums[name] = sums.get(name, 0.0) + value.detach().float()
+        bar.update(cut.batch)
+    seconds = time.perf_counter() - started
+    means = sum_over_ranks(torch.stack([torch.as_tensor(v).cpu() for v in sums.values()])) / ranks.size
+    record = {"epoch": epoch, **{k: float(v) / cut.per_epoch for k, v in zip(sums, means)}}
+    if not math.isfinite(record["loss"]):  # the same on every rank (summed over them)
+        raise every_rank(
+            TrainingError(
+                f"the training loss became {record['loss']} in epoch {epoch}; lower the learning rate "
+                f"(now {config.learning_rate}) and train again"
+            )
+        )
+    return record, seconds
+
+
+def _run_id(rows: Rows, config: TrainConfig, fingerprint: dict | None, ranks: World) -> dict:
+    """What a checkpoint must match to be resumed: the settings, the data, the number of ranks."""
+    run_id = dict(fingerprint or {}, train=asdict(config), n_samples=rows.n, n_features=rows.n_features)
+    run_id["data"] = data_fingerprint(rows.X)
+    release_mapped_pages(rows.X)
+    run_id["train"].pop("device")  # a run may resume on another device, compiled or not
+    run_id["train"].pop("compile")
+    if ranks.size > 1:
+        run_id["ranks"] = ranks.size  # another number of ranks splits the batches otherwise
+    return run_id
+
+
+def _checkpoint(checkpoint_dir, run_id, stepper: _Stepper, best_weights, state: dict, device, ranks: World) -> None:
+    """The whole training state, written atomically by rank 0; no rank goes on before it is whole."""
+    extra = _rank_generators(device, ranks)
+    if stepper.scaler.is_enabled():
+        extra["scaler"] = stepper.scaler.state_dict()
+    if ranks.is_main:
+        save_checkpoint(
+            checkpoint_dir,
+            run_id,
+            stepper.net,
+            stepper.optimizer,
+            stepper.scheduler,
+            stepper.shuffle,
+            best_weights,
+            state,
+            extra,
+        )
+    barrier()
 
 
 def _resumed(checkpoint_dir, run_id, resume):
@@ -564,11 +472,6 @@ def _rank_generators(device, ranks: World) -> dict:
     cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
     states = gather_objects((torch.get_rng_state(), cuda))
     return {"rank_rng": [s[0] for s in states], "rank_cuda_rng": [s[1] for s in states if s[1] is not None]}
-
-
-def rows_to(x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """A CPU tensor of rows on ``device``: on CUDA sent from pinned memory without blocking."""
-    return x.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else x.to(device)
 
 
 def apply_in_batches(fn, A: np.ndarray, chunk: int = 8192, device="cpu") -> np.ndarray:
