@@ -187,11 +187,10 @@ class TorchEstimator(SavedModel):
                 if k not in ("verbose", "device", "compile")
             },
         }
-        config = config.resolved(len(X))
-        self.epochs_, self.batch_size_ = config.epochs, min(int(config.batch_size), config.n_train(len(X)))
-        self.steps_per_epoch_, self.patience_ = config.steps_per_epoch(len(X)), config.patience
         result = fit_module(self.module_, X, batch_loss, config, fingerprint=fingerprint, progress=self.verbose, **kw)
-        self.batch_size_, self.steps_per_epoch_ = result.batch_size, result.steps_per_epoch  # as several ranks ran
+        # what the run trained with, "auto" resolved once, by the loop, for this data and these ranks
+        self.epochs_, self.patience_ = result.config.epochs, result.config.patience
+        self.batch_size_, self.steps_per_epoch_ = result.batch_size, result.steps_per_epoch
         self.module_.eval()
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch

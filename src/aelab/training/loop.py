@@ -111,6 +111,8 @@ class TrainResult:
     #: the global batch and the steps of an epoch (several ranks round the batch to a multiple of them)
     batch_size: int | None = None
     steps_per_epoch: int | None = None
+    #: the settings the run trained with, every "auto" chosen for its data (the one place they are)
+    config: TrainConfig | None = None
 
     @property
     def seconds(self) -> float:
@@ -315,7 +317,7 @@ def _fit(
     stepper = _Stepper.build(module, config, device, ranks, param_groups, cut.per_epoch * int(config.epochs))
     state = {"epoch": 0, "history": [], "best_val": math.inf, "best_epoch": None, "bad_epochs": 0}
     best_weights: dict[str, torch.Tensor] | None = None
-    result = TrainResult(batch_size=cut.batch, steps_per_epoch=cut.per_epoch)
+    result = TrainResult(batch_size=cut.batch, steps_per_epoch=cut.per_epoch, config=config)
 
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     run_id = _run_id(rows, config, fingerprint, ranks)
