@@ -81,14 +81,14 @@ AUTO_KEEP_DISTANCES = 30.0
 #: The ``keep_neighbours`` weight of a real-valued code, per input feature (the reconstruction loss
 #: is summed over the features, so this keeps the balance whatever their number: 314 on MNIST's
 #: 784 pixels, 26 on the 8x8 digits), chosen on a 20,000-image MNIST split and the 8x8 digits
-#: (benchmarks/retrieval_mnist.py; the README has the trials).
+#: (benchmarks/retrieval_mnist.py; docs/benchmarks/retrieval.md has the trials).
 AUTO_KEEP_NEIGHBOURS = 0.4
 #: The neighbours of each sample in the graph that ``keep_neighbours`` keeps (UMAP's default).
 N_NEIGHBOURS = 15
 #: The standard deviation of the noise added before a binary code's sigmoid in training. Noise
 #: that large (Salakhutdinov & Hinton's semantic hashing) makes the decoder useless unless the
 #: logits are far from 0, so the sigmoid's outputs end near 0 and 1 and lose little when
-#: thresholded. It ranked better than a straight-through sign (README, "Binary codes").
+#: thresholded. It ranked better than a straight-through sign (docs/benchmarks/hashing.md).
 BINARY_NOISE = 4.0
 #: The noise of ``binary_noise="auto"`` when the neighbour-keeping term shapes the bits: with the
 #: term holding neighbours together, less noise keeps more of what the bits rank by (MNIST, 32 bits,
@@ -98,15 +98,15 @@ NEIGHBOUR_BINARY_NOISE = 2.0
 #: (with it, clean inputs ranked better: 0.714 against 0.633). Bits trained on clean inputs learn
 #: fine detail as training goes on and rank a whole collection worse than ITQ's rotated PCA (MNIST
 #: and the 8x8 digits); bits that must be recovered from 70% masked inputs keep the coarse layout
-#: (README, "Binary codes").
+#: (docs/benchmarks/hashing.md).
 AUTO_BINARY_DENOISE = "mask:0.7"
 #: The "auto" training of a binary code: 2,500 steps, however few epochs that is (no floor of 100
 #: epochs). Trained longer, its bits go on learning fine detail and rank a whole collection worse
-#: (README, "Binary codes").
+#: (docs/benchmarks/hashing.md).
 AUTO_BINARY_STEPS = 2_500
 #: ``hidden_layer_sizes="auto"`` of the MLP auto-encoder, by the number of training samples: the
 #: recipe's 1000-500-250 (chosen on 54,000 MNIST images) over-fits small collections, where two
-#: narrower layers reconstruct better (benchmarks/small_data.py; the README has the figures).
+#: narrower layers reconstruct better (benchmarks/small_data.py; docs/benchmarks/recipe.md has the figures).
 AUTO_HIDDEN = ((500, (256, 128)), (10_000, (512, 256)), (None, (1000, 500, 250)))
 
 
@@ -151,7 +151,7 @@ def auto_epochs(steps_per_epoch: int, effort: float = 1.0, at_least: int = AUTO_
 
 
 #: A convolutional net's step costs in proportion to the image's pixels (5,000 steps of 64 images of
-#: 112x92 took 816 s on 2 cores: README), so on images of more pixels than this its "auto" training
+#: 112x92 took 816 s on 2 cores: docs/benchmarks/recipe.md), so on images of more pixels than this its "auto" training
 #: shrinks in proportion, to keep small collections within minutes.
 AUTO_CONV_PIXELS = 56 * 56
 
@@ -462,7 +462,7 @@ TRAINING_PARAMS = (
     Param(
         "compile",
         False,
-        "train the network compiled by torch.compile (after a compile of some seconds; the README's Scaling section "
+        "train the network compiled by torch.compile (after a compile of some seconds; docs/scaling.md "
         "says when it pays); the weights agree with an uncompiled run to float rounding, not bit for bit",
         action="store_true",
         valid=lambda v: isinstance(v, bool),

@@ -126,7 +126,7 @@ def add_commands(sub) -> None:
     add_params(t, TRAINING)
     _run_args(t)
     limit_args(t, "model_bytes")
-    add_launch_args(p.add_argument_group("many processes (DistributedDataParallel; see the README's Scaling section)"))
+    add_launch_args(p.add_argument_group("many processes (DistributedDataParallel; see docs/scaling.md)"))
     p.set_defaults(func=cmd_train)
 
     p = command(

@@ -61,7 +61,7 @@ def sample_quality(samples: np.ndarray, classifier, reference: np.ndarray) -> di
 
 def quality_classifier(X: np.ndarray, y: np.ndarray, seed: int = 0, verbose: bool = False):
     """The small classifier that judges samples: 256-256 hidden units, 10 epochs (its accuracy
-    on MNIST is in the README's generation benchmark)."""
+    on MNIST is in docs/benchmarks/generation.md)."""
     return Classifier(
         hidden_layer_sizes=(256, 256),
         epochs=10,

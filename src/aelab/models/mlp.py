@@ -1,6 +1,6 @@
 """The deep MLP auto-encoder (Hinton & Salakhutdinov 2006), trained end to end with AdamW.
 
-Its defaults are the default recipe for deep MLPs, chosen on MNIST (see the README and
+Its defaults are the default recipe for deep MLPs, chosen on MNIST (see docs/models.md and
 benchmarks/mnist_reconstruction.py): batch-normalised GELU hidden layers, a linear code layer, a
 sigmoid output with binary cross-entropy for data in [0, 1], AdamW with weight decay under a
 one-cycle schedule.

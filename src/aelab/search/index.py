@@ -36,7 +36,7 @@ from ..storage import (
 from ..validation import check_choices
 
 #: ``kind="auto"`` searches exactly up to this many items, approximately (IVF) above; the choice and
-#: its figures are in the README (benchmarks/index_scale.py).
+#: its figures are in docs/benchmarks/index_scale.md (benchmarks/index_scale.py).
 AUTO_EXACT_LIMIT = 200_000
 INDEX_FORMAT = "aelab-index"
 VECTORS_FILE, ITEMS_FILE, META_FILE, MODEL_DIR = "vectors.faiss", "items.json", "index.json", "model"
@@ -76,7 +76,7 @@ class Index:
     hnsw_neighbours, ef_search : HNSW graph degree and search breadth.
     ivf_lists, n_probe : IVF cells (None: about 4 sqrt(n), at most n / 39) and cells visited per
         query (None: 64, or one in 128 cells when there are more, one in 100 for ivfpq; the
-        README gives the recall this reaches, from benchmarks/index_scale.py).
+        docs/benchmarks/index_scale.md gives the recall this reaches, from benchmarks/index_scale.py).
     pq_groups, rerank : for ivfpq, the groups of dimensions each coded in 4 bits (None: one per 3
         dimensions, a divisor of the dimension; two groups make a byte) and the shortlist re-ranked
         exactly (``rerank`` x k items).

@@ -9,7 +9,7 @@ answer whose ``detail`` is one line, and the server goes on serving.
 Every handler is ``async``: the event loop reads requests and writes answers, and the explorer's
 computing runs on one worker thread (:mod:`aelab.serve.batches`), which uses the model and the
 indexes one call at a time and runs the searches and decodings that arrive together as one batch.
-``benchmarks/serve_load.py`` measures it (the README has the figures).
+``benchmarks/serve_load.py`` measures it (docs/benchmarks/serving.md has the figures).
 """
 
 from __future__ import annotations
