@@ -188,6 +188,10 @@ def test_aelab_score_writes_the_apis_scores_and_flags(digits_folder, tmp_path, c
     np.testing.assert_allclose([float(r["score"]) for r in rows], expected, rtol=1e-5)
     assert [int(r["flagged"]) for r in rows] == (model.predict(digits.test.X) == -1).astype(int).tolist()
     assert f"scored {len(rows)} items" in out
+    # the ids are the ids an index gives the same items: an unusual item is a query for its neighbours
+    assert [r["id"] for r in rows[:2]] == ["test:0", "test:1"]
+    assert _run(capsys, "index", folder, "--data", "digits", "--split", "test", "--out", tmp_path / "index")[0] == 0
+    assert _run(capsys, "search", tmp_path / "index", "--query", rows[-1]["id"], "-k", "1")[0] == 0
     # a share of the training data moves the threshold, without retraining
     code, out, _ = _run(
         capsys,
@@ -230,6 +234,7 @@ def test_aelab_score_streams_a_folder_of_images(digits_folder, tmp_path, capsys)
     lines = (tmp_path / "s.csv").read_text().splitlines()
     assert lines[0] == "id,label,path,score,flagged" and len(lines) == 21
     assert all(line.split(",")[2].endswith(".png") for line in lines[1:])
+    assert [line.split(",")[0] for line in lines[1:3]] == ["row:0", "row:1"]  # as a streamed index names them
 
 
 def test_aelab_evaluate_anomalies_measures_the_model_beside_the_baselines(tmp_path, capsys):

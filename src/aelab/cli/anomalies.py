@@ -34,7 +34,12 @@ def add_commands(sub) -> None:
     )
     p.add_argument("model", metavar="DIR", help="model folder")
     data_args(p)
-    p.add_argument("--out", required=True, metavar="FILE.csv", help="id, label, path, score, flagged: one row per item")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE.csv",
+        help="id, label, path, score, flagged: one row per item; its id is the one an index gives it (test:12, row:5)",
+    )
     p.add_argument("--split", choices=("all", "train", "test"), default="all", help="which items to score")
     p.add_argument(
         "--stream",

@@ -82,6 +82,7 @@ def score(request: ScoreRequest) -> ScoreResult:
         label_column=request.label_column,
     )
     model.check_n_features(source.n_features, f"--data {request.data}")
+    prefix = "row:" if request.stream else f"{request.split}:"  # the ids an index gives the same items
     top: list[tuple[float, int]] = []
     flagged = 0
     with atomic_path(out, request.overwrite) as tmp, open(tmp, "w", newline="") as fh:
@@ -92,10 +93,11 @@ def score(request: ScoreRequest) -> ScoreResult:
             for i, value in enumerate(scores.tolist(), start):
                 flag = value > limit
                 flagged += flag
-                writer.writerow([i, _item(source.labels, i), _item(source.paths, i), f"{value:.6g}", int(flag)])
+                row = [f"{prefix}{i}", _item(source.labels, i), _item(source.paths, i), f"{value:.6g}", int(flag)]
+                writer.writerow(row)
                 heapq.heappush(top, (value, i)) if len(top) < SHOWN else heapq.heappushpop(top, (value, i))
     ranked = [
-        {"id": i, "label": _item(source.labels, i), "path": _item(source.paths, i), "score": v}
+        {"id": f"{prefix}{i}", "label": _item(source.labels, i), "path": _item(source.paths, i), "score": v}
         for v, i in sorted(top, reverse=True)
     ]
     return ScoreResult(out, source.n, int(flagged), limit, model.contamination, ranked)
