@@ -178,6 +178,13 @@ def _text_data_args(p, strip_default: str | None = "none") -> None:
     limit_args(g, "file_bytes", "follow_links")
 
 
+def text_options(args):
+    """The text collection the document options name, as the jobs take it."""
+    from ..jobs.data import TextOptions
+
+    return TextOptions(args.data, args.strip, args.text_column, args.label_column, args.test_size, args.split_seed)
+
+
 def cmd_text_train(args) -> None:
     from ..jobs.text import TextTrainRequest, text_train
 
@@ -186,13 +193,8 @@ def cmd_text_train(args) -> None:
         refuse(args, ("n_components",), f"with --binary {args.binary} (its bits are the code)")
         args.n_components = binary_bits(args.binary)
     request = TextTrainRequest(
-        args.data,
+        text_options(args),
         args.out,
-        strip=args.strip,
-        text_column=args.text_column,
-        label_column=args.label_column,
-        test_size=args.test_size,
-        split_seed=args.split_seed,
         n_components=args.n_components,
         binary=args.binary,
         weighting=args.input,
@@ -221,18 +223,7 @@ def cmd_text_map(args) -> None:
     from ..jobs.text import TextMapRequest, text_map
 
     result = text_map(
-        TextMapRequest(
-            args.search,
-            args.data,
-            args.out,
-            split=args.split,
-            strip=args.strip,
-            text_column=args.text_column,
-            label_column=args.label_column,
-            test_size=args.test_size,
-            split_seed=args.split_seed,
-            overwrite=args.overwrite,
-        )
+        TextMapRequest(args.search, text_options(args), args.out, split=args.split, overwrite=args.overwrite)
     )
     for name, agreement in result.shares.items():
         print(f"{name}: {agreement:.4f} of each document's 10 nearest neighbours on the map share its topic")
@@ -267,15 +258,10 @@ def cmd_text_score(args) -> None:
         score_documents(
             TextScoreRequest(
                 search=args.search,
-                data=args.data,
+                data=text_options(args),
                 out=args.out,
                 split=args.split,
                 model=args.model,
-                strip=args.strip,
-                text_column=args.text_column,
-                label_column=args.label_column,
-                test_size=args.test_size,
-                split_seed=args.split_seed,
                 contamination=args.contamination,
                 overwrite=args.overwrite,
             )

@@ -17,7 +17,7 @@ from .anomalies import (
     score,
     score_documents,
 )
-from .data import DataOptions, PackRequest, pack
+from .data import DataOptions, PackRequest, TextOptions, pack
 from .generate import EvaluateSamplesRequest, GenerateRequest, generate, judge_samples
 from .models import (
     ClassifyRequest,
@@ -50,6 +50,7 @@ __all__ = [
     "ScoreResult",
     "SearchRequest",
     "TextMapRequest",
+    "TextOptions",
     "TextScoreRequest",
     "TextSearchRequest",
     "TextTrainRequest",

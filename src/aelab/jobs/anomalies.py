@@ -23,7 +23,7 @@ from ..report import anomaly_curves_figure, save_figure, unusual_items_figure
 from ..search import open_collection
 from ..storage import atomic_path, check_output
 from ..validation import check_choices
-from .data import load_corpus
+from .data import TextOptions
 from .models import code_model
 
 SCORE_COLUMNS = ("id", "label", "path", "score", "flagged")
@@ -343,15 +343,10 @@ class TextScoreRequest:
     model rebuilds worst (and whose codes lie farthest from the training documents')."""
 
     search: str | os.PathLike
-    data: str
+    data: TextOptions
     out: str | os.PathLike
     split: str = "all"
     model: str = "autoencoder"
-    strip: str | None = None
-    text_column: str | None = None
-    label_column: str | None = None
-    test_size: float = 0.2
-    split_seed: int = 0
     contamination: float | str | None = None
     overwrite: bool = False
 
@@ -369,10 +364,10 @@ def score_documents(request: TextScoreRequest) -> ScoreResult:
         CONTAMINATION.check(request.contamination)
         model.set_params(contamination=request.contamination)
     limit = -model.offset_
-    corpus = load_corpus(request, request.strip if request.strip is not None else engine.info.get("strip", "none"))
+    corpus = request.data.load(engine.info.get("strip", "none"))
     docs = corpus.split(request.split)
     if not len(docs):
-        raise DataError(f"the {request.split} split of {request.data} holds no documents")
+        raise DataError(f"the {request.split} split of {request.data.data} holds no documents")
     scores = model.anomaly_scores(docs.texts)
     labels = None if docs.labels is None else docs.labels.tolist()
     with atomic_path(out, request.overwrite) as tmp, open(tmp, "w", newline="") as fh:

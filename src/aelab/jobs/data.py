@@ -1,6 +1,6 @@
 """What several jobs read the same way (the collection that the data options name, as a data set in
-memory, and the text collection), and the job that packs a collection into WebDataset shards
-(``aelab pack``)."""
+memory; the text collection that the text options name), and the job that packs a collection into
+WebDataset shards (``aelab pack``)."""
 
 from __future__ import annotations
 
@@ -37,20 +37,33 @@ class DataOptions:
         )
 
 
-def load_corpus(options, strip: str | None):
-    """The text collection that ``options`` name (``data``, ``text_column``, ``label_column``,
-    ``test_size``, ``split_seed``: a request, or the parsed options of a command), with the e-mail
-    parts ``strip`` removed."""
-    from ..text import load_text, parse_strip
+@dataclass
+class TextOptions:
+    """A text collection and how to read it: ``data`` is a folder of text files (one sub-folder per
+    label), a ``.tar.gz`` of one, or a ``.csv`` / ``.jsonl`` table (``text_column``,
+    ``label_column``); ``strip`` removes e-mail parts (``headers``, ``quotes``, ``signatures``,
+    ``all`` or ``none``; None: as the model was trained, where there is one); data without a split
+    of its own gets a seeded hold-out of ``test_size``."""
 
-    return load_text(
-        options.data,
-        strip_parts=parse_strip(strip),
-        text_column=options.text_column,
-        label_column=options.label_column,
-        test_size=options.test_size,
-        seed=options.split_seed,
-    )
+    data: str
+    strip: str | None = None
+    text_column: str | None = None
+    label_column: str | None = None
+    test_size: float = 0.2
+    split_seed: int = 0
+
+    def load(self, trained_strip: str = "none"):
+        """The corpus, with ``strip``'s parts removed (``trained_strip`` where ``strip`` is None)."""
+        from ..text import load_text, parse_strip
+
+        return load_text(
+            self.data,
+            strip_parts=parse_strip(self.strip if self.strip is not None else trained_strip),
+            text_column=self.text_column,
+            label_column=self.label_column,
+            test_size=self.test_size,
+            seed=self.split_seed,
+        )
 
 
 @dataclass

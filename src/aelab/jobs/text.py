@@ -17,7 +17,7 @@ from ..storage import check_output, output_lock
 from ..text import DocumentSearch
 from ..text.search import Result
 from ..training import checkpoint_path
-from .data import load_corpus
+from .data import TextOptions
 
 _D = DOCUMENT_DEFAULTS
 
@@ -27,16 +27,10 @@ class TextTrainRequest:
     """Fit a vocabulary, the document auto-encoder and LSA with the same code size on the training
     documents of ``data``, index them, measure retrieval with the test documents as queries, and
     save it all as the folder ``out``. ``binary``: the auto-encoder's codes are that many bits;
-    ``weighting``: the vectors the auto-encoder reconstructs (``counts``, ``tf``, ``tfidf``);
-    ``strip``: the e-mail parts removed (headers, quotes, signatures; ``all`` or ``none``)."""
+    ``weighting``: the vectors the auto-encoder reconstructs (``counts``, ``tf``, ``tfidf``)."""
 
-    data: str
+    data: TextOptions
     out: str | os.PathLike
-    strip: str | None = "none"
-    text_column: str | None = None
-    label_column: str | None = None
-    test_size: float = 0.2
-    split_seed: int = 0
     n_components: int = _D["n_components"]
     binary: int | None = None
     weighting: str = "counts"
@@ -77,7 +71,7 @@ def text_train(request: TextTrainRequest, log: Callable[[str], None] | None = No
 
 def _text_train(request: TextTrainRequest, log) -> TextTrainResult:
     out = check_output(request.out, request.overwrite)
-    corpus = load_corpus(request, request.strip)
+    corpus = request.data.load()
     log(f"documents: {corpus!r}")
     checkpoint = checkpoint_path(out)
     started = time.perf_counter()
@@ -98,7 +92,7 @@ def _text_train(request: TextTrainRequest, log) -> TextTrainResult:
         verbose=request.verbose,
         checkpoint_dir=checkpoint,
         resume=request.resume,
-        info={"data": request.data, "strip": request.strip or "none", "split": corpus.info.get("split")},
+        info={"data": request.data.data, "strip": request.data.strip or "none", "split": corpus.info.get("split")},
     )
     vocabulary = len(next(iter(engine.models.values())).vocabulary)
     result = TextTrainResult(engine, out)
@@ -122,17 +116,13 @@ def _text_train(request: TextTrainRequest, log) -> TextTrainResult:
 @dataclass
 class TextMapRequest:
     """The map of a split of ``data``'s documents under a document search of 2-D codes, the
-    auto-encoder beside LSA, coloured by label (``strip`` None: as when the search was trained)."""
+    auto-encoder beside LSA, coloured by label (e-mail parts stripped as when the search was
+    trained, unless ``data`` says)."""
 
     search: str | os.PathLike
-    data: str
+    data: TextOptions
     out: str | os.PathLike
     split: str = "test"
-    strip: str | None = None
-    text_column: str | None = None
-    label_column: str | None = None
-    test_size: float = 0.2
-    split_seed: int = 0
     overwrite: bool = False
 
 
@@ -150,7 +140,7 @@ def text_map(request: TextMapRequest) -> TextMapResult:
             f"{request.search} has {engine.code_size}-D codes; a map needs 2-D codes: train one with "
             "aelab text train ... --n-components 2"
         )
-    corpus = load_corpus(request, request.strip if request.strip is not None else engine.info.get("strip", "none"))
+    corpus = request.data.load(engine.info.get("strip", "none"))
     docs = corpus.split(request.split)
     codes, shares = engine.map(docs)
     title = f"{corpus.name}: {len(docs)} {request.split} documents"
