@@ -17,9 +17,9 @@ import sys
 import time
 
 from .. import __version__
-from ..errors import AelabError
+from ..errors import AelabError, ParameterError
 from . import anomalies, data, generate, models, search, serve, text
-from .common import Formatter, Parser, limits_from
+from .common import Formatter, Parser, as_options, limits_from
 from .launch import LAUNCHED, LOST_PEER, in_ranks, lost_peer
 
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
 
         with limits(**limits_from(args)):
             args.func(args)
+    except ParameterError as exc:  # a setting of the request: named as the option the user typed
+        return _fail(as_options(str(exc)), exc)
     except AelabError as exc:
         return _fail(str(exc), exc)
     except KeyboardInterrupt:

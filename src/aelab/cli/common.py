@@ -214,11 +214,19 @@ def add_params(group, names, **defaults) -> None:
 
 
 def params_from(args, names) -> dict:
-    """The estimator arguments of the table parameters ``names`` given on the command line."""
-    values = {name: getattr(args, name) for name in names}
-    for name, value in values.items():
-        try:
-            TABLE[name].check(value)
-        except ParameterError as exc:  # name the option the user typed, not the argument
-            raise ParameterError(str(exc).replace(name, TABLE[name].option, 1)) from None
-    return values
+    """The estimator arguments of the table parameters ``names``, as given on the command line. They
+    are checked once, where the estimator or the job's request checks them (an error names the
+    option: :func:`as_options`)."""
+    return {name: getattr(args, name) for name in names}
+
+
+def as_options(message: str) -> str:
+    """A message that names a table parameter (``batch_size``) the way the command line spells it
+    (``--batch-size``): the first parameter it names, where it first does."""
+    import re
+
+    found = [(m.start(), p) for p in TABLE.values() if (m := re.search(rf"(?<![\w-]){p.name}\b", message))]
+    if not found:
+        return message
+    start, p = min(found, key=lambda f: f[0])
+    return message[:start] + p.option + message[start + len(p.name) :]

@@ -44,8 +44,7 @@ class TrainRequest:
         """Checked when made, before any data is read or any process started: the output, and
         every setting of the model."""
         on_main(check_output, self.out, self.overwrite)
-        if not isinstance(self.model, PCA):
-            self.model.validate_params()
+        self.model.validate_params()
 
 
 @dataclass

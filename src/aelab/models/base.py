@@ -49,6 +49,13 @@ class SavedModel(BaseEstimator):
         super().__init_subclass__(**kw)
         _REGISTRY[cls.__name__] = cls
 
+    def validate_params(self) -> None:
+        """Check every parameter now, before any data is read (``fit`` checks them too)."""
+        self._check_params()
+
+    def _check_params(self) -> None:
+        """One-line ParameterErrors for the parameters this estimator does not allow."""
+
     @classmethod
     def _upgraded(cls, params: dict) -> dict:
         """The parameters of a saved config as this version reads them (a parameter added since

@@ -123,10 +123,6 @@ class TorchEstimator(SavedModel):
     _MAY_BE_NONE: tuple[str, ...] = ()  # declared parameters (aelab.params) that this estimator also takes as None
 
     # --- training --------------------------------------------------------------------------------
-    def validate_params(self) -> None:
-        """Check every parameter now, before any data is read (``fit`` checks them too)."""
-        self._check_params()
-
     def _check_params(self) -> None:
         """One-line ParameterErrors for the table parameters (:mod:`aelab.params`) this estimator takes,
         and for a device this machine does not have."""
