@@ -4,6 +4,7 @@ detector beside scikit-learn's (``aelab evaluate-anomalies``), and score documen
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import heapq
 import json
@@ -27,6 +28,7 @@ from .data import TextOptions
 from .models import code_model
 
 SCORE_COLUMNS = ("id", "label", "path", "score", "flagged")
+TEXT_SCORE_COLUMNS = ("id", "label", "score", "flagged", "first_line")
 SHOWN = 10  # items listed (and drawn) at each end of a ranking
 KNN_NEIGHBOURS = 5
 OCSVM_ROWS = 10_000  # a one-class SVM's fit grows with the square of its rows
@@ -85,9 +87,7 @@ def score(request: ScoreRequest) -> ScoreResult:
     prefix = "row:" if request.stream else f"{request.split}:"  # the ids an index gives the same items
     top: list[tuple[float, int]] = []
     flagged = 0
-    with atomic_path(out, request.overwrite) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(SCORE_COLUMNS)
+    with csv_table(out, SCORE_COLUMNS, request.overwrite) as writer:
         for start, rows in source.batches(request.batch_size):
             scores = model.anomaly_scores(rows)
             for i, value in enumerate(scores.tolist(), start):
@@ -101,6 +101,15 @@ def score(request: ScoreRequest) -> ScoreResult:
         for v, i in sorted(top, reverse=True)
     ]
     return ScoreResult(out, source.n, int(flagged), limit, model.contamination, ranked)
+
+
+@contextlib.contextmanager
+def csv_table(out, columns, overwrite: bool = False):
+    """A CSV writer whose file appears whole at ``out`` once the block ends (nothing half-written)."""
+    with atomic_path(out, overwrite) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        yield writer
 
 
 def _item(values, i):
@@ -370,9 +379,7 @@ def score_documents(request: TextScoreRequest) -> ScoreResult:
         raise DataError(f"the {request.split} split of {request.data.data} holds no documents")
     scores = model.anomaly_scores(docs.texts)
     labels = None if docs.labels is None else docs.labels.tolist()
-    with atomic_path(out, request.overwrite) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(("id", "label", "score", "flagged", "first_line"))
+    with csv_table(out, TEXT_SCORE_COLUMNS, request.overwrite) as writer:
         for i, value in enumerate(scores.tolist()):
             writer.writerow(
                 [docs.ids[i], _item(labels, i), f"{value:.6g}", int(value > limit), first_line(docs.texts[i])]
