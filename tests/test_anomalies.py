@@ -12,6 +12,7 @@ from aelab import PCA, AutoEncoder
 from aelab.errors import DataError, ModelError, ParameterError
 from aelab.objectives import reconstruction_divergence
 from aelab.text import DocumentModel
+from conftest import assert_drawn
 
 
 def clusters_and_far_points(seed=0):
@@ -266,6 +267,8 @@ def test_aelab_evaluate_anomalies_measures_the_model_beside_the_baselines(tmp_pa
     assert metrics["aelab pca-10"]["roc_auc"] > 0.95  # zeros are easy to tell from the other digits
     assert all(0 <= m["f1"] <= 1 and 0 <= m["average_precision"] <= 1 for m in metrics.values())
     assert {p.name for p in (tmp_path / "ev").iterdir()} == {"metrics.json", "curves.png", "unusual.png", "model"}
+    assert_drawn(tmp_path / "ev" / "curves.png", coloured=True)  # the ROC and PR curves of every detector
+    assert_drawn(tmp_path / "ev" / "unusual.png", images=True)  # the items beside their error maps
     assert "ROC-AUC" in out and "OneClassSVM" in out
 
 
