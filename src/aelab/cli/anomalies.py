@@ -4,7 +4,7 @@ model finds them beside scikit-learn's detectors."""
 from __future__ import annotations
 
 from ..params import MODEL_KINDS, auto_or_float, auto_or_int
-from .common import command, data_args, whole
+from .common import command, data_args, data_options, whole
 
 
 def contamination_option(p, default=None, whose: str = "training samples") -> None:
@@ -78,7 +78,6 @@ def add_commands(sub) -> None:
 
 
 def cmd_score(args) -> None:
-    from ..datasets import parse_image_size
     from ..jobs import ScoreRequest, score
     from .common import refuse
 
@@ -87,15 +86,10 @@ def cmd_score(args) -> None:
     result = score(
         ScoreRequest(
             model=args.model,
-            data=args.data,
+            data=data_options(args),
             out=args.out,
-            data_dir=args.data_dir,
             split="all" if args.stream else args.split,
             stream=args.stream,
-            image_size=parse_image_size(args.image_size),
-            test_size=args.test_size,
-            split_seed=args.split_seed,
-            label_column=args.label_column,
             contamination=args.contamination,
             batch_size=args.batch_size,
             overwrite=args.overwrite,
@@ -118,24 +112,18 @@ def print_scores(result) -> None:
 
 
 def cmd_evaluate_anomalies(args) -> None:
-    from ..datasets import parse_image_size
     from ..jobs import EvaluateAnomaliesRequest, evaluate_anomalies
     from ..jobs.anomalies import metrics_table
 
     result = evaluate_anomalies(
         EvaluateAnomaliesRequest(
-            data=args.data,
+            data=data_options(args),
             normal=args.normal.split(","),
             out=args.out,
             model=args.model,
             n_components=args.n_components,
             epochs=args.epochs,
             contamination=args.contamination,
-            data_dir=args.data_dir,
-            test_size=args.test_size,
-            split_seed=args.split_seed,
-            label_column=args.label_column,
-            image_size=parse_image_size(args.image_size),
             seed=args.seed,
             baselines=not args.no_baselines,
             overwrite=args.overwrite,

@@ -193,11 +193,6 @@ def data_options(args):
     )
 
 
-def load_data(args):
-    """The data set the data options name."""
-    return data_options(args).load()
-
-
 def add_params(group, names, **defaults) -> None:
     """CLI options for the table parameters ``names`` (with the estimator's own ``defaults``)."""
     for name in names:

@@ -25,7 +25,6 @@ from .common import (
     command,
     data_args,
     data_options,
-    given,
     limit_args,
     params_from,
     refuse,
@@ -327,7 +326,7 @@ def cmd_train(args) -> None:
         resume=args.resume,
         overwrite=args.overwrite,
         stream=True if getattr(args, "stream", False) else None,
-        workers=args.workers if given(args, "workers") else None,
+        workers=args.workers,
     )
     if launched(args, args.argv):
         return

@@ -15,16 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import datasets
 from ..errors import DataError
 from ..models import PCA, AutoEncoder, ConvAutoEncoder
 from ..models.anomaly import reference_sample, threshold, training_quantiles
 from ..params import CONTAMINATION, MODEL_KINDS
 from ..report import anomaly_curves_figure, save_figure, unusual_items_figure
-from ..search import open_collection
 from ..storage import atomic_path, check_output
 from ..validation import check_choices
-from .data import TextOptions
+from .data import DataOptions, TextOptions
 from .models import code_model
 
 SCORE_COLUMNS = ("id", "label", "path", "score", "flagged")
@@ -41,15 +39,10 @@ class ScoreRequest:
     unusual) and whether the model's threshold flags it (``contamination``: None keeps the model's)."""
 
     model: str | os.PathLike
-    data: str
+    data: DataOptions
     out: str | os.PathLike
-    data_dir: str | None = None
     split: str = "all"
     stream: bool = False
-    image_size: tuple[int, int] | None = None
-    test_size: float = 0.2
-    split_seed: int = 0
-    label_column: str | None = None
     contamination: float | str | None = None
     batch_size: int = 4096
     overwrite: bool = False
@@ -73,17 +66,8 @@ def score(request: ScoreRequest) -> ScoreResult:
         CONTAMINATION.check(request.contamination)
         model.set_params(contamination=request.contamination)
     limit = -model.offset_  # an older model says so before any data is read
-    source = open_collection(
-        request.data,
-        data_dir=request.data_dir,
-        split=request.split,
-        stream=request.stream,
-        image_size=request.image_size,
-        test_size=request.test_size,
-        seed=request.split_seed,
-        label_column=request.label_column,
-    )
-    model.check_n_features(source.n_features, f"--data {request.data}")
+    source = request.data.open(request.split, request.stream)
+    model.check_n_features(source.n_features, f"--data {request.data.data}")
     prefix = "row:" if request.stream else f"{request.split}:"  # the ids an index gives the same items
     top: list[tuple[float, int]] = []
     flagged = 0
@@ -122,18 +106,13 @@ class EvaluateAnomaliesRequest:
     """Train a model on the ``normal`` labels of the training split, score the whole test split
     (the other labels are the anomalies), and measure it beside scikit-learn's detectors."""
 
-    data: str
+    data: DataOptions
     normal: list[str]
     out: str | os.PathLike
     model: str = "autoencoder"
     n_components: int = 30
     epochs: int | str = "auto"
     contamination: float | str = "auto"
-    data_dir: str | None = None
-    test_size: float = 0.2
-    split_seed: int = 0
-    label_column: str | None = None
-    image_size: tuple[int, int] | None = None
     seed: int = 0
     baselines: bool = True
     overwrite: bool = False
@@ -158,15 +137,8 @@ def evaluate_anomalies(request: EvaluateAnomaliesRequest) -> AnomalyEvaluation:
     check_choices(("model", request.model, MODEL_KINDS))
     CONTAMINATION.check(request.contamination)
     out = check_output(request.out, request.overwrite)
-    ds = datasets.load(
-        request.data,
-        request.data_dir,
-        test_size=request.test_size,
-        seed=request.split_seed,
-        label_column=request.label_column,
-        image_size=request.image_size,
-    )
-    train_normal, test_anomaly, normal = normal_split(ds, request.normal, request.data)
+    ds = request.data.load()
+    train_normal, test_anomaly, normal = normal_split(ds, request.normal, request.data.data)
     X_train, X_test = ds.train.X[train_normal], ds.test.X
     model = _detector_model(request, ds.image_shape)
     started = time.perf_counter()
@@ -185,7 +157,7 @@ def evaluate_anomalies(request: EvaluateAnomaliesRequest) -> AnomalyEvaluation:
         tmp.mkdir()
         model.save(tmp / "model")
         record = {
-            "data": request.data,
+            "data": request.data.data,
             "normal": normal,
             "model": request.model,
             "contamination": request.contamination,

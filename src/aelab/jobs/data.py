@@ -36,6 +36,26 @@ class DataOptions:
             image_size=self.image_size,
         )
 
+    def collection(self, split: str = "train", stream: bool = False) -> dict:
+        """The arguments of :func:`aelab.search.open_collection` for this collection: the ``split``
+        of the data set in memory, or (``stream``) every sample read a batch at a time."""
+        return dict(
+            spec=self.data,
+            data_dir=self.data_dir,
+            split=split,
+            stream=stream,
+            image_size=self.image_size,
+            test_size=self.test_size,
+            seed=self.split_seed,
+            label_column=self.label_column,
+        )
+
+    def open(self, split: str = "train", stream: bool = False):
+        """The collection as a :class:`aelab.datasets.Stream` (see :meth:`collection`)."""
+        from ..search import open_collection
+
+        return open_collection(**self.collection(split, stream))
+
 
 @dataclass
 class TextOptions:

@@ -61,16 +61,7 @@ def index(request: IndexRequest) -> IndexResult:
             check_output(request.out, request.overwrite)
         existing = Index.load(request.add) if request.add else None
         data = request.data
-        collection = dict(
-            spec=data.data,
-            data_dir=data.data_dir,
-            split=request.split,
-            stream=request.stream,
-            image_size=data.image_size,
-            test_size=data.test_size,
-            seed=data.split_seed,
-            label_column=data.label_column,
-        )
+        collection = data.collection(request.split, request.stream)
         source = open_collection(**collection)
         info = {
             "data": data.data,
