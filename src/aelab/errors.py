@@ -31,3 +31,21 @@ class OutputExistsError(AelabError, FileExistsError):
 
 class OutputBusyError(AelabError, BlockingIOError):
     """Another aelab run is writing the same result."""
+
+
+class MissingExtraError(AelabError, ImportError):
+    """An optional package that this request needs is not installed."""
+
+
+def require(module: str, extra: str):
+    """Import ``module`` (a package of one of aelab's optional extras), or raise a one-line
+    :class:`MissingExtraError` naming the extra to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtraError(
+            f"this needs the package {module.split('.')[0]}, which is not installed; install it with "
+            f"pip install 'aelab[{extra}]'"
+        ) from None

@@ -144,6 +144,20 @@ def add_commands(sub) -> None:
 
     p = command(
         sub,
+        "export",
+        "Write a trained auto-encoder's encoder and decoder as ONNX graphs, for onnxruntime and other runtimes.",
+        "  aelab export digits-ae --format onnx --out digits-ae-onnx\n",
+    )
+    p.add_argument("model", metavar="DIR", help="model folder (an MLP or convolutional auto-encoder)")
+    p.add_argument("--format", choices=("onnx",), default="onnx", help="what to write")
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="folder to write: encoder.onnx, decoder.onnx and onnx.json"
+    )
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_export)
+
+    p = command(
+        sub,
         "reconstruct",
         "Draw test samples and their reconstructions.",
         "  aelab reconstruct digits-ae --data digits --out reconstructions.png\n",
@@ -350,6 +364,13 @@ def cmd_encode(args) -> None:
 
     codes = encode(EncodeRequest(args.model, data_options(args), args.out, args.split, args.overwrite))
     print(f"wrote {codes.shape[0]} codes of size {codes.shape[1]} to {args.out}")
+
+
+def cmd_export(args) -> None:
+    from ..jobs.models import ExportRequest, export
+
+    out = export(ExportRequest(args.model, args.out, args.format, args.overwrite))
+    print(f"wrote {out / 'encoder.onnx'} (rows -> codes) and {out / 'decoder.onnx'} (codes -> rows), checked")
 
 
 def cmd_reconstruct(args) -> None:

@@ -23,10 +23,12 @@ from .models import (
     ClassifyRequest,
     EncodeRequest,
     EvaluateRequest,
+    ExportRequest,
     ReconstructRequest,
     classify,
     encode,
     evaluate,
+    export,
     reconstruct,
 )
 from .search import EvaluateRetrievalRequest, IndexRequest, SearchRequest, evaluate_retrieval, find, index
@@ -42,6 +44,7 @@ __all__ = [
     "EvaluateRequest",
     "EvaluateRetrievalRequest",
     "EvaluateSamplesRequest",
+    "ExportRequest",
     "GenerateRequest",
     "IndexRequest",
     "PackRequest",
@@ -61,6 +64,7 @@ __all__ = [
     "evaluate",
     "evaluate_anomalies",
     "evaluate_retrieval",
+    "export",
     "find",
     "generate",
     "index",

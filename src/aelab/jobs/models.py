@@ -60,6 +60,34 @@ def encode(request: EncodeRequest) -> np.ndarray:
     return codes
 
 
+# --- aelab export --------------------------------------------------------------------------------
+EXPORT_FORMATS = ("onnx",)
+
+
+@dataclass
+class ExportRequest:
+    """The model of the folder ``model`` as graphs for other runtimes, written to the folder ``out``."""
+
+    model: str | os.PathLike
+    out: str | os.PathLike
+    format: str = "onnx"
+    overwrite: bool = False
+
+
+def export(request: ExportRequest) -> Path:
+    """Write the export (checked against the model before it appears); returns its folder."""
+    if request.format not in EXPORT_FORMATS:
+        raise AelabError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, not {request.format!r}")
+    check_output(request.out, request.overwrite)
+    model = load_model(request.model)
+    if not hasattr(model, "export_onnx"):
+        raise AelabError(
+            f"{request.model} holds a {type(model).__name__}; ONNX export takes a trained auto-encoder "
+            "(aelab train --model autoencoder or conv)"
+        )
+    return model.export_onnx(request.out, request.overwrite)
+
+
 # --- aelab reconstruct ---------------------------------------------------------------------------
 @dataclass
 class ReconstructRequest:

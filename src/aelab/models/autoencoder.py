@@ -301,6 +301,14 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
     def _output(self, logits: torch.Tensor) -> torch.Tensor:
         return apply_output(logits, self.output_activation_)
 
+    def export_onnx(self, path, overwrite: bool = False):
+        """Write the encoder and the decoder as ONNX graphs in the folder ``path`` (see
+        :mod:`aelab.models.export`: raw rows in, the codes of ``transform`` out; codes in, the
+        rows of ``inverse_transform`` out). Needs ``pip install 'aelab[export]'``."""
+        from .export import export_onnx
+
+        return export_onnx(self, path, overwrite)
+
     # --- saving ----------------------------------------------------------------------------------
     _FITTED = ("output_activation_", "loss_")
 

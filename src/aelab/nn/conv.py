@@ -87,7 +87,7 @@ class ConvAutoEncoderNet(nn.Module):
         self.to(memory_format=torch.channels_last)
 
     def encode(self, x: torch.Tensor):
-        n = len(x)
+        n = x.shape[0]  # not len(x): an int that ONNX export would fix the batch size to
         x = x.reshape(n, *self.image_size, self.in_channels).permute(0, 3, 1, 2)  # NCHW view, channels-last
         switches = []
         for stage in self.stages:
@@ -103,7 +103,7 @@ class ConvAutoEncoderNet(nn.Module):
         return code, (switches or None)
 
     def decode(self, z: torch.Tensor, aux=None) -> torch.Tensor:
-        n = len(z)
+        n = z.shape[0]
         x = self.from_code(z) if self.from_code is not None else z
         x = x.reshape(n, *self.top).contiguous(memory_format=torch.channels_last)
         for j, up in enumerate(self.ups):
