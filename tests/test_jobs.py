@@ -71,8 +71,11 @@ def test_a_request_is_checked_when_made(faces, tmp_path):
 
 def test_encode_index_and_find_from_python(faces, tmp_path):
     train(TrainRequest(aelab.AutoEncoder(**TINY), DataOptions(str(faces)), tmp_path / "model"))
-    codes = encode(EncodeRequest(tmp_path / "model", DataOptions(str(faces)), tmp_path / "codes.npy"))
+    encoded = encode(EncodeRequest(tmp_path / "model", DataOptions(str(faces)), tmp_path / "codes.npy"))
+    test_split = DataOptions(str(faces)).load().test.X
+    codes = aelab.load(tmp_path / "model").transform(test_split)
     np.testing.assert_array_equal(np.load(tmp_path / "codes.npy"), codes)
+    assert (encoded.n, encoded.code_size) == codes.shape
     built = index(IndexRequest(DataOptions(str(faces)), out=tmp_path / "index", model=tmp_path / "model"))
     assert built.added == len(built.index) == 22  # the training split: 80% of 28
     found = find(SearchRequest(tmp_path / "index", "train:0", k=3))

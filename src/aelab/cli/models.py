@@ -131,14 +131,25 @@ def add_commands(sub) -> None:
     p = command(
         sub,
         "encode",
-        "Write the codes of your data, one row per sample, as a .npy file.",
+        "Write the codes of your data, a row per sample: a .npy array, or a Parquet table with ids, labels, paths.",
         "  aelab encode digits-ae --data digits --out codes.npy\n"
-        "  aelab encode mnist-ae --data mnist --data-dir ../shared/data/mnist --split test --out test-codes.npy\n",
+        "  aelab encode mnist-ae --data mnist --data-dir ../shared/data/mnist --split test --out test-codes.npy\n"
+        "  aelab encode photos-ae --data photos/ --stream --out photos.parquet   # for pandas, polars, DuckDB\n",
     )
     p.add_argument("model", metavar="DIR", help="model folder")
     data_args(p)
-    p.add_argument("--out", required=True, metavar="FILE.npy")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="FILE.npy (the codes alone) or FILE.parquet (id, label, path, code)",
+    )
     p.add_argument("--split", choices=("all", "train", "test"), default="all", help="all is train followed by test")
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="read the whole collection (a .npy file, an image folder, shards) a batch at a time (--out FILE.parquet)",
+    )
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_encode)
 
@@ -362,8 +373,9 @@ def cmd_train(args) -> None:
 def cmd_encode(args) -> None:
     from ..jobs.models import EncodeRequest, encode
 
-    codes = encode(EncodeRequest(args.model, data_options(args), args.out, args.split, args.overwrite))
-    print(f"wrote {codes.shape[0]} codes of size {codes.shape[1]} to {args.out}")
+    request = EncodeRequest(args.model, data_options(args), args.out, args.split, args.overwrite, args.stream)
+    result = encode(request)
+    print(f"wrote {result.n} codes of size {result.code_size} to {result.out}")
 
 
 def cmd_export(args) -> None:

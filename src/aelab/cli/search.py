@@ -16,7 +16,8 @@ def add_commands(sub) -> None:
         "  aelab index mnist-ae --data mnist --data-dir ../shared/data/mnist --out mnist-codes\n"
         "  aelab index --space pixels --data mnist --out mnist-pixels --metric l2\n"
         "  aelab index mnist-ae --space pca --data mnist --out mnist-pca\n"
-        "  aelab index --add mnist-codes --data more-images/   # add items to an existing index\n",
+        "  aelab index --add mnist-codes --data more-images/   # add items to an existing index\n"
+        "  aelab index mnist-ae --from codes.parquet --out mnist-codes   # codes written by aelab encode\n",
     )
     p.add_argument(
         "model",
@@ -24,7 +25,14 @@ def add_commands(sub) -> None:
         nargs="?",
         help="trained model folder (for --space code; for --space pca it sets the code size)",
     )
-    data_args(p)
+    data_args(p, required=False)
+    p.add_argument(
+        "--from",
+        dest="codes",
+        metavar="FILE.parquet",
+        help="index the codes of this table instead of --data (id, code and optionally label and path columns, as "
+        "'aelab encode --out FILE.parquet' writes them); the model folder, if given, encodes queries",
+    )
     p.add_argument("--out", metavar="INDEX", help="index folder to write")
     p.add_argument("--add", metavar="INDEX", help="add the data to this existing index instead (same space)")
     p.add_argument(
@@ -139,8 +147,12 @@ def add_commands(sub) -> None:
 def cmd_index(args) -> None:
     from ..jobs.search import IndexRequest, index
 
+    if args.codes:
+        refuse(
+            args, ("split", "test_size", "split_seed", "label_column", "image_size"), "with --from (a table of codes)"
+        )
     request = IndexRequest(  # --out or --add, --shards with --kind ivfpq: checked when made
-        data_options(args),
+        data_options(args) if args.data else None,
         out=args.out,
         add=args.add,
         model=args.model,
@@ -154,6 +166,7 @@ def cmd_index(args) -> None:
         shards=args.shards,
         workers=args.workers,
         overwrite=args.overwrite,
+        codes=args.codes,
     )
     if args.shards is None:
         refuse(args, ("workers",), "without --shards (its processes add shards)")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets import Dataset, keep_labels
-from ..errors import AelabError, DataError
+from ..errors import AelabError, DataError, require
 from ..models import Classifier, CodeModel, fit_to_folder, squared_error
 from ..models import load as load_model
 from ..report import confusion_matrix_figure, evaluate_model, reconstruction_figure, save_figure
@@ -41,23 +41,71 @@ def code_model_and_data(path, data: DataOptions) -> tuple[CodeModel, Dataset]:
 # --- aelab encode --------------------------------------------------------------------------------
 @dataclass
 class EncodeRequest:
-    """The codes of a split of ``data`` under the model of ``model``, saved to ``out`` (.npy)."""
+    """The codes of a split of ``data`` under the model of ``model``, saved to ``out``: a ``.npy``
+    array, or a ``.parquet`` table with each item's id, label and path (see
+    :mod:`aelab.search.parquet`), written a batch at a time; ``stream`` reads the whole collection
+    (a ``.npy`` file, an image folder, shards) a batch at a time instead of loading a split."""
 
     model: str | os.PathLike
     data: DataOptions
     out: str | os.PathLike
     split: str = "test"
     overwrite: bool = False
+    stream: bool = False
+    batch_size: int = 8192
+
+    def __post_init__(self):
+        if self.stream and not self.parquet:
+            raise AelabError("--stream writes the codes a batch at a time into a table: give --out FILE.parquet")
+
+    @property
+    def parquet(self) -> bool:
+        return Path(self.out).suffix.lower() == ".parquet"
 
 
-def encode(request: EncodeRequest) -> np.ndarray:
-    """Write the codes atomically; returns them."""
+@dataclass
+class EncodeResult:
+    out: Path
+    n: int
+    code_size: int
+
+
+def encode(request: EncodeRequest) -> EncodeResult:
+    """Write the codes atomically."""
     check_output(request.out, request.overwrite)
+    if request.parquet:
+        return _encode_table(request)
     model, ds = code_model_and_data(request.model, request.data)
     codes = model.transform(ds.split(request.split).X)
     with atomic_path(request.out, request.overwrite) as tmp, open(tmp, "wb") as fh:
         np.save(fh, codes)
-    return codes
+    return EncodeResult(Path(request.out), len(codes), codes.shape[1])
+
+
+def _encode_table(request: EncodeRequest) -> EncodeResult:
+    from ..search import item_prefix
+    from ..search.parquet import CodeBatch, write_codes
+
+    require("pyarrow", "export")
+    model = code_model(request.model)
+    source = request.data.open(request.split, request.stream)
+    model.check_n_features(source.n_features, f"--data {request.data.data}")
+    prefix = item_prefix("all" if request.stream else request.split, request.stream)
+
+    def batches():
+        for start, X in source.batches(int(request.batch_size)):
+            stop = start + len(X)
+            yield CodeBatch(
+                model.transform(X),
+                [f"{prefix}{n}" for n in range(start, stop)],
+                None if source.labels is None else source.labels[start:stop],
+                None if source.paths is None else source.paths[start:stop],
+            )
+
+    about = {"model": type(model).__name__, "data": request.data.data, "split": request.split}
+    binary = bool(getattr(model, "binary", False))
+    n = write_codes(request.out, batches(), binary=binary, about=about, overwrite=request.overwrite)
+    return EncodeResult(Path(request.out), n, model.code_size)
 
 
 # --- aelab export --------------------------------------------------------------------------------

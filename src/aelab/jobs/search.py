@@ -22,9 +22,10 @@ class IndexRequest:
     ``add``. ``space``: the vectors (``code`` of the model of ``model``, ``pca``, ``pcah``,
     ``itq`` or ``pixels``); ``kind``: FAISS's index (``auto``: exact up to 200,000 items, IVF
     above); ``stream`` reads and encodes a batch at a time; ``shards`` builds an IVF-PQ index in
-    that many shards, ``workers`` at once."""
+    that many shards, ``workers`` at once. ``codes``: a Parquet table of codes to index instead of
+    ``data`` (as ``aelab encode --out FILE.parquet`` writes it; ``model`` then only encodes queries)."""
 
-    data: DataOptions
+    data: DataOptions | None
     out: str | os.PathLike | None = None
     add: str | os.PathLike | None = None
     model: str | os.PathLike | None = None
@@ -38,8 +39,13 @@ class IndexRequest:
     shards: int | None = None
     workers: int = 1
     overwrite: bool = False
+    codes: str | os.PathLike | None = None
 
     def __post_init__(self):
+        if (self.data is None) == (self.codes is None):
+            raise AelabError("give the collection to index: --data SPEC, or --from FILE.parquet (a table of codes)")
+        if self.codes is not None and (self.shards is not None or self.space != "code" or self.stream):
+            raise AelabError("--from indexes the codes of its table as they are: leave out --space, --shards, --stream")
         if (self.out is None) == (self.add is None):
             raise AelabError("give --out INDEX for a new index, or --add INDEX to add to an existing one")
         if self.shards is not None and (self.kind != "ivfpq" or self.add):
@@ -60,6 +66,21 @@ def index(request: IndexRequest) -> IndexResult:
         if request.out:
             check_output(request.out, request.overwrite)
         existing = Index.load(request.add) if request.add else None
+        if request.codes is not None:
+            from ..search import index_codes
+            from ..search.parquet import CodesFile
+
+            table = CodesFile.open(request.codes)
+            built = index_codes(
+                table,
+                out,
+                index=existing,
+                model=request.model,
+                metric=request.metric,
+                kind=request.kind,
+                overwrite=request.overwrite,
+            )
+            return IndexResult(built, Path(out), table.n)
         data = request.data
         collection = data.collection(request.split, request.stream)
         source = open_collection(**collection)

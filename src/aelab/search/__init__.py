@@ -3,7 +3,9 @@ collections indexed, queried, drawn and evaluated."""
 
 from .collection import (
     evaluate_indexes,
+    index_codes,
     index_collection,
+    item_prefix,
     neighbour_figure,
     open_collection,
     query_vector,
@@ -22,7 +24,9 @@ __all__ = [
     "evaluate",
     "evaluate_indexes",
     "exact_scores",
+    "index_codes",
     "index_collection",
+    "item_prefix",
     "neighbour_agreement",
     "neighbour_figure",
     "open_collection",

@@ -51,6 +51,12 @@ def open_collection(
     )
 
 
+def item_prefix(split: str, stream: bool) -> str:
+    """How the items of a collection are named: ``train:12`` (the split and the row within it), or
+    ``row:12`` when it was streamed whole; ``aelab encode`` names its rows as an index does."""
+    return "row:" if stream else f"{split}:"
+
+
 def spread_sample(source: Stream, count: int) -> np.ndarray:
     """Up to ``count`` rows spread evenly over the collection, read one at a time."""
     rows = np.unique(np.linspace(0, source.n - 1, min(source.n, count)).astype(int))
@@ -117,7 +123,7 @@ def index_collection(
     elif adding or space == "code":  # a new PCA is fitted on this data below
         index.model.check_n_features(source.n_features, f"the data {source.name}")
     split = info.get("split", "all")
-    prefix = "row:" if info.get("stream") else f"{split}:"
+    prefix = item_prefix(split, bool(info.get("stream")))
     if adding:
         prefix = f"{Path(str(info.get('data', source.name))).name}/{prefix}"
         if any(i.startswith(prefix) for i in index.ids):
@@ -137,6 +143,52 @@ def index_collection(
             None if source.paths is None else source.paths[start:stop],
             None if source.labels is None else source.labels[start:stop],
         )
+    index.save(out, overwrite=adding or overwrite)
+    return index
+
+
+def index_codes(
+    table,
+    out,
+    *,
+    index: Index | None = None,
+    model=None,
+    metric: str | None = None,
+    kind: str = "auto",
+    batch_size: int = 65_536,
+    overwrite: bool = False,
+) -> Index:
+    """The index folder ``out`` over a Parquet table of codes (a :class:`aelab.search.parquet.CodesFile`,
+    as ``aelab encode --out FILE.parquet`` writes it), read ``batch_size`` rows at a time, with the
+    table's own ids, labels and paths; or those items added to ``index``. ``model`` (a folder or a
+    fitted code model) encodes later queries; without one, items are found by their ids."""
+    adding = index is not None
+    if not adding:
+        check_output(out, overwrite)
+        encoder = space_model("code", model) if model is not None else None
+        if encoder is not None and (encoder.code_size, bool(getattr(encoder, "binary", False))) != (
+            table.code_size,
+            table.binary,
+        ):
+            raise DataError(
+                f"{table.path} holds {table.code_size}-D {'binary ' if table.binary else ''}codes, but the model makes "
+                f"{encoder.code_size}-D {'binary ' if getattr(encoder, 'binary', False) else ''}codes"
+            )
+        index = Index(metric=metric or ("hamming" if table.binary else "cosine"), kind=kind, space="code")
+        index.model = encoder
+        index.info = {"codes": table.path.name[:200], "image_shape": list(encoder.image_shape_ or []) or None}
+        if encoder is None:
+            index.info.pop("image_shape")
+    elif index.dimension != table.code_size:
+        raise DataError(f"{table.path} holds {table.code_size}-D codes but the index holds {index.dimension}-D vectors")
+    labelled = None
+    for batch in table.batches(int(batch_size)):
+        labels = batch.labels
+        if labelled is None:
+            labelled = labels is not None and any(v is not None for v in labels)
+        index.add(batch.codes, batch.ids, batch.paths, labels if labelled else None)
+    if not len(index):
+        raise DataError(f"{table.path} holds no items")
     index.save(out, overwrite=adding or overwrite)
     return index
 
