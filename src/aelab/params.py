@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import math
 import numbers
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -497,6 +498,15 @@ TRAINING_PARAMS = (
         cli_help="no progress bar",
         valid=lambda v: isinstance(v, bool),
         expect="True or False",
+    ),
+    Param(
+        "log_dir",
+        None,
+        "write each epoch's losses, terms, learning rate and validation loss as TensorBoard scalars into this "
+        "folder (needs pip install 'aelab[tensorboard]'; view with tensorboard --logdir DIR)",
+        valid=lambda v: v is None or (isinstance(v, (str, os.PathLike)) and str(v).strip() != ""),
+        expect="a folder path or None",
+        metavar="DIR",
     ),
 )
 

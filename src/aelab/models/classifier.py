@@ -85,6 +85,7 @@ class Classifier(ClassifierMixin, TorchEstimator):
         random_state=None,
         device=None,
         verbose=False,
+        log_dir=None,
     ):
         self._init_params(locals())
 

@@ -99,6 +99,7 @@ class ConvAutoEncoder(NeuralAutoEncoder):
         random_state=None,
         device=None,
         verbose=False,
+        log_dir=None,
         contamination="auto",
     ):
         self._init_params(locals())

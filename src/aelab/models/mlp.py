@@ -104,6 +104,7 @@ class AutoEncoder(NeuralAutoEncoder):
         random_state=None,
         device=None,
         verbose=False,
+        log_dir=None,
         contamination="auto",
     ):
         self._init_params(locals())

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .. import limits
-from ..errors import ModelError, ParameterError
+from ..errors import ModelError, ParameterError, require
 from ..params import AUTO_EPOCHS, AUTO_STEPS, check_params
 from ..training import TrainConfig, apply_in_batches, fit_module
 from ..training.feed import read_ahead, release_mapped_pages
@@ -128,6 +128,8 @@ class TorchEstimator(SavedModel):
         and for a device this machine does not have."""
         params = self.get_params(deep=False)
         check_params({name: v for name, v in params.items() if not (v is None and name in self._MAY_BE_NONE)})
+        if getattr(self, "log_dir", None) is not None:
+            require("tensorboard", "tensorboard")
         kind = str(self.device or "cpu").split(":")[0]
         if kind == "cuda" and not torch.cuda.is_available() or kind == "mps" and not torch.backends.mps.is_available():
             raise ParameterError(
@@ -157,6 +159,7 @@ class TorchEstimator(SavedModel):
             compile=bool(self.compile),
             seed=seed,
             device=device,
+            log_dir=None if getattr(self, "log_dir", None) is None else str(self.log_dir),
             effort=self._auto_effort(),
             auto_at_least=at_least,
             auto_steps=steps,
@@ -180,7 +183,7 @@ class TorchEstimator(SavedModel):
             "params": {
                 k: _plain_value(v)
                 for k, v in self.get_params(deep=False).items()
-                if k not in ("verbose", "device", "compile")
+                if k not in ("verbose", "device", "compile", "log_dir")
             },
         }
         result = fit_module(self.module_, X, batch_loss, config, fingerprint=fingerprint, progress=self.verbose, **kw)

@@ -56,6 +56,8 @@ class TrainConfig:
     compile: bool = False
     seed: int = 0
     device: str = "cpu"
+    #: where each epoch's record goes as TensorBoard scalars (None: nowhere)
+    log_dir: str | None = None
     #: how far "auto" epochs shrink for a net whose steps cost more (:func:`aelab.params.auto_epochs`)
     effort: float = 1.0
     #: the least "auto" epochs and the steps they make at least (:func:`aelab.params.auto_epochs`)
@@ -337,7 +339,11 @@ def _fit(
         dynamic_ncols=True,
         disable=None if progress and ranks.is_main else True,
     )
-    with contextlib.closing(bar):
+    with contextlib.ExitStack() as opened:
+        opened.enter_context(contextlib.closing(bar))
+        log = None
+        if config.log_dir and ranks.is_main:
+            log = opened.enter_context(contextlib.closing(_EpochLog(config.log_dir)))
         while state["epoch"] < total and not result.stopped_early:
             epoch = state["epoch"] + 1
             bar.set_description(f"epoch {epoch}/{total}")
@@ -346,6 +352,8 @@ def _fit(
                 best_weights = {k: v.detach().clone() for k, v in stepper.net.state_dict().items()}
             result.stopped_early = bool(config.patience and len(cut.val) and state["bad_epochs"] >= config.patience)
             _show(bar, record)
+            if log is not None:
+                log.write(record)
             if checkpoint_dir is not None:
                 _checkpoint(
                     checkpoint_dir,
@@ -383,6 +391,30 @@ def _close_epoch(stepper: _Stepper, rows: Rows, batch_loss, cut: _Batches, ranks
         return True
     state["bad_epochs"] += 1
     return False
+
+
+class _EpochLog:
+    """Each epoch's record as TensorBoard scalars: the losses under ``loss/`` (train, validation),
+    the objective's terms under ``terms/``, and the learning rate and speed, stepped by epoch."""
+
+    def __init__(self, folder: str):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=folder)
+
+    def write(self, record: dict) -> None:
+        epoch = int(record["epoch"])
+        for name, value in record.items():
+            if name == "epoch":
+                continue
+            tag = {"loss": "loss/train", "val_loss": "loss/validation", "lr": "learning_rate"}.get(name)
+            if tag is None:
+                tag = f"speed/{name}" if name in ("seconds", "samples_per_s") else f"terms/{name}"
+            self.writer.add_scalar(tag, float(value), epoch)
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 def _show(bar, record: dict) -> None:
@@ -430,6 +462,7 @@ def _run_id(rows: Rows, config: TrainConfig, fingerprint: dict | None, ranks: Wo
     release_mapped_pages(rows.X)
     run_id["train"].pop("device")  # a run may resume on another device, compiled or not
     run_id["train"].pop("compile")
+    run_id["train"].pop("log_dir")  # and log elsewhere
     if ranks.size > 1:
         run_id["ranks"] = ranks.size  # another number of ranks splits the batches otherwise
     return run_id
