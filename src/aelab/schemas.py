@@ -168,6 +168,29 @@ INDEX_META = _tagged(
                 "rerank": {"type": "integer", "minimum": 1, "maximum": 1 << 16},
             },
         },
+        "labelled": {"type": "boolean"},
+        "engine": {  # an index whose vectors live in Milvus: where (never a path outside the folder)
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["kind", "collection", "physical"],
+            "properties": {
+                "kind": {"const": "milvus"},
+                "uri": {
+                    "oneOf": [
+                        {"type": "null"},
+                        {"type": "string", "pattern": r"^http://[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$"},
+                    ]
+                },
+                "lite": {
+                    "oneOf": [
+                        {"type": "null"},
+                        {"type": "string", "pattern": r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,100}\.db$"},
+                    ]
+                },
+                "collection": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,200}$"},
+                "physical": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,220}$"},
+            },
+        },
         "info": {
             "type": "object",
             "properties": {  # how the collection was read: split settings, for drawing its items again

@@ -17,7 +17,8 @@ def add_commands(sub) -> None:
         "  aelab index --space pixels --data mnist --out mnist-pixels --metric l2\n"
         "  aelab index mnist-ae --space pca --data mnist --out mnist-pca\n"
         "  aelab index --add mnist-codes --data more-images/   # add items to an existing index\n"
-        "  aelab index mnist-ae --from codes.parquet --out mnist-codes   # codes written by aelab encode\n",
+        "  aelab index mnist-ae --from codes.parquet --out mnist-codes   # codes written by aelab encode\n"
+        "  aelab index mnist-ae --data mnist --out mnist-milvus --engine milvus://localhost:19530/mnist\n",
     )
     p.add_argument(
         "model",
@@ -66,6 +67,13 @@ def add_commands(sub) -> None:
         "process of its own, atomic and resumable: run the same command again after an interruption), then merge",
     )
     p.add_argument("--workers", type=whole(1), default=1, help="with --shards: processes adding shards at once")
+    p.add_argument(
+        "--engine",
+        metavar="URL",
+        help="keep the vectors in Milvus instead of FAISS: milvus://HOST[:PORT]/COLLECTION (a Milvus server or "
+        "cluster) or milvus://NAME.db/COLLECTION (Milvus Lite, its database inside the index folder); needs "
+        "pip install 'aelab[milvus]'",
+    )
     p.add_argument("--split", choices=("all", "train", "test"), default="train", help="which samples to index")
     p.add_argument("--batch-size", type=whole(1), default=8192, help="samples encoded and added at a time")
     p.add_argument(
@@ -167,6 +175,7 @@ def cmd_index(args) -> None:
         workers=args.workers,
         overwrite=args.overwrite,
         codes=args.codes,
+        engine=args.engine,
     )
     if args.shards is None:
         refuse(args, ("workers",), "without --shards (its processes add shards)")

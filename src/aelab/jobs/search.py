@@ -40,8 +40,15 @@ class IndexRequest:
     workers: int = 1
     overwrite: bool = False
     codes: str | os.PathLike | None = None
+    engine: str | None = None
 
     def __post_init__(self):
+        if self.engine is not None:
+            from ..search.milvus import Engine
+
+            Engine.parse(self.engine)  # a malformed URL: one line, before anything is read
+            if self.add or self.shards is not None:
+                raise AelabError("--engine places a new index: leave out --add (the index keeps its own) and --shards")
         if (self.data is None) == (self.codes is None):
             raise AelabError("give the collection to index: --data SPEC, or --from FILE.parquet (a table of codes)")
         if self.codes is not None and (self.shards is not None or self.space != "code" or self.stream):
@@ -79,6 +86,7 @@ def index(request: IndexRequest) -> IndexResult:
                 metric=request.metric,
                 kind=request.kind,
                 overwrite=request.overwrite,
+                engine=request.engine,
             )
             return IndexResult(built, Path(out), table.n)
         data = request.data
@@ -118,6 +126,7 @@ def index(request: IndexRequest) -> IndexResult:
                 batch_size=request.batch_size,
                 info=info,
                 overwrite=request.overwrite,
+                engine=request.engine,
                 **settings,
             )
     return IndexResult(built, Path(out), source.n)

@@ -4,6 +4,7 @@ indexes of one collection side by side."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -84,6 +85,27 @@ def space_model(space: str, model=None, n_components: int | None = None) -> Code
     return model
 
 
+def new_index(metric: str, kind: str, space: str, *, engine: str | None = None, out=None, overwrite=False) -> Index:
+    """An empty index: FAISS in the index folder, or with ``engine`` (``milvus://...``) a Milvus
+    collection (:mod:`aelab.search.milvus`) that the folder ``out`` will name."""
+    if engine is None:
+        return Index(metric=metric, kind=kind, space=space)
+    from .milvus import new_index as new_milvus_index
+
+    return new_milvus_index(engine, out, metric=metric, kind=kind, space=space, overwrite=overwrite)
+
+
+@contextlib.contextmanager
+def _building(index: Index):
+    """A build that fails leaves nothing behind (a Milvus build drops its half-filled collection)."""
+    try:
+        yield index
+    except BaseException:
+        if hasattr(index, "abandon"):
+            index.abandon()
+        raise
+
+
 def index_collection(
     source: Stream,
     out,
@@ -97,6 +119,7 @@ def index_collection(
     batch_size: int = 8192,
     info: dict | None = None,
     overwrite: bool = False,
+    engine: str | None = None,
 ) -> Index:
     """Encode ``source`` a batch at a time and write the index folder ``out`` atomically.
 
@@ -104,6 +127,7 @@ def index_collection(
     binary codes, else cosine); with ``index`` (loaded from
     ``out``) the items are added to it, their ids prefixed with the source's name so that they
     never collide with the first ones. ``info`` (the data spec, split...) is kept with a new index.
+    ``engine`` (``milvus://...``) puts a new index's vectors in Milvus instead of FAISS.
     """
     if int(batch_size) < 1:
         raise DataError(f"the batch size must be at least 1, not {batch_size}")
@@ -111,7 +135,7 @@ def index_collection(
     if not adding:
         check_output(out, overwrite)
         encoder = space_model(space, model, n_components)
-        index = Index(metric=metric or default_metric(encoder), kind=kind, space=space)
+        index = new_index(metric or default_metric(encoder), kind, space, engine=engine, out=out, overwrite=overwrite)
         index.model = encoder
     info = dict(info or {})
     if index.model is None:
@@ -135,15 +159,16 @@ def index_collection(
             sample = spread_sample(source, PCA_FIT_SAMPLES) if info.get("stream") else source.rows(0, source.n)
             index.model.fit(sample, image_shape=source.image_shape)
         index.info = dict(info, image_shape=list(source.image_shape) if source.image_shape else None)
-    for start, X in source.batches(int(batch_size)):
-        stop = start + len(X)
-        index.add(
-            index.encode(X),
-            [f"{prefix}{n}" for n in range(start, stop)],
-            None if source.paths is None else source.paths[start:stop],
-            None if source.labels is None else source.labels[start:stop],
-        )
-    index.save(out, overwrite=adding or overwrite)
+    with _building(index):
+        for start, X in source.batches(int(batch_size)):
+            stop = start + len(X)
+            index.add(
+                index.encode(X),
+                [f"{prefix}{n}" for n in range(start, stop)],
+                None if source.paths is None else source.paths[start:stop],
+                None if source.labels is None else source.labels[start:stop],
+            )
+        index.save(out, overwrite=adding or overwrite)
     return index
 
 
@@ -157,6 +182,7 @@ def index_codes(
     kind: str = "auto",
     batch_size: int = 65_536,
     overwrite: bool = False,
+    engine: str | None = None,
 ) -> Index:
     """The index folder ``out`` over a Parquet table of codes (a :class:`aelab.search.parquet.CodesFile`,
     as ``aelab encode --out FILE.parquet`` writes it), read ``batch_size`` rows at a time, with the
@@ -174,7 +200,8 @@ def index_codes(
                 f"{table.path} holds {table.code_size}-D {'binary ' if table.binary else ''}codes, but the model makes "
                 f"{encoder.code_size}-D {'binary ' if getattr(encoder, 'binary', False) else ''}codes"
             )
-        index = Index(metric=metric or ("hamming" if table.binary else "cosine"), kind=kind, space="code")
+        metric = metric or ("hamming" if table.binary else "cosine")
+        index = new_index(metric, kind, "code", engine=engine, out=out, overwrite=overwrite)
         index.model = encoder
         index.info = {"codes": table.path.name[:200], "image_shape": list(encoder.image_shape_ or []) or None}
         if encoder is None:
@@ -182,14 +209,15 @@ def index_codes(
     elif index.dimension != table.code_size:
         raise DataError(f"{table.path} holds {table.code_size}-D codes but the index holds {index.dimension}-D vectors")
     labelled = None
-    for batch in table.batches(int(batch_size)):
-        labels = batch.labels
-        if labelled is None:
-            labelled = labels is not None and any(v is not None for v in labels)
-        index.add(batch.codes, batch.ids, batch.paths, labels if labelled else None)
-    if not len(index):
-        raise DataError(f"{table.path} holds no items")
-    index.save(out, overwrite=adding or overwrite)
+    with _building(index):
+        for batch in table.batches(int(batch_size)):
+            labels = batch.labels
+            if labelled is None:
+                labelled = labels is not None and any(v is not None for v in labels)
+            index.add(batch.codes, batch.ids, batch.paths, labels if labelled else None)
+        if not len(index):
+            raise DataError(f"{table.path} holds no items")
+        index.save(out, overwrite=adding or overwrite)
     return index
 
 
@@ -223,7 +251,7 @@ def search(index: Index, query: str, k: int = 10, resize: bool = True) -> tuple[
             "id": found.ids[0][r],
             "score": float(found.scores[0][r]),
             "label": None if found.labels is None else found.labels[0][r],
-            "path": index.paths[found.positions[0][r]],
+            "path": found.paths[0][r],
         }
         for r in range(found.positions.shape[1])
         if found.positions[0][r] >= 0
@@ -311,7 +339,7 @@ def neighbour_figure(
                         "rank": r + 1,
                         "id": found.ids[0][r],
                         "label": None if found.labels is None else found.labels[0][r],
-                        "path": beside.paths[found.positions[0][r]],
+                        "path": found.paths[0][r],
                     }
                     for r in range(found.positions.shape[1])
                 ],

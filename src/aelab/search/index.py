@@ -52,13 +52,14 @@ def default_metric(encoder) -> str:
 @dataclass
 class Neighbours:
     """The result of :meth:`Index.query`: per query row, ``k`` scores and item positions (nearest
-    first; -1 where the index holds fewer than ``k`` items), with the items' ids and labels, all
-    arrays of shape (queries, k)."""
+    first; -1 where the index holds fewer than ``k`` items), with the items' ids, labels and
+    source paths, all arrays of shape (queries, k)."""
 
     scores: np.ndarray
     positions: np.ndarray
     ids: np.ndarray
     labels: np.ndarray | None
+    paths: np.ndarray | None = None
 
 
 class Index:
@@ -292,13 +293,14 @@ class Index:
             scores = np.sqrt(np.maximum(scores, 0))
         elif self.metric == "hamming":
             scores = scores.astype(np.float32)
-        ids, labels = self._arrays()
+        ids, labels, paths = self._arrays()
         found = np.where(positions >= 0, positions, 0)
         return Neighbours(
             scores,
             positions,
             np.where(positions >= 0, ids[found], ""),
             None if labels is None else np.where(positions >= 0, labels[found], None),
+            np.where(positions >= 0, paths[found], None),
         )
 
     @property
@@ -333,10 +335,10 @@ class Index:
         return scores, positions
 
     def _arrays(self):
-        """The ids and labels as arrays, for fast lookups of many results (rebuilt after ``add``)."""
+        """The ids, labels and paths as arrays, for fast lookups of many results (rebuilt after ``add``)."""
         if getattr(self, "_cache", None) is None or len(self._cache[0]) != len(self.ids):
             labels = None if self.labels is None else np.array(self.labels, dtype=object)
-            self._cache = (np.array(self.ids, dtype=object), labels)
+            self._cache = (np.array(self.ids, dtype=object), labels, np.array(self.paths, dtype=object))
         return self._cache
 
     def position(self, item_id: str) -> int:
@@ -436,11 +438,13 @@ class Index:
         index against what ``index.json`` says it is."""
         import faiss
 
-        from ..models import load as load_model
-
         path = Path(path)
         meta = read_tagged_folder(path, META_FILE, INDEX_FORMAT, 1, "index", schemas.INDEX_META)
         check_digests(path, meta.get("files"))
+        if "engine" in meta:  # its vectors are in Milvus
+            from .milvus import MilvusIndex
+
+            return MilvusIndex.open(path, meta).finish_loading(path, meta)
         index = cls(meta["metric"], meta["kind"], meta["space"], **meta.get("params", {}))
         index.kind_ = meta.get("built_as", "exact" if meta["kind"] == "auto" else meta["kind"])
         try:
@@ -464,11 +468,18 @@ class Index:
             )
         if (repeated := _repeated(index.ids)) is not None:
             raise ModelError(f"{path} is damaged: the item id {repeated!r} occurs twice in {ITEMS_FILE}")
+        return index.finish_loading(path, meta)
+
+    def finish_loading(self, path: Path, meta: dict) -> Index:
+        """The model that encodes queries and the collection's settings, from the folder ``path``
+        whose vectors are read; checked against each other."""
+        from ..models import load as load_model
+
         if os.path.lexists(folder_file(path, MODEL_DIR)):
-            index.model = load_model(path / MODEL_DIR)
-        index.info = meta.get("info", {})
-        index._check_space(path)
-        return index
+            self.model = load_model(path / MODEL_DIR)
+        self.info = meta.get("info", {})
+        self._check_space(path)
+        return self
 
     def _check_space(self, path: Path) -> None:
         """The index's header says what its vectors are (its space); its model and its vectors must
