@@ -162,3 +162,32 @@ def test_the_unusual_items_view_ranks_items_and_its_slider_counts_the_flagged(pa
     page.screenshot(path=ARTIFACTS / "explorer-unusual.png", full_page=True)
     page.uncheck("#by-score")
     page.evaluate("window.scrollTo(0, 0)")
+
+
+def test_the_explorer_over_a_milvus_index_draws_its_items_and_searches_through_milvus(browser, tmp_path):
+    pytest.importorskip("milvus_lite")
+    from aelab.jobs import DataOptions, IndexRequest, index
+    from aelab.serve import create_app, open_explorer
+
+    ds = aelab.datasets.load("digits")
+    aelab.AutoEncoder(n_components=2, hidden_layer_sizes=(32,), epochs=5, random_state=0).fit(
+        ds.train.X, image_shape=ds.image_shape
+    ).save(tmp_path / "ae")
+    request = IndexRequest(DataOptions("digits"), out=tmp_path / "idx", model=tmp_path / "ae", engine="milvus://c.db/d")
+    index(request).index.close()
+    explorer, name = open_explorer(tmp_path / "idx")
+    assert name == "items of index idx (vectors in Milvus Lite c.db)"
+    address, stop = serve_in_thread(create_app(explorer))
+    try:
+        page = _open(browser, address)
+        assert page.get_attribute("#ae", "data-drawn") == "1437"
+        page.evaluate("() => pick(7)")
+        page.wait_for_selector(".hits.code figure")
+        assert "cosine similarity" in page.inner_text("#neighbours h4")
+        shown = page.locator(".hits.code figure").count()
+        found = explorer.indexes["code"].query(explorer.codes[7:8], 11)
+        assert shown == 10 and found.ids[0][0] == "train:7"
+        page.screenshot(path=ARTIFACTS / "explorer-milvus-index.png")
+    finally:
+        stop()
+        explorer.indexes["code"].close()

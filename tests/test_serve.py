@@ -322,3 +322,35 @@ def test_a_batch_of_searches_or_decodings_answers_what_each_alone_does(digits_mo
 
 def _hits(found: dict) -> list:
     return [(h["position"], h["score"]) for space in ("code", "pca") for h in found[space]["items"]]
+
+
+def test_the_explorer_over_an_index_searches_through_it_and_decodes_items_it_cannot_read(digits_model, tmp_path):
+    """An index of a .npy collection by l2 keeps the codes themselves: without --data, its items are
+    what the model decodes from them; searches by code are the index's own answers."""
+    from aelab.jobs import DataOptions, IndexRequest, index
+    from aelab.serve import open_explorer
+
+    ds, model, folder = digits_model
+    np.save(tmp_path / "rows.npy", ds.test.X)
+    built = index(
+        IndexRequest(DataOptions(str(tmp_path / "rows.npy")), out=tmp_path / "idx", model=folder, metric="l2")
+    )
+    explorer, name = open_explorer(tmp_path / "idx")
+    assert name == "items of index idx" and len(explorer) == len(built.index) == 288  # the .npy's training split
+    np.testing.assert_allclose(explorer.X, model.inverse_transform(built.index.vectors()), atol=1e-6)
+    client = TestClient(create_app(explorer))
+    hits = client.get("/api/items/4/neighbours", params={"k": 5}).json()["code"]
+    expected = built.index.query(built.index.vector(4), 6)
+    assert [h["id"] for h in hits["items"]] == [i for i in expected.ids[0] if i != "train:4"][:5]
+    assert hits["score"] == "Euclidean distance"
+
+    read = open_explorer(tmp_path / "idx", DataOptions(str(tmp_path / "rows.npy")))[0]  # --data: the pixels
+    training_split = DataOptions(str(tmp_path / "rows.npy")).load().train.X
+    np.testing.assert_array_equal(read.X[:3], training_split[[int(i.removeprefix("train:")) for i in read.ids[:3]]])
+
+    index(IndexRequest(DataOptions(str(tmp_path / "rows.npy")), out=tmp_path / "cos", model=folder))
+    with pytest.raises(aelab.errors.AelabError, match="give --data: the collection the index was built from"):
+        open_explorer(tmp_path / "cos")
+    index(IndexRequest(DataOptions("digits"), out=tmp_path / "pixels", space="pixels"))
+    with pytest.raises(aelab.errors.AelabError, match="without an auto-encoder"):
+        open_explorer(tmp_path / "pixels")

@@ -10,7 +10,16 @@ from .app import create_app
 from .documents import DocumentExplorer
 from .explorer import Explorer
 
-__all__ = ["DocumentExplorer", "Explorer", "create_app", "is_document_search", "open_explorer", "run"]
+__all__ = [
+    "DocumentExplorer",
+    "Explorer",
+    "create_app",
+    "index_explorer",
+    "is_document_search",
+    "is_index",
+    "open_explorer",
+    "run",
+]
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -36,6 +45,8 @@ def open_explorer(folder, data=None, split: str = "all") -> tuple[Explorer | Doc
     from ..models import PCA, load
     from ..text import DocumentSearch
 
+    if is_index(folder):
+        return index_explorer(folder, data)
     if is_document_search(folder):
         if data is not None:
             raise AelabError(f"{folder} is a document search, which holds its own documents: give no data")
@@ -52,6 +63,65 @@ def open_explorer(folder, data=None, split: str = "all") -> tuple[Explorer | Doc
     ids = None if items.ids is None else np.asarray(items.ids)
     explorer = Explorer(model, items.X, items.y, ids=ids, image_shape=ds.image_shape, name=ds.name)
     return explorer, f"items of {ds.name}"
+
+
+def is_index(folder) -> bool:
+    """Whether ``folder`` is an index folder (``aelab index``'s), not a model."""
+    from pathlib import Path
+
+    from ..search.index import META_FILE
+
+    return (Path(folder) / META_FILE).is_file()
+
+
+def index_explorer(folder, data=None) -> tuple[Explorer, str]:
+    """The explorer over the items of an index folder (its vectors in FAISS or in Milvus), whose
+    searches by code go to the index itself. The items' pixels come from the collection ``data``
+    names (:class:`aelab.jobs.data.DataOptions`; by default the index's own, when it is a built-in
+    data set); items not in it, or all of them without a collection, are what the index's model
+    decodes from their stored codes, where the index keeps codes (not cosine's directions)."""
+    import numpy as np
+
+    from ..errors import AelabError
+    from ..models import PCA
+    from ..search import Index
+    from ..search.collection import collection_pixels
+
+    index = Index.load(folder)
+    model = index.model
+    if model is None or isinstance(model, PCA) or not hasattr(model, "inverse_transform") or index.space != "code":
+        raise AelabError(
+            f"{folder} is an index of {index.space} vectors without an auto-encoder; the explorer serves an index "
+            "of an auto-encoder's codes (aelab index MODEL --data SPEC --out INDEX)"
+        )
+    ids = index.ids
+    try:
+        pixels = collection_pixels(index, None if data is None else data.data, None if data is None else data.data_dir)
+        rows = [pixels(item) for item in ids]
+    except AelabError:
+        if data is not None:
+            raise
+        rows = [None] * len(ids)
+    missing = [i for i, row in enumerate(rows) if row is None]
+    if missing:
+        if index.metric == "cosine":
+            raise AelabError(
+                f"{len(missing):,} items of {folder} are not in "
+                + (f"--data {data.data}" if data is not None else "a collection aelab knows")
+                + "; give --data: the collection the index was built from (a cosine index keeps directions, "
+                "not codes to decode)"
+            )
+        decoded = model.inverse_transform(np.concatenate([index.vector(i) for i in missing]))
+        for i, row in zip(missing, decoded):
+            rows[i] = row
+    shape = tuple(index.info.get("image_shape") or ()) or model.image_shape_
+    name = f"index {getattr(folder, 'name', None) or str(folder).rstrip('/').split('/')[-1]}"
+    codes = None if index.metric == "cosine" else index.vectors()  # the codes themselves, not directions
+    explorer = Explorer(
+        model, np.stack(rows), index.labels, ids, image_shape=shape, name=name, code_index=index, codes=codes
+    )
+    where = getattr(index, "engine", None)
+    return explorer, f"items of {name}" + (f" (vectors in {where.describe()})" if where is not None else "")
 
 
 def run(explorer: Explorer, host: str = "127.0.0.1", port: int = 8000) -> None:

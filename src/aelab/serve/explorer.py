@@ -65,7 +65,28 @@ class Explorer(Items):
     comparison, and cheap) or the pixels themselves (the strong baseline, and the costly one).
     """
 
-    def __init__(self, model, X: np.ndarray, labels=None, ids=None, image_shape=None, name: str = "collection"):
+    #: What each index's metric scores, in words
+    SCORES = {
+        "l2": "Euclidean distance",
+        "cosine": "cosine similarity",
+        "ip": "inner product",
+        "hamming": "differing bits",
+    }
+
+    def __init__(
+        self,
+        model,
+        X: np.ndarray,
+        labels=None,
+        ids=None,
+        image_shape=None,
+        name: str = "collection",
+        code_index: Index | None = None,
+        codes: np.ndarray | None = None,
+    ):
+        """``code_index``: an index of these items' codes, in their order (FAISS or Milvus, as
+        ``aelab index`` built it), that searches by code go to instead of an exact index of its own;
+        ``codes``: the items' codes where they are known (an index's), else the model encodes ``X``."""
         self.model, self.name = model, name
         self.X = np.ascontiguousarray(X, dtype=np.float32)
         n = len(self.X)
@@ -74,7 +95,7 @@ class Explorer(Items):
         self.labels = None if labels is None else [str(v) for v in labels]
         self.ids = [str(i) for i in (range(n) if ids is None else ids)]
         self.image_shape = tuple(image_shape) if image_shape is not None else None
-        self.codes = model.transform(self.X)
+        self.codes = model.transform(self.X) if codes is None else np.asarray(codes, np.float32)
         if self.codes.shape[1] == 2:
             self._code_view, self.view = None, "the 2-D code"
         else:
@@ -90,7 +111,12 @@ class Explorer(Items):
         self.indexes = {
             space: Index.build(vectors, space=space, ids=self.ids, labels=self.labels, kind="exact", metric="l2")
             for space, vectors in self.spaces.items()
+            if not (space == "code" and code_index is not None)
         }
+        if code_index is not None:
+            if len(code_index) != n:
+                raise DataError(f"the index holds {len(code_index)} items, the explorer was given {n}")
+            self.indexes["code"] = code_index
         self._anomaly_scores, self._error_scale = None, None
 
     # --- unusual items -----------------------------------------------------------------------------
@@ -254,7 +280,7 @@ class Explorer(Items):
                     for s, p in zip(found.scores[0], found.positions[0])
                     if p >= 0 and p != skip
                 ][:k]
-                answer[space] = {"items": hits, "ms": round(ms, 3), "score": "Euclidean distance"}
+                answer[space] = {"items": hits, "ms": round(ms, 3), "score": self.SCORES[self.indexes[space].metric]}
             out.append(answer)
         return out
 

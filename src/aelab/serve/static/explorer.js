@@ -95,7 +95,7 @@ function showHits(title, found) {
   side.className = "side";
   for (const space of Object.keys(found)) {
     const column = document.createElement("div");
-    column.innerHTML = `<h4>by ${space} (${found[space].ms.toFixed(2)} ms)</h4>`;
+    column.innerHTML = `<h4>by ${space} (${found[space].score}, ${found[space].ms.toFixed(2)} ms)</h4>`;
     const hits = document.createElement("div");
     hits.className = "hits " + space;
     for (const item of found[space].items) hits.appendChild(figure(item, `${item.label ?? item.id} ${item.score.toFixed(3)}`));
