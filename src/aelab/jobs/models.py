@@ -4,6 +4,7 @@ classifier whose layers come from an auto-encoder or from pre-training (``aelab 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,7 @@ def encode(request: EncodeRequest) -> EncodeResult:
 
 def _encode_table(request: EncodeRequest) -> EncodeResult:
     from ..search import item_prefix
+    from ..search.collection import progress_bar
     from ..search.parquet import CodeBatch, write_codes
 
     require("pyarrow", "export")
@@ -93,14 +95,16 @@ def _encode_table(request: EncodeRequest) -> EncodeResult:
     prefix = item_prefix("all" if request.stream else request.split, request.stream)
 
     def batches():
-        for start, X in source.batches(int(request.batch_size)):
-            stop = start + len(X)
-            yield CodeBatch(
-                model.transform(X),
-                [f"{prefix}{n}" for n in range(start, stop)],
-                None if source.labels is None else source.labels[start:stop],
-                None if source.paths is None else source.paths[start:stop],
-            )
+        with contextlib.closing(progress_bar(source.n, "encoding")) as bar:
+            for start, X in source.batches(int(request.batch_size)):
+                bar.update(len(X))
+                stop = start + len(X)
+                yield CodeBatch(
+                    model.transform(X),
+                    [f"{prefix}{n}" for n in range(start, stop)],
+                    None if source.labels is None else source.labels[start:stop],
+                    None if source.paths is None else source.paths[start:stop],
+                )
 
     about = {"model": type(model).__name__, "data": request.data.data, "split": request.split}
     binary = bool(getattr(model, "binary", False))

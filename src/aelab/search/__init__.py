@@ -1,6 +1,7 @@
 """Search by code: FAISS indexes of codes, PCA scores or pixels; retrieval metrics; whole
 collections indexed, queried, drawn and evaluated."""
 
+from . import milvus  # noqa: F401  (registers its engine with Index.load; pymilvus is imported only when used)
 from .collection import (
     evaluate_indexes,
     index_codes,

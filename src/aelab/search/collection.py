@@ -95,6 +95,13 @@ def new_index(metric: str, kind: str, space: str, *, engine: str | None = None, 
     return new_milvus_index(engine, out, metric=metric, kind=kind, space=space, overwrite=overwrite)
 
 
+def progress_bar(total: int, what: str):
+    """A progress bar over ``total`` items, drawn only on a terminal (tqdm's ``disable=None``)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=what, unit="items", unit_scale=True, dynamic_ncols=True, disable=None)
+
+
 @contextlib.contextmanager
 def _building(index: Index):
     """A build that fails leaves nothing behind (a Milvus build drops its half-filled collection)."""
@@ -159,7 +166,7 @@ def index_collection(
             sample = spread_sample(source, PCA_FIT_SAMPLES) if info.get("stream") else source.rows(0, source.n)
             index.model.fit(sample, image_shape=source.image_shape)
         index.info = dict(info, image_shape=list(source.image_shape) if source.image_shape else None)
-    with _building(index):
+    with _building(index), contextlib.closing(progress_bar(source.n, "indexing")) as bar:
         for start, X in source.batches(int(batch_size)):
             stop = start + len(X)
             index.add(
@@ -168,6 +175,7 @@ def index_collection(
                 None if source.paths is None else source.paths[start:stop],
                 None if source.labels is None else source.labels[start:stop],
             )
+            bar.update(len(X))
         index.save(out, overwrite=adding or overwrite)
     return index
 
@@ -209,12 +217,13 @@ def index_codes(
     elif index.dimension != table.code_size:
         raise DataError(f"{table.path} holds {table.code_size}-D codes but the index holds {index.dimension}-D vectors")
     labelled = None
-    with _building(index):
+    with _building(index), contextlib.closing(progress_bar(table.n, "indexing")) as bar:
         for batch in table.batches(int(batch_size)):
             labels = batch.labels
             if labelled is None:
                 labelled = labels is not None and any(v is not None for v in labels)
             index.add(batch.codes, batch.ids, batch.paths, labels if labelled else None)
+            bar.update(len(batch.ids))
         if not len(index):
             raise DataError(f"{table.path} holds no items")
         index.save(out, overwrite=adding or overwrite)

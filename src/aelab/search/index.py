@@ -43,6 +43,12 @@ VECTORS_FILE, ITEMS_FILE, META_FILE, MODEL_DIR = "vectors.faiss", "items.json", 
 EXACT_FILE = "exact.npy"  # an IVF-PQ index's full vectors, read from disk to re-rank its shortlists
 
 
+#: The engines other than FAISS that an index folder may keep its vectors in, by the name its
+#: ``index.json`` gives: each opens such a folder (``opener(path, checked_meta)``). Each registers
+#: itself here (aelab.search imports them all).
+ENGINES: dict = {}
+
+
 def default_metric(encoder) -> str:
     """The metric of an index over ``encoder``'s vectors when none is named: Hamming distance for
     binary codes, else cosine similarity."""
@@ -441,10 +447,8 @@ class Index:
         path = Path(path)
         meta = read_tagged_folder(path, META_FILE, INDEX_FORMAT, 1, "index", schemas.INDEX_META)
         check_digests(path, meta.get("files"))
-        if "engine" in meta:  # its vectors are in Milvus
-            from .milvus import MilvusIndex
-
-            return MilvusIndex.open(path, meta).finish_loading(path, meta)
+        if "engine" in meta:  # its vectors are in another engine (Milvus), which opens it
+            return ENGINES[meta["engine"]["kind"]](path, meta).finish_loading(path, meta)
         index = cls(meta["metric"], meta["kind"], meta["space"], **meta.get("params", {}))
         index.kind_ = meta.get("built_as", "exact" if meta["kind"] == "auto" else meta["kind"])
         try:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import re
 import secrets
 import shutil
@@ -36,7 +35,7 @@ import numpy as np
 
 from ..errors import DataError, ModelError, ParameterError, require
 from ..storage import atomic_path, folder_file, json_value, save_json
-from .index import INDEX_FORMAT, META_FILE, MODEL_DIR, Index, Neighbours
+from .index import ENGINES, INDEX_FORMAT, META_FILE, MODEL_DIR, Index, Neighbours
 
 SCHEME = "milvus://"
 DEFAULT_PORT = 19530
@@ -249,6 +248,7 @@ class MilvusIndex(Index):
         if self.engine.lite:
             shutil.rmtree(self._staging, ignore_errors=True)
             self._staging, self.client = None, _client(self.engine, path)
+            self._call(self.client.load_collection, self.physical)
         self._folder = path
         self._point_alias(previous)
         return path
@@ -302,7 +302,8 @@ class MilvusIndex(Index):
         index.client = _client(engine, path)
         if not index.client.has_collection(index.physical):
             raise DataError(f"{engine.describe()} has no collection {index.physical}, which {path} names")
-        index._call(index.client.load_collection, index.physical)
+        if "NotLoad" in str(index._call(index.client.get_load_state, index.physical).get("state")):
+            index._call(index.client.load_collection, index.physical)  # loaded as it is, replicas and all, else
         described = index._call(index.client.describe_collection, index.physical)
         vec = next((f for f in described["fields"] if f["name"] == "vec"), None)
         dim = None if vec is None else int(vec.get("params", {}).get("dim", 0))
@@ -373,7 +374,7 @@ class MilvusIndex(Index):
                 limit=k,
                 anns_field="vec",
                 output_fields=["item", "label", "path"],
-                search_params={"metric_type": _METRICS[self.metric]},
+                search_params={"metric_type": _METRICS[self.metric], "params": self._search_params(k)},
             )
             for q, row in enumerate(hits, start):
                 for r, hit in enumerate(row[:k]):
@@ -386,6 +387,15 @@ class MilvusIndex(Index):
         elif self.metric == "hamming":
             scores = np.round(scores)
         return Neighbours(scores, positions, ids, labels if self.labelled else None, paths)
+
+    def _search_params(self, k: int) -> dict:
+        """How wide an approximate search looks: HNSW's ef (the index's ``ef_search``, at least k), an
+        IVF index's cells (``n_probe``, else 64)."""
+        if self.kind == "hnsw":
+            return {"ef": max(int(self.ef_search), k)}
+        if self.kind in ("ivf", "ivfpq"):
+            return {"nprobe": int(self.n_probe or 64)}
+        return {}
 
     def _all_items(self):
         """Every row's id, label and path in position order (read from the collection once)."""
@@ -448,5 +458,4 @@ def new_index(engine_url: str, out, *, metric: str, kind: str, space: str, overw
     return MilvusIndex.create(Engine.parse(engine_url), out, metric, kind, space, overwrite)
 
 
-def is_milvus_url(text) -> bool:
-    return isinstance(text, (str, os.PathLike)) and str(text).startswith(SCHEME)
+ENGINES["milvus"] = MilvusIndex.open
