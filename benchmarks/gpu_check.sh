@@ -7,14 +7,15 @@
 #      (--compile), each as a ratio to float32 in the same run;
 #   4. conv: the same for the default convolutional auto-encoder;
 #   5. streaming: benchmarks/streaming.py's speed table (memory-mapped .npy, WebDataset shards,
-#      an image folder, against in memory) on the GPU.
+#      an image folder, against in memory) on the GPU;
+#   6. profile: ten steps of the default recipe under torch.profiler, kernel time against wall time.
 # Usage: benchmarks/gpu_check.sh [MNIST_DIR] [EPOCHS] [PARTS]
-#   (defaults: ../shared/data/mnist, 10, "tests recipe variants conv streaming")
+#   (defaults: ../shared/data/mnist, 10, "tests recipe variants conv profile streaming")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MNIST_DIR="${1:-../shared/data/mnist}"
 EPOCHS="${2:-10}"
-PARTS="${3:-tests recipe variants conv streaming}"
+PARTS="${3:-tests recipe variants conv profile streaming}"
 PYTHON="${PYTHON:-.venv/bin/python}"
 
 if [[ " $PARTS " == *" tests "* ]]; then
@@ -108,6 +109,36 @@ for part, what, estimator in (
             f"{torch.cuda.max_memory_allocated() / 2**20:>8.0f}",
             flush=True,
         )
+
+if "profile" in parts:
+    # where a step's time goes: the kernels' own time against the wall time of ten steps (the gaps
+    # are launches, Python and waits on the host)
+    from torch.profiler import ProfilerActivity, profile
+
+    from aelab.training import loop
+
+    step, seen = loop._Stepper.step, {"n": 0, "prof": None}
+
+    def profiled(self, loss):
+        if seen["n"] == 20:  # after warm-up: ten steps under the profiler
+            torch.cuda.synchronize()
+            seen["prof"] = profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]).__enter__()
+            seen["t"] = time.perf_counter()
+        step(self, loss)
+        seen["n"] += 1
+        if seen["n"] == 30:
+            torch.cuda.synchronize()
+            wall = time.perf_counter() - seen["t"]
+            seen["prof"].__exit__(None, None, None)
+            events = seen["prof"].key_averages()
+            kernels = sum(e.self_device_time_total for e in events) / 1e6
+            print(f"\nten steps of the default recipe: {wall * 1e3:.1f} ms wall, {kernels * 1e3:.1f} ms in kernels "
+                  f"({kernels / wall:.1%}); the busiest:", flush=True)
+            print(events.table(sort_by="self_device_time_total", row_limit=12), flush=True)
+
+    loop._Stepper.step = profiled
+    aelab.AutoEncoder(device="cuda", random_state=0, epochs=1).fit(ds.train.X[:20000])
+    loop._Stepper.step = step
 
 if "streaming" in parts:
     print("\nstreamed against in memory, on the GPU:", flush=True)

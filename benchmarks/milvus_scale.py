@@ -57,8 +57,11 @@ def main() -> None:
 
     def report(name, seconds, index, truth=None):
         found, median, p95 = latency(index, Q)
-        print(f"{name:<22} {seconds:>8.1f} {recall(found, truth if truth is not None else found):>9.4f} "
-              f"{median:>9.3f} {p95:>7.3f}", flush=True)
+        print(
+            f"{name:<22} {seconds:>8.1f} {recall(found, truth if truth is not None else found):>9.4f} "
+            f"{median:>9.3f} {p95:>7.3f}",
+            flush=True,
+        )
         return found
 
     t = time.perf_counter()

@@ -95,6 +95,9 @@ class Rows:
         if partners is not None:  # both read as one batch, then split
             joined = [torch.cat([p, q]) for p, q in zip(positions, partners)]
             return ((x[: len(p)], x[len(p) :]) for (x, *_), p in zip(self.batches(joined), positions))
+        if not self.stream and positions and self.device.type != "cpu":  # the epoch's rows sent in one copy
+            on_device = torch.cat(positions).to(self.device, non_blocking=True)
+            positions = list(torch.split(on_device, [len(p) for p in positions]))
         workers = getattr(self.X, "workers", 0) if self.stream else 0
         if not workers:
             return map(self.take, positions)
