@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from index_scale import codes
 
 from aelab.search import Index
 from aelab.search.milvus import Engine, MilvusIndex
+from index_scale import codes
 
 BATCH = 50_000
 
