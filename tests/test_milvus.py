@@ -154,3 +154,18 @@ def test_unreachable_servers_and_tampered_folders_are_one_line(models, tmp_path)
     shutil.rmtree(tmp_path / "idx" / "codes.db")
     missing = run_cli("search", tmp_path / "idx", "--query", "train:0")
     assert missing.returncode == 1 and "codes.db is missing" in missing.stderr
+
+
+def test_without_the_milvus_extra_the_command_names_it(models, tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['pymilvus'] = None; from aelab.cli import main; "
+        f"sys.exit(main(['index', {str(models / 'ae')!r}, '--data', 'digits', '--out', {str(tmp_path / 'x')!r}, "
+        "'--engine', 'milvus://codes.db/digits']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 1 and done.stderr.strip().endswith("pip install 'aelab[milvus]'")
+    assert len(done.stderr.splitlines()) == 1 and not (tmp_path / "x").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

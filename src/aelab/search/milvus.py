@@ -139,9 +139,15 @@ class MilvusIndex(Index):
         index = cls(engine, metric, kind, space)
         out = Path(out)
         if engine.lite:
+            require("pymilvus", "milvus")
+            require("milvus_lite", "milvus")  # before anything is made on disk
             out.parent.mkdir(parents=True, exist_ok=True)
             index._staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".milvus", dir=out.parent))
-            index.client = _client(engine, index._staging)
+            try:
+                index.client = _client(engine, index._staging)
+            except BaseException:
+                shutil.rmtree(index._staging, ignore_errors=True)
+                raise
         else:
             index.client = _client(engine, None)
             taken = index.client.has_collection(engine.collection) or engine.collection in _aliases(index.client)
