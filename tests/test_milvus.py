@@ -13,7 +13,7 @@ import aelab
 from aelab.errors import AelabError
 from aelab.jobs import DataOptions, IndexRequest, index
 from aelab.search import Index
-from aelab.search.milvus import Engine
+from aelab.search.milvus import Engine, MilvusIndex
 
 pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
@@ -169,3 +169,19 @@ def test_without_the_milvus_extra_the_command_names_it(models, tmp_path):
     assert done.returncode == 1 and done.stderr.strip().endswith("pip install 'aelab[milvus]'")
     assert len(done.stderr.splitlines()) == 1 and not (tmp_path / "x").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_server_rebuild_moves_the_alias_and_drops_the_old_collection(models, tmp_path):
+    """What a rebuild on a server does once its folder is written, tried on one Milvus Lite database:
+    the alias moves to the new collection, and the one it named before is dropped."""
+    first = _built(tmp_path / "idx", models / "ae", "milvus://codes.db/digits")
+    client, old = first.client, first.physical
+    assert client.describe_alias("digits")["collection_name"] == old
+    second = MilvusIndex(first.engine, "cosine", "exact", "code")
+    second.client, second.physical = client, "digits_rebuilt"
+    second.add(np.eye(6, dtype=np.float32), labels=list(range(6)))
+    second._point_alias(previous=old)
+    assert client.describe_alias("digits")["collection_name"] == "digits_rebuilt"
+    assert not client.has_collection(old)
+    assert [h["pk"] for h in client.search("digits", data=[[0, 0, 1.0, 0, 0, 0]], limit=1, anns_field="vec")[0]] == [2]
+    first.close()
