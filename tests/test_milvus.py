@@ -185,3 +185,25 @@ def test_a_server_rebuild_moves_the_alias_and_drops_the_old_collection(models, t
     assert not client.has_collection(old)
     assert [h["pk"] for h in client.search("digits", data=[[0, 0, 1.0, 0, 0, 0]], limit=1, anns_field="vec")[0]] == [2]
     first.close()
+
+
+def test_a_lite_database_open_in_another_process_is_one_line(models, tmp_path):
+    import subprocess
+    import sys
+
+    _built(tmp_path / "idx", models / "ae", "milvus://codes.db/digits").close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"from aelab.search import Index; Index.load({str(tmp_path / 'idx')!r}); input()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(100):  # until it holds the database
+            refused = run_cli("search", tmp_path / "idx", "--query", "train:0")
+            if refused.returncode:
+                break
+        assert refused.returncode == 1 and "is another process using it?" in refused.stderr
+        assert len(refused.stderr.splitlines()) == 1
+    finally:
+        holder.communicate("\n", timeout=30)

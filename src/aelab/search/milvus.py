@@ -94,7 +94,7 @@ def _client(engine: Engine, folder: Path | None):
     """A connected MilvusClient, or one line saying why not."""
     pymilvus = require("pymilvus", "milvus")
     # its notes and its own reports of the errors that aelab tells in one line are not the user's
-    for name in ("pymilvus", "grpc._server"):  # and Milvus Lite's server, in this process, on calls it lacks
+    for name in ("pymilvus", "grpc._server", "milvus_lite"):  # and Milvus Lite's own, in this process
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     if engine.lite:
         require("milvus_lite", "milvus")
@@ -102,6 +102,11 @@ def _client(engine: Engine, folder: Path | None):
     try:
         return pymilvus.MilvusClient(uri, timeout=10)
     except pymilvus.MilvusException as exc:
+        if engine.lite:  # what fails to open a local database is, most often, its lock held by another process
+            raise DataError(
+                f"cannot open Milvus Lite {engine.lite} in {folder}: is another process using it? (Milvus Lite lets "
+                "one process at a time open a database: stop that one, an aelab serve of it say, and run again)"
+            ) from None
         raise DataError(f"cannot reach {engine.describe()}: {_reason(exc)}") from None
 
 
