@@ -85,3 +85,29 @@ def test_streamed_folder_keeps_paths_and_refusals_are_one_line(models, tmp_path)
         refused = run_cli(*args)
         assert refused.returncode == 1 and says in refused.stderr and len(refused.stderr.splitlines()) == 1, args
     assert not (tmp_path / "x").exists() and not (tmp_path / "c.npy").exists()
+
+
+def test_a_table_indexes_without_a_model_and_its_bad_rows_are_one_line(tmp_path):
+    """Without a model the items are found by their ids; a row without an id, an id twice or a code
+    that is not a number is refused in one line, and nothing is written."""
+    codes = np.random.default_rng(0).random((50, 4), dtype=np.float32)
+    flat = pa.array(codes.ravel(), pa.float32())
+    table = pa.table({"id": [f"doc{i}" for i in range(50)], "code": pa.FixedSizeListArray.from_arrays(flat, 4)})
+    pq.write_table(table, tmp_path / "codes.parquet")
+    done = run_cli("index", "--from", tmp_path / "codes.parquet", "--out", tmp_path / "idx")
+    assert done.returncode == 0, done.stderr
+    found = run_cli("search", tmp_path / "idx", "--query", "doc7", "-k", "2", "--json")
+    assert found.returncode == 0, found.stderr
+    assert [n["id"] for n in __import__("json").loads(found.stdout)["neighbours"]][0] == "doc7"
+
+    two = pa.FixedSizeListArray.from_arrays(pa.array([0.0, 1.0, 1.0, 0.0], pa.float32()), 2)
+    nan = pa.FixedSizeListArray.from_arrays(pa.array([0.0, float("nan"), 1.0, 0.0], pa.float32()), 2)
+    for name, columns, says in [
+        ("null-id", {"id": pa.array([None, "b"], pa.string()), "code": two}, "without an id"),
+        ("same-id", {"id": ["a", "a"], "code": two}, "given twice"),
+        ("nan-code", {"id": ["a", "b"], "code": nan}, "NaN"),
+    ]:
+        pq.write_table(pa.table(columns), tmp_path / f"{name}.parquet")
+        refused = run_cli("index", "--from", tmp_path / f"{name}.parquet", "--out", tmp_path / name)
+        assert refused.returncode == 1 and says in refused.stderr and len(refused.stderr.splitlines()) == 1, name
+        assert not (tmp_path / name).exists()

@@ -211,9 +211,9 @@ def index_codes(
         metric = metric or ("hamming" if table.binary else "cosine")
         index = new_index(metric, kind, "code", engine=engine, out=out, overwrite=overwrite)
         index.model = encoder
-        index.info = {"codes": table.path.name[:200], "image_shape": list(encoder.image_shape_ or []) or None}
-        if encoder is None:
-            index.info.pop("image_shape")
+        index.info = {"codes": table.path.name[:200]}
+        if encoder is not None and encoder.image_shape_:
+            index.info["image_shape"] = list(encoder.image_shape_)
     elif index.dimension != table.code_size:
         raise DataError(f"{table.path} holds {table.code_size}-D codes but the index holds {index.dimension}-D vectors")
     labelled = None
