@@ -67,6 +67,20 @@ def idx_folder(tmp_path) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def digits_models(tmp_path_factory):
+    """Two small auto-encoders of the built-in digits, saved as folders: ``ae`` (6-D codes) and
+    ``bits`` (16-bit binary codes)."""
+    import aelab
+
+    folder = tmp_path_factory.mktemp("digits-models")
+    X = aelab.datasets.load("digits").train.X
+    aelab.AutoEncoder(n_components=6, hidden_layer_sizes=(16,), epochs=2, random_state=0).fit(X).save(folder / "ae")
+    bits = aelab.AutoEncoder(n_components=16, hidden_layer_sizes=(16,), binary=True, epochs=2, random_state=0)
+    bits.fit(X).save(folder / "bits")
+    return folder
+
+
 FAST_AE = dict(hidden_layer_sizes=(32, 16), epochs=8, batch_size=32, random_state=0)
 
 

@@ -21,25 +21,14 @@ pytest.importorskip("milvus_lite")
 from conftest import run_cli  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("milvus-models")
-    X = aelab.datasets.load("digits").train.X
-    aelab.AutoEncoder(n_components=6, hidden_layer_sizes=(16,), epochs=2, random_state=0).fit(X).save(folder / "ae")
-    aelab.AutoEncoder(n_components=16, hidden_layer_sizes=(16,), binary=True, epochs=2, random_state=0).fit(X).save(
-        folder / "bits"
-    )
-    return folder
-
-
 def _built(out, model, engine=None, **kw):
     return index(IndexRequest(DataOptions("digits"), out=out, model=model, engine=engine, **kw)).index
 
 
 @pytest.mark.parametrize("model, metric", [("ae", None), ("ae", "l2"), ("ae", "ip"), ("bits", None)])
-def test_milvus_lite_finds_the_top_10_of_the_exact_faiss_index(models, tmp_path, model, metric):
-    milvus = _built(tmp_path / "milvus", models / model, "milvus://codes.db/digits", metric=metric)
-    faiss = _built(tmp_path / "faiss", models / model, metric=metric)
+def test_milvus_lite_finds_the_top_10_of_the_exact_faiss_index(digits_models, tmp_path, model, metric):
+    milvus = _built(tmp_path / "milvus", digits_models / model, "milvus://codes.db/digits", metric=metric)
+    faiss = _built(tmp_path / "faiss", digits_models / model, metric=metric)
     milvus.close()
     reopened = Index.load(tmp_path / "milvus")  # from its folder, as aelab search opens it
     queries = faiss.encode(aelab.datasets.load("digits").test.X[:50])
@@ -56,9 +45,9 @@ def test_milvus_lite_finds_the_top_10_of_the_exact_faiss_index(models, tmp_path,
     reopened.close()
 
 
-def test_search_evaluate_and_add_work_unchanged_and_a_rebuild_replaces_it(models, tmp_path):
+def test_search_evaluate_and_add_work_unchanged_and_a_rebuild_replaces_it(digits_models, tmp_path):
     engine = "milvus://codes.db/digits"
-    done = run_cli("index", models / "ae", "--data", "digits", "--out", tmp_path / "idx", "--engine", engine)
+    done = run_cli("index", digits_models / "ae", "--data", "digits", "--out", tmp_path / "idx", "--engine", engine)
     assert done.returncode == 0, done.stderr
     found = run_cli("search", tmp_path / "idx", "--query", "train:5", "-k", "3", "--json")
     assert found.returncode == 0, found.stderr
@@ -75,11 +64,11 @@ def test_search_evaluate_and_add_work_unchanged_and_a_rebuild_replaces_it(models
     assert len(grown) == 1797 and grown.ids[-1] == "digits/test:359"
     grown.close()
 
-    refused = run_cli("index", models / "ae", "--data", "digits", "--out", tmp_path / "idx", "--engine", engine)
+    refused = run_cli("index", digits_models / "ae", "--data", "digits", "--out", tmp_path / "idx", "--engine", engine)
     assert refused.returncode == 1 and "--overwrite" in refused.stderr
     rebuilt = run_cli(
         "index",
-        models / "ae",
+        digits_models / "ae",
         "--data",
         "digits",
         "--split",
@@ -98,8 +87,8 @@ def test_search_evaluate_and_add_work_unchanged_and_a_rebuild_replaces_it(models
     again.close()
 
 
-def test_a_failed_build_leaves_the_previous_index_searchable(models, tmp_path, monkeypatch):
-    _built(tmp_path / "idx", models / "ae", "milvus://codes.db/digits").close()
+def test_a_failed_build_leaves_the_previous_index_searchable(digits_models, tmp_path, monkeypatch):
+    _built(tmp_path / "idx", digits_models / "ae", "milvus://codes.db/digits").close()
     from aelab.search.milvus import MilvusIndex
 
     def broken(self, *args, **kw):
@@ -107,7 +96,7 @@ def test_a_failed_build_leaves_the_previous_index_searchable(models, tmp_path, m
 
     monkeypatch.setattr(MilvusIndex, "save", broken)
     with pytest.raises(AelabError, match="disk"):
-        _built(tmp_path / "idx", models / "ae", "milvus://codes.db/digits", split="test", overwrite=True)
+        _built(tmp_path / "idx", digits_models / "ae", "milvus://codes.db/digits", split="test", overwrite=True)
     monkeypatch.undo()
     kept = Index.load(tmp_path / "idx")
     assert len(kept) == 1437 and kept.query(kept.vector(3), 1).ids[0][0] == "train:3"
@@ -130,14 +119,21 @@ def test_a_malformed_engine_url_is_one_line(url, says):
         Engine.parse(url)
 
 
-def test_unreachable_servers_and_tampered_folders_are_one_line(models, tmp_path):
+def test_unreachable_servers_and_tampered_folders_are_one_line(digits_models, tmp_path):
     unreachable = run_cli(
-        "index", models / "ae", "--data", "digits", "--out", tmp_path / "x", "--engine", "milvus://127.0.0.1:9/digits"
+        "index",
+        digits_models / "ae",
+        "--data",
+        "digits",
+        "--out",
+        tmp_path / "x",
+        "--engine",
+        "milvus://127.0.0.1:9/digits",
     )
     assert unreachable.returncode == 1 and "cannot reach Milvus at 127.0.0.1:9" in unreachable.stderr
     assert len(unreachable.stderr.splitlines()) == 1 and not (tmp_path / "x").exists()
 
-    _built(tmp_path / "idx", models / "ae", "milvus://codes.db/digits").close()
+    _built(tmp_path / "idx", digits_models / "ae", "milvus://codes.db/digits").close()
     meta_file = tmp_path / "idx" / "index.json"
     meta = json.loads(meta_file.read_text())
     for change, says in [
@@ -156,13 +152,13 @@ def test_unreachable_servers_and_tampered_folders_are_one_line(models, tmp_path)
     assert missing.returncode == 1 and "codes.db is missing" in missing.stderr
 
 
-def test_without_the_milvus_extra_the_command_names_it(models, tmp_path):
+def test_without_the_milvus_extra_the_command_names_it(digits_models, tmp_path):
     import subprocess
     import sys
 
     code = (
         "import sys; sys.modules['pymilvus'] = None; from aelab.cli import main; "
-        f"sys.exit(main(['index', {str(models / 'ae')!r}, '--data', 'digits', '--out', {str(tmp_path / 'x')!r}, "
+        f"sys.exit(main(['index', {str(digits_models / 'ae')!r}, '--data', 'digits', '--out', {str(tmp_path / 'x')!r}, "
         "'--engine', 'milvus://codes.db/digits']))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -171,10 +167,10 @@ def test_without_the_milvus_extra_the_command_names_it(models, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
-def test_a_server_rebuild_moves_the_alias_and_drops_the_old_collection(models, tmp_path):
+def test_a_server_rebuild_moves_the_alias_and_drops_the_old_collection(digits_models, tmp_path):
     """What a rebuild on a server does once its folder is written, tried on one Milvus Lite database:
     the alias moves to the new collection, and the one it named before is dropped."""
-    first = _built(tmp_path / "idx", models / "ae", "milvus://codes.db/digits")
+    first = _built(tmp_path / "idx", digits_models / "ae", "milvus://codes.db/digits")
     client, old = first.client, first.physical
     assert client.describe_alias("digits")["collection_name"] == old
     second = MilvusIndex(first.engine, "cosine", "exact", "code")
@@ -187,11 +183,11 @@ def test_a_server_rebuild_moves_the_alias_and_drops_the_old_collection(models, t
     first.close()
 
 
-def test_a_lite_database_open_in_another_process_is_one_line(models, tmp_path):
+def test_a_lite_database_open_in_another_process_is_one_line(digits_models, tmp_path):
     import subprocess
     import sys
 
-    _built(tmp_path / "idx", models / "ae", "milvus://codes.db/digits").close()
+    _built(tmp_path / "idx", digits_models / "ae", "milvus://codes.db/digits").close()
     holder = subprocess.Popen(
         [sys.executable, "-c", f"from aelab.search import Index; Index.load({str(tmp_path / 'idx')!r}); input()"],
         stdin=subprocess.PIPE,

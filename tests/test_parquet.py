@@ -16,23 +16,14 @@ pd = pytest.importorskip("pandas")
 from conftest import run_cli  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("models")
-    X = aelab.datasets.load("digits").train.X
-    aelab.AutoEncoder(n_components=5, hidden_layer_sizes=(16,), epochs=2, random_state=0).fit(X).save(folder / "ae")
-    aelab.AutoEncoder(n_components=16, hidden_layer_sizes=(16,), binary=True, epochs=2, random_state=0).fit(X).save(
-        folder / "bits"
+def test_codes_table_reads_back_in_pyarrow_and_pandas(digits_models, tmp_path):
+    result = encode(
+        EncodeRequest(digits_models / "ae", DataOptions("digits"), tmp_path / "codes.parquet", batch_size=500)
     )
-    return folder
-
-
-def test_codes_table_reads_back_in_pyarrow_and_pandas(models, tmp_path):
-    result = encode(EncodeRequest(models / "ae", DataOptions("digits"), tmp_path / "codes.parquet", batch_size=500))
     ds = aelab.datasets.load("digits")
-    expected = aelab.load(models / "ae").transform(ds.test.X)
+    expected = aelab.load(digits_models / "ae").transform(ds.test.X)
     table = pq.read_table(tmp_path / "codes.parquet")
-    assert table.schema.field("code").type == pa.list_(pa.float32(), 5)
+    assert table.schema.field("code").type == pa.list_(pa.float32(), 6)
     assert pq.ParquetFile(tmp_path / "codes.parquet").metadata.num_row_groups == 1  # 360 rows: one batch
     np.testing.assert_array_equal(np.stack(table.column("code").to_pylist()), expected)
     frame = pd.read_parquet(tmp_path / "codes.parquet")
@@ -40,17 +31,17 @@ def test_codes_table_reads_back_in_pyarrow_and_pandas(models, tmp_path):
     assert result.n == len(frame) == len(ds.test.X)
 
 
-def test_bits_are_packed_bytes_and_index_from_the_table_as_from_the_data(models, tmp_path):
-    encode(EncodeRequest(models / "bits", DataOptions("digits"), tmp_path / "bits.parquet", split="train"))
+def test_bits_are_packed_bytes_and_index_from_the_table_as_from_the_data(digits_models, tmp_path):
+    encode(EncodeRequest(digits_models / "bits", DataOptions("digits"), tmp_path / "bits.parquet", split="train"))
     table = pq.read_table(tmp_path / "bits.parquet")
     assert table.schema.field("code").type == pa.binary(2)
-    bits = aelab.load(models / "bits").transform(aelab.datasets.load("digits").train.X)
+    bits = aelab.load(digits_models / "bits").transform(aelab.datasets.load("digits").train.X)
     assert table.column("code")[0].as_py() == np.packbits(bits[0].astype(bool)).tobytes()
 
     from_table = index(
-        IndexRequest(None, out=tmp_path / "from-table", model=models / "bits", codes=tmp_path / "bits.parquet")
+        IndexRequest(None, out=tmp_path / "from-table", model=digits_models / "bits", codes=tmp_path / "bits.parquet")
     )
-    from_data = index(IndexRequest(DataOptions("digits"), out=tmp_path / "from-data", model=models / "bits"))
+    from_data = index(IndexRequest(DataOptions("digits"), out=tmp_path / "from-data", model=digits_models / "bits"))
     assert from_table.index.metric == "hamming" and from_table.index.ids == from_data.index.ids
     queries = from_data.index.encode(aelab.datasets.load("digits").test.X[:20])
     a, b = from_table.index.query(queries, 10), from_data.index.query(queries, 10)
@@ -58,14 +49,14 @@ def test_bits_are_packed_bytes_and_index_from_the_table_as_from_the_data(models,
     assert a.labels.tolist() == b.labels.tolist()
 
 
-def test_streamed_folder_keeps_paths_and_refusals_are_one_line(models, tmp_path):
+def test_streamed_folder_keeps_paths_and_refusals_are_one_line(digits_models, tmp_path):
     folder = tmp_path / "shapes"
     rng = np.random.default_rng(0)
     for label in ("round", "square"):
         (folder / label).mkdir(parents=True)
         for i in range(3):
             Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(folder / label / f"{i}.png")
-    done = run_cli("encode", models / "ae", "--data", folder, "--stream", "--out", tmp_path / "shapes.parquet")
+    done = run_cli("encode", digits_models / "ae", "--data", folder, "--stream", "--out", tmp_path / "shapes.parquet")
     assert done.returncode == 0, done.stderr
     frame = pd.read_parquet(tmp_path / "shapes.parquet")
     assert frame["id"].tolist() == [f"row:{i}" for i in range(6)]
@@ -76,11 +67,23 @@ def test_streamed_folder_keeps_paths_and_refusals_are_one_line(models, tmp_path)
     for args, says in [
         (("index", "--from", tmp_path / "other.parquet", "--out", tmp_path / "x"), "has no column 'code'"),
         (
-            ("index", models / "ae", "--from", tmp_path / "shapes.parquet", "--space", "pca", "--out", tmp_path / "x"),
+            (
+                "index",
+                digits_models / "ae",
+                "--from",
+                tmp_path / "shapes.parquet",
+                "--space",
+                "pca",
+                "--out",
+                tmp_path / "x",
+            ),
             "--from",
         ),
-        (("index", models / "bits", "--from", tmp_path / "shapes.parquet", "--out", tmp_path / "x"), "16-D binary"),
-        (("encode", models / "ae", "--data", folder, "--stream", "--out", tmp_path / "c.npy"), "FILE.parquet"),
+        (
+            ("index", digits_models / "bits", "--from", tmp_path / "shapes.parquet", "--out", tmp_path / "x"),
+            "16-D binary",
+        ),
+        (("encode", digits_models / "ae", "--data", folder, "--stream", "--out", tmp_path / "c.npy"), "FILE.parquet"),
     ]:
         refused = run_cli(*args)
         assert refused.returncode == 1 and says in refused.stderr and len(refused.stderr.splitlines()) == 1, args
