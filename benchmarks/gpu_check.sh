@@ -8,14 +8,15 @@
 #   4. conv: the same for the default convolutional auto-encoder;
 #   5. streaming: benchmarks/streaming.py's speed table (memory-mapped .npy, WebDataset shards,
 #      an image folder, against in memory) on the GPU;
-#   6. profile: ten steps of the default recipe under torch.profiler, kernel time against wall time.
+#   6. encode: images encoded per second, from memory and from a memory-mapped .npy;
+#   7. profile: ten steps of the default recipe under torch.profiler, kernel time against wall time.
 # Usage: benchmarks/gpu_check.sh [MNIST_DIR] [EPOCHS] [PARTS]
-#   (defaults: ../shared/data/mnist, 10, "tests recipe variants conv profile streaming")
+#   (defaults: ../shared/data/mnist, 10, "tests recipe variants conv encode profile streaming")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MNIST_DIR="${1:-../shared/data/mnist}"
 EPOCHS="${2:-10}"
-PARTS="${3:-tests recipe variants conv profile streaming}"
+PARTS="${3:-tests recipe variants conv encode profile streaming}"
 PYTHON="${PYTHON:-.venv/bin/python}"
 
 if [[ " $PARTS " == *" tests "* ]]; then
@@ -109,6 +110,35 @@ for part, what, estimator in (
             f"{torch.cuda.max_memory_allocated() / 2**20:>8.0f}",
             flush=True,
         )
+
+if "encode" in parts:
+    # encoding (transform, aelab encode, aelab index) from memory and from a memory-mapped .npy
+    import tempfile
+
+    import numpy as np
+
+    model = aelab.AutoEncoder(device=device.type, random_state=0, epochs=1).fit(ds.train.X[:10000])
+    X = np.concatenate([ds.train.X] * 4)  # 240,000 images
+    model.transform(X[:8192])  # warm-up
+
+    def images_per_s(read) -> float:
+        torch.cuda.synchronize()
+        started = time.perf_counter()
+        for start in range(0, len(X), 65536):
+            model.transform(read(start, start + 65536))
+        torch.cuda.synchronize()
+        return len(X) / (time.perf_counter() - started)
+
+    in_memory = images_per_s(lambda a, b: X[a:b])
+    with tempfile.TemporaryDirectory() as folder:
+        np.save(f"{folder}/x.npy", X)
+        mapped = np.load(f"{folder}/x.npy", mmap_mode="r")
+        from_file = images_per_s(lambda a, b: np.asarray(mapped[a:b]))
+    print(
+        f"\nencoding 240,000 MNIST images: {in_memory:,.0f} images/s from memory, {from_file:,.0f} from a "
+        "memory-mapped .npy (target: 2,000,000)",
+        flush=True,
+    )
 
 if "profile" in parts:
     # where a step's time goes: the kernels' own time against the wall time of ten steps (the gaps

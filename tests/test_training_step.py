@@ -77,3 +77,18 @@ def test_no_step_synchronizes_with_the_gpu(monkeypatch, terms):
     X = np.random.default_rng(0).random((320, 20), dtype=np.float32)
     params = dict(n_components=3, hidden_layer_sizes=(16,), batch_size=16, epochs=1, random_state=0, device="cuda")
     aelab.AutoEncoder(**{**params, **terms}).fit(X)
+
+
+def test_a_memory_mapped_array_encodes_without_a_warning(tmp_path):
+    """Codes of a read-only memory-mapped .npy (as aelab encode and index read big files): the same
+    as of the array in memory, and no warning from torch about arrays it cannot write."""
+    import warnings
+
+    X = np.random.default_rng(0).random((300, 20), dtype=np.float32)
+    np.save(tmp_path / "x.npy", X)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    model = aelab.AutoEncoder(n_components=3, hidden_layer_sizes=(16,), epochs=1, random_state=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        codes = model.transform(mapped)
+    np.testing.assert_array_equal(codes, model.transform(X))

@@ -517,8 +517,10 @@ def apply_in_batches(fn, A: np.ndarray, chunk: int = 8192, device="cpu") -> np.n
     parts = []
     with torch.no_grad():
         for i in range(0, len(A), chunk):
-            x = rows_to(torch.from_numpy(np.ascontiguousarray(A[i : i + chunk], dtype=np.float32)), device)
-            parts.append(fn(x).float().cpu().numpy())
+            block = np.ascontiguousarray(A[i : i + chunk], dtype=np.float32)
+            if not block.flags.writeable:  # a read-only memory map's rows: torch takes a copy it may write
+                block = block.copy()
+            parts.append(fn(rows_to(torch.from_numpy(block), device)).float().cpu().numpy())
     return np.concatenate(parts).astype(np.float32, copy=False)
 
 
