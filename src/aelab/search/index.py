@@ -139,17 +139,11 @@ class Index:
             raise DataError(f"nothing to add: the vectors are empty (shape {V.shape})")
         if not self.ids:
             self._check_directions(V, "vector of the index")
-        ids = [str(len(self.ids) + i) for i in range(n)] if ids is None else [str(i) for i in ids]
-        paths = [None] * n if paths is None else [None if p is None else str(p) for p in paths]
-        if len(ids) != n or len(paths) != n or (labels is not None and len(labels) != n):
-            raise DataError(f"{n} vectors need {n} ids, paths and labels")
+        ids, paths = self._item_fields(n, len(self.ids), ids, paths, labels)
         repeated = _repeated(self.ids + ids)
         if repeated is not None:
             raise DataError(f"the item id {repeated!r} is given twice; every item of an index needs an id of its own")
-        if labels is None and self.labels is not None and n:
-            raise DataError("this index has labels: give labels for the added items too")
-        if labels is not None and self.labels is None and self.ids:
-            raise DataError("this index was built without labels; cannot add labelled items")
+        check_labelled(None if not self.ids else self.labels is not None, labels)
         if self.faiss_index is None:
             self.faiss_index = self.new_faiss_index(V)
         elif width != self.dimension:
@@ -165,6 +159,16 @@ class Index:
             self.labels = (self.labels or []) + [json_value(v) for v in labels]
         self._positions = None
         return self
+
+    @staticmethod
+    def _item_fields(n: int, first: int, ids, paths, labels) -> tuple[list[str], list[str | None]]:
+        """The ids (by default their positions from ``first``) and paths of ``n`` items being added,
+        as text, checked to be one per item, as the labels are."""
+        ids = [str(first + i) for i in range(n)] if ids is None else [str(i) for i in ids]
+        paths = [None] * n if paths is None else [None if p is None else str(p) for p in paths]
+        if len(ids) != n or len(paths) != n or (labels is not None and len(labels) != n):
+            raise DataError(f"{n} vectors need {n} ids, paths and labels")
+        return ids, paths
 
     def prepared(self, vectors) -> np.ndarray:
         """Vectors as FAISS takes them: float32 rows (normalised, for cosine), or bits packed into
@@ -290,7 +294,10 @@ class Index:
         self._check_directions(V, "query")
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ParameterError(f"the number of neighbours (-k) must be a whole number >= 1, not {k!r}")
-        k = min(int(k), len(self))
+        return self._nearest(V, min(int(k), len(self)))
+
+    def _nearest(self, V: np.ndarray, k: int) -> Neighbours:
+        """The ``k`` nearest items of the checked, prepared queries ``V`` (``k`` at most the items)."""
         if self._reranks:
             scores, positions = self._reranked(V, k)
         else:
@@ -568,6 +575,18 @@ def _exact_file(path: Path, count: int, dimension: int) -> np.ndarray:
             "build the index again"
         )
     return np.load(file, mmap_mode="r", allow_pickle=False)
+
+
+def check_labelled(labelled: bool | None, labels) -> None:
+    """Items added to an index come with labels exactly when its items have them (``labelled``;
+    None for an index with no items yet)."""
+    if labelled is None or labelled == (labels is not None):
+        return
+    raise DataError(
+        "this index has labels: give labels for the added items too"
+        if labelled
+        else "this index was built without labels; cannot add labelled items"
+    )
 
 
 def _repeated(ids: list[str]) -> str | None:

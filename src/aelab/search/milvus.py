@@ -35,7 +35,7 @@ import numpy as np
 
 from ..errors import DataError, ModelError, ParameterError, require
 from ..storage import atomic_path, folder_file, json_value, save_json
-from .index import ENGINES, INDEX_FORMAT, META_FILE, MODEL_DIR, Index, Neighbours
+from .index import ENGINES, INDEX_FORMAT, META_FILE, MODEL_DIR, Index, Neighbours, check_labelled
 
 SCHEME = "milvus://"
 DEFAULT_PORT = 19530
@@ -166,22 +166,13 @@ class MilvusIndex(Index):
 
     # --- building ------------------------------------------------------------------------------
     def add(self, vectors, ids=None, paths=None, labels=None) -> MilvusIndex:
-        V = self.checked_rows(vectors)
+        V = self.prepared(vectors)
         n = len(V)
         if n == 0 or V.shape[1] == 0:
             raise DataError(f"nothing to add: the vectors are empty (shape {V.shape})")
-        ids = [str(self.count + i) for i in range(n)] if ids is None else [str(i) for i in ids]
-        paths = [None] * n if paths is None else [None if p is None else str(p) for p in paths]
-        if len(ids) != n or len(paths) != n or (labels is not None and len(labels) != n):
-            raise DataError(f"{n} vectors need {n} ids, paths and labels")
-        if self.labelled is None:
-            self.labelled = labels is not None
-        elif self.labelled != (labels is not None):
-            raise DataError(
-                "this index has labels: give labels for the added items too"
-                if self.labelled
-                else "this index was built without labels; cannot add labelled items"
-            )
+        ids, paths = self._item_fields(n, self.count, ids, paths, labels)
+        check_labelled(self.labelled, labels)
+        self.labelled = labels is not None
         if self.count == 0 and not self.width:
             self._check_directions(V, "vector of the index")
             self.width = V.shape[1]
@@ -192,14 +183,13 @@ class MilvusIndex(Index):
             long = next((v for v in values if v is not None and len(v.encode()) > most), None)
             if long is not None:
                 raise DataError(f"an item's {name} is longer than Milvus keeps ({most} bytes): {long[:80]!r}...")
-        stored = self.prepared(V) if self.metric == "cosine" else V  # 0s and 1s stay floats for hamming
         rows = [
             {
                 "pk": self.count + i,
                 "item": ids[i],
                 "label": json.dumps(None if labels is None else json_value(labels[i]))[:MAX_LABEL],
                 "path": paths[i] or "",
-                "vec": stored[i].tolist(),
+                "vec": V[i].tolist(),
             }
             for i in range(n)
         ]
@@ -363,17 +353,18 @@ class MilvusIndex(Index):
     def __len__(self) -> int:
         return int(self.count)
 
-    def query(self, vectors, k: int = 10) -> Neighbours:
-        if not len(self):
-            raise DataError("the index is empty")
-        V = self.checked_rows(vectors)
-        if V.shape[1] != self.dimension:
-            raise DataError(f"queries have {V.shape[1]} dimensions but the index holds {self.dimension}-D vectors")
-        V = self.prepared(V) if self.metric == "cosine" else V
-        self._check_directions(V, "query")
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ParameterError(f"the number of neighbours (-k) must be a whole number >= 1, not {k!r}")
-        k = min(int(k), len(self))
+    def prepared(self, vectors) -> np.ndarray:
+        """Vectors as the collection holds them: float32 rows, normalised for cosine; binary codes
+        stay rows of 0s and 1s (Milvus Lite keeps no binary vectors; see the module docstring)."""
+        if self.metric == "hamming":
+            return self.checked_rows(vectors)
+        return super().prepared(vectors)
+
+    def _width(self, V: np.ndarray) -> int:
+        return V.shape[1]  # bits are not packed here
+
+    def _nearest(self, V: np.ndarray, k: int) -> Neighbours:
+        """The ``k`` nearest rows of the collection, with their items, as Milvus returns them."""
         shape = (len(V), k)
         scores, positions = np.full(shape, np.nan, np.float32), np.full(shape, -1, np.int64)
         ids, labels, paths = np.full(shape, "", object), np.full(shape, None, object), np.full(shape, None, object)
