@@ -85,7 +85,7 @@ def encode(request: EncodeRequest) -> EncodeResult:
 
 def _encode_table(request: EncodeRequest) -> EncodeResult:
     from ..search import item_prefix
-    from ..search.collection import progress_bar
+    from ..search.collection import item_batches, progress_bar
     from ..search.parquet import CodeBatch, write_codes
 
     require("pyarrow", "export")
@@ -96,15 +96,9 @@ def _encode_table(request: EncodeRequest) -> EncodeResult:
 
     def batches():
         with contextlib.closing(progress_bar(source.n, "encoding")) as bar:
-            for start, X in source.batches(int(request.batch_size)):
+            for X, ids, paths, labels in item_batches(source, prefix, request.batch_size):
                 bar.update(len(X))
-                stop = start + len(X)
-                yield CodeBatch(
-                    model.transform(X),
-                    [f"{prefix}{n}" for n in range(start, stop)],
-                    None if source.labels is None else source.labels[start:stop],
-                    None if source.paths is None else source.paths[start:stop],
-                )
+                yield CodeBatch(model.transform(X), ids, labels, paths)
 
     about = {"model": type(model).__name__, "data": request.data.data, "split": request.split}
     binary = bool(getattr(model, "binary", False))

@@ -102,15 +102,34 @@ def progress_bar(total: int, what: str):
     return tqdm(total=total, desc=what, unit="items", unit_scale=True, dynamic_ncols=True, disable=None)
 
 
-@contextlib.contextmanager
-def _building(index: Index):
-    """A build that fails leaves nothing behind (a Milvus build drops its half-filled collection)."""
+def item_batches(source: Stream, prefix: str, batch_size: int):
+    """The rows of ``source``, ``batch_size`` at a time, with their items: ``(rows, ids, paths,
+    labels)``, each id the prefix and the row's number (:func:`item_prefix`)."""
+    for start, X in source.batches(int(batch_size)):
+        stop = start + len(X)
+        yield (
+            X,
+            [f"{prefix}{n}" for n in range(start, stop)],
+            None if source.paths is None else source.paths[start:stop],
+            None if source.labels is None else source.labels[start:stop],
+        )
+
+
+def _fill(index: Index, out, batches, total: int, overwrite: bool) -> Index:
+    """Add ``batches`` of ``(vectors, ids, paths, labels)`` to ``index`` with a progress bar over
+    ``total`` items, and save it as ``out``; a build that fails leaves nothing behind (a Milvus
+    build drops its half-filled collection)."""
     try:
-        yield index
+        with contextlib.closing(progress_bar(total, "indexing")) as bar:
+            for vectors, ids, paths, labels in batches:
+                index.add(vectors, ids, paths, labels)
+                bar.update(len(ids))
+        index.save(out, overwrite=overwrite)
     except BaseException:
         if hasattr(index, "abandon"):
             index.abandon()
         raise
+    return index
 
 
 def index_collection(
@@ -166,18 +185,8 @@ def index_collection(
             sample = spread_sample(source, PCA_FIT_SAMPLES) if info.get("stream") else source.rows(0, source.n)
             index.model.fit(sample, image_shape=source.image_shape)
         index.info = dict(info, image_shape=list(source.image_shape) if source.image_shape else None)
-    with _building(index), contextlib.closing(progress_bar(source.n, "indexing")) as bar:
-        for start, X in source.batches(int(batch_size)):
-            stop = start + len(X)
-            index.add(
-                index.encode(X),
-                [f"{prefix}{n}" for n in range(start, stop)],
-                None if source.paths is None else source.paths[start:stop],
-                None if source.labels is None else source.labels[start:stop],
-            )
-            bar.update(len(X))
-        index.save(out, overwrite=adding or overwrite)
-    return index
+    batches = ((index.encode(X), *items) for X, *items in item_batches(source, prefix, batch_size))
+    return _fill(index, out, batches, source.n, adding or overwrite)
 
 
 def index_codes(
@@ -197,6 +206,8 @@ def index_codes(
     table's own ids, labels and paths; or those items added to ``index``. ``model`` (a folder or a
     fitted code model) encodes later queries; without one, items are found by their ids."""
     adding = index is not None
+    if not table.n:
+        raise DataError(f"{table.path} holds no items")
     if not adding:
         check_output(out, overwrite)
         encoder = space_model("code", model) if model is not None else None
@@ -216,18 +227,15 @@ def index_codes(
             index.info["image_shape"] = list(encoder.image_shape_)
     elif index.dimension != table.code_size:
         raise DataError(f"{table.path} holds {table.code_size}-D codes but the index holds {index.dimension}-D vectors")
-    labelled = None
-    with _building(index), contextlib.closing(progress_bar(table.n, "indexing")) as bar:
+
+    def batches():
+        labelled = None  # a table's items are labelled when the first batch holds a label
         for batch in table.batches(int(batch_size)):
-            labels = batch.labels
             if labelled is None:
-                labelled = labels is not None and any(v is not None for v in labels)
-            index.add(batch.codes, batch.ids, batch.paths, labels if labelled else None)
-            bar.update(len(batch.ids))
-        if not len(index):
-            raise DataError(f"{table.path} holds no items")
-        index.save(out, overwrite=adding or overwrite)
-    return index
+                labelled = batch.labels is not None and any(v is not None for v in batch.labels)
+            yield batch.codes, batch.ids, batch.paths, batch.labels if labelled else None
+
+    return _fill(index, out, batches(), table.n, adding or overwrite)
 
 
 # --- queries ----------------------------------------------------------------------------------------
