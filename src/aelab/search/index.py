@@ -294,18 +294,20 @@ class Index:
         self._check_directions(V, "query")
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ParameterError(f"the number of neighbours (-k) must be a whole number >= 1, not {k!r}")
-        return self._nearest(V, min(int(k), len(self)))
+        found = self._nearest(V, min(int(k), len(self)))
+        if self.metric == "l2":  # engines give squared distances
+            found.scores = np.sqrt(np.maximum(found.scores, 0))
+        elif self.metric == "hamming":  # bits that differ, counted
+            found.scores = np.round(found.scores).astype(np.float32)
+        return found
 
     def _nearest(self, V: np.ndarray, k: int) -> Neighbours:
-        """The ``k`` nearest items of the checked, prepared queries ``V`` (``k`` at most the items)."""
+        """The ``k`` nearest items of the checked, prepared queries ``V`` (``k`` at most the items),
+        scored as the engine scores them (squared distances for l2)."""
         if self._reranks:
             scores, positions = self._reranked(V, k)
         else:
             scores, positions = _faiss_call(self.faiss_index.search, V, k)
-        if self.metric == "l2":
-            scores = np.sqrt(np.maximum(scores, 0))
-        elif self.metric == "hamming":
-            scores = scores.astype(np.float32)
         ids, labels, paths = self._arrays()
         found = np.where(positions >= 0, positions, 0)
         return Neighbours(

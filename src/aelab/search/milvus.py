@@ -90,14 +90,20 @@ class Engine:
         return f"Milvus Lite {self.lite}" if self.lite else f"Milvus at {self.uri.removeprefix('http://')}"
 
 
-def _client(engine: Engine, folder: Path | None):
-    """A connected MilvusClient, or one line saying why not."""
+def _pymilvus(engine: Engine):
+    """pymilvus (and Milvus Lite, for a Lite engine), or one line naming the extra to install."""
     pymilvus = require("pymilvus", "milvus")
-    # its notes and its own reports of the errors that aelab tells in one line are not the user's
-    for name in ("pymilvus", "grpc._server", "milvus_lite"):  # and Milvus Lite's own, in this process
-        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     if engine.lite:
         require("milvus_lite", "milvus")
+    # their notes and their own reports of the errors that aelab tells in one line are not the user's
+    for name in ("pymilvus", "grpc._server", "milvus_lite"):  # Milvus Lite's server runs in this process
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    return pymilvus
+
+
+def _client(engine: Engine, folder: Path | None):
+    """A connected MilvusClient, or one line saying why not."""
+    pymilvus = _pymilvus(engine)
     uri = str(folder / engine.lite) if engine.lite else engine.uri
     try:
         return pymilvus.MilvusClient(uri, timeout=10)
@@ -144,8 +150,7 @@ class MilvusIndex(Index):
         index = cls(engine, metric, kind, space)
         out = Path(out)
         if engine.lite:
-            require("pymilvus", "milvus")
-            require("milvus_lite", "milvus")  # before anything is made on disk
+            _pymilvus(engine)  # the extra checked before anything is made on disk
             out.parent.mkdir(parents=True, exist_ok=True)
             index._staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".milvus", dir=out.parent))
             try:
@@ -364,7 +369,8 @@ class MilvusIndex(Index):
         return V.shape[1]  # bits are not packed here
 
     def _nearest(self, V: np.ndarray, k: int) -> Neighbours:
-        """The ``k`` nearest rows of the collection, with their items, as Milvus returns them."""
+        """The ``k`` nearest rows of the collection, with their items, as Milvus returns them (L2 as
+        squared distances)."""
         shape = (len(V), k)
         scores, positions = np.full(shape, np.nan, np.float32), np.full(shape, -1, np.int64)
         ids, labels, paths = np.full(shape, "", object), np.full(shape, None, object), np.full(shape, None, object)
@@ -384,10 +390,6 @@ class MilvusIndex(Index):
                     scores[q, r], positions[q, r] = hit["distance"], hit["pk"]
                     ids[q, r], paths[q, r] = entity["item"], entity["path"] or None
                     labels[q, r] = json.loads(entity["label"])
-        if self.metric == "l2":
-            scores = np.sqrt(np.maximum(scores, 0))
-        elif self.metric == "hamming":
-            scores = np.round(scores)
         return Neighbours(scores, positions, ids, labels if self.labelled else None, paths)
 
     def _search_params(self, k: int) -> dict:
