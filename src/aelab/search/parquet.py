@@ -71,13 +71,13 @@ def _table(pa, batch: CodeBatch, binary: bool):
         flat = pa.array(np.ascontiguousarray(batch.codes, np.float32).ravel(), pa.float32())
         code = pa.FixedSizeListArray.from_arrays(flat, size)
     labels = [None] * n if batch.labels is None else list(batch.labels)
-    label_type = pa.int64() if all(isinstance(v, (int, np.integer)) for v in labels if v is not None) else pa.string()
+    whole = all(isinstance(v, (int, np.integer)) for v in labels if v is not None)  # class numbers stay numbers
+    if not whole:
+        labels = [None if v is None else str(v) for v in labels]
     return pa.table(
         {
             "id": pa.array(batch.ids, pa.string()),
-            "label": pa.array(
-                [None if v is None else (v if label_type == pa.int64() else str(v)) for v in labels], label_type
-            ),
+            "label": pa.array(labels, pa.int64() if whole else pa.string()),
             "path": pa.array([None] * n if batch.paths is None else batch.paths, pa.string()),
             "code": code,
         }
