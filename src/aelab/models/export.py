@@ -29,7 +29,9 @@ OPSET = 18
 TOLERANCE = 1e-4  # largest difference from the torch model that an export may show on its check
 
 
-class _Encoder(nn.Module):
+class _Scaled(nn.Module):
+    """A part of ``model``'s net with the model's input scaling as buffers (the graph holds them)."""
+
     def __init__(self, model):
         super().__init__()
         self.model, self.net = model, model.module_
@@ -39,13 +41,15 @@ class _Encoder(nn.Module):
             self.register_buffer("mean", torch.as_tensor(np.asarray(mean, np.float32)))
             self.register_buffer("scale", torch.as_tensor(np.asarray(scale, np.float32)))
 
+
+class _Encoder(_Scaled):
     def forward(self, x):
         if self.scaled:
             x = (x - self.mean) / self.scale
         return self.model._code(self.net.encode(x)[0])
 
 
-class _Decoder(_Encoder):
+class _Decoder(_Scaled):
     def forward(self, z):
         out = self.model._output(self.net.decode(z, None))
         return out * self.scale + self.mean if self.scaled else out
