@@ -80,6 +80,8 @@ def index_explorer(folder, data=None) -> tuple[Explorer, str]:
     names (:class:`aelab.jobs.data.DataOptions`; by default the index's own, when it is a built-in
     data set); items not in it, or all of them without a collection, are what the index's model
     decodes from their stored codes, where the index keeps codes (not cosine's directions)."""
+    from pathlib import Path
+
     import numpy as np
 
     from ..errors import AelabError
@@ -102,21 +104,20 @@ def index_explorer(folder, data=None) -> tuple[Explorer, str]:
         if data is not None:
             raise
         rows = [None] * len(ids)
+    codes = None if index.metric == "cosine" else index.vectors()  # the codes themselves, not directions
     missing = [i for i, row in enumerate(rows) if row is None]
     if missing:
-        if index.metric == "cosine":
+        if codes is None:
             raise AelabError(
                 f"{len(missing):,} items of {folder} are not in "
                 + (f"--data {data.data}" if data is not None else "a collection aelab knows")
                 + "; give --data: the collection the index was built from (a cosine index keeps directions, "
                 "not codes to decode)"
             )
-        decoded = model.inverse_transform(np.concatenate([index.vector(i) for i in missing]))
-        for i, row in zip(missing, decoded):
+        for i, row in zip(missing, model.inverse_transform(codes[missing])):
             rows[i] = row
     shape = tuple(index.info.get("image_shape") or ()) or model.image_shape_
-    name = f"index {getattr(folder, 'name', None) or str(folder).rstrip('/').split('/')[-1]}"
-    codes = None if index.metric == "cosine" else index.vectors()  # the codes themselves, not directions
+    name = f"index {Path(folder).name}"
     explorer = Explorer(
         model, np.stack(rows), index.labels, ids, image_shape=shape, name=name, code_index=index, codes=codes
     )
