@@ -203,3 +203,26 @@ def test_a_lite_database_open_in_another_process_is_one_line(digits_models, tmp_
         assert len(refused.stderr.splitlines()) == 1
     finally:
         holder.communicate("\n", timeout=30)
+
+
+def test_a_repeated_item_id_is_refused_as_faiss_refuses_it(tmp_path):
+    V = np.random.default_rng(0).random((4, 8), dtype=np.float32)
+    engine = Engine.parse("milvus://codes.db/ids")
+    built = MilvusIndex.create(engine, tmp_path / "idx", "cosine", "exact", "code")
+    try:
+        with pytest.raises(AelabError, match="'a' is given twice"):
+            built.add(V[:3], ids=["a", "b", "a"])
+        built.add(V[:2], ids=["a", "b"])
+        with pytest.raises(AelabError, match="'b' is given twice"):  # across batches, as a table is added
+            built.add(V[2:], ids=["c", "b"])
+        built.add(V[2:], ids=["c", "d"])
+        built.save(tmp_path / "idx")
+    finally:
+        built.close()
+    reopened = Index.load(tmp_path / "idx")  # and against the items of an index opened to add to
+    try:
+        with pytest.raises(AelabError, match="'c' is given twice"):
+            reopened.add(V[:1], ids=["c"])
+        assert reopened.ids == ["a", "b", "c", "d"]
+    finally:
+        reopened.close()

@@ -140,9 +140,7 @@ class Index:
         if not self.ids:
             self._check_directions(V, "vector of the index")
         ids, paths = self._item_fields(n, len(self.ids), ids, paths, labels)
-        repeated = _repeated(self.ids + ids)
-        if repeated is not None:
-            raise DataError(f"the item id {repeated!r} is given twice; every item of an index needs an id of its own")
+        check_new_ids(ids, set(self.ids))
         check_labelled(None if not self.ids else self.labels is not None, labels)
         if self.faiss_index is None:
             self.faiss_index = self.new_faiss_index(V)
@@ -589,6 +587,16 @@ def check_labelled(labelled: bool | None, labels) -> None:
         if labelled
         else "this index was built without labels; cannot add labelled items"
     )
+
+
+def check_new_ids(ids: list[str], known: set[str]) -> None:
+    """Every item of an index needs an id of its own: refuse ``ids`` (of items being added) that
+    repeat one another or one of ``known`` (the index's own)."""
+    repeated = _repeated(ids)
+    if repeated is None:
+        repeated = next((i for i in ids if i in known), None)
+    if repeated is not None:
+        raise DataError(f"the item id {repeated!r} is given twice; every item of an index needs an id of its own")
 
 
 def _repeated(ids: list[str]) -> str | None:

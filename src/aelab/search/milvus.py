@@ -35,7 +35,7 @@ import numpy as np
 
 from ..errors import DataError, ModelError, ParameterError, require
 from ..storage import atomic_path, folder_file, json_value, save_json
-from .index import ENGINES, INDEX_FORMAT, META_FILE, MODEL_DIR, Index, Neighbours, check_labelled
+from .index import ENGINES, INDEX_FORMAT, META_FILE, MODEL_DIR, Index, Neighbours, check_labelled, check_new_ids
 
 SCHEME = "milvus://"
 DEFAULT_PORT = 19530
@@ -142,6 +142,7 @@ class MilvusIndex(Index):
         self._folder: Path | None = None
         self.client = None
         self._items = None
+        self._known_ids: set[str] | None = None
 
     @classmethod
     def create(cls, engine: Engine, out, metric: str, kind: str, space: str, overwrite: bool = False) -> MilvusIndex:
@@ -176,6 +177,9 @@ class MilvusIndex(Index):
         if n == 0 or V.shape[1] == 0:
             raise DataError(f"nothing to add: the vectors are empty (shape {V.shape})")
         ids, paths = self._item_fields(n, self.count, ids, paths, labels)
+        if self._known_ids is None:  # the collection's ids, read once, then kept as items are added
+            self._known_ids = set(self.ids) if self.count else set()
+        check_new_ids(ids, self._known_ids)
         check_labelled(self.labelled, labels)
         self.labelled = labels is not None
         if self.count == 0 and not self.width:
@@ -202,6 +206,7 @@ class MilvusIndex(Index):
             self._call(self.client.insert, self.physical, rows[start : start + INSERT_ROWS])
         self.count += n
         self._items = None
+        self._known_ids.update(ids)
         return self
 
     def _make_collection(self) -> None:
