@@ -114,3 +114,19 @@ def test_a_table_indexes_without_a_model_and_its_bad_rows_are_one_line(tmp_path)
         refused = run_cli("index", "--from", tmp_path / f"{name}.parquet", "--out", tmp_path / name)
         assert refused.returncode == 1 and says in refused.stderr and len(refused.stderr.splitlines()) == 1, name
         assert not (tmp_path / name).exists()
+
+
+def test_labels_of_another_kind_in_a_later_batch_are_one_line_and_nothing_is_written(tmp_path):
+    from aelab.errors import DataError
+    from aelab.search.parquet import CodeBatch, CodesFile, write_codes
+
+    codes = np.zeros((2, 3), np.float32)
+    numbers_then_text = [CodeBatch(codes, ["a", "b"], [1, 2], None), CodeBatch(codes, ["c", "d"], ["cat", "dog"], None)]
+    with pytest.raises(DataError, match="'cat'.*class numbers"):
+        write_codes(tmp_path / "mixed.parquet", numbers_then_text, binary=False, about={})
+    assert not list(tmp_path.iterdir())
+    # text first, numbers later: the numbers are kept as text
+    text_then_numbers = [CodeBatch(codes, ["a", "b"], ["cat", "dog"], None), CodeBatch(codes, ["c", "d"], [1, 2], None)]
+    write_codes(tmp_path / "text.parquet", text_then_numbers, binary=False, about={})
+    labels = [label for batch in CodesFile.open(tmp_path / "text.parquet").batches() for label in batch.labels]
+    assert labels == ["cat", "dog", "1", "2"]

@@ -50,7 +50,7 @@ def write_codes(
                     meta = dict(about, binary=binary, code_size=int(batch.codes.shape[1]))
                     schema = table.schema.with_metadata({METADATA_KEY: json.dumps(meta).encode()})
                     writer = pq.ParquetWriter(str(tmp), schema)
-                writer.write_table(table.cast(writer.schema))
+                writer.write_table(_as_first(pa, table, writer.schema, batch))
                 rows += len(batch.ids)
         finally:
             if writer is not None:
@@ -58,6 +58,21 @@ def write_codes(
         if writer is None:
             raise DataError("nothing to write: the collection holds no items")
     return rows
+
+
+def _as_first(pa, table, schema, batch: CodeBatch):
+    """A later batch's table in the first batch's types: labels that were class numbers there must
+    be numbers here too (text after numbers is refused in one line; numbers after text become text)."""
+    try:
+        return table.cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        text = next((v for v in batch.labels or [] if v is not None and not isinstance(v, (int, np.integer))), None)
+        if text is None:
+            raise
+        raise DataError(
+            f"the label {text!r} is text, but the first items' labels were class numbers; a table's labels "
+            "are of one kind: give every item a class number, or every item a name"
+        ) from None
 
 
 def _table(pa, batch: CodeBatch, binary: bool):
