@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,7 +141,8 @@ class Index:
         if not self.ids:
             self._check_directions(V, "vector of the index")
         ids, paths = self._item_fields(n, len(self.ids), ids, paths, labels)
-        check_new_ids(ids, set(self.ids))
+        known = self._id_positions()
+        check_new_ids(ids, known)
         check_labelled(None if not self.ids else self.labels is not None, labels)
         if self.faiss_index is None:
             self.faiss_index = self.new_faiss_index(V)
@@ -151,11 +153,11 @@ class Index:
             if self._reranks:
                 self.exact_parts.append(V)
                 self.faiss_index = self.fast_scan(self.faiss_index)
+        known.update((item, len(self.ids) + p) for p, item in enumerate(ids))
         self.ids += ids
         self.paths += paths
         if labels is not None:
             self.labels = (self.labels or []) + [json_value(v) for v in labels]
-        self._positions = None
         return self
 
     @staticmethod
@@ -354,12 +356,17 @@ class Index:
             self._cache = (np.array(self.ids, dtype=object), labels, np.array(self.paths, dtype=object))
         return self._cache
 
-    def position(self, item_id: str) -> int:
-        """Where the item with this id sits; a one-line error for an unknown id."""
+    def _id_positions(self) -> dict[str, int]:
+        """Each id's position, built once and then kept up to date by ``add`` (which checks new ids
+        against it, instead of gathering every id again for each batch)."""
         if getattr(self, "_positions", None) is None:
             self._positions = {i: p for p, i in enumerate(self.ids)}
+        return self._positions
+
+    def position(self, item_id: str) -> int:
+        """Where the item with this id sits; a one-line error for an unknown id."""
         try:
-            return self._positions[str(item_id)]
+            return self._id_positions()[str(item_id)]
         except KeyError:
             raise DataError(
                 f"no item with id {item_id!r} in the index ({len(self)} items, ids like {', '.join(self.ids[:3])})"
@@ -589,7 +596,7 @@ def check_labelled(labelled: bool | None, labels) -> None:
     )
 
 
-def check_new_ids(ids: list[str], known: set[str]) -> None:
+def check_new_ids(ids: list[str], known: Container[str]) -> None:
     """Every item of an index needs an id of its own: refuse ``ids`` (of items being added) that
     repeat one another or one of ``known`` (the index's own)."""
     repeated = _repeated(ids)
