@@ -2,8 +2,9 @@
 2018): for each class of MNIST (or Fashion-MNIST), train on that class of the training split,
 score the 10,000 test images (the other classes are the anomalies) and measure ROC-AUC; the table
 per class and the mean. aelab's model is ``AutoEncoder()`` with its defaults, scored by its default
-``anomaly_scores`` (its reconstruction and code-density evidence combined); each kind alone is
-printed beside it, and scikit-learn's detectors are fitted on the same images in the same run
+``anomaly_scores`` (its blurred reconstruction and code-density evidence combined, the model
+trained on the images as images); each kind alone is printed beside it, the reconstruction
+unblurred too, and scikit-learn's detectors are fitted on the same images in the same run
 (IsolationForest, a one-class SVM, kNN distance, PCA's reconstruction error with aelab's code size;
 :func:`aelab.jobs.anomalies.baseline_scores`). Pixels are in [0, 1] for every detector.
 
@@ -36,21 +37,22 @@ NEWS = ROOT / "shared" / "data" / "20newsgroups" / "20news-bydate.tar.gz"
 #: Deep SVDD (one-class), MNIST, per digit: Ruff et al. 2018, Table 1, as it was given to us (not
 #: checked against the paper, which was not among the sources reachable here).
 DEEP_SVDD_MNIST = (98.0, 99.7, 91.7, 91.9, 94.9, 88.5, 98.3, 94.6, 93.9, 96.5)
-KINDS = ("reconstruction", "density")
+KINDS = ("reconstruction", "blurred", "density")  # each printed where the model has it
 
 
-def one_class_table(X_train, y_train, X_test, y_test, classes, make_model, baselines, names=None) -> dict:
+def one_class_table(X_train, y_train, X_test, y_test, classes, make_model, baselines, image_shape, names=None) -> dict:
     """Per class (normal) the ROC-AUC (in %) of each detector; prints a line per class as it goes."""
     rows = {}
     for c in classes:
         normal = X_train[y_train == c]
         is_anomaly = (y_test != c).astype(int)
         started = time.perf_counter()
-        model = make_model().fit(normal)
+        model = make_model().fit(normal, image_shape=image_shape)
         seconds = time.perf_counter() - started
         row = {"aelab": 100 * roc_auc_score(is_anomaly, model.anomaly_scores(X_test))}
         for kind in KINDS:
-            row[f"aelab {kind}"] = 100 * roc_auc_score(is_anomaly, model.anomaly_scores(X_test, kind))
+            if kind != "blurred" or image_shape is not None:
+                row[f"aelab {kind}"] = 100 * roc_auc_score(is_anomaly, model.anomaly_scores(X_test, kind))
         if baselines:
             for name, (_, scores, _) in baseline_scores(normal, X_test, model.code_size, 0, "auto").items():
                 row[name] = 100 * roc_auc_score(is_anomaly, scores)
@@ -63,13 +65,13 @@ def one_class_table(X_train, y_train, X_test, y_test, classes, make_model, basel
 def print_table(rows: dict, names=None, published: dict | None = None) -> None:
     detectors = list(next(iter(rows.values())))
     width = max(len(d) for d in detectors) + 2
-    header = f"{'detector':<{width}}" + "".join(f"{(names[c] if names else str(c))[:7]:>8}" for c in rows) + "    mean"
+    header = f"{'detector':<{width}}" + "".join(f"{(names[c] if names else str(c))[:7]:>8}" for c in rows) + "     mean"
     print("\n" + header)
-    for d in detectors:
+    for d in detectors:  # the mean to two places, so that one rounded up does not pass for a target met
         values = [rows[c][d] for c in rows]
-        print(f"{d:<{width}}" + "".join(f"{v:>8.1f}" for v in values) + f"{np.mean(values):>8.1f}")
+        print(f"{d:<{width}}" + "".join(f"{v:>8.1f}" for v in values) + f"{np.mean(values):>9.2f}")
     for name, values in (published or {}).items():
-        print(f"{name:<{width}}" + "".join(f"{v:>8.1f}" for v in values) + f"{np.mean(values):>8.1f}")
+        print(f"{name:<{width}}" + "".join(f"{v:>8.1f}" for v in values) + f"{np.mean(values):>9.2f}")
     best = {c: max(rows[c], key=rows[c].get) for c in rows}
     print("best per class: " + ", ".join(f"{names[c] if names else c}: {best[c]}" for c in rows))
 
@@ -89,6 +91,7 @@ def images(args) -> None:
         classes,
         lambda: AutoEncoder(epochs=args.epochs, keep_neighbours=args.keep_neighbours, random_state=args.seed),
         not args.no_baselines,
+        ds.image_shape,
     )
     published = {}
     if args.data == "mnist" and classes == list(range(10)):
@@ -113,6 +116,7 @@ def faces(args) -> None:
         people,
         lambda: AutoEncoder(epochs=args.epochs, random_state=args.seed),
         not args.no_baselines,
+        ds.image_shape,
         names={p: str(p) for p in people},
     )
     detectors = list(next(iter(rows.values())))
@@ -137,7 +141,7 @@ def news(args) -> None:
         model = DocumentModel(epochs=args.epochs, random_state=args.seed).fit(normal)
         seconds = time.perf_counter() - started
         row = {"aelab": 100 * roc_auc_score(is_anomaly, model.anomaly_scores(corpus.test.texts))}
-        for kind in KINDS:
+        for kind in ("reconstruction", "density"):
             row[f"aelab {kind}"] = 100 * roc_auc_score(is_anomaly, model.anomaly_scores(corpus.test.texts, kind))
         if not args.no_baselines:  # scikit-learn's detectors on the TF-IDF vectors of the same words
             from aelab.text import DocumentVectorizer

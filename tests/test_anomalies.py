@@ -10,7 +10,7 @@ from sklearn.metrics import roc_auc_score
 import aelab
 from aelab import PCA, AutoEncoder
 from aelab.errors import DataError, ModelError, ParameterError
-from aelab.objectives import reconstruction_divergence
+from aelab.objectives import blurred_divergence, reconstruction_divergence
 from aelab.text import DocumentModel
 from conftest import assert_drawn
 
@@ -324,3 +324,48 @@ def test_a_density_of_few_codes_in_many_dimensions_stays_out_of_the_default():
     )
     many = PCA(n_components=5).fit(X)
     assert many.anomaly_reference_["kinds"] == ["reconstruction", "density"]
+
+
+def _stroke(shift=0, gap=False):
+    """A 12x12 image with a vertical stroke two pixels wide, ``shift`` pixels to the right, with
+    the middle third left out when ``gap``."""
+    image = np.zeros((12, 12), np.float64)
+    image[2:10, 5 + shift : 7 + shift] = 1.0
+    if gap:
+        image[5:8, 5 + shift : 7 + shift] = 0.0
+    return torch.from_numpy(image.reshape(1, -1))
+
+
+@pytest.mark.parametrize("loss", ["bce", "mse"])
+def test_blurred_divergence_forgives_a_stroke_a_pixel_off_more_than_a_missing_part(loss):
+    target, activation = _stroke(), "sigmoid" if loss == "bce" else "identity"
+
+    def costs(rebuilt):
+        out = torch.logit(rebuilt.clamp(1e-3, 1 - 1e-3)) if loss == "bce" else rebuilt
+        plain = reconstruction_divergence(loss, out, target, activation).sum().item()
+        return plain, blurred_divergence(loss, out, target, activation, (12, 12)).item()
+
+    (_, perfect), (plain_shift, blurred_shift), (plain_gap, blurred_gap) = map(
+        costs, (target, _stroke(shift=1), _stroke(gap=True))
+    )
+    assert perfect < 0.02 * blurred_gap
+    # blurring takes off much of what a stroke a pixel away costs, little of what a gap costs
+    assert blurred_shift / plain_shift < 0.6 * blurred_gap / plain_gap
+
+
+def test_an_image_model_scores_by_the_blurred_reconstruction_and_a_flat_one_cannot():
+    digits = aelab.datasets.load("digits")
+    images = AutoEncoder(n_components=4, hidden_layer_sizes=(32,), epochs=3, random_state=0)
+    images.fit(digits.train.X, image_shape=(8, 8))
+    assert images.anomaly_reference_["kinds"] == ["blurred", "density"]
+    T = digits.test.X[:20]
+    blurred = images.anomaly_scores(T, "blurred")
+    assert blurred.shape == (20,) and np.all(blurred >= 0)
+    assert not np.allclose(blurred, images.anomaly_scores(T, "reconstruction"))
+    flat = AutoEncoder(n_components=4, hidden_layer_sizes=(32,), epochs=3, random_state=0).fit(digits.train.X)
+    assert flat.anomaly_reference_["kinds"] == ["reconstruction", "density"]
+    with pytest.raises(DataError, match="image"):
+        flat.anomaly_scores(T, "blurred")
+    pca = PCA(n_components=4).fit(digits.train.X, image_shape=(8, 8))
+    assert pca.anomaly_reference_["kinds"][0] == "blurred"
+    assert np.all(pca.anomaly_scores(T, "blurred") <= pca.anomaly_scores(T, "reconstruction") + 1e-9)

@@ -528,7 +528,7 @@ CONTAMINATION = Param(
     expect="a share in (0, 0.5] or auto",
     metavar="SHARE|auto",
 )
-ANOMALY_KINDS = ("auto", "reconstruction", "density", "elbo")
+ANOMALY_KINDS = ("auto", "reconstruction", "blurred", "density", "elbo")
 
 #: Every auto-encoder takes these, in this order, after its architecture's own arguments.
 AUTOENCODER_PARAMS = (

@@ -8,11 +8,15 @@ unusual):
   (squared error; for a sigmoid output with cross-entropy, the Bernoulli divergence of the
   reconstruction from each pixel; for word counts, the divergence of the decoded word
   distribution from the document's), so that ink or length alone is no evidence;
+- ``blurred``: for images, the same with the image and its reconstruction both blurred by a
+  Gaussian of one pixel (:func:`aelab.objectives.blurred_divergence`), so that a stroke rebuilt a
+  pixel away is little evidence and a part missing or added is as much as before;
 - ``density``: the negative log-likelihood of the code under a Gaussian mixture fitted to the
   training codes (as :func:`aelab.models.density.fit_density` fits them for sampling);
 - ``elbo``: a variational model's negative evidence bound (reconstruction plus the code's KL
   divergence from the prior);
-- ``auto``: the default, the sum of the kinds above (those the model has; the density where it
+- ``auto``: the default, the sum of the kinds above (those the model has: for images the blurred
+  reconstruction, else the reconstruction or a variational model's bound; the density where it
   had enough training codes to go on) each measured in units of its own spread on the training
   data: its median subtracted, divided by its interquartile range.
 
@@ -35,6 +39,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ..errors import DataError, ModelError
+from ..objectives import blurred_divergence
 from ..params import ANOMALY_KINDS, CONTAMINATION
 from ..validation import check_choices
 from .density import fit_density
@@ -58,12 +63,17 @@ class AnomalyScoring:
     # --- the scores --------------------------------------------------------------------------------
     def anomaly_scores(self, X, kind: str = "auto") -> np.ndarray:
         """The raw anomaly score of each sample of ``X`` (higher = more unusual), of ``kind``:
-        "reconstruction", "density", "elbo" (variational models) or "auto" (their standardised
-        sum). PyOD calls these ``decision_scores_``."""
+        "reconstruction", "blurred" (images), "density", "elbo" (variational models) or "auto"
+        (their standardised sum). PyOD calls these ``decision_scores_``."""
         check_choices(("kind", kind, ANOMALY_KINDS))
         reference = self._anomaly_reference()
         if kind == "elbo" and not getattr(self, "variational", False):
             raise DataError("kind 'elbo' is the bound of a variational model (trained with --vae); use reconstruction")
+        if kind == "blurred" and self._blur_shape() is None:
+            raise DataError(
+                f"kind 'blurred' compares images, and this {type(self).__name__} was trained on rows that are not "
+                "(give image_shape when training); use reconstruction"
+            )
         X = self._check_X(X)
         kinds = reference["kinds"] if kind == "auto" else [kind]
         raw = self._raw_scores(X, kinds)
@@ -95,23 +105,39 @@ class AnomalyScoring:
         the images' shape when the model knows it. Sums to the ``reconstruction`` score."""
         check_is_fitted(self)
         X = self._check_X(X)
-        maps = np.concatenate([self._score_pass(part)[0] for part in _chunks(X)])
+        maps = np.concatenate([self._score_pass(part, blur=False)[0] for part in _chunks(X)])
         shape = getattr(self, "image_shape_", None)
         return maps.reshape(len(maps), *shape) if shape else maps
 
     # --- what subclasses may refine ----------------------------------------------------------------
-    def _score_pass(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def _score_pass(self, X, blur: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Of rows ``X``: per feature, the reconstruction's cost above a perfect one (here the
-        squared error), the codes, and a variational model's KL term per sample (else None)."""
+        squared error), the codes, a variational model's KL term per sample (else None), and per
+        sample the blurred reconstruction's cost (None without ``blur`` or an image shape)."""
         dense = X.toarray() if sp.issparse(X) else X
-        return np.square(self.reconstruct(X) - dense, dtype=np.float64), self.transform(X), None
+        rebuilt = self.reconstruct(X)
+        blurred = None
+        if blur and self._blur_shape() is not None:
+            rebuilt_, dense_ = (torch.from_numpy(np.asarray(a, dtype=np.float64)) for a in (rebuilt, dense))
+            blurred = blurred_divergence("mse", rebuilt_, dense_, "identity", self._blur_shape()).numpy()
+        return np.square(rebuilt - dense, dtype=np.float64), self.transform(X), None, blurred
+
+    def _blur_shape(self) -> tuple[int, ...] | None:
+        """The image shape by which the ``blurred`` kind blurs, where the model has one and its loss
+        is a pixel-wise one (squared error, or cross-entropy of a sigmoid output)."""
+        if getattr(self, "loss_", "mse") not in ("bce", "mse"):
+            return None
+        return getattr(self, "image_shape_", None)
 
     def _anomaly_kinds(self, n_rows: int) -> list[str]:
         """The kinds that the default score combines, for a density fitted on ``n_rows`` training
         codes: a handful of codes in many dimensions says little about where codes lie (and its
         training codes fit it far better than any new one), so it takes part only with at least
         ``DENSITY_ROWS_PER_DIM`` rows a dimension."""
-        kinds = ["elbo" if getattr(self, "variational", False) else "reconstruction"]
+        if getattr(self, "variational", False):
+            kinds = ["elbo"]
+        else:
+            kinds = ["blurred" if self._blur_shape() is not None else "reconstruction"]
         return kinds + (["density"] if n_rows >= DENSITY_ROWS_PER_DIM * self.code_size else [])
 
     # --- fitted state ------------------------------------------------------------------------------
@@ -120,7 +146,7 @@ class AnomalyScoring:
         scoring needs: the density of their codes (``codes``, when already computed), each kind's
         median and spread, the quantiles of the default score."""
         if codes is None:
-            codes = np.concatenate([self._score_pass(part)[1] for part in _chunks(sample)])
+            codes = np.concatenate([self._score_pass(part, blur=False)[1] for part in _chunks(sample)])
         codes = np.asarray(codes, np.float64)
         covariance = "full" if codes.shape[1] <= FULL_COVARIANCE_DIMS else "diag"
         self.anomaly_density_ = fit_density(codes, "gmm" if len(codes) >= 20 else "gaussian", covariance=covariance)
@@ -145,10 +171,12 @@ class AnomalyScoring:
     def _raw_scores(self, X, kinds) -> dict[str, np.ndarray]:
         parts: dict[str, list[np.ndarray]] = {k: [] for k in kinds}
         for part in _chunks(X):
-            terms, codes, kl = self._score_pass(part)
+            terms, codes, kl, blurred = self._score_pass(part, blur="blurred" in kinds)
             reconstruction = terms.sum(1, dtype=np.float64)
             if "reconstruction" in kinds:
                 parts["reconstruction"].append(reconstruction)
+            if "blurred" in kinds:
+                parts["blurred"].append(blurred)
             if "elbo" in kinds:
                 parts["elbo"].append(reconstruction + kl)
             if "density" in kinds:

@@ -21,6 +21,7 @@ from ..objectives import (
     Corruption,
     Regularization,
     apply_output,
+    blurred_divergence,
     objective,
     reconstruction_divergence,
     reconstruction_loss,
@@ -268,10 +269,11 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
             noisy = corruption(torch.from_numpy(np.ascontiguousarray(X))).numpy()
         return noisy, self.reconstruct(noisy)
 
-    def _score_pass(self, X):
+    def _score_pass(self, X, blur: bool = True):
         """Per feature what the model's own loss charges above a perfect reconstruction
-        (:func:`aelab.objectives.reconstruction_divergence`), the codes, and a variational model's
-        KL divergence from the prior, in one pass of a float64 copy of the net: so that a sample's
+        (:func:`aelab.objectives.reconstruction_divergence`), the codes, a variational model's KL
+        divergence from the prior, and for images (with ``blur``) the same charge once image and
+        reconstruction are blurred, in one pass of a float64 copy of the net: so that a sample's
         score does not depend, even in its last digits, on the samples it comes with (float32
         products do, by the way they are split)."""
         net = self._float64_net()
@@ -279,12 +281,16 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
             x = torch.from_numpy(np.asarray(self._scale(X), dtype=np.float64)).to(self.device_)
             stats, aux = net.encode(x)
             code = self._code(stats)
-            terms = reconstruction_divergence(self.loss_, net.decode(code, aux), x, self.output_activation_)
-            kl = None
+            logits = net.decode(code, aux)
+            terms = reconstruction_divergence(self.loss_, logits, x, self.output_activation_)
+            kl = blurred = None
             if self.variational:
                 mu, logvar = stats.chunk(2, dim=1)
                 kl = (0.5 * (mu.square() + logvar.exp() - 1 - logvar).sum(1)).cpu().numpy()
-        return terms.cpu().numpy(), code.cpu().numpy(), kl
+            if blur and self._blur_shape() is not None:
+                shape = self._blur_shape()
+                blurred = blurred_divergence(self.loss_, logits, x, self.output_activation_, shape).cpu().numpy()
+        return terms.cpu().numpy(), code.cpu().numpy(), kl, blurred
 
     def _float64_net(self) -> torch.nn.Module:
         """A float64 copy of ``module_`` for scoring, made once per trained module (kept aside, so
