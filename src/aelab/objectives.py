@@ -89,6 +89,7 @@ def reconstruction_divergence(
 
 
 BLUR_SIGMA = 1.0  # pixels: the Gaussian by which blurred_divergence blurs both images
+BLURRED_LOSSES = ("bce", "mse")  # the pixel-wise losses whose divergence still means something blurred
 
 
 def blurred_divergence(
@@ -104,16 +105,13 @@ def blurred_divergence(
     height, width[, channels]). Pixel by pixel, a stroke rebuilt a pixel away costs more than a
     part left out; blurred, it costs little, and what is missing or added still costs. ``bce``:
     the Bernoulli divergence of the blurred pixels; ``mse``: their squared error."""
-    if name not in ("bce", "mse"):
+    if name not in BLURRED_LOSSES:
         raise ParameterError(f"the blurred divergence compares images rebuilt with bce or mse, not {name!r}")
     rebuilt = gaussian_blur(apply_output(logits, output_activation), image_shape, sigma)
     target = gaussian_blur(target, image_shape, sigma)
-    if name == "mse":
-        return (rebuilt - target).square().sum(1)
-    rebuilt = rebuilt.clamp(1e-7, 1 - 1e-7)
-    kept = torch.special.xlogy(target, target) - torch.special.xlogy(target, rebuilt)
-    left = torch.special.xlogy(1 - target, 1 - target) - torch.special.xlogy(1 - target, 1 - rebuilt)
-    return (kept + left).clamp_min(0).sum(1)
+    if name == "bce":  # back to logits, for the one home of the Bernoulli divergence
+        return reconstruction_divergence(name, torch.logit(rebuilt.clamp(1e-7, 1 - 1e-7)), target, "sigmoid").sum(1)
+    return reconstruction_divergence(name, rebuilt, target, "identity").sum(1)
 
 
 def gaussian_blur(rows: torch.Tensor, image_shape, sigma: float) -> torch.Tensor:

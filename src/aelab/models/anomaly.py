@@ -39,7 +39,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ..errors import DataError, ModelError
-from ..objectives import blurred_divergence
+from ..objectives import BLURRED_LOSSES, blurred_divergence
 from ..params import ANOMALY_KINDS, CONTAMINATION
 from ..validation import check_choices
 from .density import fit_density
@@ -116,16 +116,16 @@ class AnomalyScoring:
         sample the blurred reconstruction's cost (None without ``blur`` or an image shape)."""
         dense = X.toarray() if sp.issparse(X) else X
         rebuilt = self.reconstruct(X)
-        blurred = None
-        if blur and self._blur_shape() is not None:
+        blurred, shape = None, self._blur_shape() if blur else None
+        if shape is not None:
             rebuilt_, dense_ = (torch.from_numpy(np.asarray(a, dtype=np.float64)) for a in (rebuilt, dense))
-            blurred = blurred_divergence("mse", rebuilt_, dense_, "identity", self._blur_shape()).numpy()
+            blurred = blurred_divergence("mse", rebuilt_, dense_, "identity", shape).numpy()
         return np.square(rebuilt - dense, dtype=np.float64), self.transform(X), None, blurred
 
     def _blur_shape(self) -> tuple[int, ...] | None:
         """The image shape by which the ``blurred`` kind blurs, where the model has one and its loss
         is a pixel-wise one (squared error, or cross-entropy of a sigmoid output)."""
-        if getattr(self, "loss_", "mse") not in ("bce", "mse"):
+        if getattr(self, "loss_", "mse") not in BLURRED_LOSSES:
             return None
         return getattr(self, "image_shape_", None)
 

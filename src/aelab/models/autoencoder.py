@@ -287,8 +287,8 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
             if self.variational:
                 mu, logvar = stats.chunk(2, dim=1)
                 kl = (0.5 * (mu.square() + logvar.exp() - 1 - logvar).sum(1)).cpu().numpy()
-            if blur and self._blur_shape() is not None:
-                shape = self._blur_shape()
+            shape = self._blur_shape() if blur else None
+            if shape is not None:
                 blurred = blurred_divergence(self.loss_, logits, x, self.output_activation_, shape).cpu().numpy()
         return terms.cpu().numpy(), code.cpu().numpy(), kl, blurred
 
