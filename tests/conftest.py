@@ -20,9 +20,10 @@ requires_mnist = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="session")
 def _one_thread():
-    """Small models run fastest, and deterministically, on one thread."""
+    """Small models run fastest, and deterministically, on one thread: for the whole session, so
+    that models that module fixtures train do too (they are set up before any test's fixtures)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
