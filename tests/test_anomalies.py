@@ -369,3 +369,20 @@ def test_an_image_model_scores_by_the_blurred_reconstruction_and_a_flat_one_cann
     pca = PCA(n_components=4).fit(digits.train.X, image_shape=(8, 8))
     assert pca.anomaly_reference_["kinds"][0] == "blurred"
     assert np.all(pca.anomaly_scores(T, "blurred") <= pca.anomaly_scores(T, "reconstruction") + 1e-9)
+
+
+def test_a_saturated_patch_gets_a_finite_blurred_divergence_and_the_default_score_too():
+    # blurred in float64, a patch of ones wider than the kernel comes out a rounding error above 1,
+    # where the Bernoulli entropy of a pixel is undefined
+    image = np.zeros((1, 20, 20))
+    image[0, 3:17, 3:17] = 1.0
+    target = torch.from_numpy(image.reshape(1, -1))
+    for loss, out, activation in (("bce", torch.zeros_like(target), "sigmoid"), ("mse", target * 0.5, "identity")):
+        assert torch.isfinite(blurred_divergence(loss, out, target, activation, (20, 20))).all()
+    rng = np.random.default_rng(0)
+    X = np.zeros((120, 20, 20))
+    for row, (top, left) in zip(X, rng.integers(0, 8, size=(120, 2))):
+        row[top : top + 12, left : left + 12] = 1.0
+    X = X.reshape(120, -1)
+    model = AutoEncoder(n_components=2, hidden_layer_sizes=(16,), epochs=2, random_state=0).fit(X, image_shape=(20, 20))
+    assert np.isfinite(model.anomaly_scores(X)).all()
