@@ -65,7 +65,9 @@ def test_samples_are_repeatable_and_follow_the_fitted_density(digits, ae2):
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(generate.sample(ae2, 50, "gaussian", seed=4)[1], za[:50])
     np.testing.assert_allclose(za.mean(0), ae2.code_sample_.mean(0), atol=0.1 * ae2.code_sample_.std())
-    np.testing.assert_allclose(np.cov(za.T), np.cov(ae2.code_sample_.T), rtol=0.15, atol=0.02)
+    # the variances within 15%, the correlation within 0.07 (three standard errors of 2,000 samples)
+    np.testing.assert_allclose(za.var(0), ae2.code_sample_.var(0), rtol=0.15)
+    np.testing.assert_allclose(np.corrcoef(za.T), np.corrcoef(ae2.code_sample_.T), atol=0.07)
     gmm = generate.fit_density(ae2.code_sample_, "gmm")
     assert gmm.n_components == 10
     with pytest.raises(DataError, match="variational"):
