@@ -109,8 +109,9 @@ def blurred_divergence(
         raise ParameterError(f"the blurred divergence compares images rebuilt with bce or mse, not {name!r}")
     rebuilt = gaussian_blur(apply_output(logits, output_activation), image_shape, sigma)
     target = gaussian_blur(target, image_shape, sigma)
-    if name == "bce":  # back to logits, for the one home of the Bernoulli divergence; a blurred patch
-        # of ones comes out a rounding error above 1, where a pixel's entropy is undefined (NaN)
+    if name == "bce":
+        # a blurred patch of ones comes out a rounding error above 1, where a pixel's entropy is
+        # undefined (NaN); then back to logits, for the one home of the Bernoulli divergence
         target = target.clamp(0.0, 1.0)
         return reconstruction_divergence(name, torch.logit(rebuilt.clamp(1e-7, 1 - 1e-7)), target, "sigmoid").sum(1)
     return reconstruction_divergence(name, rebuilt, target, "identity").sum(1)

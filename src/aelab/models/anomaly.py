@@ -116,7 +116,8 @@ class AnomalyScoring:
         sample the blurred reconstruction's cost (None without ``blur`` or an image shape)."""
         dense = X.toarray() if sp.issparse(X) else X
         rebuilt = self.reconstruct(X)
-        blurred, shape = None, self._blur_shape() if blur else None
+        blurred = None
+        shape = self._blur_shape() if blur else None
         if shape is not None:
             rebuilt_, dense_ = (torch.from_numpy(np.asarray(a, dtype=np.float64)) for a in (rebuilt, dense))
             blurred = blurred_divergence("mse", rebuilt_, dense_, "identity", shape).numpy()
