@@ -183,7 +183,7 @@ def test_the_explorer_over_a_milvus_index_draws_its_items_and_searches_through_m
         assert page.get_attribute("#ae", "data-drawn") == "1437"
         page.evaluate("() => pick(7)")
         page.wait_for_selector(".hits.code figure")
-        assert "cosine similarity" in page.inner_text("#neighbours h4")
+        assert "Euclidean distance" in page.inner_text("#neighbours h4")
         shown = page.locator(".hits.code figure").count()
         found = explorer.indexes["code"].query(explorer.codes[7:8], 11)
         assert shown == 10 and found.ids[0][0] == "train:7"

@@ -137,8 +137,8 @@ def test_unreachable_servers_and_tampered_folders_are_one_line(digits_models, tm
     meta_file = tmp_path / "idx" / "index.json"
     meta = json.loads(meta_file.read_text())
     for change, says in [
-        ({"dimension": 7}, "holds 6-D vectors by COSINE"),
-        ({"metric": "l2"}, "by COSINE, but"),
+        ({"dimension": 7}, "holds 6-D vectors by L2"),  # the model's codes keep neighbours: Euclidean search
+        ({"metric": "cosine"}, "by L2, but"),
         ({"count": 5}, "holds 1437 rows"),
         ({"engine": dict(meta["engine"], lite="../../elsewhere.db")}, "index.json"),
         ({"engine": dict(meta["engine"], physical="digits_gone")}, "no collection digits_gone"),

@@ -47,6 +47,29 @@ def test_the_default_codes_of_a_clustered_collection_rank_above_pca():
     assert kept > linear + 0.05 and kept > without + 0.05, (kept, without, linear)
 
 
+def test_neighbour_keeping_codes_are_searched_by_euclidean_distance_by_default(tmp_path, capsys):
+    """The term pulls and pushes codes by their Euclidean distance, so an index over such codes
+    searches by it; codes without the term keep cosine, bits Hamming, documents cosine."""
+    from aelab.cli import main
+    from aelab.search import default_metric
+
+    X, y = clusters(200)
+    kept = aelab.AutoEncoder(**SMALL).fit(X)
+    plain = aelab.AutoEncoder(**{**SMALL, "keep_neighbours": 0}).fit(X)
+    bits = aelab.AutoEncoder(**{**SMALL, "n_components": 8, "binary": True, "epochs": 2}).fit(X)
+    models = (kept, plain, bits, aelab.PCA(4).fit(X))
+    assert [default_metric(m) for m in models] == ["l2", "cosine", "hamming", "cosine"]
+    kept.save(tmp_path / "m")
+    assert default_metric(aelab.load(tmp_path / "m")) == "l2"
+    np.save(tmp_path / "x.npy", X)
+    assert main(["index", str(tmp_path / "m"), "--data", str(tmp_path / "x.npy"), "--out", str(tmp_path / "i")]) == 0
+    assert "4-D, l2, exact search" in capsys.readouterr().out
+    index = Index.load(tmp_path / "i")
+    found = index.query(index.vectors()[:5], 3)
+    np.testing.assert_array_equal(found.positions[:, 0], np.arange(5))  # each item is its own nearest, at distance 0
+    np.testing.assert_allclose(found.scores[:, 0], 0, atol=1e-5)
+
+
 def test_the_same_seed_gives_the_same_codes_and_another_seed_other_ones():
     X, _ = clusters(200)
     a, b = (aelab.AutoEncoder(**SMALL).fit(X).transform(X) for _ in range(2))
@@ -157,6 +180,9 @@ def test_document_models_keep_neighbours_by_default_and_older_ones_load_without(
     inner = model.code_model_
     assert inner.keep_neighbours == DOCUMENT_KEEP_NEIGHBOURS and inner.log_input == "unit"
     assert inner.normalization == "batch" and "keep_neighbours" in inner.history_[-1]
+    from aelab.search import default_metric
+
+    assert default_metric(model) == "cosine"  # measured: documents' codes rank better by their angles
     without = aelab.DocumentModel(n_components=3, hidden_layer_sizes=(16,), epochs=3, keep_neighbours=0, random_state=0)
     inner = without.fit(texts).code_model_
     assert inner.log_input is True and inner.activation == "tanh" and "keep_neighbours" not in inner.history_[-1]

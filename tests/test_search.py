@@ -148,7 +148,7 @@ def digits_model(tmp_path_factory):
 def test_cli_index_search_and_add(digits_model, tmp_path, capsys):
     index = tmp_path / "codes"
     assert main(["index", str(digits_model), "--data", "digits", "--out", str(index)]) == 0
-    assert "indexed 1437 items (code space, 8-D, cosine, exact search)" in capsys.readouterr().out
+    assert "indexed 1437 items (code space, 8-D, l2, exact search)" in capsys.readouterr().out
     assert main(["search", str(index), "--query", "train:5", "-k", "5", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     labels = [n["label"] for n in result["neighbours"]]
@@ -321,11 +321,8 @@ def test_streamed_npy_and_image_folder_index_like_loaded_data(digits_model, tmp_
     streamed = Index.load(tmp_path / "streamed")
     assert len(streamed) == 300 and streamed.ids[:2] == ["row:0", "row:1"]
     expected = aelab.load(digits_model).transform(pixels.reshape(300, -1) / np.float32(255))
-    np.testing.assert_allclose(
-        streamed.faiss_index.reconstruct_n(0, 300),
-        expected / np.linalg.norm(expected, axis=1, keepdims=True),
-        atol=1e-5,
-    )
+    assert streamed.metric == "l2"  # the model's codes keep neighbours: the index holds them as they are
+    np.testing.assert_allclose(streamed.faiss_index.reconstruct_n(0, 300), expected, atol=1e-5)
     figure = ["search", str(tmp_path / "streamed"), "--query", "row:7", "-k", "3", "--figure", str(tmp_path / "s.png")]
     assert main(figure) == 1  # the index names its data; aelab opens only what the user names
     assert main([*figure, "--data", str(tmp_path / "digits.npy")]) == 0

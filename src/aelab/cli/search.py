@@ -51,7 +51,8 @@ def add_commands(sub) -> None:
     p.add_argument(
         "--metric",
         choices=METRICS,
-        help="similarity, fixed when indexing (default: hamming for binary codes, else cosine)",
+        help="similarity, fixed when indexing (default: hamming for binary codes, l2 for codes that keep their "
+        "inputs' neighbours, else cosine)",
     )
     p.add_argument(
         "--kind",

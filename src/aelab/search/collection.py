@@ -149,8 +149,8 @@ def index_collection(
 ) -> Index:
     """Encode ``source`` a batch at a time and write the index folder ``out`` atomically.
 
-    A new index is built in ``space`` (see :func:`space_model`), by ``metric`` (None: hamming for
-    binary codes, else cosine); with ``index`` (loaded from
+    A new index is built in ``space`` (see :func:`space_model`), by ``metric`` (None:
+    :func:`default_metric`); with ``index`` (loaded from
     ``out``) the items are added to it, their ids prefixed with the source's name so that they
     never collide with the first ones. ``info`` (the data spec, split...) is kept with a new index.
     ``engine`` (``milvus://...``) puts a new index's vectors in Milvus instead of FAISS.
@@ -219,7 +219,7 @@ def index_codes(
                 f"{table.path} holds {table.code_size}-D {'binary ' if table.binary else ''}codes, but the model makes "
                 f"{encoder.code_size}-D {'binary ' if getattr(encoder, 'binary', False) else ''}codes"
             )
-        metric = metric or ("hamming" if table.binary else "cosine")
+        metric = metric or (default_metric(encoder) if encoder is not None else "hamming" if table.binary else "cosine")
         index = new_index(metric, kind, "code", engine=engine, out=out, overwrite=overwrite)
         index.model = encoder
         index.info = {"codes": table.path.name[:200]}

@@ -52,8 +52,14 @@ ENGINES: dict = {}
 
 def default_metric(encoder) -> str:
     """The metric of an index over ``encoder``'s vectors when none is named: Hamming distance for
-    binary codes, else cosine similarity."""
-    return "hamming" if getattr(encoder, "binary", False) else "cosine"
+    binary codes; Euclidean distance for the codes of an auto-encoder trained to keep its inputs'
+    neighbours, since that term pulls and pushes codes by their Euclidean distance (UMAP's
+    similarity) and they rank better by it than by their angles; else cosine similarity. A
+    document model's codes keep cosine, which ranks them better (docs/benchmarks/retrieval.md)."""
+    if getattr(encoder, "binary", False):
+        return "hamming"
+    terms = getattr(encoder, "regularization_", None)
+    return "l2" if terms is not None and terms.keep_neighbours else "cosine"
 
 
 @dataclass
