@@ -348,7 +348,7 @@ def test_the_explorer_over_an_index_searches_through_it_and_decodes_items_it_can
     training_split = DataOptions(str(tmp_path / "rows.npy")).load().train.X
     np.testing.assert_array_equal(read.X[:3], training_split[[int(i.removeprefix("train:")) for i in read.ids[:3]]])
 
-    index(IndexRequest(DataOptions(str(tmp_path / "rows.npy")), out=tmp_path / "cos", model=folder))
+    index(IndexRequest(DataOptions(str(tmp_path / "rows.npy")), out=tmp_path / "cos", model=folder, metric="cosine"))
     with pytest.raises(aelab.errors.AelabError, match="give --data: the collection the index was built from"):
         open_explorer(tmp_path / "cos")
     index(IndexRequest(DataOptions("digits"), out=tmp_path / "pixels", space="pixels"))
