@@ -29,6 +29,12 @@ def test_codes_table_reads_back_in_pyarrow_and_pandas(digits_models, tmp_path):
     frame = pd.read_parquet(tmp_path / "codes.parquet")
     assert frame["id"].tolist()[:2] == ["test:0", "test:1"] and frame["label"].tolist() == ds.test.y.tolist()
     assert result.n == len(frame) == len(ds.test.X)
+    # an index from the table searches as one from the data: the model's metric, else the table's kind's
+    with_model = index(
+        IndexRequest(None, out=tmp_path / "m", model=digits_models / "ae", codes=tmp_path / "codes.parquet")
+    )
+    alone = index(IndexRequest(None, out=tmp_path / "a", codes=tmp_path / "codes.parquet"))
+    assert (with_model.index.metric, alone.index.metric) == ("l2", "cosine")
 
 
 def test_bits_are_packed_bytes_and_index_from_the_table_as_from_the_data(digits_models, tmp_path):
@@ -43,6 +49,8 @@ def test_bits_are_packed_bytes_and_index_from_the_table_as_from_the_data(digits_
     )
     from_data = index(IndexRequest(DataOptions("digits"), out=tmp_path / "from-data", model=digits_models / "bits"))
     assert from_table.index.metric == "hamming" and from_table.index.ids == from_data.index.ids
+    alone = index(IndexRequest(None, out=tmp_path / "alone", codes=tmp_path / "bits.parquet"))
+    assert alone.index.metric == "hamming"
     queries = from_data.index.encode(aelab.datasets.load("digits").test.X[:20])
     a, b = from_table.index.query(queries, 10), from_data.index.query(queries, 10)
     np.testing.assert_array_equal(a.scores, b.scores)

@@ -219,7 +219,8 @@ def index_codes(
                 f"{table.path} holds {table.code_size}-D {'binary ' if table.binary else ''}codes, but the model makes "
                 f"{encoder.code_size}-D {'binary ' if getattr(encoder, 'binary', False) else ''}codes"
             )
-        metric = metric or (default_metric(encoder) if encoder is not None else "hamming" if table.binary else "cosine")
+        # without a model, the table's own kind of code (bits or numbers) picks the metric
+        metric = metric or default_metric(encoder if encoder is not None else table)
         index = new_index(metric, kind, "code", engine=engine, out=out, overwrite=overwrite)
         index.model = encoder
         index.info = {"codes": table.path.name[:200]}
