@@ -12,6 +12,7 @@ from aelab import PCA, AutoEncoder
 from aelab.errors import DataError, ModelError, ParameterError
 from aelab.objectives import blurred_divergence, reconstruction_divergence
 from aelab.text import DocumentModel
+from aelab.training.loop import split_rows
 from conftest import assert_drawn
 
 
@@ -386,3 +387,32 @@ def test_a_saturated_patch_gets_a_finite_blurred_divergence_and_the_default_scor
     X = X.reshape(120, -1)
     model = AutoEncoder(n_components=2, hidden_layer_sizes=(16,), epochs=2, random_state=0).fit(X, image_shape=(20, 20))
     assert np.isfinite(model.anomaly_scores(X)).all()
+
+
+def test_the_default_score_weighs_its_kinds_by_their_spread_on_rows_held_out_from_training(tmp_path):
+    # a model rebuilds the rows it trained on better than new normal rows: measured on those, the
+    # reconstruction's spread is too small and it outweighs the code density in the default score
+    # (on a digit of MNIST by about two; this toy's rows are too plain to be learnt by heart)
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 20)) * 4
+    X = np.concatenate([c + rng.normal(size=(400, 20)) for c in centres]).astype(np.float32)
+    ae = AutoEncoder(n_components=2, hidden_layer_sizes=(32, 16), epochs=20, random_state=0).fit(X)
+    reference = ae.anomaly_reference_
+    _, held = split_rows(len(X), 0.1, 0)  # the rows the training validated on, never trained on
+    assert reference["measured_on"] == "held_out" and reference["measured_rows"] == len(held) == 120
+    raw = ae._raw_scores(X[np.sort(held)], reference["kinds"])
+    for kind in reference["kinds"]:
+        q1, median, q3 = np.percentile(raw[kind], [25, 50, 75])
+        assert reference["centre"][kind] == pytest.approx(median)
+        assert reference["spread"][kind] == pytest.approx(q3 - q1)
+    # the threshold still comes from the training data: contamination is a share of it
+    ae.set_params(contamination=0.1)
+    assert abs(np.mean(ae.predict(X) == -1) - 0.1) < 0.02
+    back = aelab.load(ae.save(tmp_path / "ae"))
+    assert back.anomaly_reference_ == reference
+
+
+def test_a_model_with_few_rows_held_out_measures_the_spreads_on_its_training_data(fitted):
+    X, _, _, ae = fitted  # 300 rows: 30 held out, too few for a spread
+    assert ae.anomaly_reference_["measured_on"] == "training"
+    assert PCA(n_components=2).fit(X).anomaly_reference_["measured_on"] == "training"  # PCA holds nothing out

@@ -37,6 +37,21 @@ def test_early_stopping_stops_and_keeps_the_best_epoch():
     assert ae.history_[ae.best_epoch_ - 1]["val_loss"] == best
 
 
+def test_the_rows_held_out_are_the_ones_no_step_trained_on():
+    X = np.arange(50, dtype=np.float32)[:, None] * np.ones((1, 3), np.float32)  # each row knows its place
+    trained_on = set()
+
+    def loss(m, batch, epoch):
+        if torch.is_grad_enabled():  # a training step, not a validation pass
+            trained_on.update(batch[0][:, 0].long().tolist())
+        return m(batch[0]).square().mean(), {}
+
+    result = fit_module(torch.nn.Linear(3, 3), X, loss, TrainConfig(epochs=3, batch_size=4, seed=5), progress=False)
+    assert len(result.held_out) == 5 and list(result.held_out) == sorted(result.held_out)
+    assert trained_on.isdisjoint(result.held_out.tolist())
+    assert trained_on | set(result.held_out.tolist()) == set(range(50))  # every other row trained (4 x 11 of 45)
+
+
 def test_diverging_loss_is_reported_as_a_training_error():
     module = torch.nn.Linear(4, 4)
     X = np.ones((32, 4), np.float32)

@@ -90,6 +90,8 @@ ANOMALY_REFERENCE = {
         "centre": _kind_numbers,
         "spread": {"type": "object", "additionalProperties": {"type": "number", "exclusiveMinimum": 0}},
         "quantiles": {"type": "array", "minItems": 2, "maxItems": 100_001, "items": _number},
+        "measured_on": {"enum": ["training", "held_out"]},  # older models: training
+        "measured_rows": {"type": "integer", "minimum": 1},
     },
 }
 

@@ -17,12 +17,17 @@ unusual):
   divergence from the prior);
 - ``auto``: the default, the sum of the kinds above (those the model has: for images the blurred
   reconstruction, else the reconstruction or a variational model's bound; the density where it
-  had enough training codes to go on) each measured in units of its own spread on the training
-  data: its median subtracted, divided by its interquartile range.
+  had enough training codes to go on) each measured in units of its own spread on normal data:
+  its median subtracted, divided by its interquartile range. A model rebuilds the rows it trained
+  on better than new ones, so on those its reconstruction's spread is too small (on a digit of
+  MNIST, half of what it is on new images of the digit) and would outweigh the density; the
+  spreads are measured on the rows that training held out for validation where there are at
+  least ``HELD_OUT_ROWS`` of them, and on the training rows otherwise.
 
 When a model is fitted it scores an even sample of its training data (up to ``REFERENCE_ROWS``) and
 keeps what scoring needs: the code density, each kind's median and spread, and the quantiles of
-the default score, from which ``offset_`` follows for any ``contamination``, now or later.
+the default score on the training data, from which ``offset_`` follows for any ``contamination``
+(a share of the training data), now or later.
 
 scikit-learn's convention: ``score_samples`` is higher for normal samples (minus the default
 score), ``decision_function`` is ``score_samples - offset_`` (negative for anomalies), ``predict``
@@ -45,6 +50,7 @@ from ..validation import check_choices
 from .density import fit_density
 
 REFERENCE_ROWS = 10_000  # training samples scored at fit: the density, the spreads, the quantiles
+HELD_OUT_ROWS = 100  # the least rows held out from training that the kinds' spreads are measured on
 QUANTILES = 1001  # of the training scores, kept with the model: offset_ for any contamination
 SCORE_CHUNK = 1024  # rows scored at once (word counts are densified a chunk at a time)
 DENSITY_ROWS_PER_DIM = 10  # the default counts the code density when it had this many training rows a code dimension
@@ -142,22 +148,32 @@ class AnomalyScoring:
         return kinds + (["density"] if n_rows >= DENSITY_ROWS_PER_DIM * self.code_size else [])
 
     # --- fitted state ------------------------------------------------------------------------------
-    def _fit_anomaly_reference(self, sample, codes=None) -> None:
+    def _fit_anomaly_reference(self, sample, codes=None, held_out=None) -> None:
         """Score ``sample`` (training rows, checked: see :func:`reference_sample`) and keep what
         scoring needs: the density of their codes (``codes``, when already computed), each kind's
-        median and spread, the quantiles of the default score."""
+        median and spread (on the rows ``held_out`` from training, checked, when there are at least
+        ``HELD_OUT_ROWS``; else on ``sample``), the quantiles of the default score on ``sample``."""
         if codes is None:
             codes = np.concatenate([self._score_pass(part, blur=False)[1] for part in _chunks(sample)])
         codes = np.asarray(codes, np.float64)
         covariance = "full" if codes.shape[1] <= FULL_COVARIANCE_DIMS else "diag"
         self.anomaly_density_ = fit_density(codes, "gmm" if len(codes) >= 20 else "gaussian", covariance=covariance)
         kinds = self._anomaly_kinds(len(codes))
-        raw = self._raw_scores(sample, kinds)
-        centre = {k: float(np.median(raw[k])) for k in kinds}
-        spread = {k: _spread(raw[k]) for k in kinds}
+        raw = measured = self._raw_scores(sample, kinds)
+        measured_on = "training"
+        if held_out is not None and held_out.shape[0] >= HELD_OUT_ROWS:
+            measured, measured_on = self._raw_scores(held_out, kinds), "held_out"
+        centre = {k: float(np.median(measured[k])) for k in kinds}
+        spread = {k: _spread(measured[k]) for k in kinds}
         combined = np.sum([(raw[k] - centre[k]) / spread[k] for k in kinds], axis=0)
-        quantiles = training_quantiles(combined).tolist()
-        self.anomaly_reference_ = {"kinds": kinds, "centre": centre, "spread": spread, "quantiles": quantiles}
+        self.anomaly_reference_ = {
+            "kinds": kinds,
+            "centre": centre,
+            "spread": spread,
+            "quantiles": training_quantiles(combined).tolist(),
+            "measured_on": measured_on,
+            "measured_rows": int(len(measured[kinds[0]])),
+        }
 
     def _anomaly_reference(self) -> dict:
         check_is_fitted(self)
@@ -263,7 +279,13 @@ def density_from(arrays: dict[str, np.ndarray], dims: int):
 
 def reference_sample(X, seed: int = 0):
     """An even sample of up to ``REFERENCE_ROWS`` rows of ``X``, in their order."""
-    return X[np.sort(np.random.default_rng(seed).permutation(X.shape[0])[:REFERENCE_ROWS])]
+    return X[reference_rows(np.arange(X.shape[0]), seed)]
+
+
+def reference_rows(positions, seed: int = 0) -> np.ndarray:
+    """Up to ``REFERENCE_ROWS`` of ``positions``, drawn by ``seed``, in order."""
+    positions = np.asarray(positions)
+    return np.sort(positions[np.random.default_rng(seed).permutation(len(positions))[:REFERENCE_ROWS]])
 
 
 def _chunks(X):

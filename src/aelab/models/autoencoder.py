@@ -38,6 +38,7 @@ from ..params import (
 )
 from ..storage import json_value
 from ..training import TrainConfig
+from .anomaly import reference_rows
 from .base import CodeModel, check_shapes
 from .torch_base import ColumnSummary, TorchEstimator, over_memory_budget
 
@@ -109,7 +110,7 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
             self.module_ = self._sized(lambda: self._build(self.n_features_in_))
         streamed = {} if rows is None else {"stream": True, "prepare": lambda a: self._scale(self._check_X(a))}
         self._pretrain(Xs if rows is None else rows, config, **streamed)
-        self._train(
+        result = self._train(
             Xs if rows is None else rows,
             self._batch_loss,
             config,
@@ -120,18 +121,20 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
             neighbour_words=self._neighbours_by_words(),
             **streamed,
         )
-        self._keep_code_sample(X if rows is None else rows, y, config.seed)
+        self._keep_code_sample(X if rows is None else rows, y, config.seed, result.held_out)
         return self
 
-    def _keep_code_sample(self, X, y, seed: int) -> None:
+    def _keep_code_sample(self, X, y, seed: int, held_out=None) -> None:
         """Keep the codes of up to ``CODE_SAMPLE`` training samples (and their labels), so that the
-        model alone knows where its codes lie: the box of a generated grid, a fitted code density."""
+        model alone knows where its codes lie: the box of a generated grid, a fitted code density;
+        and the anomaly scores' reference, its spreads measured on the rows at ``held_out``."""
         rows = np.sort(np.random.default_rng(seed).permutation(len(X))[:CODE_SAMPLE])
         sample = self._check_X(X[rows])
         self.code_sample_ = self.transform(sample)
         labels = None if y is None else np.asarray(y)
         self.code_sample_labels_ = None if labels is None else [json_value(v) for v in labels[rows]]
-        self._fit_anomaly_reference(sample, self.code_sample_)
+        unseen = None if held_out is None or not len(held_out) else self._check_X(X[reference_rows(held_out, seed)])
+        self._fit_anomaly_reference(sample, self.code_sample_, held_out=unseen)
 
     def _check_params(self) -> None:
         """The table's checks, and the objective's terms parsed and checked together (a bad spec,

@@ -115,6 +115,8 @@ class TrainResult:
     steps_per_epoch: int | None = None
     #: the settings the run trained with, every "auto" chosen for its data (the one place they are)
     config: TrainConfig | None = None
+    #: the positions of the rows held out for validation (in order), which no step trained on
+    held_out: np.ndarray | None = None
 
     @property
     def seconds(self) -> float:
@@ -192,6 +194,14 @@ def fit_module(
         torch.set_float32_matmul_precision(precision)
 
 
+def split_rows(n: int, validation_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The positions of the ``n`` rows that a run of ``seed`` trains on and those it holds out for
+    validation (a ``validation_fraction`` of them, none of a single row), in the seed's order."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_val = int(round(validation_fraction * n)) if n > 1 else 0
+    return order[n_val:], order[:n_val]
+
+
 RANK_SEED_STRIDE = 7919  # rank r draws its noise from seed + 2 + r * this (rank 0: a one-process run's)
 PARTNER_STREAM = 3  # the stream of the seed that draws each epoch's neighbour partners
 
@@ -211,9 +221,8 @@ class _Batches:
 
     @classmethod
     def plan(cls, n: int, config: TrainConfig, ranks: World) -> _Batches:
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed))
-        n_val = int(round(config.validation_fraction * n)) if n > 1 else 0
-        n_train = n - n_val
+        train, val = split_rows(n, config.validation_fraction, config.seed)
+        n_train = len(train)
         if ranks.size > n_train:
             raise every_rank(
                 TrainingError(
@@ -224,7 +233,7 @@ class _Batches:
         part = max(1, min(int(config.batch_size), n_train) // ranks.size)
         batch = part * ranks.size
         mine = slice(ranks.rank * part, (ranks.rank + 1) * part)
-        return cls(order[n_val:], order[:n_val], batch, max(1, n_train // batch), mine)
+        return cls(train, val, batch, max(1, n_train // batch), mine)
 
     def epoch(self, shuffle: torch.Generator) -> list[torch.Tensor]:
         """This rank's part of each batch of an epoch, as places among the training rows."""
@@ -319,7 +328,9 @@ def _fit(
     stepper = _Stepper.build(module, config, device, ranks, param_groups, cut.per_epoch * int(config.epochs))
     state = {"epoch": 0, "history": [], "best_val": math.inf, "best_epoch": None, "bad_epochs": 0}
     best_weights: dict[str, torch.Tensor] | None = None
-    result = TrainResult(batch_size=cut.batch, steps_per_epoch=cut.per_epoch, config=config)
+    result = TrainResult(
+        batch_size=cut.batch, steps_per_epoch=cut.per_epoch, config=config, held_out=np.sort(cut.val.numpy())
+    )
 
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     run_id = _run_id(rows, config, fingerprint, ranks)
