@@ -1,3 +1,4 @@
+import math
 import os
 import signal
 import subprocess
@@ -50,6 +51,29 @@ def test_the_rows_held_out_are_the_ones_no_step_trained_on():
     assert len(result.held_out) == 5 and list(result.held_out) == sorted(result.held_out)
     assert trained_on.isdisjoint(result.held_out.tolist())
     assert trained_on | set(result.held_out.tolist()) == set(range(50))  # every other row trained (4 x 11 of 45)
+
+
+@pytest.mark.parametrize("schedule, stops_at", [("onecycle", None), ("constant", 6)])
+def test_a_worse_validation_loss_at_a_higher_learning_rate_does_not_stop_training(schedule, stops_at):
+    # the validation loss of each epoch, scripted: best at epoch 3, worse while a one-cycle schedule
+    # warms up and peaks (epochs 4 to 9: more than the patience), best again as the rate comes down
+    script = [5, 4, 3, 6, 6, 6, 6, 6, 6, 2.5, 2, 1.5, 1.2, 1.1, 1.0]
+    seen = {"epoch": 0}
+
+    def loss(m, batch, epoch):
+        if math.isinf(epoch):  # validation
+            return torch.tensor(script[seen["epoch"]]), {}
+        seen["epoch"] = int(epoch)
+        return m(batch[0]).square().mean(), {}
+
+    config = TrainConfig(epochs=15, batch_size=8, patience=3, lr_schedule=schedule)
+    result = fit_module(torch.nn.Linear(2, 2), np.ones((40, 2), np.float32), loss, config, progress=False)
+    lrs = [h["lr"] for h in result.history]
+    if stops_at is None:  # onecycle: epochs 4-9 ran at a higher rate than epoch 3
+        assert max(lrs[3:9]) > lrs[2] and not result.stopped_early
+        assert len(result.history) == 15 and result.best_epoch == 15
+    else:  # a constant rate: three worse epochs after the best stop it
+        assert result.stopped_early and len(result.history) == stops_at and result.best_epoch == 3
 
 
 def test_diverging_loss_is_reported_as_a_training_error():

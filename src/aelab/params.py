@@ -447,8 +447,9 @@ TRAINING_PARAMS = (
     Param(
         "patience",
         "auto",
-        f"early-stopping patience in epochs (0 or None: never stop early); auto: {AUTO_PATIENCE}, or a fifth of the "
-        "epochs when there are more than 100 (a long one-cycle run still warms up at epoch 20)",
+        "early-stopping patience: epochs without a better validation loss, counting only those at the best "
+        f"epoch's learning rate or below (0 or None: never stop early); auto: {AUTO_PATIENCE}, or a fifth of the "
+        "epochs when there are more than 100",
         type=auto_or_int,
         valid=_optional(_auto_or(_integer_at_least(0))),
         expect="a whole number >= 0, auto or None",

@@ -260,6 +260,7 @@ CHECKPOINT = {
                 "best_val": {"type": ["number", "null"]},
                 "best_epoch": {"type": ["integer", "null"], "minimum": 1},
                 "bad_epochs": _count,
+                "best_lr": _number,  # older checkpoints: none (every worse epoch counted)
                 "stopped_early": {"type": "boolean"},
             },
         },

@@ -148,7 +148,8 @@ def fit_module(
     the same data in memory (:class:`Rows`).
 
     A ``validation_fraction`` of the rows (chosen by the seed) is held out: its loss is reported
-    every epoch, drives early stopping after ``patience`` epochs without improvement, and picks the
+    every epoch, drives early stopping after ``patience`` epochs without improvement (epochs at a
+    higher learning rate than the best epoch's do not count), and picks the
     weights kept at the end. ``param_groups`` (optimizer groups) may give parts of the module their
     own weight decay. With ``checkpoint_dir`` the state is saved after every epoch, and ``resume``
     continues from it; ``fingerprint`` (the settings that define the run) must match.
@@ -398,9 +399,13 @@ def _close_epoch(stepper: _Stepper, rows: Rows, batch_loss, cut: _Batches, ranks
     if not len(cut.val):
         return False
     if record["val_loss"] < state["best_val"]:
-        state.update(best_val=record["val_loss"], best_epoch=record["epoch"], bad_epochs=0)
+        state.update(best_val=record["val_loss"], best_epoch=record["epoch"], best_lr=record["lr"], bad_epochs=0)
         return True
-    state["bad_epochs"] += 1
+    # a worse loss at a higher learning rate than the best epoch's is the schedule's doing (a one-cycle
+    # schedule's warm-up and peak, where the loss is noisy and falls only as the rate comes down),
+    # not over-fitting: only epochs at the best epoch's rate or below count against the patience
+    if record["lr"] <= state.get("best_lr", math.inf):
+        state["bad_epochs"] += 1
     return False
 
 
