@@ -225,7 +225,7 @@ def test_a_run_that_cannot_learn_says_so():
     assert starved.batch_size_ == 90 and starved.n_epochs_ * starved.steps_per_epoch_ == 2
     assert starved.training_warning().startswith("only 2 optimizer steps")
     frozen = AutoEncoder(
-        n_components=2, hidden_layer_sizes=(16,), epochs=30, batch_size=8, learning_rate=1e-9, random_state=0
+        n_components=2, hidden_layer_sizes=(16,), epochs=50, batch_size=8, learning_rate=1e-9, random_state=0
     ).fit(X)
     assert "barely moved" in frozen.training_warning()
     fine = AutoEncoder(n_components=2, hidden_layer_sizes=(16,), epochs=60, batch_size=8, random_state=0).fit(X)
