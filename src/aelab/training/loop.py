@@ -66,7 +66,7 @@ class TrainConfig:
 
     def n_train(self, n_samples: int) -> int:
         """How many of ``n_samples`` rows train (the rest validate)."""
-        return max(1, n_samples - (int(round(self.validation_fraction * n_samples)) if n_samples > 1 else 0))
+        return max(1, n_samples - n_held_out(n_samples, self.validation_fraction))
 
     def steps_per_epoch(self, n_samples: int) -> int:
         """Optimizer steps in an epoch over ``n_samples`` rows (a last partial batch is dropped)."""
@@ -195,11 +195,16 @@ def fit_module(
         torch.set_float32_matmul_precision(precision)
 
 
+def n_held_out(n: int, validation_fraction: float) -> int:
+    """How many of ``n`` rows a run holds out for validation (none of a single row)."""
+    return int(round(validation_fraction * n)) if n > 1 else 0
+
+
 def split_rows(n: int, validation_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The positions of the ``n`` rows that a run of ``seed`` trains on and those it holds out for
-    validation (a ``validation_fraction`` of them, none of a single row), in the seed's order."""
+    validation (:func:`n_held_out` of them), in the seed's order."""
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    n_val = int(round(validation_fraction * n)) if n > 1 else 0
+    n_val = n_held_out(n, validation_fraction)
     return order[n_val:], order[:n_val]
 
 
