@@ -11,7 +11,7 @@ import torch
 
 import aelab
 from aelab.errors import ParameterError
-from aelab.params import DOCUMENT_KEEP_NEIGHBOURS
+from aelab.params import DOCUMENT_KEEP_NEIGHBOURS, DOCUMENT_N_NEIGHBOURS, N_NEIGHBOURS
 from aelab.search import Index, evaluate
 from aelab.training.neighbours import NeighbourGraph, fuzzy_weights
 
@@ -204,3 +204,33 @@ def test_document_models_keep_neighbours_by_default_and_older_ones_load_without(
     out = tmp_path / "search"
     assert main(["text", "train", "--data", str(folder), "--keep-neighbours", "-1", "--out", str(out)]) == 1
     assert "--keep-neighbours must be a number >= 0" in capsys.readouterr().err and not out.exists()
+
+
+def test_document_models_keep_a_wider_circle_of_neighbours_and_older_ones_load_with_theirs(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    topics = [["alpha", "beta", "gamma", "delta"], ["zeta", "eta", "theta", "iota"]]
+    texts = [" ".join(rng.choice(topics[i % 2], size=int(rng.integers(3, 9)))) for i in range(80)]
+    settings = dict(n_components=3, hidden_layer_sizes=(16,), epochs=1, batch_size=16, random_state=0)
+    model = aelab.DocumentModel(**settings).fit(texts)
+    assert model.code_model_.terms_["n_neighbours"] == DOCUMENT_N_NEIGHBOURS
+    few = aelab.DocumentModel(**settings).fit(texts[:20])
+    assert few.code_model_.terms_["n_neighbours"] == 19  # every other document
+    assert aelab.DocumentModel(**settings, n_neighbours=5).fit(texts).code_model_.terms_["n_neighbours"] == 5
+    with pytest.raises(ParameterError, match="n_neighbours=80, but there are 80 training samples"):
+        aelab.DocumentModel(**settings, n_neighbours=80).fit(texts)
+    model.save(tmp_path / "doc")
+    config = json.loads((tmp_path / "doc" / "config.json").read_text())
+    del config["params"]["n_neighbours"]  # as an older aelab wrote it
+    (tmp_path / "doc" / "config.json").write_text(json.dumps(config))
+    old = aelab.load(tmp_path / "doc")
+    assert old.n_neighbours == N_NEIGHBOURS  # what "auto" meant when it was saved
+    np.testing.assert_array_equal(old.transform(texts), model.transform(texts))
+    from aelab.cli import main
+
+    folder = tmp_path / "docs"
+    for i, text in enumerate(texts[:12]):
+        (folder / str(i % 2)).mkdir(parents=True, exist_ok=True)
+        (folder / str(i % 2) / f"{i}.txt").write_text(text)
+    out = tmp_path / "search"
+    assert main(["text", "train", "--data", str(folder), "--n-neighbours", "0", "--out", str(out)]) == 1
+    assert "--n-neighbours must be a whole number >= 1" in capsys.readouterr().err and not out.exists()

@@ -10,6 +10,7 @@ from ..params import (
     DOCUMENT_KEEP_NEIGHBOURS,
     DOCUMENT_KINDS,
     DOCUMENT_LOSSES,
+    DOCUMENT_N_NEIGHBOURS,
     auto_or_float,
     auto_or_int,
 )
@@ -86,6 +87,14 @@ def add_commands(sub) -> None:
         help="weight of the term that keeps each document's nearest neighbours (by its words) near it in the "
         f"codes; auto: {DOCUMENT_KEEP_NEIGHBOURS:g}, or 0 for a 2-D map; 0: the former recipe (tanh layers, "
         "no batch norm)",
+    )
+    m.add_argument(
+        "--n-neighbours",
+        type=auto_or_int,
+        default=d["n_neighbours"],
+        metavar="K|auto",
+        help="the nearest documents of each that --keep-neighbours keeps near it (fewer than the training "
+        f"documents); auto: {DOCUMENT_N_NEIGHBOURS}, or every other document when there are not more",
     )
     m.add_argument(
         "--epochs",
@@ -188,7 +197,7 @@ def text_options(args):
 def cmd_text_train(args) -> None:
     from ..jobs.text import TextTrainRequest, text_train
 
-    params_from(args, ("keep_neighbours",))  # a bad weight is refused in the option's name
+    params_from(args, ("keep_neighbours", "n_neighbours"))  # a bad value is refused in the option's name
     if args.binary is not None:
         refuse(args, ("n_components",), f"with --binary {args.binary} (its bits are the code)")
         args.n_components = binary_bits(args.binary)
@@ -203,6 +212,7 @@ def cmd_text_train(args) -> None:
         hidden_layer_sizes=args.hidden,
         denoise=args.denoise,
         keep_neighbours=args.keep_neighbours,
+        n_neighbours=args.n_neighbours,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.lr,

@@ -39,6 +39,7 @@ class TextTrainRequest:
     hidden_layer_sizes: tuple[int, ...] | str = _D["hidden_layer_sizes"]
     denoise: str | None = _D["denoise"]
     keep_neighbours: float | str = _D["keep_neighbours"]
+    n_neighbours: int | str = _D["n_neighbours"]
     epochs: int | str = _D["epochs"]
     batch_size: int | str = _D["batch_size"]
     learning_rate: float = _D["learning_rate"]
@@ -51,6 +52,7 @@ class TextTrainRequest:
         """Checked when made, before the documents are read."""
         check_output(self.out, self.overwrite)
         TABLE["keep_neighbours"].check(self.keep_neighbours)
+        TABLE["n_neighbours"].check(self.n_neighbours)
         if self.denoise in ("", "none"):
             self.denoise = None
 
@@ -85,6 +87,7 @@ def _text_train(request: TextTrainRequest, log) -> TextTrainResult:
         hidden_layer_sizes=request.hidden_layer_sizes,
         denoise=request.denoise,
         keep_neighbours=request.keep_neighbours,
+        n_neighbours=request.n_neighbours,
         epochs=request.epochs,
         batch_size=request.batch_size,
         learning_rate=request.learning_rate,

@@ -6,7 +6,7 @@ benchmarks/hashing.py): word counts over a 2,000-word vocabulary; log(1 + count)
 scaled to unit length, into a 2000-1000-500-250-N encoder of batch norm and GELU; a softmax output
 trained with the cross-entropy against each document's word distribution (Hinton and
 Salakhutdinov's reconstruction of word counts); 40% of the words masked at the input; the
-neighbour-keeping term over the graph of the documents' words (each document near its nearest
+neighbour-keeping term over the graph of the documents' words (each document near its 50 nearest
 by the cosine of their rarity-weighted log counts); AdamW at 1e-3 without weight decay, batches
 of 128, 40 epochs. Without the term (``keep_neighbours=0``) the former recipe trains: tanh layers
 without normalisation on log counts as they are, which ranked better than batch norm and GELU
@@ -24,7 +24,9 @@ from ..params import (
     BINARY_NOISE,
     DOCUMENT_KINDS,
     DOCUMENT_LOSSES,
+    N_NEIGHBOURS,
     WEIGHTINGS,
+    auto_document_graph,
     auto_document_neighbours,
     auto_document_training,
     check_bits,
@@ -59,6 +61,9 @@ class DocumentModel(CodeModel):
         uses batch norm and GELU; 0 gives the former recipe (tanh layers, no normalisation);
         "auto" is ``DOCUMENT_KEEP_NEIGHBOURS`` for codes of more than two dimensions and bits,
         0 for 2-D maps, whose documents the former recipe keeps nearer their newsgroup.
+    n_neighbours : the nearest documents of each that the term keeps near it (fewer than the
+        documents); "auto" is ``DOCUMENT_N_NEIGHBOURS``, or every other document when there are
+        not more.
     random_state, verbose : seed, and a progress bar while training.
     contamination : the share of training documents that ``predict`` flags as anomalies, or "auto"
         (see :mod:`aelab.models.anomaly`; the scores are the code model's, of the documents' words).
@@ -82,6 +87,7 @@ class DocumentModel(CodeModel):
         denoise="mask:0.4",
         binary=False,
         keep_neighbours="auto",
+        n_neighbours="auto",
         epochs="auto",
         batch_size="auto",
         learning_rate=1e-3,
@@ -152,6 +158,7 @@ class DocumentModel(CodeModel):
             scaling="none" if words else "auto",
             denoise=self.denoise,
             keep_neighbours=neighbours,
+            n_neighbours=auto_document_graph(n_documents) if self.n_neighbours == "auto" else self.n_neighbours,
             binary=bool(self.binary),
             binary_noise=BINARY_NOISE,
             epochs=epochs if self.epochs == "auto" else self.epochs,
@@ -226,8 +233,10 @@ class DocumentModel(CodeModel):
     # --- saving --------------------------------------------------------------------------------
     @classmethod
     def _upgraded(cls, params: dict) -> dict:
-        """A document model saved before keep_neighbours existed was trained without it."""
-        return params if "keep_neighbours" in params else dict(params, keep_neighbours=0.0)
+        """A document model saved before keep_neighbours existed was trained without it; one saved
+        before n_neighbours existed kept the image models' number of neighbours."""
+        params = params if "keep_neighbours" in params else dict(params, keep_neighbours=0.0)
+        return params if "n_neighbours" in params else dict(params, n_neighbours=N_NEIGHBOURS)
 
     def _saved_state(self):
         config, tensors = self.code_model_.stored()
