@@ -188,22 +188,12 @@ def test_document_models_keep_neighbours_by_default_and_older_ones_load_without(
     assert inner.log_input is True and inner.activation == "tanh" and "keep_neighbours" not in inner.history_[-1]
     a_map = aelab.DocumentModel(n_components=2, hidden_layer_sizes=(16,), epochs=1, random_state=0).fit(texts)
     assert a_map.code_model_.keep_neighbours == 0.0  # 2-D maps of documents keep the former recipe
-    model.save(tmp_path / "doc")
-    config = json.loads((tmp_path / "doc" / "config.json").read_text())
-    del config["params"]["keep_neighbours"]  # as an older aelab wrote it
-    (tmp_path / "doc" / "config.json").write_text(json.dumps(config))
-    old = aelab.load(tmp_path / "doc")
+    old = saved_without(model, "keep_neighbours", tmp_path)
     assert old.keep_neighbours == 0.0
     np.testing.assert_array_equal(old.transform(texts), model.transform(texts))
-    from aelab.cli import main
-
-    folder = tmp_path / "docs"
-    for i, text in enumerate(texts[:12]):
-        (folder / str(i % 2)).mkdir(parents=True, exist_ok=True)
-        (folder / str(i % 2) / f"{i}.txt").write_text(text)
-    out = tmp_path / "search"
-    assert main(["text", "train", "--data", str(folder), "--keep-neighbours", "-1", "--out", str(out)]) == 1
-    assert "--keep-neighbours must be a number >= 0" in capsys.readouterr().err and not out.exists()
+    assert "--keep-neighbours must be a number >= 0" in text_train_refuses(
+        texts, "--keep-neighbours", "-1", tmp_path, capsys
+    )
 
 
 def test_document_models_keep_a_wider_circle_of_neighbours_and_older_ones_load_with_theirs(tmp_path, capsys):
@@ -218,13 +208,26 @@ def test_document_models_keep_a_wider_circle_of_neighbours_and_older_ones_load_w
     assert aelab.DocumentModel(**settings, n_neighbours=5).fit(texts).code_model_.terms_["n_neighbours"] == 5
     with pytest.raises(ParameterError, match="n_neighbours=80, but there are 80 training samples"):
         aelab.DocumentModel(**settings, n_neighbours=80).fit(texts)
-    model.save(tmp_path / "doc")
-    config = json.loads((tmp_path / "doc" / "config.json").read_text())
-    del config["params"]["n_neighbours"]  # as an older aelab wrote it
-    (tmp_path / "doc" / "config.json").write_text(json.dumps(config))
-    old = aelab.load(tmp_path / "doc")
+    old = saved_without(model, "n_neighbours", tmp_path)
     assert old.n_neighbours == N_NEIGHBOURS  # what "auto" meant when it was saved
     np.testing.assert_array_equal(old.transform(texts), model.transform(texts))
+    assert "--n-neighbours must be a whole number >= 1" in text_train_refuses(
+        texts, "--n-neighbours", "0", tmp_path, capsys
+    )
+
+
+def saved_without(model, param: str, tmp_path):
+    """``model`` saved, then loaded from a config without ``param``, as an older aelab wrote it."""
+    model.save(tmp_path / "doc")
+    config = json.loads((tmp_path / "doc" / "config.json").read_text())
+    del config["params"][param]
+    (tmp_path / "doc" / "config.json").write_text(json.dumps(config))
+    return aelab.load(tmp_path / "doc")
+
+
+def text_train_refuses(texts, option: str, value: str, tmp_path, capsys) -> str:
+    """What ``aelab text train`` prints when ``option`` is ``value`` on a folder of ``texts`` (it
+    must exit with status 1 and write nothing)."""
     from aelab.cli import main
 
     folder = tmp_path / "docs"
@@ -232,5 +235,6 @@ def test_document_models_keep_a_wider_circle_of_neighbours_and_older_ones_load_w
         (folder / str(i % 2)).mkdir(parents=True, exist_ok=True)
         (folder / str(i % 2) / f"{i}.txt").write_text(text)
     out = tmp_path / "search"
-    assert main(["text", "train", "--data", str(folder), "--n-neighbours", "0", "--out", str(out)]) == 1
-    assert "--n-neighbours must be a whole number >= 1" in capsys.readouterr().err and not out.exists()
+    assert main(["text", "train", "--data", str(folder), option, value, "--out", str(out)]) == 1
+    assert not out.exists()
+    return capsys.readouterr().err
