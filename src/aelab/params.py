@@ -578,10 +578,11 @@ def auto_document_neighbours(n_components: int) -> float:
     return DOCUMENT_KEEP_NEIGHBOURS if n_components > 2 else 0.0
 
 
-def auto_document_graph(n_documents: int) -> int:
-    """The document auto-encoder's ``n_neighbours="auto"`` for ``n_documents`` training documents:
-    :data:`DOCUMENT_N_NEIGHBOURS`, or every other document when there are not more."""
-    return max(1, min(DOCUMENT_N_NEIGHBOURS, n_documents - 1))
+def auto_n_neighbours(n_train: int, most: int = N_NEIGHBOURS) -> int:
+    """``n_neighbours="auto"`` for ``n_train`` training samples: ``most`` (an image model's
+    :data:`N_NEIGHBOURS`, a document model's :data:`DOCUMENT_N_NEIGHBOURS`), or every other sample
+    when there are not more."""
+    return min(most, n_train - 1)
 
 
 def _sizes(v) -> bool:

@@ -30,9 +30,9 @@ from ..params import (
     AUTO_BINARY_STEPS,
     AUTOENCODER_PARAMS,
     BINARY_NOISE,
-    N_NEIGHBOURS,
     NEIGHBOUR_BINARY_NOISE,
     REGULARIZATION,
+    auto_n_neighbours,
     check_bits,
     parameters_doc,
 )
@@ -156,7 +156,7 @@ class NeuralAutoEncoder(CodeModel, TorchEstimator):
             return reg
         k = reg.n_neighbours
         if k == "auto":
-            k = min(N_NEIGHBOURS, n_train - 1)
+            k = auto_n_neighbours(n_train)
         elif k >= n_train:
             raise ParameterError(
                 f"n_neighbours={k}, but there are {n_train} training samples (the rest validate): keep fewer "

@@ -24,11 +24,12 @@ from ..params import (
     BINARY_NOISE,
     DOCUMENT_KINDS,
     DOCUMENT_LOSSES,
+    DOCUMENT_N_NEIGHBOURS,
     N_NEIGHBOURS,
     WEIGHTINGS,
-    auto_document_graph,
     auto_document_neighbours,
     auto_document_training,
+    auto_n_neighbours,
     check_bits,
     check_params,
 )
@@ -145,6 +146,9 @@ class DocumentModel(CodeModel):
             if self.keep_neighbours != "auto"
             else auto_document_neighbours(int(self.n_components))
         )
+        graph = (
+            auto_n_neighbours(n_documents, DOCUMENT_N_NEIGHBOURS) if self.n_neighbours == "auto" else self.n_neighbours
+        )
         return AutoEncoder(
             n_components=int(self.n_components),
             hidden_layer_sizes=self.hidden_layer_sizes
@@ -158,7 +162,7 @@ class DocumentModel(CodeModel):
             scaling="none" if words else "auto",
             denoise=self.denoise,
             keep_neighbours=neighbours,
-            n_neighbours=auto_document_graph(n_documents) if self.n_neighbours == "auto" else self.n_neighbours,
+            n_neighbours=graph,
             binary=bool(self.binary),
             binary_noise=BINARY_NOISE,
             epochs=epochs if self.epochs == "auto" else self.epochs,
