@@ -125,6 +125,55 @@ def test_binary_noise_sets_the_noise_before_the_sigmoid_in_training_only():
         aelab.AutoEncoder(binary=True, binary_noise=0.0).fit(ds.train.X[:50])
 
 
+def test_bits_can_keep_neighbours_by_their_probabilities_on_one_scale_whatever_their_number():
+    import torch
+
+    from aelab.objectives import bit_probabilities, neighbour_keeping
+
+    torch.manual_seed(0)
+    logits = torch.randn(32, 16).sign() * (3 + 3 * torch.rand(32, 16))  # bits of 95% or more
+    longer = logits.repeat(1, 8)  # the same bits, each eight times: 128 of them
+    short, long = bit_probabilities(logits), bit_probabilities(longer)
+
+    def squared_distances(codes):
+        return (codes[:, None, :] - codes[None, :, :]).square().sum(-1)
+
+    torch.testing.assert_close(squared_distances(short), squared_distances(long))
+    # they count whether the bits agree, not how large the logits are
+    same_bits, other_bits = bit_probabilities(logits * 10), bit_probabilities(-logits)
+    assert float((short - same_bits).norm(dim=1).max()) < 1.0 < float((short - other_bits).norm(dim=1).min())
+    assert float(neighbour_keeping(short, same_bits)) < float(neighbour_keeping(short, other_bits))
+
+    ds = aelab.datasets.load("digits")
+    settings = dict(n_components=16, binary=True, hidden_layer_sizes=(32,), epochs=2, random_state=0)
+    by_logits = aelab.AutoEncoder(**settings).fit(ds.train.X[:300])
+    by_bits = aelab.AutoEncoder(**settings, binary_neighbours="probabilities").fit(ds.train.X[:300])
+    assert by_bits.terms_ == dict(by_logits.terms_, binary_neighbours="probabilities")
+    assert by_logits.history_[-1]["keep_neighbours"] != by_bits.history_[-1]["keep_neighbours"]
+    with pytest.raises(ParameterError, match="binary_neighbours must be one of logits, probabilities, not 'bits'"):
+        aelab.AutoEncoder(binary=True, binary_neighbours="bits").fit(ds.train.X[:50])
+
+
+def test_document_bits_keep_neighbours_by_their_probabilities_and_older_ones_load_as_trained(tmp_path):
+    import json
+
+    rng = np.random.default_rng(0)
+    topics = [f"alpha beta gamma delta{i}".split() for i in range(2)] + [["zeta", "eta", "theta", "iota"]]
+    texts = [" ".join(rng.choice(topics[i % 3], size=int(rng.integers(3, 12)))) for i in range(90)]
+    settings = dict(n_components=8, hidden_layer_sizes=(16,), epochs=3, batch_size=16, random_state=0)
+    model = aelab.DocumentModel(**settings, binary=True).fit(texts)
+    assert model.code_model_.terms_["binary_neighbours"] == "probabilities"
+    real = aelab.DocumentModel(**settings).fit(texts)  # real-valued codes have no bits to compare
+    assert "binary_neighbours" not in real.code_model_.terms_
+    model.save(tmp_path / "bits")
+    config = json.loads((tmp_path / "bits" / "config.json").read_text())
+    del config["fitted"]["code_model"]["params"]["binary_neighbours"]  # as an older aelab wrote it
+    (tmp_path / "bits" / "config.json").write_text(json.dumps(config))
+    old = aelab.load(tmp_path / "bits")
+    assert old.code_model_.binary_neighbours == "logits"  # what those bits were trained with
+    np.testing.assert_array_equal(old.transform(texts), model.transform(texts))
+
+
 def test_ivfpq_with_reranking_recalls_the_exact_neighbours_probing_few_cells(tmp_path):
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(40, 20)) * 3

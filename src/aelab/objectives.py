@@ -17,7 +17,8 @@ A plain auto-encoder minimises the reconstruction loss. Each variant adds one th
   one of its nearest neighbours in the inputs (drawn from the fuzzy k-nearest-neighbour graph
   that training feeds, :mod:`aelab.training.neighbours`) are pulled together in the code space, the
   other samples of the batch pushed apart, as UMAP lays out its embedding (a binary code's
-  logits, whose signs are its bits);
+  logits, whose signs are its bits, or its bits' probabilities, which count only whether the bits
+  agree);
 - distance keeping: the batch's pairwise distances of the inputs kept in the codes;
 - variational: a Gaussian encoder (mean and log-variance), a code sampled with the
   reparameterization trick (by the net itself, in ``forward``), and the KL divergence to N(0, I)
@@ -43,6 +44,7 @@ from .params import (
     AUTO_BINARY_DENOISE,
     AUTO_KEEP_DISTANCES,
     AUTO_KEEP_NEIGHBOURS,
+    BIT_DISTANCE_BITS,
     CORRUPTIONS,
     LOSSES,
     REGULARIZATION,
@@ -285,6 +287,12 @@ def neighbour_keeping(code: torch.Tensor, partner: torch.Tensor, negatives: int 
     return -(near.clamp_min(1e-4).log().mean() + (1 - far).clamp_min(1e-4).log().sum(1).mean())
 
 
+def bit_probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """A binary code's bits' probabilities, scaled so that their squared distances are on the scale
+    of a :data:`~aelab.params.BIT_DISTANCE_BITS`-bit code's, whatever the code's length."""
+    return torch.sigmoid(logits.float()) * math.sqrt(BIT_DISTANCE_BITS / logits.shape[-1])
+
+
 def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mean, exp(logvar)) || N(0, I)), summed over code units, averaged over the batch."""
     mean, logvar = mean.float(), logvar.float()
@@ -306,6 +314,7 @@ class Regularization:
     beta: float = 1.0
     beta_warmup: int = 0
     binary: bool = False
+    binary_neighbours: str = "logits"
 
     @classmethod
     def from_params(cls, n_features: int | None = None, **params) -> Regularization:
@@ -340,6 +349,7 @@ class Regularization:
             float(values["beta"]),
             int(values["beta_warmup"]),
             bool(values["binary"]),
+            str(values["binary_neighbours"]),
         )
 
     @property
@@ -372,6 +382,8 @@ class Regularization:
             out.update(variational=True, beta=self.beta, beta_warmup=self.beta_warmup)
         if self.binary:
             out.update(binary=True)
+            if self.keep_neighbours and self.binary_neighbours != "logits":
+                out.update(binary_neighbours=self.binary_neighbours)
         return out
 
 
@@ -414,7 +426,10 @@ def objective(
     if reg.keep_distances:
         terms["keep_distances"] = reg.keep_distances * distance_keeping(x, mean)
     if neighbours:
-        terms["keep_neighbours"] = reg.keep_neighbours * neighbour_keeping(mean, partner)
+        pair = (mean, partner)
+        if reg.binary and reg.binary_neighbours == "probabilities":
+            pair = (bit_probabilities(mean), bit_probabilities(partner))
+        terms["keep_neighbours"] = reg.keep_neighbours * neighbour_keeping(*pair)
     if reg.variational:
         terms["kl"] = gaussian_kl(mean, logvar)
         loss = loss + reg.beta_at(epoch) * terms["kl"]

@@ -87,6 +87,7 @@ class ConvAutoEncoder(NeuralAutoEncoder):
         beta_warmup=0,
         binary=False,
         binary_noise="auto",
+        binary_neighbours="logits",
         epochs="auto",
         batch_size="auto",
         learning_rate=3e-3,

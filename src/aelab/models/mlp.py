@@ -92,6 +92,7 @@ class AutoEncoder(NeuralAutoEncoder):
         beta_warmup=0,
         binary=False,
         binary_noise="auto",
+        binary_neighbours="logits",
         epochs="auto",
         batch_size="auto",
         learning_rate=3e-3,

@@ -22,6 +22,7 @@ from ..errors import DataError, ModelError, ParameterError
 from ..models import LSA, AutoEncoder, CodeModel, restore
 from ..params import (
     BINARY_NOISE,
+    DOCUMENT_BINARY_NEIGHBOURS,
     DOCUMENT_KINDS,
     DOCUMENT_LOSSES,
     DOCUMENT_N_NEIGHBOURS,
@@ -165,6 +166,7 @@ class DocumentModel(CodeModel):
             n_neighbours=graph,
             binary=bool(self.binary),
             binary_noise=BINARY_NOISE,
+            binary_neighbours=DOCUMENT_BINARY_NEIGHBOURS,
             epochs=epochs if self.epochs == "auto" else self.epochs,
             batch_size=batch if self.batch_size == "auto" else self.batch_size,
             learning_rate=self.learning_rate,
