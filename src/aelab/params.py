@@ -578,7 +578,8 @@ DOCUMENT_DEFAULTS = {
 #: The document auto-encoder's ``keep_neighbours="auto"``: its reconstruction loss is one
 #: cross-entropy per document (not a sum over the words), so its weight is a number of its own,
 #: chosen on 20 Newsgroups (10,000 words, 16 bits, 50 neighbours: P@100 0.386 at 2, 0.427 at 4,
-#: 0.424 at 8; the 10-D codes of 2,000 words rank as they did at 2 with 15 neighbours;
+#: 0.424 at 8; with the bits' probabilities 0.460 at 2, 0.464 at 4, 0.450 at 8; the 10-D codes of
+#: 2,000 words rank as they did at 2 with 15 neighbours;
 #: docs/benchmarks/hashing.md). With the term the encoder takes the image models' batch norm and
 #: GELU: tanh layers without normalisation kept the codes in a small ball that the term could not
 #: spread (16-D codes ranked worse with the term than without).
