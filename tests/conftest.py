@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import struct
 import subprocess
 import sys
@@ -45,6 +46,23 @@ def assert_drawn(path: Path, images: bool = False, coloured: bool = False) -> np
     if coloured:
         assert ((pixels.max(2) - pixels.min(2)) > 60).mean() > 0.002, f"{path} has nothing plotted in colour"
     return pixels
+
+
+def saved_without(model, folder: Path, *names: str, at: tuple[str, ...] = ("params",)):
+    """``model`` saved in ``folder``, then loaded from a config without the parameters ``names``
+    (under the keys ``at`` of config.json: an inner model's are deeper), as an older aelab wrote it."""
+    import aelab
+
+    model.save(folder)
+    path = folder / "config.json"
+    config = json.loads(path.read_text())
+    params = config
+    for key in at:
+        params = params[key]
+    for name in names:
+        del params[name]
+    path.write_text(json.dumps(config))
+    return aelab.load(folder)
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:

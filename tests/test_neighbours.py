@@ -3,8 +3,6 @@ its graph, its determinism, its place in the defaults, and what it does to searc
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -14,6 +12,7 @@ from aelab.errors import ParameterError
 from aelab.params import DOCUMENT_KEEP_NEIGHBOURS, DOCUMENT_N_NEIGHBOURS, N_NEIGHBOURS
 from aelab.search import Index, evaluate
 from aelab.training.neighbours import NeighbourGraph, fuzzy_weights
+from conftest import saved_without
 
 SMALL = dict(n_components=4, hidden_layer_sizes=(32, 16), epochs=30, batch_size=32, random_state=0)
 
@@ -150,13 +149,8 @@ def test_bad_neighbour_options_are_one_line(capsys):
 
 def test_a_model_saved_before_keep_neighbours_loads_with_the_terms_it_was_trained_with(tmp_path):
     X, _ = clusters(100)
-    aelab.AutoEncoder(**{**SMALL, "epochs": 2, "keep_neighbours": 0, "keep_distances": "auto"}).fit(X).save(
-        tmp_path / "m"
-    )
-    config = json.loads((tmp_path / "m" / "config.json").read_text())
-    del config["params"]["keep_neighbours"], config["params"]["n_neighbours"]  # as an older aelab wrote it
-    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
-    old = aelab.load(tmp_path / "m")
+    model = aelab.AutoEncoder(**{**SMALL, "epochs": 2, "keep_neighbours": 0, "keep_distances": "auto"}).fit(X)
+    old = saved_without(model, tmp_path / "m", "keep_neighbours", "n_neighbours")
     assert old.keep_neighbours == 0.0 and old.terms_ == {"keep_distances": 30.0}
     np.testing.assert_array_equal(old.transform(X), aelab.load(tmp_path / "m").transform(X))
 
@@ -188,7 +182,7 @@ def test_document_models_keep_neighbours_by_default_and_older_ones_load_without(
     assert inner.log_input is True and inner.activation == "tanh" and "keep_neighbours" not in inner.history_[-1]
     a_map = aelab.DocumentModel(n_components=2, hidden_layer_sizes=(16,), epochs=1, random_state=0).fit(texts)
     assert a_map.code_model_.keep_neighbours == 0.0  # 2-D maps of documents keep the former recipe
-    old = saved_without(model, "keep_neighbours", tmp_path)
+    old = saved_without(model, tmp_path / "doc", "keep_neighbours")
     assert old.keep_neighbours == 0.0
     np.testing.assert_array_equal(old.transform(texts), model.transform(texts))
     assert "--keep-neighbours must be a number >= 0" in text_train_refuses(
@@ -208,21 +202,12 @@ def test_document_models_keep_a_wider_circle_of_neighbours_and_older_ones_load_w
     assert aelab.DocumentModel(**settings, n_neighbours=5).fit(texts).code_model_.terms_["n_neighbours"] == 5
     with pytest.raises(ParameterError, match="n_neighbours=80, but there are 80 training samples"):
         aelab.DocumentModel(**settings, n_neighbours=80).fit(texts)
-    old = saved_without(model, "n_neighbours", tmp_path)
+    old = saved_without(model, tmp_path / "doc", "n_neighbours")
     assert old.n_neighbours == N_NEIGHBOURS  # what "auto" meant when it was saved
     np.testing.assert_array_equal(old.transform(texts), model.transform(texts))
     assert "--n-neighbours must be a whole number >= 1" in text_train_refuses(
         texts, "--n-neighbours", "0", tmp_path, capsys
     )
-
-
-def saved_without(model, param: str, tmp_path):
-    """``model`` saved, then loaded from a config without ``param``, as an older aelab wrote it."""
-    model.save(tmp_path / "doc")
-    config = json.loads((tmp_path / "doc" / "config.json").read_text())
-    del config["params"][param]
-    (tmp_path / "doc" / "config.json").write_text(json.dumps(config))
-    return aelab.load(tmp_path / "doc")
 
 
 def text_train_refuses(texts, option: str, value: str, tmp_path, capsys) -> str:
