@@ -33,6 +33,24 @@ def test_hamming_ranking_is_a_brute_force_popcount():
         Index.build(_bits(10, 12, 2), metric="hamming")
 
 
+def test_hamming_precision_shares_out_ties_whatever_the_collection_order():
+    # six items at one distance from the query, sorted by label as a collection read folder by
+    # folder is; the first two found by position would be all of label 0
+    items = np.zeros((8, 8), np.float32)
+    items[6:] = 1  # two items farther away, of the query's label
+    labels = [0, 0, 0, 0, 1, 1, 1, 1]
+    query, query_labels = np.zeros((1, 8), np.float32), np.array([1])
+    expected = {1: pytest.approx(2 / 6), 2: pytest.approx(2 / 6), 6: pytest.approx(2 / 6), 8: pytest.approx(4 / 8)}
+    for order in (np.arange(8), np.arange(8)[::-1]):
+        index = Index.build(items[order], labels=[labels[i] for i in order], metric="hamming")
+        found = aelab.search.evaluate(index, query, query_labels, ks=(1, 2, 6, 8), latency_queries=1)
+        assert found["precision_at"] == expected
+    # the query itself left out of its own ties (queries drawn from the collection)
+    index = Index.build(items, labels=labels, metric="hamming")
+    found = aelab.search.evaluate(index, items[4:5], query_labels, ks=(2,), latency_queries=1, exclude=np.array([4]))
+    assert found["precision_at"] == {2: pytest.approx(1 / 5)}
+
+
 def test_itq_lowers_its_quantization_loss_at_every_iteration_and_beats_pca_signs():
     ds = aelab.datasets.load("digits")
     itq = ITQ(n_components=16, n_iter=30, random_state=0).fit(ds.train.X)

@@ -1,8 +1,12 @@
 """How good and how fast a search is: precision at k, mean average precision, precision-recall,
 query latency, with labels as relevance (an item is relevant to a query when their labels agree).
 
-Precision at k uses what the index returns (so an approximate index pays for what it misses);
-average precision and the precision-recall curve rank every item exactly in the index's space.
+Precision at k uses what the index returns (so an approximate index pays for what it misses),
+except for a Hamming index, whose few distances leave many items tied: there the items tied at
+the k-th distance count with the share of them that is relevant, what any order of the tied items
+gives on average (McSherry & Najork, ECIR 2008), so that the collection's order (a folder read
+class by class) does not decide. Average precision and the precision-recall curve rank every item
+exactly in the index's space, ties in the collection's order.
 """
 
 from __future__ import annotations
@@ -37,8 +41,10 @@ def ranking_metrics(
     query_labels: np.ndarray,
     recall_levels=RECALL_LEVELS,
     exclude: np.ndarray | None = None,
+    ks=(),
 ) -> dict:
-    """Average precision of each query, and precision at the given recall levels, from full rankings.
+    """Average precision of each query, precision at the given recall levels, and tie-aware
+    precision at each of ``ks`` (the items tied at the k-th score shared out), from full rankings.
 
     ``exclude[i]`` (or -1) is an item to leave out of query i's ranking (the query itself, when
     queries come from the indexed collection).
@@ -46,6 +52,7 @@ def ranking_metrics(
     n_q, n = scores.shape
     ap = np.zeros(n_q)
     at_recall = np.zeros((n_q, len(recall_levels)))
+    at_k = np.zeros((n_q, len(ks)))
     for i in range(n_q):
         s = scores[i].copy()
         if exclude is not None and exclude[i] >= 0:
@@ -54,6 +61,8 @@ def ranking_metrics(
         if exclude is not None and exclude[i] >= 0:
             order = order[:-1]
         rel = item_labels[order] == query_labels[i]
+        for j, k in enumerate(ks):
+            at_k[i, j] = _tie_aware_precision(s[order], rel, k)
         total = rel.sum()
         if total == 0:
             continue
@@ -64,7 +73,17 @@ def ranking_metrics(
             needed = max(1, int(np.ceil(level * total)))
             rank = np.searchsorted(hits, needed) + 1  # first rank with that many relevant items
             at_recall[i, j] = needed / rank
-    return {"average_precision": ap, "precision_at_recall": at_recall}
+    return {"average_precision": ap, "precision_at_recall": at_recall, "precision_at_k": at_k}
+
+
+def _tie_aware_precision(ranked_scores: np.ndarray, rel: np.ndarray, k: int) -> float:
+    """Precision at k of one ranking (scores descending, ``rel`` in the same order), the items tied
+    at the k-th score counted with their share of relevant items."""
+    k = min(k, len(rel))
+    kth = ranked_scores[k - 1]
+    above = np.searchsorted(-ranked_scores, -kth, side="left")  # items scored above the k-th
+    tied = np.searchsorted(-ranked_scores, -kth, side="right") - above
+    return float((rel[:above].sum() + (k - above) * rel[above : above + tied].mean()) / k)
 
 
 def precision_at_k(found_labels: np.ndarray, query_labels: np.ndarray, ks=(1, 10, 100)) -> dict[int, float]:
@@ -98,7 +117,8 @@ def evaluate(
     found_labels = item_labels[positions]
     out = {"precision_at": precision_at_k(found_labels, query_labels, ks)}
     levels = sorted(set(recall_levels) | set(CURVE_LEVELS))
-    ap, at_recall = [], []
+    tied_ks = [k for k in ks if k <= k_max] if index.metric == "hamming" else []
+    ap, at_recall, at_k = [], [], []
     stored = index.vectors()  # once, not once a chunk
     for start in range(0, len(Q), chunk):
         part = ranking_metrics(
@@ -107,9 +127,13 @@ def evaluate(
             query_labels[start : start + chunk],
             levels,
             None if exclude is None else exclude[start : start + chunk],
+            tied_ks,
         )
         ap.append(part["average_precision"])
         at_recall.append(part["precision_at_recall"])
+        at_k.append(part["precision_at_k"])
+    if tied_ks:
+        out["precision_at"] = dict(zip(tied_ks, np.concatenate(at_k).mean(0).tolist()))
     mean_at = dict(zip(levels, np.concatenate(at_recall).mean(0).tolist()))
     out["map"] = float(np.concatenate(ap).mean())
     out["precision_at_recall"] = {r: mean_at[r] for r in recall_levels}
