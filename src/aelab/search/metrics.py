@@ -61,8 +61,9 @@ def ranking_metrics(
         if exclude is not None and exclude[i] >= 0:
             order = order[:-1]
         rel = item_labels[order] == query_labels[i]
+        ranked = s[order]
         for j, k in enumerate(ks):
-            at_k[i, j] = _tie_aware_precision(s[order], rel, k)
+            at_k[i, j] = _tie_aware_precision(ranked, rel, k)
         total = rel.sum()
         if total == 0:
             continue
@@ -111,13 +112,15 @@ def evaluate(
     started = time.perf_counter()
     found = index.query(Q, k_max + (1 if exclude is not None else 0))
     batch_seconds = time.perf_counter() - started
-    positions = found.positions
-    if exclude is not None:  # drop the query itself from its own results
-        positions = np.array([[p for p in row if p != e][:k_max] for row, e in zip(positions, exclude)])
-    found_labels = item_labels[positions]
-    out = {"precision_at": precision_at_k(found_labels, query_labels, ks)}
-    levels = sorted(set(recall_levels) | set(CURVE_LEVELS))
+    # a Hamming index's precision shares out its ties, from the exact rankings below
     tied_ks = [k for k in ks if k <= k_max] if index.metric == "hamming" else []
+    out = {"precision_at": {}}
+    if not tied_ks:
+        positions = found.positions
+        if exclude is not None:  # drop the query itself from its own results
+            positions = np.array([[p for p in row if p != e][:k_max] for row, e in zip(positions, exclude)])
+        out["precision_at"] = precision_at_k(item_labels[positions], query_labels, ks)
+    levels = sorted(set(recall_levels) | set(CURVE_LEVELS))
     ap, at_recall, at_k = [], [], []
     stored = index.vectors()  # once, not once a chunk
     for start in range(0, len(Q), chunk):
