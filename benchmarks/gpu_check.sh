@@ -75,13 +75,14 @@ def train(estimator=aelab.AutoEncoder, **kw):
 
 
 if "recipe" in parts:
-    model, seconds, steady, flops, error = train()
-    print(
-        f"default recipe, {model.n_epochs_} epochs in {seconds:.0f} s: {steady:,.0f} samples/s, "
-        f"{flops / rates['float32']:.2%} of the TF32 matmul rate; peak GPU memory "
-        f"{torch.cuda.max_memory_allocated() / 2**20:.0f} MiB; test error {error:.2f} (PCA-30: 13.87)",
-        flush=True,
-    )
+    for name, kw in (("default recipe", {}), ("default recipe, --cuda-graphs", {"cuda_graphs": True})):
+        model, seconds, steady, flops, error = train(**kw)
+        print(
+            f"{name}, {model.n_epochs_} epochs in {seconds:.0f} s: {steady:,.0f} samples/s, "
+            f"{flops / rates['float32']:.2%} of the TF32 matmul rate; peak GPU memory "
+            f"{torch.cuda.max_memory_allocated() / 2**20:.0f} MiB; test error {error:.2f} (PCA-30: 13.87)",
+            flush=True,
+        )
 
 VARIANTS = (
     ("float32", {}),
@@ -89,6 +90,8 @@ VARIANTS = (
     ("float16 (gradient scaler)", {"precision": "float16"}),
     ("float32, --compile", {"compile": True}),
     ("bfloat16, --compile", {"precision": "bfloat16", "compile": True}),
+    ("float32, --cuda-graphs", {"cuda_graphs": True}),
+    ("bfloat16, --cuda-graphs", {"precision": "bfloat16", "cuda_graphs": True}),
 )
 for part, what, estimator in (
     ("variants", "the default recipe", aelab.AutoEncoder),
@@ -142,33 +145,36 @@ if "encode" in parts:
 
 if "profile" in parts:
     # where a step's time goes: the kernels' own time against the wall time of ten steps (the gaps
-    # are launches, Python and waits on the host)
+    # are launches, Python and waits on the host), plain and replayed from a CUDA graph
     from torch.profiler import ProfilerActivity, profile
 
     from aelab.training import loop
 
-    step, seen = loop._Stepper.step, {"n": 0, "prof": None}
+    optimizer_step = loop._Stepper.optimizer_step  # the end of every step, plain or replayed
 
-    def profiled(self, loss):
-        if seen["n"] == 20:  # after warm-up: ten steps under the profiler
-            torch.cuda.synchronize()
-            seen["prof"] = profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]).__enter__()
-            seen["t"] = time.perf_counter()
-        step(self, loss)
-        seen["n"] += 1
-        if seen["n"] == 30:
-            torch.cuda.synchronize()
-            wall = time.perf_counter() - seen["t"]
-            seen["prof"].__exit__(None, None, None)
-            events = seen["prof"].key_averages()
-            kernels = sum(e.self_device_time_total for e in events) / 1e6
-            print(f"\nten steps of the default recipe: {wall * 1e3:.1f} ms wall, {kernels * 1e3:.1f} ms in kernels "
-                  f"({kernels / wall:.1%}); the busiest:", flush=True)
-            print(events.table(sort_by="self_device_time_total", row_limit=12), flush=True)
+    for name, kw in (("", {}), (", --cuda-graphs", {"cuda_graphs": True})):
+        seen = {"n": 0, "prof": None}
 
-    loop._Stepper.step = profiled
-    aelab.AutoEncoder(device="cuda", random_state=0, epochs=1).fit(ds.train.X[:20000])
-    loop._Stepper.step = step
+        def profiled(self, seen=seen, name=name):
+            optimizer_step(self)
+            seen["n"] += 1
+            if seen["n"] == 20:  # after warm-up (and capture): ten steps under the profiler
+                torch.cuda.synchronize()
+                seen["prof"] = profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]).__enter__()
+                seen["t"] = time.perf_counter()
+            if seen["n"] == 30:
+                torch.cuda.synchronize()
+                wall = time.perf_counter() - seen["t"]
+                seen["prof"].__exit__(None, None, None)
+                events = seen["prof"].key_averages()
+                kernels = sum(e.self_device_time_total for e in events) / 1e6
+                print(f"\nten steps of the default recipe{name}: {wall * 1e3:.1f} ms wall, {kernels * 1e3:.1f} ms "
+                      f"in kernels ({kernels / wall:.1%}); the busiest:", flush=True)
+                print(events.table(sort_by="self_device_time_total", row_limit=12), flush=True)
+
+        loop._Stepper.optimizer_step = profiled
+        aelab.AutoEncoder(device="cuda", random_state=0, epochs=1, **kw).fit(ds.train.X[:20000])
+    loop._Stepper.optimizer_step = optimizer_step
 
 if "streaming" in parts:
     print("\nstreamed against in memory, on the GPU:", flush=True)

@@ -209,6 +209,16 @@ def test_more_processes_than_training_samples_is_one_line(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["few.npy"]  # no model, checkpoint or lock left
 
 
+@pytest.mark.slow
+def test_cuda_graphs_in_several_processes_is_one_line(tmp_path):
+    data = low_rank_table(tmp_path / "data.npy", n=60)
+    done = run_cli(*train_args(data, tmp_path / "m", "--nproc-per-node", "2", "--cuda-graphs"))
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "aelab: error: --cuda-graphs trains in one process, not 2; leave it out"
+    ]
+
+
 def test_launch_options_are_checked_before_any_process_starts(tmp_path, capsys):
     data = low_rank_table(tmp_path / "table.npy", n=20)
     assert main(["train", "--data", str(data), "--out", str(tmp_path / "m"), "--nproc-per-node", "0"]) == 1

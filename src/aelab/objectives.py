@@ -366,11 +366,15 @@ class Regularization:
         }
         return [k for k, v in on.items() if v]
 
-    def beta_at(self, epoch: float) -> float:
-        """The KL weight after ``epoch`` epochs: linear from 0 over ``beta_warmup`` epochs."""
-        if self.beta_warmup <= 0 or epoch >= self.beta_warmup:
+    def beta_at(self, epoch: float | torch.Tensor) -> float | torch.Tensor:
+        """The KL weight after ``epoch`` epochs: linear from 0 over ``beta_warmup`` epochs (a 0-d
+        tensor for a tensor ``epoch``, as a step replayed from a CUDA graph passes it)."""
+        if self.beta_warmup <= 0:
             return self.beta
-        return self.beta * epoch / self.beta_warmup
+        if torch.is_tensor(epoch):  # no branch on the value, so nothing waits for the device
+            ramp = (self.beta * epoch / self.beta_warmup).clamp(max=self.beta)
+            return ramp.float()  # float32, as a plain number multiplies a float32 term
+        return self.beta if epoch >= self.beta_warmup else self.beta * epoch / self.beta_warmup
 
     def describe(self) -> dict:
         """The terms that are on, as plain values (saved in the model's config.json)."""

@@ -490,6 +490,16 @@ TRAINING_PARAMS = (
         expect="True or False",
     ),
     Param(
+        "cuda_graphs",
+        False,
+        "on a GPU, capture each training step's forward and backward pass once as a CUDA graph and replay it "
+        "(one process; float32 or bfloat16; docs/scaling.md); elsewhere the same step runs uncaptured, "
+        "with the usual weights",
+        action="store_true",
+        valid=lambda v: isinstance(v, bool),
+        expect="True or False",
+    ),
+    Param(
         "random_state",
         None,
         "seed for initialisation, validation split, shuffling and noise (None: a fresh seed)",

@@ -82,6 +82,7 @@ class Classifier(ClassifierMixin, TorchEstimator):
         patience="auto",
         precision="float32",
         compile=False,
+        cuda_graphs=False,
         random_state=None,
         device=None,
         verbose=False,

@@ -97,6 +97,7 @@ class ConvAutoEncoder(NeuralAutoEncoder):
         patience="auto",
         precision="float32",
         compile=False,
+        cuda_graphs=False,
         random_state=None,
         device=None,
         verbose=False,

@@ -102,6 +102,7 @@ class AutoEncoder(NeuralAutoEncoder):
         patience="auto",
         precision="float32",
         compile=False,
+        cuda_graphs=False,
         random_state=None,
         device=None,
         verbose=False,

@@ -157,6 +157,7 @@ class TorchEstimator(SavedModel):
             patience=self.patience,
             precision=self.precision,
             compile=bool(self.compile),
+            cuda_graphs=bool(self.cuda_graphs),
             seed=seed,
             device=device,
             log_dir=None if getattr(self, "log_dir", None) is None else str(self.log_dir),
@@ -183,7 +184,7 @@ class TorchEstimator(SavedModel):
             "params": {
                 k: _plain_value(v)
                 for k, v in self.get_params(deep=False).items()
-                if k not in ("verbose", "device", "compile", "log_dir")
+                if k not in ("verbose", "device", "compile", "cuda_graphs", "log_dir")
             },
         }
         result = fit_module(self.module_, X, batch_loss, config, fingerprint=fingerprint, progress=self.verbose, **kw)

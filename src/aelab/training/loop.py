@@ -23,11 +23,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..errors import AelabError
+from ..errors import AelabError, ParameterError
 from ..params import AUTO_EPOCHS, AUTO_MAX_BATCH, AUTO_STEPS, TABLE, auto_batch_size, auto_epochs, auto_patience
 from .checkpoints import has_checkpoint, load_checkpoint, save_checkpoint
 from .distributed import World, barrier, every_rank, gather_objects, join, on_main, sum_over_ranks, wrap
 from .feed import Rows, data_fingerprint, release_mapped_pages, rows_to
+from .graphed import GraphedStep
 from .neighbours import NeighbourGraph
 
 #: ``batch_loss(module, batch, epoch) -> (loss, {term name: value})``: the objective of one batch.
@@ -54,6 +55,7 @@ class TrainConfig:
     patience: int | str | None = TABLE["patience"].default
     precision: str = TABLE["precision"].default
     compile: bool = False
+    cuda_graphs: bool = False
     seed: int = 0
     device: str = "cpu"
     #: where each epoch's record goes as TensorBoard scalars (None: nowhere)
@@ -100,8 +102,16 @@ class TrainConfig:
             "patience",
             "precision",
             "compile",
+            "cuda_graphs",
         ):
             TABLE[name].check(getattr(self, name))
+        if self.cuda_graphs and self.precision == "float16":
+            raise ParameterError(
+                "cuda_graphs cannot replay float16's gradient scaler (it skips steps as it goes); "
+                "train with precision bfloat16 or float32"
+            )
+        if self.cuda_graphs and self.compile:
+            raise ParameterError("cuda_graphs takes the training step over, as compiling does; train with one of them")
 
 
 @dataclass
@@ -251,7 +261,8 @@ class _Batches:
 class _Stepper:
     """What takes the optimizer steps: the module as trained (DistributedDataParallel with several
     ranks, compiled on request) and ``net``, the module inside, whose weights are checkpointed; the
-    optimizer, its schedule, the float16 gradient scaler, mixed precision, the shuffling generator."""
+    optimizer, its schedule, the float16 gradient scaler, mixed precision, the shuffling generator;
+    and, with ``cuda_graphs``, the step that replays the forward and backward pass (``graphed``)."""
 
     trained: nn.Module
     net: nn.Module
@@ -260,11 +271,15 @@ class _Stepper:
     scaler: torch.amp.GradScaler
     autocast: object
     shuffle: torch.Generator
+    graphed: GraphedStep | None = None
 
     @classmethod
     def build(cls, module, config: TrainConfig, device, ranks: World, param_groups, steps: int) -> _Stepper:
         half = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(config.precision)
-        autocast = torch.autocast(device.type, dtype=half or torch.bfloat16, enabled=half is not None)
+        # a captured graph must not hold autocast's cache of casted weights (they change every step)
+        autocast = torch.autocast(
+            device.type, dtype=half or torch.bfloat16, enabled=half is not None, cache_enabled=not config.cuda_graphs
+        )
         # float16's narrow range: the loss is scaled up so that small gradients do not vanish, and a
         # step whose gradients overflowed is skipped (the scale then shrinks)
         scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "float16")
@@ -285,6 +300,10 @@ class _Stepper:
     def step(self, loss: torch.Tensor) -> None:
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        self.optimizer_step()
+
+    def optimizer_step(self) -> None:
+        """The step of the gradients in place: the optimizer's, the scaler's and the schedule's."""
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
@@ -332,6 +351,10 @@ def _fit(
     if neighbours:
         graph = NeighbourGraph.build(rows.read, cut.train.numpy(), neighbours, words=neighbour_words)
     stepper = _Stepper.build(module, config, device, ranks, param_groups, cut.per_epoch * int(config.epochs))
+    if config.cuda_graphs:
+        if ranks.size > 1:
+            raise every_rank(ParameterError(f"cuda_graphs trains in one process, not {ranks.size}; leave it out"))
+        stepper.graphed = GraphedStep(stepper, batch_loss, capture=device.type == "cuda")
     state = {"epoch": 0, "history": [], "best_val": math.inf, "best_epoch": None, "bad_epochs": 0}
     best_weights: dict[str, torch.Tensor] | None = None
     result = TrainResult(
@@ -457,9 +480,13 @@ def _train_epoch(
         drawn = torch.from_numpy(graph.partners(np.random.default_rng([config.seed, PARTNER_STREAM, epoch])))
         partners = [drawn[p] for p in picked]
     for b, data in enumerate(rows.batches([cut.train[p] for p in picked], partners)):
-        with stepper.autocast:
-            loss, terms = batch_loss(stepper.trained, data, epoch - 1 + b / cut.per_epoch)
-        stepper.step(loss)
+        epochs_done = epoch - 1 + b / cut.per_epoch
+        if stepper.graphed is not None:
+            loss, terms = stepper.graphed(data, epochs_done)
+        else:
+            with stepper.autocast:
+                loss, terms = batch_loss(stepper.trained, data, epochs_done)
+            stepper.step(loss)
         for name, value in {"loss": loss, **terms}.items():
             sums[name] = sums.get(name, 0.0) + value.detach().float()
         bar.update(cut.batch)
@@ -483,6 +510,7 @@ def _run_id(rows: Rows, config: TrainConfig, fingerprint: dict | None, ranks: Wo
     release_mapped_pages(rows.X)
     run_id["train"].pop("device")  # a run may resume on another device, compiled or not
     run_id["train"].pop("compile")
+    run_id["train"].pop("cuda_graphs")
     run_id["train"].pop("log_dir")  # and log elsewhere
     if ranks.size > 1:
         run_id["ranks"] = ranks.size  # another number of ranks splits the batches otherwise
