@@ -9,14 +9,17 @@
 #   5. streaming: benchmarks/streaming.py's speed table (memory-mapped .npy, WebDataset shards,
 #      an image folder, against in memory) on the GPU;
 #   6. encode: images encoded per second, from memory and from a memory-mapped .npy;
-#   7. profile: ten steps of the default recipe under torch.profiler, kernel time against wall time.
+#   7. profile: ten steps of the default recipe under torch.profiler, kernel time against wall time,
+#      plain and with --cuda-graphs;
+#   8. batches: the recipe with --cuda-graphs at larger batches (learning rate scaled by the square
+#      root of the batch's growth), "auto" epochs: time and test error, the candidates for a GPU recipe.
 # Usage: benchmarks/gpu_check.sh [MNIST_DIR] [EPOCHS] [PARTS]
-#   (defaults: ../shared/data/mnist, 10, "tests recipe variants conv encode profile streaming")
+#   (defaults: ../shared/data/mnist, 10, "tests recipe variants conv encode profile batches streaming")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MNIST_DIR="${1:-../shared/data/mnist}"
 EPOCHS="${2:-10}"
-PARTS="${3:-tests recipe variants conv encode profile streaming}"
+PARTS="${3:-tests recipe variants conv encode profile batches streaming}"
 PYTHON="${PYTHON:-.venv/bin/python}"
 
 if [[ " $PARTS " == *" tests "* ]]; then
@@ -92,6 +95,7 @@ VARIANTS = (
     ("bfloat16, --compile", {"precision": "bfloat16", "compile": True}),
     ("float32, --cuda-graphs", {"cuda_graphs": True}),
     ("bfloat16, --cuda-graphs", {"precision": "bfloat16", "cuda_graphs": True}),
+    ("float32, --cuda-graphs, cuDNN autotuned", {"cuda_graphs": True, "cudnn_benchmark": True}),
 )
 for part, what, estimator in (
     ("variants", "the default recipe", aelab.AutoEncoder),
@@ -102,11 +106,15 @@ for part, what, estimator in (
     print(f"\n{epochs} epochs of {what:<22}  samples/s  / float32  seconds  test error  peak MiB", flush=True)
     base = None
     for name, kw in VARIANTS:
+        kw = dict(kw)
+        torch.backends.cudnn.benchmark = kw.pop("cudnn_benchmark", False)  # convolutions' algorithms timed
         try:
             model, seconds, steady, flops, error = train(estimator, epochs=epochs, **kw)
         except Exception as e:  # report and go on: one failing variant must not hide the others
             print(f"{name:<36} failed: {type(e).__name__}: {str(e).splitlines()[0]}", flush=True)
             continue
+        finally:
+            torch.backends.cudnn.benchmark = False
         base = base or steady
         print(
             f"{name:<36} {steady:>9,.0f}  {steady / base:>9.2f}  {seconds:>7.0f}  {error:>10.3f}  "
@@ -175,6 +183,17 @@ if "profile" in parts:
         loop._Stepper.optimizer_step = profiled
         aelab.AutoEncoder(device="cuda", random_state=0, epochs=1, **kw).fit(ds.train.X[:20000])
     loop._Stepper.optimizer_step = optimizer_step
+
+if "batches" in parts:
+    print("\nthe default recipe, --cuda-graphs, auto epochs, at larger batches:", flush=True)
+    for batch in (256, 1024, 4096):
+        lr = 3e-3 * (batch / 256) ** 0.5
+        model, seconds, steady, flops, error = train(batch_size=batch, learning_rate=lr, cuda_graphs=True)
+        print(
+            f"batch {batch:>5}, lr {lr:.4f}: {model.n_epochs_} epochs in {seconds:.1f} s, {steady:,.0f} samples/s "
+            f"({flops / rates['float32']:.2%} of TF32), test error {error:.2f}",
+            flush=True,
+        )
 
 if "streaming" in parts:
     print("\nstreamed against in memory, on the GPU:", flush=True)
