@@ -10,6 +10,7 @@ import torch
 
 import aelab
 from aelab.training import loop
+from conftest import fit_killed_after_epoch
 
 #: Tensor methods that make the host wait for the device (read a value, or copy back)
 SYNCING = ("item", "tolist", "numpy", "cpu", "__bool__", "__float__", "__int__", "__index__")
@@ -120,6 +121,25 @@ def test_the_step_made_for_cuda_graphs_trains_the_plain_steps_weights(terms):
     assert [{k: v for k, v in h.items() if k not in timings} for h in graphed.history_] == [
         {k: v for k, v in h.items() if k not in timings} for h in plain.history_
     ]
+
+
+def test_a_run_made_for_cuda_graphs_killed_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    """Killed after its second epoch and resumed, a cuda_graphs run ends bit for bit where the same
+    run ends uninterrupted (the step's static inputs and warm-up are not part of the state)."""
+    settings = dict(
+        n_components=3, hidden_layer_sizes=(16,), denoise="gaussian:0.3", batch_size=16, epochs=4, random_state=0,
+        cuda_graphs=True,
+    )  # fmt: skip
+    X = np.random.default_rng(2).random((160, 12), dtype=np.float32)
+    np.save(tmp_path / "x.npy", X)
+    assert fit_killed_after_epoch(tmp_path / "x.npy", tmp_path / "ckpt", settings, epoch=2) == -9
+    trained, train_epoch = [], loop._train_epoch
+    monkeypatch.setattr(loop, "_train_epoch", lambda *a, **kw: trained.append(a[6]) or train_epoch(*a, **kw))
+    resumed = aelab.AutoEncoder(**settings).fit(X, checkpoint_dir=tmp_path / "ckpt", resume=True)
+    assert trained == [3, 4] and resumed.n_epochs_ == 4
+    whole = aelab.AutoEncoder(**settings).fit(X)
+    for name, value in _weights(whole).items():
+        np.testing.assert_array_equal(_weights(resumed)[name], value, err_msg=name)
 
 
 def test_the_warm_up_weight_from_a_tensor_is_the_numbers():
