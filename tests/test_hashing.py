@@ -187,6 +187,17 @@ def test_document_bits_keep_neighbours_by_their_probabilities_and_older_ones_loa
     np.testing.assert_array_equal(old.transform(texts), model.transform(texts))
 
 
+def test_document_bits_take_less_noise_with_the_neighbour_term_as_image_bits_do():
+    from aelab.params import BINARY_NOISE, NEIGHBOUR_BINARY_NOISE
+
+    texts = [f"apple banana cherry word{i % 7}" if i % 2 else f"river stone cloud word{i % 5}" for i in range(60)]
+    settings = dict(n_components=8, hidden_layer_sizes=(16,), epochs=2, batch_size=16, random_state=0, binary=True)
+    with_term = aelab.DocumentModel(**settings).fit(texts)
+    without = aelab.DocumentModel(**settings, keep_neighbours=0).fit(texts)
+    assert with_term.code_model_._binary_noise() == NEIGHBOUR_BINARY_NOISE < BINARY_NOISE
+    assert without.code_model_._binary_noise() == BINARY_NOISE
+
+
 def test_ivfpq_with_reranking_recalls_the_exact_neighbours_probing_few_cells(tmp_path):
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(40, 20)) * 3

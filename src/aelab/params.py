@@ -91,9 +91,9 @@ N_NEIGHBOURS = 15
 #: logits are far from 0, so the sigmoid's outputs end near 0 and 1 and lose little when
 #: thresholded. It ranked better than a straight-through sign (docs/benchmarks/hashing.md).
 BINARY_NOISE = 4.0
-#: The noise of ``binary_noise="auto"`` when the neighbour-keeping term shapes the bits: with the
-#: term holding neighbours together, less noise keeps more of what the bits rank by (MNIST, 32 bits,
-#: a 16,000/4,000 split: Hamming mAP 0.754 at 2, 0.714 at 4; docs/benchmarks/hashing.md).
+#: The noise of ``binary_noise="auto"`` when the neighbour-keeping term shapes the bits, of images
+#: and documents alike: with the term holding neighbours together, less noise keeps more of what
+#: the bits rank by (MNIST's and 20 Newsgroups' bits at every length; docs/benchmarks/hashing.md).
 NEIGHBOUR_BINARY_NOISE = 2.0
 #: What the neighbour-keeping term of a binary code compares: its logits (whose signs are the
 #: bits), or its bits' probabilities (the sigmoids of the logits), which count only whether

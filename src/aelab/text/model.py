@@ -21,7 +21,6 @@ from sklearn.utils.validation import check_is_fitted
 from ..errors import DataError, ModelError, ParameterError
 from ..models import LSA, AutoEncoder, CodeModel, restore
 from ..params import (
-    BINARY_NOISE,
     DOCUMENT_BINARY_NEIGHBOURS,
     DOCUMENT_KINDS,
     DOCUMENT_LOSSES,
@@ -165,7 +164,7 @@ class DocumentModel(CodeModel):
             keep_neighbours=neighbours,
             n_neighbours=graph,
             binary=bool(self.binary),
-            binary_noise=BINARY_NOISE,
+            binary_noise="auto",  # less noise with the term, as for images
             binary_neighbours=DOCUMENT_BINARY_NEIGHBOURS,
             epochs=epochs if self.epochs == "auto" else self.epochs,
             batch_size=batch if self.batch_size == "auto" else self.batch_size,
