@@ -58,11 +58,7 @@ class GraphedStep:
         return self.outputs
 
     def _forward_backward(self):
-        self.stepper.optimizer.zero_grad(set_to_none=True)  # the backward writes the gradients, as replays do
-        with self.stepper.autocast:
-            loss, terms = self.batch_loss(self.stepper.trained, self.inputs, self.epoch)
-        loss.backward()
-        return loss.detach(), {name: value.detach() for name, value in terms.items()}
+        return self.stepper.forward_backward(self.batch_loss, self.inputs, self.epoch)
 
     def _on_side_stream(self):
         side = torch.cuda.Stream()

@@ -12,6 +12,7 @@ resumes from its last epoch and ends exactly where an uninterrupted run with the
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -297,10 +298,20 @@ class _Stepper:
         shuffle = torch.Generator().manual_seed(config.seed + 1)  # the same on every rank: one order
         return cls(trained, net, optimizer, scheduler, scaler, autocast, shuffle)
 
-    def step(self, loss: torch.Tensor) -> None:
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+    def step(self, batch_loss, data: tuple[torch.Tensor, ...], epochs_done) -> tuple[torch.Tensor, dict]:
+        """One optimizer step on a batch: its loss and terms (detached)."""
+        loss, terms = self.forward_backward(batch_loss, data, epochs_done)
         self.optimizer_step()
+        return loss, terms
+
+    def forward_backward(self, batch_loss, data: tuple[torch.Tensor, ...], epochs_done) -> tuple[torch.Tensor, dict]:
+        """The batch's loss and terms (detached), and its gradients, written anew (not added to the
+        last step's: a step replayed from a CUDA graph writes them too)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        with self.autocast:
+            loss, terms = batch_loss(self.trained, data, epochs_done)
+        self.scaler.scale(loss).backward()
+        return loss.detach(), {name: value.detach() for name, value in terms.items()}
 
     def optimizer_step(self) -> None:
         """The step of the gradients in place: the optimizer's, the scaler's and the schedule's."""
@@ -479,16 +490,11 @@ def _train_epoch(
     if graph is not None:  # drawn from the seed and the epoch alone: a resumed run draws the same
         drawn = torch.from_numpy(graph.partners(np.random.default_rng([config.seed, PARTNER_STREAM, epoch])))
         partners = [drawn[p] for p in picked]
+    step = stepper.graphed or functools.partial(stepper.step, batch_loss)  # either: (data, epochs done) -> losses
     for b, data in enumerate(rows.batches([cut.train[p] for p in picked], partners)):
-        epochs_done = epoch - 1 + b / cut.per_epoch
-        if stepper.graphed is not None:
-            loss, terms = stepper.graphed(data, epochs_done)
-        else:
-            with stepper.autocast:
-                loss, terms = batch_loss(stepper.trained, data, epochs_done)
-            stepper.step(loss)
+        loss, terms = step(data, epoch - 1 + b / cut.per_epoch)
         for name, value in {"loss": loss, **terms}.items():
-            sums[name] = sums.get(name, 0.0) + value.detach().float()
+            sums[name] = sums.get(name, 0.0) + value.float()
         bar.update(cut.batch)
     seconds = time.perf_counter() - started
     means = sum_over_ranks(torch.stack([torch.as_tensor(v).cpu() for v in sums.values()])) / ranks.size
