@@ -26,6 +26,14 @@ def test_batches_run_on_the_given_device_and_come_back_as_float32_rows():
     assert seen == [("cpu", 2), ("cpu", 2), ("cpu", 1)]
 
 
+@gpu
+@needs_cuda
+def test_chunks_sent_to_cuda_ahead_of_use_come_back_whole_and_in_order():
+    A = np.random.default_rng(0).random((1000, 7))
+    out = apply_in_batches(lambda x: x * 2 + 1, A, chunk=64, device="cuda")
+    np.testing.assert_allclose(out, (A * 2 + 1).astype(np.float32), rtol=1e-6)
+
+
 def test_a_fitted_model_computes_where_it_trained():
     X = aelab.datasets.load("digits").train.X[:200]
     model = aelab.AutoEncoder(n_components=2, hidden_layer_sizes=(8,), epochs=1, device="cpu", random_state=0).fit(X)

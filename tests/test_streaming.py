@@ -16,7 +16,7 @@ def _pixels_scaled(a):
     return np.asarray(a, dtype=np.float32) / np.float32(255)
 
 
-def _train(X, y=None, **kw):
+def _train(X, y=None, device="cpu", **kw):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         net = nn.Sequential(nn.Linear(64, 16), nn.BatchNorm1d(16), nn.GELU(), nn.Linear(16, 64 if y is None else 10))
@@ -29,7 +29,7 @@ def _train(X, y=None, **kw):
             return nn.functional.cross_entropy(out, batch[1]), {}
         return nn.functional.mse_loss(out, x), {}
 
-    config = TrainConfig(epochs=3, batch_size=32, validation_fraction=0.1, seed=0)
+    config = TrainConfig(epochs=3, batch_size=32, validation_fraction=0.1, seed=0, device=device)
     result = fit_module(net, X, loss, config, y=y, progress=False, **kw)
     return net, result
 
@@ -62,6 +62,37 @@ def test_streamed_rows_are_read_when_asked_for_not_copied():
     (x,) = rows.take(torch.tensor([7, 2]))
     assert reads == [[7, 2]] and x.dtype == torch.float32
     assert torch.equal(x, torch.from_numpy(_pixels_scaled(X[[7, 2]])))
+
+
+def test_streamed_batches_are_read_one_by_one_as_training_takes_them():
+    X = np.arange(40, dtype=np.uint8).reshape(10, 4)
+    reads = []
+
+    class Watched(np.ndarray):
+        def __getitem__(self, index):
+            reads.append(np.asarray(index).tolist())
+            return np.asarray(self).__getitem__(index)
+
+    rows = Rows(X.view(Watched), np.arange(10), torch.device("cpu"), stream=True, prepare=_pixels_scaled)
+    batches = rows.batches([torch.tensor([3, 1]), torch.tensor([0, 9]), torch.tensor([5])])
+    assert reads == []
+    x, y = next(batches)
+    assert reads == [[3, 1]] and y.tolist() == [3, 1]
+    assert torch.equal(x, torch.from_numpy(_pixels_scaled(X[[3, 1]])))
+    assert [y.tolist() for _, y in batches] == [[0, 9], [5]] and reads == [[3, 1], [0, 9], [5]]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_rows_streamed_to_cuda_a_batch_ahead_train_the_in_memory_weights(tmp_path):
+    ds = datasets.load("digits")
+    pixels = np.round(ds.train.X * 255).astype(np.uint8)
+    np.save(tmp_path / "pixels.npy", pixels)
+    mapped = np.load(tmp_path / "pixels.npy", mmap_mode="r")
+    in_memory, a = _train(_pixels_scaled(pixels), device="cuda")
+    streamed, b = _train(mapped, device="cuda", stream=True, prepare=_pixels_scaled)
+    for p, q in zip(in_memory.state_dict().values(), streamed.state_dict().values()):
+        torch.testing.assert_close(p, q)
 
 
 def test_an_auto_encoder_fitted_on_a_memory_mapped_npy_streams_it_and_matches_the_in_memory_fit(tmp_path):

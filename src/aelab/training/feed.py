@@ -10,7 +10,7 @@ import hashlib
 import mmap
 import multiprocessing as mp
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -69,13 +69,19 @@ class Rows:
         """The rows at ``positions`` (and their targets) on the device; ``block``: those rows,
         streamed and read already (by a worker of :meth:`batches`)."""
         if self.stream:
-            if block is None:
-                release_mapped_pages(self.X)  # the last batch's pages: the process stays small
-                block = self._read(positions)
-            x = rows_to(torch.from_numpy(block), self.device)
+            x = rows_to(torch.from_numpy(self._host_rows(positions, block)), self.device)
         else:
             x = self.memory[positions.to(self.device)]
+        return self._with_targets(x, positions)
+
+    def _with_targets(self, x: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return (x,) if self.y is None else (x, self.y[positions.to(self.device)])
+
+    def _host_rows(self, positions: torch.Tensor, block: np.ndarray | None) -> np.ndarray:
+        if block is None:
+            release_mapped_pages(self.X)  # the last batch's pages: the process stays small
+            block = self._read(positions)
+        return block
 
     def _read(self, positions: torch.Tensor | np.ndarray) -> np.ndarray:
         index = positions.cpu().numpy() if isinstance(positions, torch.Tensor) else positions
@@ -91,20 +97,26 @@ class Rows:
         """``take`` of each of ``positions``, in order; with ``partners`` (rows, one per position),
         each batch is ``(x, x_partner)``. Data whose rows cost decoding (an image folder, shards:
         ``X.workers``) is read ahead in that many worker processes, started at the first epoch and
-        kept for the run (:class:`ReadAhead`; :meth:`close` ends them)."""
+        kept for the run (:class:`ReadAhead`; :meth:`close` ends them). Streamed rows go to a
+        CUDA device one batch ahead of use, on a side stream (:func:`sent_ahead`)."""
         if partners is not None:  # both read as one batch, then split
             joined = [torch.cat([p, q]) for p, q in zip(positions, partners)]
             return ((x[: len(p)], x[len(p) :]) for (x, *_), p in zip(self.batches(joined), positions))
         if not self.stream and positions and self.device.type != "cpu":  # the epoch's rows sent in one copy
             on_device = torch.cat(positions).to(self.device, non_blocking=True)
             positions = list(torch.split(on_device, [len(p) for p in positions]))
-        workers = getattr(self.X, "workers", 0) if self.stream else 0
-        if not workers:
+        if not self.stream:
             return map(self.take, positions)
-        if self._reader is None:
-            self._reader = ReadAhead(self._read, workers)
-        # the workers are sent arrays: a tensor would go through shared memory, a round trip a batch
-        return map(self.take, positions, self._reader([p.numpy() for p in positions]))
+        workers = getattr(self.X, "workers", 0)
+        if not workers:
+            blocks = map(self._host_rows, positions, [None] * len(positions))
+        else:
+            if self._reader is None:
+                self._reader = ReadAhead(self._read, workers)
+            # the workers are sent arrays: a tensor would go through shared memory, a round trip a batch
+            blocks = self._reader([p.numpy() for p in positions])
+        sent = sent_ahead((torch.from_numpy(b) for b in blocks), self.device)
+        return map(self._with_targets, sent, positions)
 
     def close(self) -> None:
         if self._reader is not None:
@@ -189,6 +201,36 @@ class _Reads(torch.utils.data.Dataset):
 
 def _as_it_is(out):
     return out
+
+
+def sent_ahead(blocks: Iterable[torch.Tensor], device: torch.device) -> Iterator[torch.Tensor]:
+    """CPU tensors on ``device``, in order. On CUDA each goes up from pinned memory on a side stream,
+    issued before the one ahead of it is handed out: the copy of the next batch runs while this one
+    computes, and the next is read from disk meanwhile. Elsewhere each is :func:`rows_to` as it comes."""
+    if device.type != "cuda":
+        yield from (rows_to(block, device) for block in blocks)
+        return
+    side = torch.cuda.Stream(device)
+    waiting = None
+    for block in blocks:
+        host = block.pin_memory()
+        with torch.cuda.stream(side):
+            sent = host.to(device, non_blocking=True)
+        copied = side.record_event()
+        if waiting is not None:
+            yield _arrived(*waiting)
+        waiting = sent, copied
+    if waiting is not None:
+        yield _arrived(*waiting)
+
+
+def _arrived(sent: torch.Tensor, copied: torch.cuda.Event) -> torch.Tensor:
+    """``sent`` for the current stream, once its copy is done; its memory is not reused while that
+    stream may still read it (the allocator knows it only on the side stream)."""
+    stream = torch.cuda.current_stream(sent.device)
+    stream.wait_event(copied)
+    sent.record_stream(stream)
+    return sent
 
 
 def rows_to(x: torch.Tensor, device: torch.device) -> torch.Tensor:

@@ -28,7 +28,7 @@ from ..errors import AelabError, ParameterError
 from ..params import AUTO_EPOCHS, AUTO_MAX_BATCH, AUTO_STEPS, TABLE, auto_batch_size, auto_epochs, auto_patience
 from .checkpoints import has_checkpoint, load_checkpoint, save_checkpoint
 from .distributed import World, barrier, every_rank, gather_objects, join, on_main, sum_over_ranks, wrap
-from .feed import Rows, data_fingerprint, release_mapped_pages, rows_to
+from .feed import Rows, data_fingerprint, release_mapped_pages, sent_ahead
 from .graphed import GraphedStep
 from .neighbours import NeighbourGraph
 
@@ -566,17 +566,36 @@ def _rank_generators(device, ranks: World) -> dict:
 
 def apply_in_batches(fn, A: np.ndarray, chunk: int = 8192, device="cpu") -> np.ndarray:
     """``fn`` (torch in, torch out; a module in evaluation mode) over the rows of ``A`` in chunks on
-    ``device`` (the module's), without gradients: bounded memory, few Python steps. On CUDA each
-    chunk goes up from pinned memory without blocking. Returns float32 rows, on the CPU."""
+    ``device`` (the module's), without gradients: bounded memory, few Python steps. On CUDA the
+    next chunk is read and sent up (:func:`sent_ahead`) while this one computes, and each result
+    comes back without blocking, waited for one chunk later. Returns float32 rows, on the CPU."""
     device = torch.device(device)
-    parts = []
+    blocks = (torch.from_numpy(_writable_rows(A[i : i + chunk])) for i in range(0, len(A), chunk))
+    parts, waiting = [], None
     with torch.no_grad():
-        for i in range(0, len(A), chunk):
-            block = np.ascontiguousarray(A[i : i + chunk], dtype=np.float32)
-            if not block.flags.writeable:  # a read-only memory map's rows: torch takes a copy it may write
-                block = block.copy()
-            parts.append(fn(rows_to(torch.from_numpy(block), device)).float().cpu().numpy())
+        for x in sent_ahead(blocks, device):
+            out = fn(x).float()
+            if device.type == "cuda":
+                out = out.to("cpu", non_blocking=True)
+                copied = torch.cuda.current_stream(device).record_event()
+            if waiting is not None:
+                parts.append(_arrived_home(*waiting))
+            waiting = (out, copied if device.type == "cuda" else None)
+        if waiting is not None:
+            parts.append(_arrived_home(*waiting))
     return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+def _writable_rows(block) -> np.ndarray:
+    block = np.ascontiguousarray(block, dtype=np.float32)
+    # a read-only memory map's rows: torch takes a copy it may write
+    return block if block.flags.writeable else block.copy()
+
+
+def _arrived_home(out: torch.Tensor, copied) -> np.ndarray:
+    if copied is not None:
+        copied.synchronize()
+    return out.numpy()
 
 
 def evaluate_loss(
