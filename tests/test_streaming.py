@@ -48,16 +48,21 @@ def test_training_streamed_from_a_memory_mapped_npy_gives_the_in_memory_weights(
             assert torch.equal(p, q), name
 
 
-def test_streamed_rows_are_read_when_asked_for_not_copied():
-    X = np.arange(40, dtype=np.uint8).reshape(10, 4)
-    reads = []
+def _watched(X: np.ndarray, reads: list) -> np.ndarray:
+    """``X`` that notes each index it is read at in ``reads``."""
 
     class Watched(np.ndarray):
         def __getitem__(self, index):
             reads.append(np.asarray(index).tolist())
             return np.asarray(self).__getitem__(index)
 
-    rows = Rows(X.view(Watched), None, torch.device("cpu"), stream=True, prepare=_pixels_scaled)
+    return X.view(Watched)
+
+
+def test_streamed_rows_are_read_when_asked_for_not_copied():
+    X = np.arange(40, dtype=np.uint8).reshape(10, 4)
+    reads = []
+    rows = Rows(_watched(X, reads), None, torch.device("cpu"), stream=True, prepare=_pixels_scaled)
     assert not hasattr(rows, "memory") and reads == []
     (x,) = rows.take(torch.tensor([7, 2]))
     assert reads == [[7, 2]] and x.dtype == torch.float32
@@ -67,13 +72,7 @@ def test_streamed_rows_are_read_when_asked_for_not_copied():
 def test_streamed_batches_are_read_one_by_one_as_training_takes_them():
     X = np.arange(40, dtype=np.uint8).reshape(10, 4)
     reads = []
-
-    class Watched(np.ndarray):
-        def __getitem__(self, index):
-            reads.append(np.asarray(index).tolist())
-            return np.asarray(self).__getitem__(index)
-
-    rows = Rows(X.view(Watched), np.arange(10), torch.device("cpu"), stream=True, prepare=_pixels_scaled)
+    rows = Rows(_watched(X, reads), np.arange(10), torch.device("cpu"), stream=True, prepare=_pixels_scaled)
     batches = rows.batches([torch.tensor([3, 1]), torch.tensor([0, 9]), torch.tensor([5])])
     assert reads == []
     x, y = next(batches)
