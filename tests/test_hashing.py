@@ -51,6 +51,41 @@ def test_hamming_precision_shares_out_ties_whatever_the_collection_order():
     assert found["precision_at"] == {2: pytest.approx(1 / 5)}
 
 
+def test_hamming_average_precision_is_the_mean_over_every_order_of_the_ties():
+    import itertools
+
+    from aelab.search import ranking_metrics
+
+    scores = np.array([[-1, -2, -2, -2, -2, -3, -5, -5.0]])
+    labels = np.array([1, 0, 1, 1, 0, 0, 1, 0])
+    groups = [[0], [1, 2, 3, 4], [5], [6, 7]]
+    every_order = []
+    for first, second in itertools.product(itertools.permutations(groups[1]), itertools.permutations(groups[3])):
+        rel = labels[[0, *first, 5, *second]] == 1
+        every_order.append(np.mean(np.cumsum(rel)[rel] / (np.flatnonzero(rel) + 1)))
+    shared = ranking_metrics(scores, labels, np.array([1]), ties_shared=True)["average_precision"][0]
+    assert shared == pytest.approx(np.mean(every_order))
+    in_order = ranking_metrics(scores, labels, np.array([1]))["average_precision"][0]
+    assert in_order == pytest.approx(every_order[0]) and in_order != pytest.approx(shared)
+    untied = np.array([[-1, -2, -3, -4, -5, -6, -7, -8.0]])  # without ties the two agree
+    assert ranking_metrics(untied, labels, np.array([1]), ties_shared=True)["average_precision"][0] == pytest.approx(
+        ranking_metrics(untied, labels, np.array([1]))["average_precision"][0]
+    )
+    items = np.zeros((8, 8), np.float32)
+    items[6:] = 1  # the Hamming index's mAP is the same whatever the collection's order
+    maps = [
+        aelab.search.evaluate(
+            Index.build(items[order], labels=list(labels[order]), metric="hamming"),
+            np.zeros((1, 8), np.float32),
+            np.array([1]),
+            ks=(2,),
+            latency_queries=1,
+        )["map"]
+        for order in (np.arange(8), np.arange(8)[::-1])
+    ]
+    assert maps[0] == pytest.approx(maps[1])
+
+
 def test_itq_lowers_its_quantization_loss_at_every_iteration_and_beats_pca_signs():
     ds = aelab.datasets.load("digits")
     itq = ITQ(n_components=16, n_iter=30, random_state=0).fit(ds.train.X)
@@ -187,14 +222,16 @@ def test_document_bits_keep_neighbours_by_their_probabilities_and_older_ones_loa
     np.testing.assert_array_equal(old.transform(texts), model.transform(texts))
 
 
-def test_document_bits_take_less_noise_with_the_neighbour_term_as_image_bits_do():
-    from aelab.params import BINARY_NOISE, NEIGHBOUR_BINARY_NOISE
+def test_document_bits_take_less_noise_with_the_neighbour_term_than_image_bits_do():
+    from aelab.params import BINARY_NOISE, DOCUMENT_NEIGHBOUR_BINARY_NOISE, NEIGHBOUR_BINARY_NOISE
 
     texts = [f"apple banana cherry word{i % 7}" if i % 2 else f"river stone cloud word{i % 5}" for i in range(60)]
     settings = dict(n_components=8, hidden_layer_sizes=(16,), epochs=2, batch_size=16, random_state=0, binary=True)
     with_term = aelab.DocumentModel(**settings).fit(texts)
     without = aelab.DocumentModel(**settings, keep_neighbours=0).fit(texts)
-    assert with_term.code_model_._binary_noise() == NEIGHBOUR_BINARY_NOISE < BINARY_NOISE
+    assert (
+        with_term.code_model_._binary_noise() == DOCUMENT_NEIGHBOUR_BINARY_NOISE < NEIGHBOUR_BINARY_NOISE < BINARY_NOISE
+    )
     assert without.code_model_._binary_noise() == BINARY_NOISE
 
 

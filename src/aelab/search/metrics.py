@@ -5,8 +5,9 @@ Precision at k uses what the index returns (so an approximate index pays for wha
 except for a Hamming index, whose few distances leave many items tied: there the items tied at
 the k-th distance count with the share of them that is relevant, what any order of the tied items
 gives on average (McSherry & Najork, ECIR 2008), so that the collection's order (a folder read
-class by class) does not decide. Average precision and the precision-recall curve rank every item
-exactly in the index's space, ties in the collection's order.
+class by class) does not decide; its average precision is likewise the mean over every order of
+its tied items. The precision-recall curve ranks every item exactly in the index's space, ties in
+the collection's order.
 """
 
 from __future__ import annotations
@@ -42,9 +43,11 @@ def ranking_metrics(
     recall_levels=RECALL_LEVELS,
     exclude: np.ndarray | None = None,
     ks=(),
+    ties_shared: bool = False,
 ) -> dict:
     """Average precision of each query, precision at the given recall levels, and tie-aware
     precision at each of ``ks`` (the items tied at the k-th score shared out), from full rankings.
+    With ``ties_shared`` the average precision is the mean over every order of the tied items.
 
     ``exclude[i]`` (or -1) is an item to leave out of query i's ranking (the query itself, when
     queries come from the indexed collection).
@@ -69,7 +72,7 @@ def ranking_metrics(
             continue
         hits = np.cumsum(rel)
         ranks = np.arange(1, len(rel) + 1)
-        ap[i] = np.sum(hits[rel] / ranks[rel]) / total
+        ap[i] = _tie_aware_average_precision(ranked, rel) if ties_shared else np.sum(hits[rel] / ranks[rel]) / total
         for j, level in enumerate(recall_levels):
             needed = max(1, int(np.ceil(level * total)))
             rank = np.searchsorted(hits, needed) + 1  # first rank with that many relevant items
@@ -85,6 +88,23 @@ def _tie_aware_precision(ranked_scores: np.ndarray, rel: np.ndarray, k: int) -> 
     above = np.searchsorted(-ranked_scores, -kth, side="left")  # items scored above the k-th
     tied = np.searchsorted(-ranked_scores, -kth, side="right") - above
     return float((rel[:above].sum() + (k - above) * rel[above : above + tied].mean()) / k)
+
+
+def _tie_aware_average_precision(ranked_scores: np.ndarray, rel: np.ndarray) -> float:
+    """Average precision of one ranking (scores descending, ``rel`` in the same order), averaged
+    over every order of the tied items (McSherry & Najork's tie-aware measure): a rank inside a
+    group of t tied items, r of them relevant, holds a relevant item with chance r / t, and then
+    the group's ranks above it hold (r - 1) / (t - 1) of a relevant item each on average."""
+    n = len(rel)
+    starts = np.flatnonzero(np.r_[True, ranked_scores[1:] != ranked_scores[:-1]])
+    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n]))
+    size = np.diff(np.r_[starts, n]).astype(np.float64)
+    relevant = np.add.reduceat(rel.astype(np.float64), starts)
+    before = np.cumsum(relevant) - relevant  # relevant items in the groups above
+    t, r, a = size[group], relevant[group], starts[group]
+    ranks = np.arange(1, n + 1)
+    above_in_group = (ranks - a - 1) * np.where(t > 1, (r - 1) / np.maximum(t - 1, 1), 0.0)
+    return float(np.sum(r / t * (before[group] + 1 + above_in_group) / ranks) / rel.sum())
 
 
 def precision_at_k(found_labels: np.ndarray, query_labels: np.ndarray, ks=(1, 10, 100)) -> dict[int, float]:
@@ -131,6 +151,7 @@ def evaluate(
             levels,
             None if exclude is None else exclude[start : start + chunk],
             tied_ks,
+            ties_shared=index.metric == "hamming",
         )
         ap.append(part["average_precision"])
         at_recall.append(part["precision_at_recall"])

@@ -25,6 +25,7 @@ from ..params import (
     DOCUMENT_KINDS,
     DOCUMENT_LOSSES,
     DOCUMENT_N_NEIGHBOURS,
+    DOCUMENT_NEIGHBOUR_BINARY_NOISE,
     N_NEIGHBOURS,
     WEIGHTINGS,
     auto_document_neighbours,
@@ -164,7 +165,7 @@ class DocumentModel(CodeModel):
             keep_neighbours=neighbours,
             n_neighbours=graph,
             binary=bool(self.binary),
-            binary_noise="auto",  # less noise with the term, as for images
+            binary_noise=DOCUMENT_NEIGHBOUR_BINARY_NOISE if neighbours and self.binary else "auto",
             binary_neighbours=DOCUMENT_BINARY_NEIGHBOURS,
             epochs=epochs if self.epochs == "auto" else self.epochs,
             batch_size=batch if self.batch_size == "auto" else self.batch_size,
