@@ -141,6 +141,7 @@ def test_a_text_query_lists_documents_and_their_topic(browser):
         page.wait_for_selector("ol.documents li")
         assert page.locator("ol.documents li").count() == 10
         assert page.inner_text("#topics").startswith("predicted topic: space")
+        assert "by cosine similarity" in page.inner_text("#neighbours h3")
         page.screenshot(path=ARTIFACTS / "explorer-text.png")
     finally:
         stop()

@@ -362,5 +362,10 @@ def test_cli_text_train_binary_searches_documents_by_hamming_distance(tmp_path, 
     assert set(np.unique(engine.index("autoencoder").vectors())) == {0.0, 1.0}
     assert main(["text", "search", str(tmp_path / "bits"), "--query", "garlic onion recipe", "-k", "3", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)["hits"]) == 3
+    assert main(["text", "search", str(tmp_path / "bits"), "--query", "garlic onion recipe", "-k", "3"]) == 0
+    printed = capsys.readouterr().out  # the scores are bits that differ, not similarities
+    assert "16-D), scores: Hamming distance (bits that differ)" in printed and "cosine" not in printed
+    assert main(["text", "search", str(tmp_path / "bits"), "--query", "garlic onion recipe", "--model", "lsa"]) == 0
+    assert "cosine similarity" in capsys.readouterr().out
     assert main(["text", "train", *common, "--binary", "10", "--out", str(tmp_path / "odd")]) == 1
     assert "multiple of 8" in capsys.readouterr().err

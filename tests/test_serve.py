@@ -223,6 +223,7 @@ def test_a_document_search_is_explored_by_query_with_its_topic_and_maps(news):
     assert maps["view"] == "the first two principal components of the 3-D codes" and len(maps["labels"]) == 45
     found = client.get("/api/search", params={"q": "rocket orbit launch moon", "k": 5}).json()
     assert len(found["hits"]) == 5 and found["topics"][0][0] == "space" and found["ms"] >= 0
+    assert found["score"] == "cosine similarity"  # what the page heads the scores with
     first = found["hits"][0]
     assert client.get(f"/api/items/{first['position']}").json()["first_line"] == first["first_line"]
     for params, status, says in (

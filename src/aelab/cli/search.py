@@ -207,9 +207,8 @@ def cmd_search(args) -> None:
     if args.json:
         print(json.dumps({"query": args.query, "metric": index.metric, "space": index.space, "neighbours": rows}))
     else:
-        score = {"l2": "distance", "hamming": "distance (bits that differ)"}.get(index.metric, "similarity")
-        print(f"query: {result.query}; {index.space} space, {index.metric} {score}")
-        print(f"{'rank':>4}  {'id':<14} {score:>10}  {'label':<10} path")
+        print(f"query: {result.query}; {index.space} space, scores: {index.score_name}")
+        print(f"{'rank':>4}  {'id':<14} {'score':>10}  {'label':<10} path")
         for row in rows:
             print(
                 f"{row['rank']:>4}  {row['id']:<14} {row['score']:>10.4f}  {str(row['label']):<10} {row['path'] or ''}"

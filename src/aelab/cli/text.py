@@ -250,7 +250,8 @@ def cmd_text_search(args) -> None:
         print(json.dumps(result.as_dict()))
         return
     print(f"{result.words_used} of the query's {result.words} words are in the vocabulary and were used")
-    print(f"{args.model} codes ({engine.code_size}-D), cosine similarity")
+    index = engine.index(args.model)
+    print(f"{args.model} codes ({engine.code_size}-D), scores: {index.score_name}")
     width = max([5] + [len(h.id) for h in result.hits])
     lwidth = max([5] + [len(str(h.label)) for h in result.hits])
     print(f"{'rank':>4}  {'id':<{width}}  {'score':>6}  {'label':<{lwidth}}  first line")

@@ -75,6 +75,15 @@ class Neighbours:
     paths: np.ndarray | None = None
 
 
+#: What each metric's scores are, in words (:attr:`Index.score_name`)
+SCORE_NAMES = {
+    "l2": "Euclidean distance",
+    "cosine": "cosine similarity",
+    "ip": "inner product",
+    "hamming": "Hamming distance (bits that differ)",
+}
+
+
 class Index:
     """Vectors of a collection in a FAISS index, with item ids, paths and labels.
 
@@ -286,6 +295,12 @@ class Index:
     def dimension(self) -> int:
         """Numbers per vector (bits, for hamming)."""
         return int(self.faiss_index.d) if self.faiss_index is not None else 0
+
+    @property
+    def score_name(self) -> str:
+        """What a found item's score is, in words, for the people reading it: a distance (smaller
+        is nearer) or a similarity (greater is nearer)."""
+        return SCORE_NAMES[self.metric]
 
     def __len__(self) -> int:
         return len(self.ids)

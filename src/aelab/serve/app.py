@@ -196,5 +196,5 @@ def _document_views(app: FastAPI, explorer: DocumentExplorer, worker: Worker) ->
 
     @app.get("/api/search")
     async def search(q: str, k: int = Query(10, ge=1, le=MAX_K), model: str | None = None):
-        """A query's nearest documents (cosine similarity of codes) and its predicted topic."""
+        """A query's nearest documents (``score`` names what their scores are) and its predicted topic."""
         return await worker.run(explorer.search, q, k, model)

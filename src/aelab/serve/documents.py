@@ -46,7 +46,7 @@ class DocumentExplorer(Items):
         }
 
     def search(self, query: str, k: int = 10, model: str | None = None) -> dict:
-        """The ``k`` nearest documents to ``query`` (cosine similarity) and the predicted topic."""
+        """The ``k`` nearest documents to ``query``, what their scores are, and the predicted topic."""
         model = model or self.models[0]
         if model not in self.models:
             raise DataError(f"this search holds the models {', '.join(self.models)}, not {model!r}")
@@ -59,6 +59,7 @@ class DocumentExplorer(Items):
         started = time.perf_counter()
         result = self.engine.search(query, int(k), model).as_dict()
         result["ms"] = round((time.perf_counter() - started) * 1000, 3)
+        result["score"] = self.engine.index(model).score_name
         for hit in result["hits"]:
             hit["position"] = self._positions.get(hit["id"])
         return result

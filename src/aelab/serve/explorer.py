@@ -65,14 +65,6 @@ class Explorer(Items):
     comparison, and cheap) or the pixels themselves (the strong baseline, and the costly one).
     """
 
-    #: What each index's metric scores, in words
-    SCORES = {
-        "l2": "Euclidean distance",
-        "cosine": "cosine similarity",
-        "ip": "inner product",
-        "hamming": "differing bits",
-    }
-
     def __init__(
         self,
         model,
@@ -280,7 +272,7 @@ class Explorer(Items):
                     for s, p in zip(found.scores[0], found.positions[0])
                     if p >= 0 and p != skip
                 ][:k]
-                answer[space] = {"items": hits, "ms": round(ms, 3), "score": self.SCORES[self.indexes[space].metric]}
+                answer[space] = {"items": hits, "ms": round(ms, 3), "score": self.indexes[space].score_name}
             out.append(answer)
         return out
 

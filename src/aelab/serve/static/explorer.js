@@ -273,7 +273,8 @@ async function searchDocuments(query) {
   try {
     const found = await getJSON(`/api/search?k=10&q=${encodeURIComponent(query)}`);
     const topics = found.topics.slice(0, 5).map(([t, s]) => `${escape(t)} ${(100 * s).toFixed(0)}%`).join(", ");
-    box.innerHTML = `<h3>nearest documents (${found.ms.toFixed(1)} ms; ${found.words_used} of ${found.words} ` +
+    box.innerHTML = `<h3>nearest documents (by ${escape(found.score)}; ${found.ms.toFixed(1)} ms; ` +
+      `${found.words_used} of ${found.words} ` +
       `words used)</h3><p id="topics">predicted topic: ${topics || "none"}</p><ol class="documents">` +
       found.hits.map((h) => `<li>${escape(h.label ?? "")} <b>${h.score.toFixed(3)}</b> ${escape(h.first_line)}</li>`).join("") +
       "</ol>";
