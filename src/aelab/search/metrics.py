@@ -97,8 +97,8 @@ def _tie_aware_average_precision(ranked_scores: np.ndarray, rel: np.ndarray) -> 
     the group's ranks above it hold (r - 1) / (t - 1) of a relevant item each on average."""
     n = len(rel)
     starts = np.flatnonzero(np.r_[True, ranked_scores[1:] != ranked_scores[:-1]])
-    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n]))
-    size = np.diff(np.r_[starts, n]).astype(np.float64)
+    size = np.diff(np.r_[starts, n])
+    group = np.repeat(np.arange(len(starts)), size)
     relevant = np.add.reduceat(rel.astype(np.float64), starts)
     before = np.cumsum(relevant) - relevant  # relevant items in the groups above
     t, r, a = size[group], relevant[group], starts[group]

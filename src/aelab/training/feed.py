@@ -77,7 +77,7 @@ class Rows:
     def _with_targets(self, x: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return (x,) if self.y is None else (x, self.y[positions.to(self.device)])
 
-    def _host_rows(self, positions: torch.Tensor, block: np.ndarray | None) -> np.ndarray:
+    def _host_rows(self, positions: torch.Tensor, block: np.ndarray | None = None) -> np.ndarray:
         if block is None:
             release_mapped_pages(self.X)  # the last batch's pages: the process stays small
             block = self._read(positions)
@@ -109,7 +109,7 @@ class Rows:
             return map(self.take, positions)
         workers = getattr(self.X, "workers", 0)
         if not workers:
-            blocks = map(self._host_rows, positions, [None] * len(positions))
+            blocks = map(self._host_rows, positions)
         else:
             if self._reader is None:
                 self._reader = ReadAhead(self._read, workers)

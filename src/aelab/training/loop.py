@@ -574,13 +574,13 @@ def apply_in_batches(fn, A: np.ndarray, chunk: int = 8192, device="cpu") -> np.n
     parts, waiting = [], None
     with torch.no_grad():
         for x in sent_ahead(blocks, device):
-            out = fn(x).float()
+            out, copied = fn(x).float(), None
             if device.type == "cuda":
                 out = out.to("cpu", non_blocking=True)
                 copied = torch.cuda.current_stream(device).record_event()
             if waiting is not None:
                 parts.append(_arrived_home(*waiting))
-            waiting = (out, copied if device.type == "cuda" else None)
+            waiting = out, copied
         if waiting is not None:
             parts.append(_arrived_home(*waiting))
     return np.concatenate(parts).astype(np.float32, copy=False)
